@@ -1,0 +1,108 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+
+/**
+ * The only module that reads `process.env`. Every variable of the contract's Configuration section is
+ * parsed here once, at boot; a bad value stops the start with a message naming the variable.
+ */
+
+const booleanFromEnv = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'], { message: 'use true ou false' })
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+
+const intFromEnv = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+const isValidTimeZone = (tz: string): boolean => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+const EnvSchema = z.object({
+  PORT: intFromEnv(0, 65535).default(8000),
+  HOST: z.string().min(1).default('0.0.0.0'),
+  DATA_DIR: z.string().min(1).default('./data'),
+  BACKUP_DIR: z.string().min(1).default('./backups'),
+  REPORTS_DIR: z.string().min(1).default('./reports'),
+  CLINIC_TZ: z.string().refine(isValidTimeZone, 'fuso horário IANA desconhecido').default('America/Sao_Paulo'),
+  CLINIC_NAME: z.string().min(1).max(200).default('Clínica Agenda Médica'),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  BACKUP_INTERVAL_MIN: intFromEnv(0, 7 * 24 * 60).default(60),
+  BACKUP_KEEP: intFromEnv(1, 10_000).default(20),
+  SSE_HEARTBEAT_MS: intFromEnv(100, 3_600_000).default(15_000),
+  SSE_REPLAY: intFromEnv(1, 1_000_000).default(1000),
+  SEED: booleanFromEnv.default(true),
+  /** Not in the contract's list: how old a lock must be before it counts as left by a dead process. */
+  LOCK_STALE_MS: intFromEnv(2000, 600_000).default(5000),
+  NODE_ENV: z.string().default('production'),
+});
+
+export interface Config {
+  readonly port: number;
+  readonly host: string;
+  readonly dataDir: string;
+  readonly backupDir: string;
+  readonly reportsDir: string;
+  readonly clinicTz: string;
+  readonly clinicName: string;
+  readonly logLevel: string;
+  readonly backupIntervalMin: number;
+  readonly backupKeep: number;
+  readonly sseHeartbeatMs: number;
+  readonly sseReplay: number;
+  readonly seed: boolean;
+  readonly lockStaleMs: number;
+  readonly prettyLogs: boolean;
+  /** Largest accepted JSON body, in bytes. */
+  readonly bodyLimitBytes: number;
+}
+
+/** Raised when the environment holds a value the server cannot start with. */
+export class ConfigError extends Error {
+  override readonly name = 'ConfigError';
+}
+
+/** Parses an environment (default `process.env`) into a frozen {@link Config}. Throws {@link ConfigError}. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): Config {
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([key, value]) => key in EnvSchema.shape && value !== undefined && value !== ''),
+  );
+  const parsed = EnvSchema.safeParse(present);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((issue) => {
+      const name = String(issue.path[0] ?? '?');
+      return `  ${name}=${JSON.stringify(env[name])}: ${issue.message}`;
+    });
+    throw new ConfigError(`configuração inválida:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return Object.freeze({
+    port: e.PORT,
+    host: e.HOST,
+    dataDir: path.resolve(cwd, e.DATA_DIR),
+    backupDir: path.resolve(cwd, e.BACKUP_DIR),
+    reportsDir: path.resolve(cwd, e.REPORTS_DIR),
+    clinicTz: e.CLINIC_TZ,
+    clinicName: e.CLINIC_NAME,
+    logLevel: e.LOG_LEVEL,
+    backupIntervalMin: e.BACKUP_INTERVAL_MIN,
+    backupKeep: e.BACKUP_KEEP,
+    sseHeartbeatMs: e.SSE_HEARTBEAT_MS,
+    sseReplay: e.SSE_REPLAY,
+    seed: e.SEED,
+    lockStaleMs: e.LOCK_STALE_MS,
+    prettyLogs: e.NODE_ENV === 'development',
+    bodyLimitBytes: 100 * 1024,
+  });
+}
+
+/** Creates the data, backup and report directories if they are missing. */
+export function ensureDirectories(config: Config): void {
+  for (const dir of [config.dataDir, config.backupDir, config.reportsDir]) {
+    mkdirSync(dir, { recursive: true });
+  }
+}

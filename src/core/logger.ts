@@ -1,0 +1,91 @@
+import { pino, type Logger, type DestinationStream, type StreamEntry } from 'pino';
+
+export type { Logger } from 'pino';
+
+/** Personal data that must never reach a log line, at the top level or one object deep. */
+const PERSONAL_FIELDS = ['cpf', 'email', 'telefone', 'nome', 'dataNascimento', 'paciente', 'observacoes'];
+export const REDACT_PATHS = [...PERSONAL_FIELDS, ...PERSONAL_FIELDS.map((field) => `*.${field}`)];
+
+/** One parsed log line kept in memory for `/sistema/logs`. */
+export interface LogEntry {
+  time: number;
+  level: number;
+  msg: string;
+  [key: string]: unknown;
+}
+
+/**
+ * A bounded ring of recent log entries. Memory stays flat however long the server runs: the oldest
+ * entry is overwritten once `capacity` is reached.
+ */
+export class LogBuffer implements DestinationStream {
+  private readonly entries: (LogEntry | undefined)[];
+  private next = 0;
+  private size = 0;
+  private readonly listeners = new Set<(entry: LogEntry) => void>();
+
+  constructor(readonly capacity = 2000) {
+    this.entries = new Array<LogEntry | undefined>(capacity);
+  }
+
+  write(line: string): void {
+    let entry: LogEntry;
+    try {
+      entry = JSON.parse(line) as LogEntry;
+    } catch {
+      return;
+    }
+    this.entries[this.next] = entry;
+    this.next = (this.next + 1) % this.capacity;
+    this.size = Math.min(this.size + 1, this.capacity);
+    for (const listener of this.listeners) listener(entry);
+  }
+
+  /** Entries from oldest to newest. */
+  list(): LogEntry[] {
+    const out: LogEntry[] = [];
+    const start = (this.next - this.size + this.capacity) % this.capacity;
+    for (let i = 0; i < this.size; i++) {
+      const entry = this.entries[(start + i) % this.capacity];
+      if (entry) out.push(entry);
+    }
+    return out;
+  }
+
+  /** Calls `listener` for every new entry until the returned function is called. */
+  subscribe(listener: (entry: LogEntry) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+}
+
+export interface LoggerOptions {
+  level: string;
+  pretty: boolean;
+  buffer: LogBuffer;
+  /** Where lines go besides the buffer; stdout by default. Tests pass a capture stream. */
+  destination?: DestinationStream;
+}
+
+/** Builds the root logger: JSON (or pretty in development) to stdout, and a copy into the buffer. */
+export async function createLogger(options: LoggerOptions): Promise<Logger> {
+  let out: DestinationStream = options.destination ?? pino.destination({ dest: 1, sync: false });
+  if (options.pretty && !options.destination) {
+    // pino-pretty is a dev dependency: only the `dev` script asks for it.
+    const { default: pretty } = await import('pino-pretty');
+    out = pretty({ colorize: true, translateTime: 'SYS:HH:MM:ss.l' });
+  }
+  const streams: StreamEntry[] = [
+    { level: 'trace', stream: out },
+    { level: 'trace', stream: options.buffer },
+  ];
+  return pino(
+    {
+      level: options.level,
+      base: { pid: process.pid },
+      redact: { paths: REDACT_PATHS, censor: '[removido]' },
+      timestamp: pino.stdTimeFunctions.epochTime,
+    },
+    pino.multistream(streams),
+  );
+}

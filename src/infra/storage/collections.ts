@@ -1,0 +1,76 @@
+import type { Change, Entity, StoreListener, Tx, TxWork } from './store.js';
+
+/**
+ * The in-memory half of a store: one `Map` per collection, change listeners, and an undo log so a
+ * transaction whose commit fails can be taken back. Both stores build on it.
+ */
+export class Collections {
+  private readonly maps = new Map<string, Map<string, Entity>>();
+  private readonly listeners = new Set<StoreListener>();
+
+  constructor(readonly names: readonly string[]) {
+    for (const name of names) this.maps.set(name, new Map());
+  }
+
+  map(collection: string): Map<string, Entity> {
+    const map = this.maps.get(collection);
+    if (!map) throw new Error(`coleção desconhecida: ${collection}`);
+    return map;
+  }
+
+  /** Applies one change and tells the listeners; returns the change with its `before`. */
+  apply(collection: string, id: string, after: Entity | undefined): Change {
+    const map = this.map(collection);
+    const before = map.get(id);
+    if (after) map.set(id, after);
+    else map.delete(id);
+    const change: Change = { collection, id, before, after };
+    for (const listener of this.listeners) listener.change(change);
+    return change;
+  }
+
+  /** Reverts changes, newest first. */
+  undo(changes: readonly Change[]): void {
+    for (let i = changes.length - 1; i >= 0; i--) {
+      const change = changes[i]!;
+      this.apply(change.collection, change.id, change.before);
+    }
+  }
+
+  /** Replaces a collection's content (a load or a reload) and tells the listeners to rebuild. */
+  replace(collection: string, records: Map<string, Entity>): void {
+    this.maps.set(collection, records);
+    for (const listener of this.listeners) listener.reset(collection);
+  }
+
+  subscribe(listener: StoreListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Runs transaction work, applying its writes as they are made so later checks in the same work (and
+   * later work in the same group commit) see them. If the work throws, its writes are undone.
+   */
+  run<R>(work: TxWork<R>): { result: R; changes: Change[] } {
+    const changes: Change[] = [];
+    const tx: Tx = {
+      put: (collection, record) => {
+        changes.push(this.apply(collection, record.id, Object.freeze({ ...record })));
+      },
+      delete: (collection, id) => {
+        if (this.map(collection).has(id)) changes.push(this.apply(collection, id, undefined));
+      },
+    };
+    try {
+      const result = work(tx);
+      if (result && typeof (result as { then?: unknown }).then === 'function') {
+        throw new Error('o trabalho de uma transação deve ser síncrono');
+      }
+      return { result, changes };
+    } catch (error) {
+      this.undo(changes);
+      throw error;
+    }
+  }
+}

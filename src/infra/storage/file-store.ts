@@ -1,0 +1,534 @@
+import { randomBytes } from 'node:crypto';
+import * as fsSync from 'node:fs';
+import * as fsp from 'node:fs/promises';
+import path from 'node:path';
+import { StorageUnavailableError } from '../../core/errors.js';
+import type { Logger } from '../../core/logger.js';
+import { Collections } from './collections.js';
+import { decodeJournal, encodeEntry, type JournalEntry, type JournalOp } from './journal.js';
+import { DirectoryLock } from './lock.js';
+import type { Change, Entity, Store, StoreListener, TxWork } from './store.js';
+
+/**
+ * Durable storage in a data directory shared by any number of processes.
+ *
+ * Files: one data file per collection (`medicos.json`, …), each a full snapshot stamped with a
+ * *generation*, and one append-only journal (`journal.wal`) of the transactions committed since.
+ *
+ * A commit appends one checksummed line per transaction to the journal and `fdatasync`s it before anyone
+ * is told "done": the cost of a write does not depend on how many records exist. Pending transactions
+ * are committed together (group commit): one lock, one `write`, one `fdatasync` for the whole batch.
+ * When the journal grows past the size of the data files, a checkpoint writes new data files (temp file,
+ * write, fsync, rename, fsync of the directory) with the next generation and starts an empty journal, so
+ * the checkpoint's cost per write stays constant too. Journal lines older than a data file's generation
+ * are already inside it, which makes a crash at any point of a checkpoint harmless.
+ *
+ * Every write happens under the directory lock (see {@link DirectoryLock}). Before writing, the store
+ * reads what other processes appended since it last looked, so rules are always checked against
+ * everything committed. A torn last line (a writer killed mid-append) is detected by its checksum and
+ * cut off by the next writer; damage anywhere else stops the store rather than guessing.
+ */
+
+export const JOURNAL_FILE = 'journal.wal';
+const DATA_FORMAT = 1;
+const TEMP_PATTERN = /\.tmp-\d+-[0-9a-f]+$/;
+
+/** The subset of `fs/promises` the write path uses: the seam where tests inject disk faults. */
+export interface StorageFs {
+  open: typeof fsp.open;
+  rename: typeof fsp.rename;
+  unlink: typeof fsp.unlink;
+}
+
+export interface FileStoreOptions {
+  dir: string;
+  collections: readonly string[];
+  logger: Logger;
+  staleMs?: number;
+  lockWaitMs?: number;
+  /** Checkpoint once the journal is larger than this and larger than the data files. */
+  checkpointMinBytes?: number;
+  maxBatch?: number;
+  fs?: StorageFs;
+}
+
+/** A data file that cannot be read as what it should be. The server must not start over it. */
+export class StorageCorruptError extends Error {
+  override readonly name = 'StorageCorruptError';
+  constructor(
+    readonly file: string,
+    reason: string,
+  ) {
+    super(`arquivo de dados corrompido: ${file} (${reason}); o servidor não vai sobrescrevê-lo`);
+  }
+}
+
+interface DataFile {
+  format: number;
+  collection: string;
+  generation: number;
+  records: Entity[];
+}
+
+interface Pending {
+  work: TxWork<unknown>;
+  resolve: (value: unknown) => void;
+  reject: (reason: unknown) => void;
+}
+
+export class FileStore implements Store {
+  readonly collections: readonly string[];
+  private readonly state: Collections;
+  private readonly dir: string;
+  private readonly logger: Logger;
+  private readonly lock: DirectoryLock;
+  private readonly fs: StorageFs;
+  private readonly checkpointMinBytes: number;
+  private readonly maxBatch: number;
+  private readonly lockWaitMs: number;
+  private readonly staleMs: number;
+
+  private readonly generations = new Map<string, number>();
+  private journal = { ino: -1, offset: 0 };
+  private dataBytes = 0;
+  private pending: Pending[] = [];
+  private flushScheduled = false;
+  private writerTail: Promise<unknown> = Promise.resolve();
+  private closed = false;
+  private probe = { at: 0, ok: true };
+
+  constructor(options: FileStoreOptions) {
+    this.collections = options.collections;
+    this.state = new Collections(options.collections);
+    this.dir = options.dir;
+    this.logger = options.logger;
+    this.fs = options.fs ?? fsp;
+    this.staleMs = options.staleMs ?? 5000;
+    this.lockWaitMs = options.lockWaitMs ?? 5000;
+    this.checkpointMinBytes = options.checkpointMinBytes ?? 8 * 1024 * 1024;
+    this.maxBatch = options.maxBatch ?? 512;
+    this.lock = new DirectoryLock(this.dir, { staleMs: this.staleMs, waitMs: this.lockWaitMs, logger: this.logger });
+  }
+
+  // ---- paths -------------------------------------------------------------------------------------
+
+  dataFile(collection: string): string {
+    return path.join(this.dir, `${collection}.json`);
+  }
+
+  get journalFile(): string {
+    return path.join(this.dir, JOURNAL_FILE);
+  }
+
+  private tempName(file: string): string {
+    return `${file}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+  }
+
+  // ---- lifecycle ---------------------------------------------------------------------------------
+
+  /**
+   * Opens the directory: under the lock (waiting out a stale one), removes temp files left by a crash,
+   * creates missing files, loads everything and cuts a torn journal tail. Throws StorageCorruptError.
+   */
+  async open(): Promise<void> {
+    await fsp.mkdir(this.dir, { recursive: true });
+    await this.withLock(async () => {
+      await this.removeTempFiles();
+      let created = false;
+      for (const collection of this.collections) {
+        if (!fsSync.existsSync(this.dataFile(collection))) {
+          await this.writeDataFile(collection, [], 0);
+          created = true;
+        }
+      }
+      if (!fsSync.existsSync(this.journalFile)) {
+        await this.writeAtomically(this.journalFile, async () => {});
+        created = true;
+      }
+      if (created) await this.syncDirectory();
+      this.loadAll();
+      this.cutTornTail();
+    }, this.staleMs + this.lockWaitMs);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    await this.exclusive(async () => {
+      if (this.journal.offset > 0) await this.withLock(() => this.checkpointLocked());
+    });
+    this.closed = true;
+  }
+
+  async checkpoint(): Promise<void> {
+    await this.exclusive(() => this.withLock(() => this.checkpointLocked()));
+  }
+
+  async writable(): Promise<boolean> {
+    // A real write, not access(2): root passes permission checks, but not a read-only or full disk.
+    const now = Date.now();
+    if (now - this.probe.at < 1000) return this.probe.ok;
+    const probe = path.join(this.dir, `.probe.tmp-${process.pid}-00`);
+    try {
+      await fsp.writeFile(probe, 'ok');
+      await fsp.unlink(probe);
+      this.probe = { at: now, ok: true };
+    } catch {
+      this.probe = { at: now, ok: false };
+    }
+    return this.probe.ok;
+  }
+
+  // ---- reads -------------------------------------------------------------------------------------
+
+  refresh(): void {
+    // While we hold the lock nobody else can write, and our own in-flight commit must not be re-read.
+    if (this.lock.isHeld) return;
+    try {
+      this.catchUp(false);
+    } catch (error) {
+      this.logger.error({ err: error }, 'falha ao ler alterações de outro processo');
+      throw error instanceof StorageUnavailableError
+        ? error
+        : new StorageUnavailableError('Não foi possível ler os arquivos de dados.', error);
+    }
+  }
+
+  get<T extends Entity>(collection: string, id: string): T | undefined {
+    return this.state.map(collection).get(id) as T | undefined;
+  }
+
+  values<T extends Entity>(collection: string): IterableIterator<T> {
+    return this.state.map(collection).values() as IterableIterator<T>;
+  }
+
+  count(collection: string): number {
+    return this.state.map(collection).size;
+  }
+
+  subscribe(listener: StoreListener): () => void {
+    return this.state.subscribe(listener);
+  }
+
+  // ---- writes ------------------------------------------------------------------------------------
+
+  transact<R>(work: TxWork<R>): Promise<R> {
+    if (this.closed) return Promise.reject(new StorageUnavailableError('O armazenamento foi fechado.'));
+    return new Promise<R>((resolve, reject) => {
+      this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        void this.exclusive(() => this.flush());
+      }
+    });
+  }
+
+  /** Serialises everything that writes files in this process. */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.writerTail.then(fn, fn);
+    this.writerTail = run.catch(() => undefined);
+    return run;
+  }
+
+  private async withLock<T>(fn: () => Promise<T>, waitMs?: number): Promise<T> {
+    const release = await this.lock.acquire(waitMs);
+    try {
+      return await fn();
+    } finally {
+      await release();
+    }
+  }
+
+  private async flush(): Promise<void> {
+    this.flushScheduled = false;
+    while (this.pending.length > 0) {
+      const batch = this.pending.splice(0, this.maxBatch);
+      await this.commitBatch(batch);
+      // Checkpoint once the journal outgrows the data files: amortised, each write pays a constant share.
+      if (this.journal.offset > Math.max(this.checkpointMinBytes, this.dataBytes)) {
+        await this.withLock(() => this.checkpointLocked()).catch((error: unknown) => {
+          this.logger.error({ err: error }, 'checkpoint falhou; o journal continua valendo');
+        });
+      }
+    }
+  }
+
+  /** Group commit: every transaction of the batch is checked in turn, then all are written with one fsync. */
+  private async commitBatch(batch: Pending[]): Promise<void> {
+    let release: () => Promise<void>;
+    try {
+      release = await this.lock.acquire();
+    } catch (error) {
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    const done: { p: Pending; result: unknown; changes: Change[] }[] = [];
+    let processed = 0;
+    try {
+      this.catchUp(true);
+      const now = Date.now();
+      const lines: string[] = [];
+      for (; processed < batch.length; processed++) {
+        const p = batch[processed]!;
+        try {
+          const { result, changes } = this.state.run(p.work);
+          done.push({ p, result, changes });
+          if (changes.length > 0) lines.push(encodeEntry({ g: this.generation, t: now, ops: toOps(changes) }));
+        } catch (error) {
+          p.reject(error);
+        }
+      }
+      if (lines.length > 0) {
+        this.lock.assertIntact();
+        await this.append(lines.join(''));
+      }
+      for (const d of done) d.p.resolve(d.result);
+    } catch (error) {
+      for (let i = done.length - 1; i >= 0; i--) this.state.undo(done[i]!.changes);
+      const failure =
+        error instanceof StorageUnavailableError
+          ? error
+          : new StorageUnavailableError('Falha ao gravar os dados em disco.', error);
+      this.logger.error({ err: error }, 'falha ao gravar o journal; transações desfeitas');
+      for (const d of done) d.p.reject(failure);
+      for (const p of batch.slice(processed)) p.reject(failure);
+    } finally {
+      await release();
+    }
+  }
+
+  /** Appends to the journal and fdatasyncs; on failure the journal is cut back to where it was. */
+  private async append(text: string): Promise<void> {
+    const bytes = Buffer.from(text, 'utf8');
+    const handle = await this.fs.open(this.journalFile, 'a');
+    try {
+      const stat = await handle.stat();
+      if (stat.ino !== this.journal.ino || stat.size !== this.journal.offset) {
+        throw new StorageUnavailableError('O journal mudou fora da trava; escrita recusada.');
+      }
+      try {
+        let written = 0;
+        while (written < bytes.length) {
+          const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
+          written += bytesWritten;
+        }
+        await handle.datasync();
+      } catch (error) {
+        await handle.truncate(this.journal.offset).catch(() => undefined);
+        throw error;
+      }
+      this.journal.offset += bytes.length;
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private get generation(): number {
+    return Math.max(0, ...this.generations.values());
+  }
+
+  // ---- reading files -----------------------------------------------------------------------------
+
+  /**
+   * Makes memory match the files. Under the lock (`strict`) a torn tail is cut off and damage is an
+   * error; without it, an incomplete last line may be a write in progress and is simply left for later.
+   */
+  private catchUp(strict: boolean): void {
+    const stat = fsSync.statSync(this.journalFile, { throwIfNoEntry: false });
+    if (!stat || stat.ino !== this.journal.ino || stat.size < this.journal.offset) {
+      // Another process checkpointed (new journal file) or restored data: read everything again.
+      this.loadAll();
+    } else if (stat.size > this.journal.offset) {
+      const bytes = readRange(this.journalFile, this.journal.offset, stat.size);
+      const decoded = decodeJournal(bytes);
+      if (decoded.corruptAt !== undefined) {
+        throw new StorageUnavailableError('O journal de dados está danificado.', new StorageCorruptError(this.journalFile, `byte ${this.journal.offset + decoded.corruptAt}`));
+      }
+      for (const entry of decoded.entries) {
+        this.applyEntry(entry, (c, id, after) => this.state.apply(c, id, after && Object.freeze(after)));
+      }
+      this.journal.offset += decoded.validLength;
+    }
+    if (strict) this.cutTornTail();
+  }
+
+  private applyEntry(entry: JournalEntry, apply: (collection: string, id: string, after: Entity | undefined) => void): void {
+    for (const op of entry.ops) {
+      const [kind, collection] = op;
+      if (!this.generations.has(collection)) continue;
+      // A line older than the data file's generation is already inside the data file.
+      if (entry.g < this.generations.get(collection)!) continue;
+      if (kind === 'put') apply(collection, op[2].id, op[2]);
+      else apply(collection, op[2], undefined);
+    }
+  }
+
+  /** Reads every data file and the journal from scratch. */
+  private loadAll(): void {
+    const maps = new Map<string, Map<string, Entity>>();
+    let dataBytes = 0;
+    for (const collection of this.collections) {
+      const file = this.dataFile(collection);
+      const text = fsSync.existsSync(file) ? fsSync.readFileSync(file, 'utf8') : undefined;
+      const data = text === undefined ? emptyData(collection) : parseDataFile(file, text, collection);
+      dataBytes += text?.length ?? 0;
+      const map = new Map<string, Entity>();
+      for (const record of data.records) map.set(record.id, Object.freeze(record));
+      maps.set(collection, map);
+      this.generations.set(collection, data.generation);
+    }
+    const stat = fsSync.statSync(this.journalFile, { throwIfNoEntry: false });
+    const bytes = stat ? fsSync.readFileSync(this.journalFile) : Buffer.alloc(0);
+    const decoded = decodeJournal(bytes);
+    if (decoded.corruptAt !== undefined) {
+      throw new StorageCorruptError(this.journalFile, `linha danificada no byte ${decoded.corruptAt}`);
+    }
+    for (const entry of decoded.entries) {
+      this.applyEntry(entry, (c, id, after) => {
+        const map = maps.get(c)!;
+        if (after) map.set(id, Object.freeze(after));
+        else map.delete(id);
+      });
+    }
+    this.journal = { ino: stat?.ino ?? -1, offset: decoded.validLength };
+    this.dataBytes = dataBytes;
+    for (const [collection, map] of maps) this.state.replace(collection, map);
+  }
+
+  /** Cuts off the journal bytes after the last good line. Only ever called under the lock. */
+  private cutTornTail(): void {
+    const stat = fsSync.statSync(this.journalFile, { throwIfNoEntry: false });
+    if (!stat || stat.size <= this.journal.offset) return;
+    this.logger.warn({ bytes: stat.size - this.journal.offset }, 'final incompleto do journal descartado');
+    const fd = fsSync.openSync(this.journalFile, 'r+');
+    try {
+      fsSync.ftruncateSync(fd, this.journal.offset);
+      fsSync.fdatasyncSync(fd);
+    } finally {
+      fsSync.closeSync(fd);
+    }
+  }
+
+  // ---- checkpoint --------------------------------------------------------------------------------
+
+  /** Writes every collection to a new generation of data files, then starts an empty journal. */
+  private async checkpointLocked(): Promise<void> {
+    this.catchUp(true);
+    const next = this.generation + 1;
+    let dataBytes = 0;
+    for (const collection of this.collections) {
+      dataBytes += await this.writeDataFile(collection, Array.from(this.state.map(collection).values()), next);
+    }
+    const ino = await this.writeAtomically(this.journalFile, async () => {});
+    await this.syncDirectory();
+    for (const collection of this.collections) this.generations.set(collection, next);
+    this.journal = { ino, offset: 0 };
+    this.dataBytes = dataBytes;
+    this.logger.debug({ generation: next, dataBytes }, 'checkpoint concluído');
+  }
+
+  /** Writes a data file atomically, a chunk of records at a time so the event loop keeps breathing. */
+  private async writeDataFile(collection: string, records: Entity[], generation: number): Promise<number> {
+    let size = 0;
+    await this.writeAtomically(this.dataFile(collection), async (write) => {
+      const header = JSON.stringify({ format: DATA_FORMAT, collection, generation });
+      size += await write(`${header.slice(0, -1)},"records":[`);
+      const CHUNK = 2000;
+      for (let i = 0; i < records.length; i += CHUNK) {
+        const chunk = records.slice(i, i + CHUNK).map((r) => JSON.stringify(r));
+        size += await write(`${i === 0 ? '' : ','}\n${chunk.join(',\n')}`);
+      }
+      size += await write('\n]}\n');
+    });
+    return size;
+  }
+
+  /** temp file with a unique name → write → fsync → rename over the target. Returns the new inode. */
+  private async writeAtomically(file: string, fill: (write: (text: string) => Promise<number>) => Promise<void>): Promise<number> {
+    const temp = this.tempName(file);
+    const handle = await this.fs.open(temp, 'wx');
+    try {
+      await fill(async (text) => {
+        const bytes = Buffer.from(text, 'utf8');
+        let written = 0;
+        while (written < bytes.length) {
+          written += (await handle.write(bytes, written, bytes.length - written)).bytesWritten;
+        }
+        return bytes.length;
+      });
+      await handle.sync();
+      const { ino } = await handle.stat();
+      await handle.close();
+      await this.fs.rename(temp, file);
+      return ino;
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      await this.fs.unlink(temp).catch(() => undefined);
+      throw new StorageUnavailableError('Falha ao gravar um arquivo de dados.', error);
+    }
+  }
+
+  /** fsync of the directory, so renames and new files survive a power loss. */
+  private async syncDirectory(): Promise<void> {
+    const handle = await fsp.open(this.dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  }
+
+  private async removeTempFiles(): Promise<void> {
+    for (const name of await fsp.readdir(this.dir)) {
+      if (TEMP_PATTERN.test(name)) {
+        await fsp.rm(path.join(this.dir, name), { force: true });
+        this.logger.warn({ file: name }, 'arquivo temporário de uma execução anterior removido');
+      }
+    }
+  }
+}
+
+function toOps(changes: Change[]): JournalOp[] {
+  return changes.map((c) => (c.after ? ['put', c.collection, c.after] : ['del', c.collection, c.id]));
+}
+
+function emptyData(collection: string): DataFile {
+  return { format: DATA_FORMAT, collection, generation: 0, records: [] };
+}
+
+function parseDataFile(file: string, text: string, collection: string): DataFile {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (error) {
+    throw new StorageCorruptError(file, `JSON inválido: ${(error as Error).message}`);
+  }
+  const d = data as Partial<DataFile> | null;
+  if (!d || typeof d !== 'object' || d.format !== DATA_FORMAT || d.collection !== collection) {
+    throw new StorageCorruptError(file, 'cabeçalho inesperado');
+  }
+  if (!Number.isInteger(d.generation) || !Array.isArray(d.records)) {
+    throw new StorageCorruptError(file, 'geração ou registros ausentes');
+  }
+  for (const record of d.records) {
+    if (!record || typeof record !== 'object' || typeof record.id !== 'string') {
+      throw new StorageCorruptError(file, 'registro sem id');
+    }
+  }
+  return d as DataFile;
+}
+
+function readRange(file: string, from: number, to: number): Buffer {
+  const buffer = Buffer.alloc(to - from);
+  const fd = fsSync.openSync(file, 'r');
+  try {
+    let read = 0;
+    while (read < buffer.length) {
+      const n = fsSync.readSync(fd, buffer, read, buffer.length - read, from + read);
+      if (n === 0) break;
+      read += n;
+    }
+    return read === buffer.length ? buffer : buffer.subarray(0, read);
+  } finally {
+    fsSync.closeSync(fd);
+  }
+}

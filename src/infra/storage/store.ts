@@ -1,0 +1,66 @@
+/**
+ * The storage interface every repository uses. Two implementations: {@link FileStore} (durable JSON files
+ * plus a journal, shared safely between processes) and {@link MemoryStore} (for fast service tests).
+ *
+ * The model is deliberately small: named collections of records keyed by `id`, read from an in-memory
+ * cache, and written through {@link Store.transact}. A transaction's `work` runs synchronously against
+ * state that is current with every process's committed writes (the file store holds the inter-process
+ * lock while it runs), so a check such as "is this CRM taken?" and the write that follows are atomic.
+ */
+
+export interface Entity {
+  id: string;
+}
+
+/** One record changed: `before` undefined means inserted, `after` undefined means deleted. */
+export interface Change {
+  collection: string;
+  id: string;
+  before: Entity | undefined;
+  after: Entity | undefined;
+}
+
+/** Repositories keep their indexes current by listening. */
+export interface StoreListener {
+  /** A record changed (a commit, a rollback of one, or a write seen from another process). */
+  change(change: Change): void;
+  /** The collection was reloaded wholesale: rebuild anything derived from it. */
+  reset(collection: string): void;
+}
+
+/** The write half of a transaction. Reads go through the store (or repositories) as usual. */
+export interface Tx {
+  put(collection: string, record: Entity): void;
+  delete(collection: string, id: string): void;
+}
+
+/**
+ * Synchronous work: it must not await, so nothing can slip in between its checks and its writes.
+ * Returning a promise is a programming error and is refused at run time.
+ */
+export type TxWork<R> = (tx: Tx) => R;
+
+export interface Store {
+  readonly collections: readonly string[];
+  open(): Promise<void>;
+  /** Finishes queued writes, checkpoints, releases resources. */
+  close(): Promise<void>;
+
+  /** Brings the cache up to date with writes of other processes. Cheap (one `stat`) when nothing changed. */
+  refresh(): void;
+  get<T extends Entity>(collection: string, id: string): T | undefined;
+  values<T extends Entity>(collection: string): IterableIterator<T>;
+  count(collection: string): number;
+
+  /**
+   * Runs `work` atomically and durably: the promise resolves with its result once the writes are on disk,
+   * or rejects with what `work` threw (nothing written) or with a StorageUnavailableError.
+   */
+  transact<R>(work: TxWork<R>): Promise<R>;
+  subscribe(listener: StoreListener): () => void;
+
+  /** Folds the journal into the data files. */
+  checkpoint(): Promise<void>;
+  /** True when the data directory can be written. */
+  writable(): Promise<boolean>;
+}

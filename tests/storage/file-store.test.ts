@@ -1,0 +1,240 @@
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, utimesSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { StorageUnavailableError } from '../../src/core/errors.js';
+import { FileStore, JOURNAL_FILE, StorageCorruptError } from '../../src/infra/storage/file-store.js';
+import { LOCK_NAME } from '../../src/infra/storage/lock.js';
+import type { Entity } from '../../src/infra/storage/store.js';
+import { silentLogger } from '../helpers/logger.js';
+import { tempDir } from '../helpers/tmp.js';
+
+interface Item extends Entity {
+  n: number;
+}
+
+function makeStore(dir: string, extra: Partial<ConstructorParameters<typeof FileStore>[0]> = {}): FileStore {
+  return new FileStore({ dir, collections: ['itens', 'outros'], logger: silentLogger, staleMs: 2000, ...extra });
+}
+
+async function reopen(dir: string): Promise<FileStore> {
+  const store = makeStore(dir);
+  await store.open();
+  return store;
+}
+
+describe('FileStore', () => {
+  it('when many writes run at once, then every one is on disk after reopening', async () => {
+    const dir = tempDir();
+    const store = makeStore(dir);
+    await store.open();
+    await Promise.all(
+      Array.from({ length: 500 }, (_, n) => store.transact((tx) => tx.put('itens', { id: `i${n}`, n } as Item))),
+    );
+    // No close(): what is acknowledged must already be durable without a checkpoint.
+    const again = await reopen(dir);
+    expect(again.count('itens')).toBe(500);
+    expect(again.get<Item>('itens', 'i499')?.n).toBe(499);
+  });
+
+  it('when concurrent transactions check-then-write the same key, then exactly one wins', async () => {
+    const store = makeStore(tempDir());
+    await store.open();
+    const results = await Promise.allSettled(
+      Array.from({ length: 100 }, (_, n) =>
+        store.transact((tx) => {
+          if (store.get('itens', 'unico')) throw new Error('ocupado');
+          tx.put('itens', { id: 'unico', n } as Item);
+        }),
+      ),
+    );
+    expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+    expect(store.count('itens')).toBe(1);
+  });
+
+  it('when the work throws, then none of its writes stay, in memory or on disk', async () => {
+    const dir = tempDir();
+    const store = makeStore(dir);
+    await store.open();
+    await expect(
+      store.transact((tx) => {
+        tx.put('itens', { id: 'a', n: 1 } as Item);
+        throw new Error('regra violada');
+      }),
+    ).rejects.toThrow('regra violada');
+    expect(store.get('itens', 'a')).toBeUndefined();
+    expect((await reopen(dir)).get('itens', 'a')).toBeUndefined();
+  });
+
+  it('when work returns a promise, then the transaction is refused', async () => {
+    const store = makeStore(tempDir());
+    await store.open();
+    await expect(store.transact(async (tx) => tx.put('itens', { id: 'a', n: 1 } as Item))).rejects.toThrow(
+      /síncrono/,
+    );
+    expect(store.count('itens')).toBe(0);
+  });
+
+  it('when deleting, then the record is gone after reopening', async () => {
+    const dir = tempDir();
+    const store = makeStore(dir);
+    await store.open();
+    await store.transact((tx) => tx.put('itens', { id: 'a', n: 1 } as Item));
+    await store.transact((tx) => tx.delete('itens', 'a'));
+    expect((await reopen(dir)).count('itens')).toBe(0);
+  });
+
+  it('when the journal passes its bound, then a checkpoint folds it into the data files', async () => {
+    const dir = tempDir();
+    const store = makeStore(dir, { checkpointMinBytes: 2048 });
+    await store.open();
+    for (let n = 0; n < 60; n++) await store.transact((tx) => tx.put('itens', { id: `i${n}`, n } as Item));
+    const data = JSON.parse(readFileSync(path.join(dir, 'itens.json'), 'utf8'));
+    expect(data.generation).toBeGreaterThan(0);
+    expect(data.records.length).toBeGreaterThan(0);
+    expect(readFileSync(path.join(dir, JOURNAL_FILE)).length).toBeLessThan(4096);
+    expect((await reopen(dir)).count('itens')).toBe(60);
+  });
+
+  it('when closed, then the journal is empty and the data files hold everything', async () => {
+    const dir = tempDir();
+    const store = makeStore(dir);
+    await store.open();
+    await store.transact((tx) => tx.put('itens', { id: 'a', n: 1 } as Item));
+    await store.close();
+    expect(readFileSync(path.join(dir, JOURNAL_FILE)).length).toBe(0);
+    expect(JSON.parse(readFileSync(path.join(dir, 'itens.json'), 'utf8')).records).toEqual([{ id: 'a', n: 1 }]);
+    await expect(store.transact(() => undefined)).rejects.toBeInstanceOf(StorageUnavailableError);
+  });
+
+  it('when a checkpoint was cut short after the data files, then journal lines are not applied twice', async () => {
+    const dir = tempDir();
+    const store = makeStore(dir);
+    await store.open();
+    await store.transact((tx) => tx.put('itens', { id: 'a', n: 1 } as Item));
+    await store.transact((tx) => tx.delete('itens', 'a'));
+    await store.transact((tx) => tx.put('itens', { id: 'a', n: 2 } as Item));
+    const journal = readFileSync(path.join(dir, JOURNAL_FILE));
+    await store.close(); // data files at generation 1, empty journal
+    writeFileSync(path.join(dir, JOURNAL_FILE), journal); // as if the crash came before the journal was replaced
+    const again = await reopen(dir);
+    expect(again.get<Item>('itens', 'a')?.n).toBe(2);
+    await again.transact((tx) => tx.put('itens', { id: 'b', n: 3 } as Item));
+    expect((await reopen(dir)).count('itens')).toBe(2);
+  });
+
+  it('when the journal ends in a torn line, then it is dropped and the good lines are kept', async () => {
+    const dir = tempDir();
+    const store = makeStore(dir);
+    await store.open();
+    await store.transact((tx) => tx.put('itens', { id: 'a', n: 1 } as Item));
+    const journal = path.join(dir, JOURNAL_FILE);
+    const goodLength = readFileSync(journal).length;
+    appendFileSync(journal, '0badc0de {"g":0,"t":1,"ops":[["put","itens",{"id":"b"');
+    const again = await reopen(dir);
+    expect(again.count('itens')).toBe(1);
+    expect(readFileSync(journal).length).toBe(goodLength);
+    await again.transact((tx) => tx.put('itens', { id: 'c', n: 3 } as Item));
+    expect((await reopen(dir)).count('itens')).toBe(2);
+  });
+
+  it('when a line in the middle of the journal is damaged, then opening fails naming the journal', async () => {
+    const dir = tempDir();
+    const store = makeStore(dir);
+    await store.open();
+    await store.transact((tx) => tx.put('itens', { id: 'a', n: 1 } as Item));
+    await store.transact((tx) => tx.put('itens', { id: 'b', n: 2 } as Item));
+    const journal = path.join(dir, JOURNAL_FILE);
+    const bytes = readFileSync(journal);
+    bytes[12] = bytes[12] === 0x31 ? 0x32 : 0x31; // flip a digit inside the first line's JSON
+    writeFileSync(journal, bytes);
+    await expect(reopen(dir)).rejects.toThrow(StorageCorruptError);
+    await expect(reopen(dir)).rejects.toThrow(journal);
+    expect(readFileSync(journal)).toEqual(bytes);
+  });
+
+  it('when a data file is corrupt, then opening fails naming it and the file is left untouched', async () => {
+    const dir = tempDir();
+    mkdirSync(dir, { recursive: true });
+    const file = path.join(dir, 'itens.json');
+    writeFileSync(file, '{"format":1,"collection":"itens","generation":0,"records":[{"id":');
+    await expect(reopen(dir)).rejects.toThrow(StorageCorruptError);
+    await expect(reopen(dir)).rejects.toThrow(file);
+    expect(readFileSync(file, 'utf8')).toBe('{"format":1,"collection":"itens","generation":0,"records":[{"id":');
+  });
+
+  it('when temp files were left by a crash, then opening removes them', async () => {
+    const dir = tempDir();
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'itens.json.tmp-12345-abcd0123'), '{"half":');
+    writeFileSync(path.join(dir, 'notas.txt'), 'not ours');
+    await reopen(dir);
+    expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
+    expect(existsSync(path.join(dir, 'notas.txt'))).toBe(true);
+  });
+
+  it('when a dead process left the lock behind, then it is recovered once stale', async () => {
+    const dir = tempDir();
+    mkdirSync(path.join(dir, LOCK_NAME), { recursive: true });
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(path.join(dir, LOCK_NAME), old, old);
+    const store = await reopen(dir);
+    await store.transact((tx) => tx.put('itens', { id: 'a', n: 1 } as Item));
+    expect(store.count('itens')).toBe(1);
+  });
+
+  it('when a live process holds the lock, then a write waits and then answers storage unavailable', async () => {
+    const dir = tempDir();
+    const store = makeStore(dir, { lockWaitMs: 300 });
+    await store.open();
+    mkdirSync(path.join(dir, LOCK_NAME)); // fresh mtime: a live holder
+    await expect(store.transact((tx) => tx.put('itens', { id: 'a', n: 1 } as Item))).rejects.toBeInstanceOf(
+      StorageUnavailableError,
+    );
+    expect(store.count('itens')).toBe(0);
+  });
+
+  it('when another store on the same directory writes, then refresh() shows it', async () => {
+    const dir = tempDir();
+    const a = await reopen(dir);
+    const b = await reopen(dir);
+    await b.transact((tx) => tx.put('itens', { id: 'de-b', n: 1 } as Item));
+    expect(a.get('itens', 'de-b')).toBeUndefined();
+    a.refresh();
+    expect(a.get('itens', 'de-b')).toBeDefined();
+    await b.checkpoint(); // a new journal file: a sees it and reloads
+    await b.transact((tx) => tx.put('itens', { id: 'de-b2', n: 2 } as Item));
+    a.refresh();
+    expect(a.count('itens')).toBe(2);
+  });
+
+  it('when the disk fails during a commit, then the batch is undone and later writes still work', async () => {
+    const dir = tempDir();
+    const fsp = await import('node:fs/promises');
+    let fail = false;
+    const store = makeStore(dir, {
+      fs: {
+        ...fsp,
+        open: (async (...args: Parameters<typeof fsp.open>) => {
+          const handle = await fsp.open(...args);
+          if (!fail) return handle;
+          return Object.assign(Object.create(handle) as typeof handle, {
+            datasync: async () => {
+              throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
+            },
+          });
+        }) as typeof fsp.open,
+      },
+    });
+    await store.open();
+    fail = true;
+    await expect(store.transact((tx) => tx.put('itens', { id: 'a', n: 1 } as Item))).rejects.toBeInstanceOf(
+      StorageUnavailableError,
+    );
+    expect(store.get('itens', 'a')).toBeUndefined();
+    fail = false;
+    await store.transact((tx) => tx.put('itens', { id: 'b', n: 2 } as Item));
+    const again = await reopen(dir);
+    expect(again.get('itens', 'a')).toBeUndefined();
+    expect(again.get('itens', 'b')).toBeDefined();
+  });
+});
