@@ -1,0 +1,39 @@
+import type { RequestHandler } from 'express';
+import type { z } from 'zod';
+import { AppError, type FieldError } from '../core/errors.js';
+
+export interface Schemas {
+  params?: z.ZodObject;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+}
+
+/**
+ * Validates the parts of a request once, at the edge. Parsed values replace the raw ones
+ * (`req.query` is a getter in Express 5, so it is redefined on the request).
+ */
+export function validate(schemas: Schemas): RequestHandler {
+  return (req, _res, next) => {
+    const errors: FieldError[] = [];
+    const parse = <S extends z.ZodType>(schema: S | undefined, value: unknown, prefix: string): z.output<S> | undefined => {
+      if (!schema) return undefined;
+      const result = schema.safeParse(value);
+      if (result.success) return result.data;
+      for (const issue of result.error.issues) {
+        errors.push({ path: [prefix, ...issue.path.map(String)].filter(Boolean).join('.') || prefix, message: issue.message });
+      }
+      return undefined;
+    };
+    if (schemas.body && req.body === undefined) {
+      errors.push({ path: 'body', message: 'Corpo JSON obrigatório.' });
+    }
+    const query = parse(schemas.query, req.query, '');
+    const body = req.body === undefined ? undefined : parse(schemas.body, req.body, '');
+    if (errors.length > 0) {
+      throw new AppError('VALIDACAO', `A requisição tem ${errors.length} erro(s) de validação.`, errors.slice(0, 50));
+    }
+    if (schemas.query) Object.defineProperty(req, 'query', { value: query, writable: true, configurable: true });
+    if (schemas.body) req.body = body;
+    next();
+  };
+}

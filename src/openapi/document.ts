@@ -1,0 +1,74 @@
+import { createDocument, type ZodOpenApiOperationObject, type ZodOpenApiPathsObject, type ZodOpenApiResponsesObject } from 'zod-openapi';
+import { stringify } from 'yaml';
+import type { RouteSpec } from '../http/route.js';
+import { Problem } from '../schemas/common.js';
+
+export interface ApiInfo {
+  title: string;
+  version: string;
+  description: string;
+}
+
+/** Builds the OpenAPI 3.1 document from the same route specs that build the router. */
+export function buildOpenApiDocument(routes: readonly RouteSpec[], info: ApiInfo): Record<string, unknown> {
+  const paths: ZodOpenApiPathsObject = {};
+  for (const route of routes) {
+    const path = route.path.replace(/:(\w+)/g, '{$1}');
+    const responses: ZodOpenApiResponsesObject = {};
+    for (const [status, spec] of Object.entries(route.responses)) {
+      const contentType = spec.contentType ?? 'application/json';
+      responses[status as `${1 | 2 | 3 | 4 | 5}${string}`] = {
+        description: spec.description,
+        ...(spec.headers
+          ? {
+              headers: Object.fromEntries(
+                Object.entries(spec.headers).map(([name, description]) => [name, { description, schema: { type: 'string' } }]),
+              ),
+            }
+          : {}),
+        ...(spec.schema
+          ? { content: { [contentType]: { schema: spec.schema } } }
+          : spec.contentType
+            ? { content: { [contentType]: { schema: { type: 'string', format: 'binary' } } } }
+            : {}),
+      };
+    }
+    responses['500'] ??= {
+      description: 'Erro interno (sem detalhes)',
+      content: { 'application/problem+json': { schema: Problem } },
+    };
+    const operation: ZodOpenApiOperationObject = {
+      tags: [route.tag],
+      summary: route.summary,
+      operationId: operationId(route),
+      ...(route.description ? { description: route.description } : {}),
+      ...(route.params || route.query
+        ? { requestParams: { ...(route.params ? { path: route.params } : {}), ...(route.query ? { query: route.query } : {}) } }
+        : {}),
+      ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: route.body } } } } : {}),
+      responses,
+    };
+    paths[path] = { ...paths[path], [route.method]: operation };
+  }
+  const document = createDocument({
+    openapi: '3.1.0',
+    info: { ...info },
+    servers: [{ url: 'http://localhost:8000', description: 'Servidor local' }],
+    paths,
+  });
+  return JSON.parse(JSON.stringify(document)) as Record<string, unknown>;
+}
+
+export function toYaml(document: Record<string, unknown>): string {
+  return stringify(document, { lineWidth: 0 });
+}
+
+function operationId(route: RouteSpec): string {
+  const words = route.path
+    .split('/')
+    .filter(Boolean)
+    .map((part) => (part.startsWith(':') ? `By${cap(part.slice(1))}` : cap(part)));
+  return route.method + words.join('');
+}
+
+const cap = (s: string): string => s.charAt(0).toUpperCase() + s.slice(1).replace(/[^\w]/g, '');

@@ -1,0 +1,8 @@
+/** The collections of the data directory; each is one `<name>.json` data file. */
+export const COLLECTIONS = {
+  medicos: 'medicos',
+  pacientes: 'pacientes',
+  consultas: 'consultas',
+} as const;
+
+export const ALL_COLLECTIONS: readonly string[] = Object.values(COLLECTIONS);

@@ -1,0 +1,83 @@
+import { Email, Instant, Nome, Pagination, SearchText, Telefone, TimeOfDay, listOf, z } from './common.js';
+
+export const UFS = [
+  'AC', 'AL', 'AP', 'AM', 'BA', 'CE', 'DF', 'ES', 'GO', 'MA', 'MT', 'MS', 'MG', 'PA',
+  'PB', 'PR', 'PE', 'PI', 'RJ', 'RN', 'RS', 'RO', 'RR', 'SC', 'SP', 'SE', 'TO',
+] as const;
+
+/** `123456/SP`: 4–7 digits, a slash and a valid UF. Lower-case UFs are accepted and upper-cased. */
+export const Crm = z
+  .string()
+  .trim()
+  .toUpperCase()
+  .regex(/^\d{4,7}\/[A-Z]{2}$/, 'CRM deve ter de 4 a 7 dígitos, "/" e a UF (ex.: 123456/SP).')
+  .refine((crm) => (UFS as readonly string[]).includes(crm.slice(-2)), 'UF do CRM inválida.')
+  .meta({ example: '123456/SP' });
+
+const minutes = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+
+export const Horario = z
+  .object({
+    diaSemana: z.number().int().min(0).max(6).meta({ description: '0 = domingo … 6 = sábado' }),
+    inicio: TimeOfDay,
+    fim: TimeOfDay,
+  })
+  .refine((h) => minutes(h.inicio) < minutes(h.fim), { message: 'O início deve ser antes do fim.', path: ['fim'] })
+  .meta({ id: 'Horario' });
+
+/** Working intervals: each valid, and none overlapping another of the same weekday. */
+export const Horarios = z
+  .array(Horario)
+  .max(50)
+  .superRefine((horarios, ctx) => {
+    horarios.forEach((a, i) => {
+      horarios.forEach((b, j) => {
+        if (j <= i || a.diaSemana !== b.diaSemana) return;
+        if (minutes(a.inicio) < minutes(b.fim) && minutes(b.inicio) < minutes(a.fim)) {
+          ctx.addIssue({ code: 'custom', path: [j], message: `Horário sobreposto a outro do mesmo dia (item ${i}).` });
+        }
+      });
+    });
+  });
+
+/** What a client sends to create (POST) or replace (PUT) a médico. Unknown fields are ignored. */
+export const MedicoInput = z
+  .object({
+    nome: Nome,
+    crm: Crm,
+    especialidade: z.string().trim().min(2).max(80),
+    email: Email.nullish(),
+    telefone: Telefone.nullish(),
+    duracaoConsultaMin: z.number().int().min(5).max(240).default(30),
+    horarios: Horarios.default([]),
+    ativo: z.boolean().default(true),
+  })
+  .meta({ id: 'MedicoInput' });
+export type MedicoInput = z.output<typeof MedicoInput>;
+
+export const Medico = z
+  .object({
+    id: z.uuid(),
+    nome: z.string(),
+    crm: z.string(),
+    especialidade: z.string(),
+    email: z.string().nullable(),
+    telefone: z.string().nullable(),
+    duracaoConsultaMin: z.number().int(),
+    horarios: z.array(z.object({ diaSemana: z.number().int(), inicio: z.string(), fim: z.string() })),
+    ativo: z.boolean(),
+    criadoEm: Instant,
+    atualizadoEm: Instant,
+  })
+  .meta({ id: 'Medico' });
+export type Medico = z.output<typeof Medico>;
+
+export const ListMedicosQuery = z.object({
+  especialidade: SearchText.optional().meta({ description: 'Especialidade exata (sem diferenciar maiúsculas e acentos)' }),
+  ativo: z.enum(['true', 'false']).transform((v) => v === 'true').optional(),
+  q: SearchText.optional().meta({ description: 'Parte do nome (sem diferenciar maiúsculas e acentos)' }),
+  ...Pagination,
+});
+export type ListMedicosQuery = z.output<typeof ListMedicosQuery>;
+
+export const MedicoList = listOf(Medico, 'MedicoList');

@@ -1,0 +1,56 @@
+import { DateOnly, Email, Instant, Nome, Pagination, SearchText, Telefone, listOf, z } from './common.js';
+
+/** True when the 11 digits carry valid CPF check digits and are not all the same digit. */
+export function isValidCpf(digits: string): boolean {
+  if (!/^\d{11}$/.test(digits) || /^(\d)\1{10}$/.test(digits)) return false;
+  const check = (length: number): number => {
+    let sum = 0;
+    for (let i = 0; i < length; i++) sum += Number(digits[i]) * (length + 1 - i);
+    const rest = (sum * 10) % 11;
+    return rest === 10 ? 0 : rest;
+  };
+  return check(9) === Number(digits[9]) && check(10) === Number(digits[10]);
+}
+
+/** `529.982.247-25` or `52998224725`, returned as 11 digits. */
+export const Cpf = z
+  .string()
+  .trim()
+  .regex(/^(\d{3}\.\d{3}\.\d{3}-\d{2}|\d{11})$/, 'CPF deve ter 11 dígitos (com ou sem pontuação).')
+  .transform((s) => s.replace(/\D/g, ''))
+  .refine(isValidCpf, 'CPF inválido.')
+  .meta({ example: '529.982.247-25' });
+
+export const PacienteInput = z
+  .object({
+    nome: Nome,
+    cpf: Cpf,
+    dataNascimento: DateOnly.refine((d) => d >= '1900-01-01', 'Data de nascimento anterior a 1900.'),
+    email: Email.nullish(),
+    telefone: Telefone.nullish(),
+  })
+  .meta({ id: 'PacienteInput' });
+export type PacienteInput = z.output<typeof PacienteInput>;
+
+export const Paciente = z
+  .object({
+    id: z.uuid(),
+    nome: z.string(),
+    cpf: z.string().meta({ example: '52998224725' }),
+    dataNascimento: z.string().meta({ format: 'date' }),
+    email: z.string().nullable(),
+    telefone: z.string().nullable(),
+    criadoEm: Instant,
+    atualizadoEm: Instant,
+  })
+  .meta({ id: 'Paciente' });
+export type Paciente = z.output<typeof Paciente>;
+
+export const ListPacientesQuery = z.object({
+  q: SearchText.optional().meta({ description: 'Parte do nome (sem diferenciar maiúsculas e acentos)' }),
+  cpf: Cpf.optional(),
+  ...Pagination,
+});
+export type ListPacientesQuery = z.output<typeof ListPacientesQuery>;
+
+export const PacienteList = listOf(Paciente, 'PacienteList');

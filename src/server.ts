@@ -1,0 +1,65 @@
+import type { Server } from 'node:http';
+import { createApp } from './app.js';
+import { createContainer, type Container } from './composition.js';
+import { ConfigError, ensureDirectories, loadConfig } from './core/config.js';
+import { StorageCorruptError } from './infra/storage/file-store.js';
+import { seedDemoData } from './services/seed.js';
+
+/** How long shutdown waits for in-flight requests before closing their connections. */
+const SHUTDOWN_GRACE_MS = 10_000;
+
+/** Starts the API: config, storage, seed, listen; SIGTERM/SIGINT close it in order. */
+async function main(): Promise<void> {
+  const config = loadConfig();
+  ensureDirectories(config);
+  const container = await createContainer(config);
+  const { logger } = container;
+  if (config.seed) {
+    await seedDemoData({ store: container.store, medicos: container.services.medicos, pacientes: container.services.pacientes, logger });
+  }
+  const app = createApp(container);
+  const server = app.listen(config.port, config.host);
+  await new Promise<void>((resolve, reject) => {
+    server.once('listening', resolve);
+    server.once('error', reject);
+  });
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  logger.info({ port, host: config.host, dataDir: config.dataDir, timezone: config.clinicTz }, 'servidor pronto');
+
+  let stopping = false;
+  const stop = (signal: NodeJS.Signals) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'encerrando');
+    shutdown(server, container).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        logger.error({ err: error }, 'falha ao encerrar');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+}
+
+/** Stop accepting, let in-flight requests finish (bounded), then finish writes and checkpoint. */
+async function shutdown(server: Server, container: Container): Promise<void> {
+  const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  server.closeIdleConnections();
+  const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+  await closed;
+  clearTimeout(timer);
+  await container.close();
+  container.logger.info('encerrado');
+}
+
+main().catch((error: unknown) => {
+  if (error instanceof ConfigError || error instanceof StorageCorruptError) {
+    process.stderr.write(`Agenda Médica não iniciou: ${error.message}\n`);
+  } else {
+    process.stderr.write(`Agenda Médica não iniciou: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+  }
+  process.exit(1);
+});

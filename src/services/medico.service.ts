@@ -1,0 +1,99 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import { AppError, notFound } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { formatInstant } from '../core/time.js';
+import type { Store } from '../infra/storage/store.js';
+import type { ConsultaRepository } from '../repositories/consulta.repository.js';
+import type { Page } from '../repositories/index.js';
+import type { MedicoFilter, MedicoRepository } from '../repositories/medico.repository.js';
+import type { Medico, MedicoInput } from '../schemas/medico.schema.js';
+
+export interface MedicoServiceDeps {
+  store: Store;
+  medicos: MedicoRepository;
+  consultas: ConsultaRepository;
+  clock: Clock;
+  timezone: string;
+  logger: Logger;
+}
+
+/** The rules about médicos: CRM uniqueness and the delete guard. */
+export class MedicoService {
+  constructor(private readonly deps: MedicoServiceDeps) {}
+
+  list(filter: MedicoFilter): Page<Medico> {
+    return this.deps.medicos.list(filter);
+  }
+
+  get(id: string): Medico {
+    const medico = this.deps.medicos.get(id);
+    if (!medico) throw notFound('Médico');
+    return medico;
+  }
+
+  async create(input: MedicoInput): Promise<Medico> {
+    const { store, medicos, logger } = this.deps;
+    const medico = await store.transact((tx) => {
+      this.assertCrmFree(input.crm);
+      const now = this.now();
+      const created: Medico = { id: randomUUID(), ...editable(input), criadoEm: now, atualizadoEm: now };
+      medicos.save(tx, created);
+      return created;
+    });
+    logger.info({ medicoId: medico.id }, 'médico cadastrado');
+    return medico;
+  }
+
+  /** PUT: replaces every editable field; `id` and `criadoEm` stay. */
+  async replace(id: string, input: MedicoInput): Promise<Medico> {
+    const { store, medicos, logger } = this.deps;
+    const medico = await store.transact((tx) => {
+      const current = this.get(id);
+      this.assertCrmFree(input.crm, id);
+      const updated: Medico = { ...current, ...editable(input), atualizadoEm: this.now() };
+      medicos.save(tx, updated);
+      return updated;
+    });
+    logger.info({ medicoId: id }, 'médico atualizado');
+    return medico;
+  }
+
+  async remove(id: string): Promise<void> {
+    const { store, medicos, consultas, clock, logger } = this.deps;
+    await store.transact((tx) => {
+      this.get(id);
+      if (consultas.medicoHasFutureAgendada(id, clock.now())) {
+        throw new AppError('EXCLUSAO_BLOQUEADA', 'O médico tem consultas agendadas no futuro; cancele-as ou inative o médico.');
+      }
+      medicos.remove(tx, id);
+    });
+    logger.info({ medicoId: id }, 'médico excluído');
+  }
+
+  private assertCrmFree(crm: string, exceptId?: string): void {
+    const holder = this.deps.medicos.findByCrm(crm);
+    if (holder && holder.id !== exceptId) {
+      throw new AppError('CRM_DUPLICADO', `Já existe um médico com o CRM ${crm}.`, [
+        { path: 'crm', message: 'CRM já cadastrado.' },
+      ]);
+    }
+  }
+
+  private now(): string {
+    return formatInstant(this.deps.clock.now(), this.deps.timezone);
+  }
+}
+
+function editable(input: MedicoInput): Omit<Medico, 'id' | 'criadoEm' | 'atualizadoEm'> {
+  return {
+    nome: input.nome,
+    crm: input.crm,
+    especialidade: input.especialidade,
+    email: input.email ?? null,
+    telefone: input.telefone ?? null,
+    duracaoConsultaMin: input.duracaoConsultaMin,
+    horarios: input.horarios.map(({ diaSemana, inicio, fim }) => ({ diaSemana, inicio, fim })),
+    ativo: input.ativo,
+  };
+}

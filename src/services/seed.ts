@@ -1,0 +1,55 @@
+import { AppError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { Store } from '../infra/storage/store.js';
+import type { MedicoInput } from '../schemas/medico.schema.js';
+import type { PacienteInput } from '../schemas/paciente.schema.js';
+import type { MedicoService } from './medico.service.js';
+import type { PacienteService } from './paciente.service.js';
+
+const weekdays = (inicio: string, fim: string, days = [1, 2, 3, 4, 5]) => days.map((diaSemana) => ({ diaSemana, inicio, fim }));
+
+const MEDICOS: MedicoInput[] = [
+  {
+    nome: 'Ana Souza', crm: '123456/SP', especialidade: 'Cardiologia', email: 'ana.souza@clinica.com.br',
+    telefone: '+55 11 91234-5678', duracaoConsultaMin: 30, ativo: true,
+    horarios: [...weekdays('08:00', '12:00'), ...weekdays('14:00', '18:00', [1, 3])],
+  },
+  {
+    nome: 'Bruno Araújo', crm: '54321/RJ', especialidade: 'Pediatria', email: 'bruno.araujo@clinica.com.br',
+    telefone: '+55 21 98765-4321', duracaoConsultaMin: 20, ativo: true,
+    horarios: weekdays('13:00', '19:00'),
+  },
+  {
+    nome: 'Cláudia Mendonça', crm: '778899/MG', especialidade: 'Dermatologia', email: null, telefone: null,
+    duracaoConsultaMin: 45, ativo: true,
+    horarios: [...weekdays('09:00', '12:00', [2, 4]), { diaSemana: 6, inicio: '08:00', fim: '12:00' }],
+  },
+  {
+    nome: 'Diego Ferreira', crm: '2468/RS', especialidade: 'Ortopedia', email: 'diego@clinica.com.br', telefone: null,
+    duracaoConsultaMin: 30, ativo: true,
+    horarios: weekdays('07:30', '11:30', [1, 2, 3, 4, 5]),
+  },
+];
+
+const PACIENTES: PacienteInput[] = [
+  { nome: 'João Lima', cpf: '52998224725', dataNascimento: '1990-05-12', email: 'joao@example.com', telefone: '+55 21 99876-5432' },
+  { nome: 'Maria da Conceição', cpf: '11144477735', dataNascimento: '1958-11-03', email: null, telefone: '+55 11 3456-7890' },
+  { nome: 'Lúcia Gonçalves', cpf: '39053344705', dataNascimento: '2012-02-29', email: 'lucia.g@example.com', telefone: null },
+  { nome: 'Pedro Álvares', cpf: '15350946056', dataNascimento: '1985-07-21', email: null, telefone: null },
+  { nome: 'Helena Kowalski', cpf: '86288366757', dataNascimento: '2001-12-30', email: 'helena@example.com', telefone: '+55 41 99123-4567' },
+];
+
+/** With SEED=true and empty storage, registers a few demo médicos and pacientes through the services. */
+export async function seedDemoData(deps: { store: Store; medicos: MedicoService; pacientes: PacienteService; logger: Logger }): Promise<boolean> {
+  const { store } = deps;
+  store.refresh();
+  if (store.collections.some((c) => store.count(c) > 0)) return false;
+  // Another process seeding the same directory at the same moment makes some of these conflicts: skip them.
+  const skipConflict = (error: unknown) => {
+    if (!(error instanceof AppError && error.status === 409)) throw error;
+  };
+  for (const medico of MEDICOS) await deps.medicos.create(medico).catch(skipConflict);
+  for (const paciente of PACIENTES) await deps.pacientes.create(paciente).catch(skipConflict);
+  deps.logger.info({ medicos: MEDICOS.length, pacientes: PACIENTES.length }, 'dados de demonstração criados');
+  return true;
+}
