@@ -214,7 +214,8 @@ describe('GET, PUT, DELETE /medicos/{id}', () => {
     await request(app).delete(`/medicos/${a.body.id}`).expect(204);
 
     const b = await request(app).post('/medicos').send(medicoBody()).expect(201);
-    await container.store.transact((tx) => tx.put('consultas', { ...consulta('2026-12-10T09:00:00-03:00', 'agendada'), medicoId: b.body.id }));
+    const future = { ...consulta('2026-12-10T09:00:00-03:00', 'agendada'), medicoId: b.body.id as string };
+    await container.store.transact((tx) => tx.put('consultas', future));
     const res = await request(app).delete(`/medicos/${b.body.id}`);
     expect(res.status).toBe(409);
     expect(res.body).toMatchObject({ type: '/problemas/exclusao-bloqueada', status: 409 });

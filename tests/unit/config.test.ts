@@ -1,0 +1,42 @@
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '../../src/core/config.js';
+
+describe('loadConfig', () => {
+  it('when nothing is set, then the contract defaults apply and paths are absolute', () => {
+    const config = loadConfig({}, '/srv/agenda');
+    expect(config).toMatchObject({
+      port: 8000,
+      host: '0.0.0.0',
+      dataDir: path.resolve('/srv/agenda', 'data'),
+      backupDir: path.resolve('/srv/agenda', 'backups'),
+      reportsDir: path.resolve('/srv/agenda', 'reports'),
+      clinicTz: 'America/Sao_Paulo',
+      logLevel: 'info',
+      backupIntervalMin: 60,
+      backupKeep: 20,
+      sseHeartbeatMs: 15000,
+      sseReplay: 1000,
+      seed: true,
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('when values are given, then they are parsed', () => {
+    const config = loadConfig({ PORT: '9000', SEED: 'false', BACKUP_INTERVAL_MIN: '0', CLINIC_TZ: 'Europe/Lisbon', DATA_DIR: '/var/x' });
+    expect(config).toMatchObject({ port: 9000, seed: false, backupIntervalMin: 0, clinicTz: 'Europe/Lisbon', dataDir: path.resolve('/var/x') });
+  });
+
+  it.each([
+    ['PORT', '70000'],
+    ['PORT', 'abc'],
+    ['CLINIC_TZ', 'Mars/Olympus'],
+    ['LOG_LEVEL', 'loud'],
+    ['SEED', 'maybe'],
+    ['BACKUP_KEEP', '0'],
+    ['SSE_REPLAY', '-1'],
+  ])('when %s=%s, then it refuses, naming the variable', (name, value) => {
+    expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
+    expect(() => loadConfig({ [name]: value })).toThrow(name);
+  });
+});
