@@ -70,4 +70,32 @@ describe('the server process', () => {
       expect(text).not.toContain(secret);
     }
   }, 30_000);
+
+  it('when two servers share one data directory, then each sees the other\'s writes and each CRM race has one winner', async () => {
+    const dataDir = tempDir();
+    const [a, b] = await Promise.all([startServer({ DATA_DIR: dataDir }), startServer({ DATA_DIR: dataDir })]);
+    try {
+      const created = await post(`${a.url}/medicos`, medicoBody({ crm: '1010/PE' }));
+      expect(created.status).toBe(201);
+      const { id } = (await created.json()) as { id: string };
+      expect((await fetch(`${b.url}/medicos/${id}`)).status).toBe(200);
+
+      // Five CRMs, 40 requests each, all at once, alternating between the two processes.
+      const crms = ['2020/PE', '3030/PE', '4040/PE', '5050/PE', '6060/PE'];
+      const results = await Promise.all(
+        crms.flatMap((crm) =>
+          Array.from({ length: 40 }, (_, i) => post(`${i % 2 ? a.url : b.url}/medicos`, medicoBody({ nome: `Médico ${crm} ${i}`, crm }))),
+        ),
+      );
+      const statuses = results.map((r) => r.status);
+      expect(statuses.filter((s) => s === 201)).toHaveLength(crms.length);
+      expect(statuses.filter((s) => s === 409)).toHaveLength(crms.length * 39);
+      for (const server of [a, b]) {
+        const list = (await (await fetch(`${server.url}/medicos?q=medico`)).json()) as { total: number };
+        expect(list.total).toBe(crms.length);
+      }
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  }, 60_000);
 });
