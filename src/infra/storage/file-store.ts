@@ -333,65 +333,74 @@ export class FileStore implements Store {
    * error; without it, an incomplete last line may be a write in progress and is simply left for later.
    */
   private catchUp(strict: boolean): void {
+    // Fast path, taken by nearly every read: one stat(2) says nothing changed.
     const stat = fsSync.statSync(this.journalFile, { throwIfNoEntry: false });
-    if (!stat || stat.ino !== this.journal.ino || stat.size < this.journal.offset) {
-      // Another process checkpointed (new journal file) or restored data: read everything again.
-      this.loadAll();
-    } else if (stat.size > this.journal.offset) {
-      const bytes = readRange(this.journalFile, this.journal.offset, stat.size);
-      const decoded = decodeJournal(bytes);
-      if (decoded.corruptAt !== undefined) {
-        throw new StorageUnavailableError('O journal de dados está danificado.', new StorageCorruptError(this.journalFile, `byte ${this.journal.offset + decoded.corruptAt}`));
+    if (stat && stat.ino === this.journal.ino && stat.size === this.journal.offset) return;
+    const journal = stat ? openJournal(this.journalFile) : undefined;
+    try {
+      if (!journal || journal.ino !== this.journal.ino || journal.size < this.journal.offset) {
+        // Another process checkpointed (a new journal file) or data was restored: read everything again.
+        this.loadAll();
+      } else if (journal.size > this.journal.offset) {
+        const decoded = decodeJournal(readFrom(journal.fd, this.journal.offset, journal.size));
+        if (decoded.corruptAt !== undefined) {
+          const where = `byte ${this.journal.offset + decoded.corruptAt}`;
+          throw new StorageUnavailableError('O journal de dados está danificado.', new StorageCorruptError(this.journalFile, where));
+        }
+        for (const entry of decoded.entries) {
+          applyEntry(entry, this.generations, (c, id, after) => this.state.apply(c, id, after && Object.freeze(after)));
+        }
+        this.journal.offset += decoded.validLength;
       }
-      for (const entry of decoded.entries) {
-        this.applyEntry(entry, (c, id, after) => this.state.apply(c, id, after && Object.freeze(after)));
-      }
-      this.journal.offset += decoded.validLength;
+    } finally {
+      if (journal) fsSync.closeSync(journal.fd);
     }
     if (strict) this.cutTornTail();
   }
 
-  private applyEntry(entry: JournalEntry, apply: (collection: string, id: string, after: Entity | undefined) => void): void {
-    for (const op of entry.ops) {
-      const [kind, collection] = op;
-      if (!this.generations.has(collection)) continue;
-      // A line older than the data file's generation is already inside the data file.
-      if (entry.g < this.generations.get(collection)!) continue;
-      if (kind === 'put') apply(collection, op[2].id, op[2]);
-      else apply(collection, op[2], undefined);
-    }
-  }
-
-  /** Reads every data file and the journal from scratch. */
+  /**
+   * Reads every data file and the journal from scratch. A checkpoint of another process renames the data
+   * files first and the journal last, so the journal is identified before the data files are read and
+   * checked again after: if it was replaced in between, the read is repeated.
+   */
   private loadAll(): void {
-    const maps = new Map<string, Map<string, Entity>>();
-    let dataBytes = 0;
-    for (const collection of this.collections) {
-      const file = this.dataFile(collection);
-      const text = fsSync.existsSync(file) ? fsSync.readFileSync(file, 'utf8') : undefined;
-      const data = text === undefined ? emptyData(collection) : parseDataFile(file, text, collection);
-      dataBytes += text?.length ?? 0;
-      const map = new Map<string, Entity>();
-      for (const record of data.records) map.set(record.id, Object.freeze(record));
-      maps.set(collection, map);
-      this.generations.set(collection, data.generation);
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const before = fsSync.statSync(this.journalFile, { throwIfNoEntry: false });
+      const generations = new Map<string, number>();
+      const maps = new Map<string, Map<string, Entity>>();
+      let dataBytes = 0;
+      for (const collection of this.collections) {
+        const file = this.dataFile(collection);
+        const text = fsSync.existsSync(file) ? fsSync.readFileSync(file, 'utf8') : undefined;
+        const data = text === undefined ? emptyData(collection) : parseDataFile(file, text, collection);
+        dataBytes += text?.length ?? 0;
+        maps.set(collection, new Map(data.records.map((record) => [record.id, Object.freeze(record)])));
+        generations.set(collection, data.generation);
+      }
+      const journal = before ? openJournal(this.journalFile) : undefined;
+      try {
+        if ((journal?.ino ?? -1) !== (before?.ino ?? -1)) continue; // replaced while we read: again
+        const decoded = decodeJournal(journal ? readFrom(journal.fd, 0, journal.size) : Buffer.alloc(0));
+        if (decoded.corruptAt !== undefined) {
+          throw new StorageCorruptError(this.journalFile, `linha danificada no byte ${decoded.corruptAt}`);
+        }
+        for (const entry of decoded.entries) {
+          applyEntry(entry, generations, (c, id, after) => {
+            const map = maps.get(c)!;
+            if (after) map.set(id, Object.freeze(after));
+            else map.delete(id);
+          });
+        }
+        for (const [collection, generation] of generations) this.generations.set(collection, generation);
+        this.journal = { ino: journal?.ino ?? -1, offset: decoded.validLength };
+        this.dataBytes = dataBytes;
+        for (const [collection, map] of maps) this.state.replace(collection, map);
+        return;
+      } finally {
+        if (journal) fsSync.closeSync(journal.fd);
+      }
     }
-    const stat = fsSync.statSync(this.journalFile, { throwIfNoEntry: false });
-    const bytes = stat ? fsSync.readFileSync(this.journalFile) : Buffer.alloc(0);
-    const decoded = decodeJournal(bytes);
-    if (decoded.corruptAt !== undefined) {
-      throw new StorageCorruptError(this.journalFile, `linha danificada no byte ${decoded.corruptAt}`);
-    }
-    for (const entry of decoded.entries) {
-      this.applyEntry(entry, (c, id, after) => {
-        const map = maps.get(c)!;
-        if (after) map.set(id, Object.freeze(after));
-        else map.delete(id);
-      });
-    }
-    this.journal = { ino: stat?.ino ?? -1, offset: decoded.validLength };
-    this.dataBytes = dataBytes;
-    for (const [collection, map] of maps) this.state.replace(collection, map);
+    throw new StorageUnavailableError('Os arquivos de dados mudaram repetidamente durante a leitura.');
   }
 
   /** Cuts off the journal bytes after the last good line. Only ever called under the lock. */
@@ -517,18 +526,40 @@ function parseDataFile(file: string, text: string, collection: string): DataFile
   return d as DataFile;
 }
 
-function readRange(file: string, from: number, to: number): Buffer {
-  const buffer = Buffer.alloc(to - from);
-  const fd = fsSync.openSync(file, 'r');
-  try {
-    let read = 0;
-    while (read < buffer.length) {
-      const n = fsSync.readSync(fd, buffer, read, buffer.length - read, from + read);
-      if (n === 0) break;
-      read += n;
-    }
-    return read === buffer.length ? buffer : buffer.subarray(0, read);
-  } finally {
-    fsSync.closeSync(fd);
+/** Applies a journal entry's ops, skipping those a data file of a later generation already holds. */
+function applyEntry(
+  entry: JournalEntry,
+  generations: ReadonlyMap<string, number>,
+  apply: (collection: string, id: string, after: Entity | undefined) => void,
+): void {
+  for (const op of entry.ops) {
+    const generation = generations.get(op[1]);
+    if (generation === undefined || entry.g < generation) continue;
+    if (op[0] === 'put') apply(op[1], op[2].id, op[2]);
+    else apply(op[1], op[2], undefined);
   }
+}
+
+/** Opens the journal for reading and says which file (inode) and how long it is. */
+function openJournal(file: string): { fd: number; ino: number; size: number } | undefined {
+  let fd: number;
+  try {
+    fd = fsSync.openSync(file, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const { ino, size } = fsSync.fstatSync(fd);
+  return { fd, ino, size };
+}
+
+function readFrom(fd: number, from: number, to: number): Buffer {
+  const buffer = Buffer.alloc(to - from);
+  let read = 0;
+  while (read < buffer.length) {
+    const n = fsSync.readSync(fd, buffer, read, buffer.length - read, from + read);
+    if (n === 0) break;
+    read += n;
+  }
+  return read === buffer.length ? buffer : buffer.subarray(0, read);
 }
