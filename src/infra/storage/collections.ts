@@ -74,3 +74,28 @@ export class Collections {
     }
   }
 }
+
+/** The read half every store shares: answers come from the in-memory collections. */
+export abstract class CachedReads {
+  protected readonly state: Collections;
+
+  constructor(readonly collections: readonly string[]) {
+    this.state = new Collections(collections);
+  }
+
+  get<T extends Entity>(collection: string, id: string): T | undefined {
+    return this.state.map(collection).get(id) as T | undefined;
+  }
+
+  values<T extends Entity>(collection: string): IterableIterator<T> {
+    return this.state.map(collection).values() as IterableIterator<T>;
+  }
+
+  count(collection: string): number {
+    return this.state.map(collection).size;
+  }
+
+  subscribe(listener: StoreListener): () => void {
+    return this.state.subscribe(listener);
+  }
+}

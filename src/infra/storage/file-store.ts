@@ -4,10 +4,10 @@ import * as fsp from 'node:fs/promises';
 import path from 'node:path';
 import { StorageUnavailableError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
-import { Collections } from './collections.js';
+import { CachedReads } from './collections.js';
 import { decodeJournal, encodeEntry, type JournalEntry, type JournalOp } from './journal.js';
 import { DirectoryLock } from './lock.js';
-import type { Change, Entity, Store, StoreListener, TxWork } from './store.js';
+import type { Change, Entity, Store, TxWork } from './store.js';
 
 /**
  * Durable storage in a data directory shared by any number of processes.
@@ -76,9 +76,7 @@ interface Pending {
   reject: (reason: unknown) => void;
 }
 
-export class FileStore implements Store {
-  readonly collections: readonly string[];
-  private readonly state: Collections;
+export class FileStore extends CachedReads implements Store {
   private readonly dir: string;
   private readonly logger: Logger;
   private readonly lock: DirectoryLock;
@@ -98,8 +96,7 @@ export class FileStore implements Store {
   private probe = { at: 0, ok: true };
 
   constructor(options: FileStoreOptions) {
-    this.collections = options.collections;
-    this.state = new Collections(options.collections);
+    super(options.collections);
     this.dir = options.dir;
     this.logger = options.logger;
     this.fs = options.fs ?? fsp;
@@ -191,22 +188,6 @@ export class FileStore implements Store {
         ? error
         : new StorageUnavailableError('Não foi possível ler os arquivos de dados.', error);
     }
-  }
-
-  get<T extends Entity>(collection: string, id: string): T | undefined {
-    return this.state.map(collection).get(id) as T | undefined;
-  }
-
-  values<T extends Entity>(collection: string): IterableIterator<T> {
-    return this.state.map(collection).values() as IterableIterator<T>;
-  }
-
-  count(collection: string): number {
-    return this.state.map(collection).size;
-  }
-
-  subscribe(listener: StoreListener): () => void {
-    return this.state.subscribe(listener);
   }
 
   // ---- writes ------------------------------------------------------------------------------------
