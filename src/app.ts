@@ -1,7 +1,10 @@
 import express, { type Express } from 'express';
 import swaggerUi from 'swagger-ui-express';
 import type { Container } from './composition.js';
+import { AgendaController } from './controllers/agenda.controller.js';
+import { ConsultaController } from './controllers/consulta.controller.js';
 import { medicoController } from './controllers/medico.controller.js';
+import { TaskController } from './controllers/task.controller.js';
 import { pacienteController } from './controllers/paciente.controller.js';
 import { SystemController } from './controllers/system.controller.js';
 import { errorHandler, requireJsonBody, routeNotFound } from './http/problem.js';
@@ -21,6 +24,9 @@ export function apiRoutes(container: Container): RouteSpec[] {
   return [
     ...medicoController(container.services.medicos).routes(),
     ...pacienteController(container.services.pacientes).routes(),
+    ...new ConsultaController(container.services.booking, container.services.consultas).routes(),
+    ...new AgendaController(container.services.agenda, container.agendaBroker).routes(),
+    ...new TaskController(container.queue).routes(),
     ...new SystemController({ store: container.store }).routes(),
   ];
 }

@@ -8,6 +8,14 @@ import { ALL_COLLECTIONS } from './repositories/collections.js';
 import { ConsultaRepository } from './repositories/consulta.repository.js';
 import { MedicoRepository } from './repositories/medico.repository.js';
 import { PacienteRepository } from './repositories/paciente.repository.js';
+import { ScheduleState } from './infra/schedule-state.js';
+import { SseBroker } from './infra/sse-broker.js';
+import { TaskQueue } from './infra/task-queue.js';
+import { IdempotencyRepository } from './repositories/idempotency.repository.js';
+import { AgendaService } from './services/agenda.service.js';
+import { BookingRules } from './services/booking-rules.js';
+import { BookingService } from './services/booking.service.js';
+import { ConsultaService } from './services/consulta.service.js';
 import { MedicoService } from './services/medico.service.js';
 import { PacienteService } from './services/paciente.service.js';
 
@@ -27,8 +35,19 @@ export interface Container {
   logBuffer: LogBuffer;
   store: Store;
   repositories: { medicos: MedicoRepository; pacientes: PacienteRepository; consultas: ConsultaRepository };
-  services: { medicos: MedicoService; pacientes: PacienteService };
-  /** Finishes writes and checkpoints storage. */
+  schedule: ScheduleState;
+  queue: TaskQueue;
+  agendaBroker: SseBroker;
+  services: {
+    medicos: MedicoService;
+    pacientes: PacienteService;
+    consultas: ConsultaService;
+    booking: BookingService;
+    agenda: AgendaService;
+  };
+  /** Ends event streams (so HTTP connections can finish). */
+  endStreams(): void;
+  /** Drains the queue, stops timers, finishes writes and checkpoints storage. */
   close(): Promise<void>;
 }
 
@@ -53,11 +72,35 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const medicos = new MedicoRepository(store);
   const pacientes = new PacienteRepository(store);
   const consultas = new ConsultaRepository(store);
+  const idempotency = new IdempotencyRepository(store);
   const timezone = config.clinicTz;
+
+  const schedule = new ScheduleState({ store, consultas, clock, timezone });
+  const queue = new TaskQueue({ clock, timezone, logger: logger.child({ module: 'fila' }) });
+  const agendaBroker = new SseBroker({ logger, heartbeatMs: config.sseHeartbeatMs, replay: config.sseReplay });
+  // SSE is transport only: the schedule's domain events become frames here, and nowhere else.
+  schedule.subscribe((event) => {
+    if (event.type === 'resync') agendaBroker.publish('resync', {});
+    else {
+      const { type, ...data } = event;
+      agendaBroker.publish(type, data, data.medicoId);
+    }
+  });
+
+  const rules = new BookingRules({ medicos, pacientes, consultas, clock, timezone });
+  const booking = new BookingService({ store, consultas, idempotency, rules, schedule, queue, clock, timezone, logger });
   const services = {
     medicos: new MedicoService({ store, medicos, consultas, clock, timezone, logger }),
     pacientes: new PacienteService({ store, pacientes, consultas, clock, timezone, logger }),
+    consultas: new ConsultaService({ store, consultas, clock, timezone, logger }),
+    booking,
+    agenda: new AgendaService({ medicos, consultas, schedule, timezone }),
   };
+
+  // Idempotency keys live 48 h: purge now and hourly.
+  const purge = () => booking.purgeExpiredKeys().catch((error: unknown) => logger.warn({ err: error }, 'limpeza de chaves falhou'));
+  void purge();
+  const purgeTimer = setInterval(purge, 60 * 60 * 1000).unref();
 
   return {
     config,
@@ -66,7 +109,17 @@ export async function createContainer(config: Config, options: ContainerOptions 
     logBuffer,
     store,
     repositories: { medicos, pacientes, consultas },
+    schedule,
+    queue,
+    agendaBroker,
     services,
-    close: () => store.close(),
+    endStreams: () => agendaBroker.close(),
+    close: async () => {
+      clearInterval(purgeTimer);
+      await queue.close();
+      agendaBroker.close();
+      schedule.stop();
+      await store.close();
+    },
   };
 }

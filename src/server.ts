@@ -47,6 +47,7 @@ async function main(): Promise<void> {
 /** Stop accepting, let in-flight requests finish (bounded), then finish writes and checkpoint. */
 async function shutdown(server: Server, container: Container): Promise<void> {
   const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+  container.endStreams();
   server.closeIdleConnections();
   const timer = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
   await closed;

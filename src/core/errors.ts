@@ -21,6 +21,13 @@ export const PROBLEMS = {
   ROTA_INEXISTENTE: { status: 404, type: '/problemas/rota-inexistente', title: 'Rota inexistente' },
   CRM_DUPLICADO: { status: 409, type: '/problemas/crm-duplicado', title: 'CRM já cadastrado' },
   CPF_DUPLICADO: { status: 409, type: '/problemas/cpf-duplicado', title: 'CPF já cadastrado' },
+  HORARIO_OCUPADO: { status: 409, type: '/problemas/horario-ocupado', title: 'Horário indisponível' },
+  CONFLITO_PACIENTE: { status: 409, type: '/problemas/conflito-paciente', title: 'Paciente já tem consulta nesse horário' },
+  STATUS_INVALIDO: { status: 409, type: '/problemas/status-invalido', title: 'Operação incompatível com o status da consulta' },
+  REGRA_AGENDAMENTO: { status: 422, type: '/problemas/regra-de-agendamento', title: 'Regra de agendamento violada' },
+  REFERENCIA_INVALIDA: { status: 422, type: '/problemas/referencia-invalida', title: 'Médico ou paciente inexistente' },
+  IDEMPOTENCIA_CONFLITO: { status: 422, type: '/problemas/idempotencia-conflito', title: 'Idempotency-Key reutilizada com outro corpo' },
+  FILA_CHEIA: { status: 503, type: '/problemas/fila-cheia', title: 'Fila de tarefas cheia' },
   EXCLUSAO_BLOQUEADA: {
     status: 409,
     type: '/problemas/exclusao-bloqueada',

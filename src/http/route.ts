@@ -27,6 +27,8 @@ export interface RouteSpec {
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: z.ZodType;
+  /** The body may be left out entirely (it is then validated as `{}`). */
+  optionalBody?: boolean;
   responses: Record<number, ResponseSpec>;
   handler: RequestHandler;
 }

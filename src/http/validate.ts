@@ -6,6 +6,7 @@ export interface Schemas {
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: z.ZodType;
+  optionalBody?: boolean;
 }
 
 /**
@@ -24,11 +25,12 @@ export function validate(schemas: Schemas): RequestHandler {
       }
       return undefined;
     };
-    if (schemas.body && req.body === undefined) {
+    const raw = req.body === undefined && schemas.optionalBody ? {} : req.body;
+    if (schemas.body && raw === undefined) {
       errors.push({ path: 'body', message: 'Corpo JSON obrigatório.' });
     }
     const query = parse(schemas.query, req.query, '');
-    const body = req.body === undefined ? undefined : parse(schemas.body, req.body, '');
+    const body = raw === undefined ? undefined : parse(schemas.body, raw, '');
     if (errors.length > 0) {
       throw new AppError('VALIDACAO', `A requisição tem ${errors.length} erro(s) de validação.`, errors.slice(0, 50));
     }

@@ -45,7 +45,7 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[], info: ApiInfo
       ...(route.params || route.query
         ? { requestParams: { ...(route.params ? { path: route.params } : {}), ...(route.query ? { query: route.query } : {}) } }
         : {}),
-      ...(route.body ? { requestBody: { required: true, content: { 'application/json': { schema: route.body } } } } : {}),
+      ...(route.body ? { requestBody: { required: !route.optionalBody, content: { 'application/json': { schema: route.body } } } } : {}),
       responses,
     };
     paths[path] = { ...paths[path], [route.method]: operation };

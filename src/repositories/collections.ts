@@ -3,6 +3,7 @@ export const COLLECTIONS = {
   medicos: 'medicos',
   pacientes: 'pacientes',
   consultas: 'consultas',
+  idempotencia: 'idempotencia',
 } as const;
 
 export const ALL_COLLECTIONS: readonly string[] = Object.values(COLLECTIONS);

@@ -4,6 +4,7 @@ import { createApp } from '../../src/app.js';
 import { createContainer, type Container } from '../../src/composition.js';
 import { ManualClock, type Clock } from '../../src/core/clock.js';
 import { loadConfig } from '../../src/core/config.js';
+import { FileStore, type StorageFs } from '../../src/infra/storage/file-store.js';
 import { MemoryStore } from '../../src/infra/storage/memory-store.js';
 import { ALL_COLLECTIONS } from '../../src/repositories/collections.js';
 import { silentLogger } from './logger.js';
@@ -24,13 +25,16 @@ export const TEST_NOW = new Date('2026-11-30T15:00:00Z');
  * The real app over a fresh temp data directory (file storage by default, or memory),
  * with a manual clock and a silent logger.
  */
-export async function makeApp(options: { storage?: 'file' | 'memory'; clock?: Clock; env?: Record<string, string> } = {}): Promise<TestApp> {
-  const dataDir = tempDir('agenda-http-');
+export async function makeApp(
+  options: { storage?: 'file' | 'memory'; clock?: Clock; env?: Record<string, string>; fs?: StorageFs } = {},
+): Promise<TestApp> {
+  const dataDir = options.env?.DATA_DIR ?? tempDir('agenda-http-');
   const config = loadConfig({ DATA_DIR: dataDir, BACKUP_DIR: `${dataDir}/b`, REPORTS_DIR: `${dataDir}/r`, SEED: 'false', ...options.env });
   const container = await createContainer(config, {
     clock: options.clock ?? new ManualClock(TEST_NOW),
     logger: silentLogger,
     ...(options.storage === 'memory' ? { store: new MemoryStore(ALL_COLLECTIONS) } : {}),
+    ...(options.fs ? { store: new FileStore({ dir: dataDir, collections: ALL_COLLECTIONS, logger: silentLogger, fs: options.fs }) } : {}),
   });
   open.push(container);
   return { app: createApp(container), container, dataDir };

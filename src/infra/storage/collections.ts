@@ -1,4 +1,4 @@
-import type { Change, Entity, StoreListener, Tx, TxWork } from './store.js';
+import type { Change, CommitListener, Entity, StoreListener, Tx, TxWork } from './store.js';
 
 /**
  * The in-memory half of a store: one `Map` per collection, change listeners, and an undo log so a
@@ -7,6 +7,10 @@ import type { Change, Entity, StoreListener, Tx, TxWork } from './store.js';
 export class Collections {
   private readonly maps = new Map<string, Map<string, Entity>>();
   private readonly listeners = new Set<StoreListener>();
+  private readonly commitListeners = new Set<CommitListener>();
+
+  /** Listeners must not break a commit that is already durable: their errors are reported, not thrown. */
+  onListenerError: (error: unknown) => void = () => undefined;
 
   constructor(readonly names: readonly string[]) {
     for (const name of names) this.maps.set(name, new Map());
@@ -46,6 +50,23 @@ export class Collections {
   subscribe(listener: StoreListener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  onCommit(listener: CommitListener): () => void {
+    this.commitListeners.add(listener);
+    return () => this.commitListeners.delete(listener);
+  }
+
+  /** Tells commit listeners that these changes are durable. */
+  committed(changes: readonly Change[]): void {
+    if (changes.length === 0) return;
+    for (const listener of this.commitListeners) {
+      try {
+        listener(changes);
+      } catch (error) {
+        this.onListenerError(error);
+      }
+    }
   }
 
   /**
@@ -97,5 +118,9 @@ export abstract class CachedReads {
 
   subscribe(listener: StoreListener): () => void {
     return this.state.subscribe(listener);
+  }
+
+  onCommit(listener: CommitListener): () => void {
+    return this.state.onCommit(listener);
   }
 }

@@ -50,6 +50,8 @@ export interface FileStoreOptions {
   checkpointMinBytes?: number;
   maxBatch?: number;
   fs?: StorageFs;
+  /** How often to look for other processes' commits without being asked (0: only when read). */
+  watchMs?: number;
 }
 
 /** A data file that cannot be read as what it should be. The server must not start over it. */
@@ -94,9 +96,13 @@ export class FileStore extends CachedReads implements Store {
   private writerTail: Promise<unknown> = Promise.resolve();
   private closed = false;
   private probe = { at: 0, ok: true };
+  private readonly watchMs: number;
+  private watcher: NodeJS.Timeout | undefined;
 
   constructor(options: FileStoreOptions) {
     super(options.collections);
+    this.state.onListenerError = (error) => options.logger.error({ err: error }, 'ouvinte de commit falhou');
+    this.watchMs = options.watchMs ?? 250;
     this.dir = options.dir;
     this.logger = options.logger;
     this.fs = options.fs ?? fsp;
@@ -146,10 +152,21 @@ export class FileStore extends CachedReads implements Store {
       this.loadAll();
       this.cutTornTail();
     }, this.staleMs + this.lockWaitMs);
+    if (this.watchMs > 0) {
+      // Another process's commits reach this one's listeners (and SSE clients) within `watchMs`.
+      this.watcher = setInterval(() => {
+        try {
+          this.refresh();
+        } catch {
+          // refresh() logged it; the next tick tries again.
+        }
+      }, this.watchMs).unref();
+    }
   }
 
   async close(): Promise<void> {
     if (this.closed) return;
+    clearInterval(this.watcher);
     await this.exclusive(async () => {
       if (this.journal.offset > 0) await this.withLock(() => this.checkpointLocked());
     });
@@ -262,6 +279,7 @@ export class FileStore extends CachedReads implements Store {
         this.lock.assertIntact();
         await this.append(lines.join(''));
       }
+      this.state.committed(done.flatMap((d) => d.changes));
       for (const d of done) d.p.resolve(d.result);
     } catch (error) {
       for (let i = done.length - 1; i >= 0; i--) this.state.undo(done[i]!.changes);
@@ -328,10 +346,12 @@ export class FileStore extends CachedReads implements Store {
           const where = `byte ${this.journal.offset + decoded.corruptAt}`;
           throw new StorageUnavailableError('O journal de dados está danificado.', new StorageCorruptError(this.journalFile, where));
         }
+        const changes: Change[] = [];
         for (const entry of decoded.entries) {
-          applyEntry(entry, this.generations, (c, id, after) => this.state.apply(c, id, after && Object.freeze(after)));
+          applyEntry(entry, this.generations, (c, id, after) => changes.push(this.state.apply(c, id, after && Object.freeze(after))));
         }
         this.journal.offset += decoded.validLength;
+        this.state.committed(changes);
       }
     } finally {
       if (journal) fsSync.closeSync(journal.fd);

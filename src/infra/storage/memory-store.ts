@@ -12,6 +12,8 @@ export class MemoryStore extends CachedReads implements Store {
   }
 
   async transact<R>(work: TxWork<R>): Promise<R> {
-    return this.state.run(work).result;
+    const { result, changes } = this.state.run(work);
+    this.state.committed(changes);
+    return result;
   }
 }

@@ -28,6 +28,8 @@ export interface StoreListener {
   reset(collection: string): void;
 }
 
+export type CommitListener = (changes: readonly Change[]) => void;
+
 /** The write half of a transaction. Reads go through the store (or repositories) as usual. */
 export interface Tx {
   put(collection: string, record: Entity): void;
@@ -58,6 +60,11 @@ export interface Store {
    */
   transact<R>(work: TxWork<R>): Promise<R>;
   subscribe(listener: StoreListener): () => void;
+  /**
+   * Calls `listener` with the changes of every durable commit: this process's (after fsync) and other
+   * processes' (once read from the journal). Domain events are raised from here, never from `change`.
+   */
+  onCommit(listener: CommitListener): () => void;
 
   /** Folds the journal into the data files. */
   checkpoint(): Promise<void>;

@@ -1,0 +1,48 @@
+import type { Request, Response } from 'express';
+import type { RouteSpec } from '../http/route.js';
+import type { SseBroker } from '../infra/sse-broker.js';
+import { IdParams } from '../schemas/common.js';
+import { Agenda, AgendaQuery } from '../schemas/consulta.schema.js';
+import { AgendaStreamQuery } from '../schemas/task.schema.js';
+import type { AgendaService } from '../services/agenda.service.js';
+import { BAD_REQUEST, NOT_FOUND, json } from './responses.js';
+
+/** The agenda of a médico, and its live stream of slot changes. */
+export class AgendaController {
+  constructor(
+    private readonly agendaService: AgendaService,
+    private readonly broker: SseBroker,
+  ) {}
+
+  agenda = (req: Request, res: Response): void => {
+    res.json(this.agendaService.agenda(req.params['id'] as string, req.query as unknown as AgendaQuery));
+  };
+
+  stream = (req: Request, res: Response): void => {
+    const query = req.query as { medicoId?: string; lastEventId?: string };
+    this.broker.connect(req, res, { topic: query.medicoId, lastEventId: req.get('last-event-id') ?? query.lastEventId });
+  };
+
+  routes(): RouteSpec[] {
+    return [
+      {
+        method: 'get', path: '/medicos/:id/agenda', tag: 'Agenda', summary: 'Horários de um médico com seus estados',
+        description: 'Informe `data` (um dia) ou `de` e `ate` (no máximo 31 dias). Os dias e horários são lidos no fuso da clínica.',
+        params: IdParams, query: AgendaQuery,
+        responses: { 200: json('A agenda', Agenda), 400: BAD_REQUEST, 404: NOT_FOUND },
+        handler: this.agenda,
+      },
+      {
+        method: 'get', path: '/sistema/agenda/stream', tag: 'Agenda', summary: 'Eventos da agenda ao vivo (Server-Sent Events)',
+        description:
+          'Começa com `retry: 3000`. Eventos `horario_reservado`, `horario_ocupado`, `horario_disponivel` com `id` inteiro crescente e ' +
+          '`data: { "medicoId", "inicio", "fim", "estado", "consultaId"? }`. Comentário `: ping` a cada SSE_HEARTBEAT_MS. ' +
+          'Com `Last-Event-ID` (ou `?lastEventId=`) reenvia os eventos seguintes; um id mais antigo que o buffer recebe `event: resync` ' +
+          '(recarregue a agenda). Um cliente que não lê é desconectado.',
+        query: AgendaStreamQuery,
+        responses: { 200: { description: 'Fluxo text/event-stream', contentType: 'text/event-stream' }, 400: BAD_REQUEST },
+        handler: this.stream,
+      },
+    ];
+  }
+}

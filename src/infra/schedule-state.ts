@@ -1,0 +1,188 @@
+import type { Clock } from '../core/clock.js';
+import { AppError } from '../core/errors.js';
+import { formatInstant } from '../core/time.js';
+import { COLLECTIONS } from '../repositories/collections.js';
+import { times, type ConsultaRecord, type ConsultaRepository } from '../repositories/consulta.repository.js';
+import type { SlotEstado } from '../schemas/consulta.schema.js';
+import type { SlotTime } from '../services/slots.js';
+import type { Change, Store } from './storage/store.js';
+
+export type SlotEventType = 'horario_reservado' | 'horario_ocupado' | 'horario_disponivel';
+
+/** A slot changed state. Carries no patient data. */
+export interface SlotEvent {
+  type: SlotEventType;
+  medicoId: string;
+  inicio: string;
+  fim: string;
+  estado: SlotEstado;
+  consultaId?: string;
+}
+
+/** Everything listeners of the schedule hear: slot transitions, or "refetch everything". */
+export type ScheduleEvent = SlotEvent | { type: 'resync' };
+
+/** A slot held for a booking in flight. Only the holder can release it. */
+export interface Reservation {
+  readonly key: string;
+  readonly medicoId: string;
+  readonly inicioMs: number;
+  readonly fimMs: number;
+  readonly expiresAt: number;
+}
+
+const EVENT_OF: Record<SlotEstado, SlotEventType> = {
+  disponivel: 'horario_disponivel',
+  reservado: 'horario_reservado',
+  ocupado: 'horario_ocupado',
+};
+
+export interface ScheduleStateDeps {
+  store: Store;
+  consultas: ConsultaRepository;
+  clock: Clock;
+  timezone: string;
+  /** A reservation whose booking never finishes returns to `disponivel` after this long. */
+  reservationTtlMs?: number;
+}
+
+/**
+ * The one owner of slot states and their transitions:
+ *
+ *     disponivel ──reserve──▶ reservado ──commit of an agendada consulta──▶ ocupado
+ *         ▲                      │ release / expiry                           │ cancel, reschedule away
+ *         └──────────────────────┴────────────────────────────────────────────┘
+ *
+ * `reservado` lives here, in memory: a booking in flight. `ocupado` is derived from durable data: a slot is
+ * occupied while an `agendada` consulta holds it. Commits — this process's after fsync, or another process's
+ * once read from the journal — drive the `→ ocupado` and `ocupado →` transitions, so every transition emits
+ * exactly one event, in order, and nothing else changes slot state.
+ *
+ * Check-and-reserve is atomic because it is synchronous: JavaScript runs it to the end before any other
+ * request is looked at. Across processes, the booking worker's check under the file lock is what decides.
+ */
+export class ScheduleState {
+  private readonly reservations = new Map<string, Reservation>();
+  private readonly listeners = new Set<(event: ScheduleEvent) => void>();
+  private readonly ttlMs: number;
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly unsubscribe: (() => void)[];
+
+  constructor(private readonly deps: ScheduleStateDeps) {
+    this.ttlMs = deps.reservationTtlMs ?? 60_000;
+    this.unsubscribe = [
+      deps.store.onCommit((changes) => this.onCommitted(changes)),
+      deps.store.subscribe({
+        change: () => undefined,
+        // A full reload (another process's checkpoint, a restore) may hide transitions: clients refetch.
+        reset: (collection) => {
+          if (collection === COLLECTIONS.consultas) this.emit({ type: 'resync' });
+        },
+      }),
+    ];
+    this.sweeper = setInterval(() => this.expire(), 1000).unref();
+  }
+
+  /** Reserves a free slot, or throws HORARIO_OCUPADO when it is reserved or occupied. */
+  reserve(medicoId: string, slot: SlotTime): Reservation {
+    const key = slotKey(medicoId, slot.inicioMs);
+    if (this.reservations.has(key) || this.deps.consultas.medicoConflict(medicoId, slot.inicioMs, slot.fimMs)) {
+      throw new AppError('HORARIO_OCUPADO', 'Este horário já está reservado ou ocupado.');
+    }
+    const reservation: Reservation = {
+      key,
+      medicoId,
+      inicioMs: slot.inicioMs,
+      fimMs: slot.fimMs,
+      expiresAt: this.deps.clock.now().getTime() + this.ttlMs,
+    };
+    this.reservations.set(key, reservation);
+    this.emitSlot('reservado', medicoId, slot.inicioMs, slot.fimMs);
+    return reservation;
+  }
+
+  /** Gives a reservation back (booking failed or finished). A no-op once a commit has occupied the slot. */
+  release(reservation: Reservation): void {
+    if (this.reservations.get(reservation.key) !== reservation) return;
+    this.reservations.delete(reservation.key);
+    const holder = this.deps.consultas.medicoConflict(reservation.medicoId, reservation.inicioMs, reservation.fimMs);
+    if (holder) this.emitSlot('ocupado', reservation.medicoId, reservation.inicioMs, reservation.fimMs, holder.id);
+    else this.emitSlot('disponivel', reservation.medicoId, reservation.inicioMs, reservation.fimMs);
+  }
+
+  isReserved(medicoId: string, inicioMs: number): boolean {
+    return this.reservations.has(slotKey(medicoId, inicioMs));
+  }
+
+  get reservedCount(): number {
+    return this.reservations.size;
+  }
+
+  /** Releases reservations past their time (a task that hung or was lost). */
+  expire(now = this.deps.clock.now().getTime()): void {
+    for (const reservation of [...this.reservations.values()]) {
+      if (reservation.expiresAt <= now) this.release(reservation);
+    }
+  }
+
+  subscribe(listener: (event: ScheduleEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Tells every listener to refetch (after a restore). */
+  resync(): void {
+    this.emit({ type: 'resync' });
+  }
+
+  stop(): void {
+    clearInterval(this.sweeper);
+    for (const off of this.unsubscribe) off();
+  }
+
+  private onCommitted(changes: readonly Change[]): void {
+    for (const change of changes) {
+      if (change.collection !== COLLECTIONS.consultas) continue;
+      const before = holdsSlot(change.before);
+      const after = holdsSlot(change.after);
+      if (before && !(after && sameSlot(before, after))) {
+        const t = times(before);
+        if (!this.reservations.has(slotKey(before.medicoId, t.inicio))) this.emitSlot('disponivel', before.medicoId, t.inicio, t.fim);
+      }
+      if (after && !(before && sameSlot(before, after))) {
+        const t = times(after);
+        this.reservations.delete(slotKey(after.medicoId, t.inicio));
+        this.emitSlot('ocupado', after.medicoId, t.inicio, t.fim, after.id);
+      }
+    }
+  }
+
+  private emitSlot(estado: SlotEstado, medicoId: string, inicioMs: number, fimMs: number, consultaId?: string): void {
+    const zone = this.deps.timezone;
+    this.emit({
+      type: EVENT_OF[estado],
+      medicoId,
+      inicio: formatInstant(inicioMs, zone),
+      fim: formatInstant(fimMs, zone),
+      estado,
+      ...(consultaId ? { consultaId } : {}),
+    });
+  }
+
+  private emit(event: ScheduleEvent): void {
+    for (const listener of this.listeners) listener(event);
+  }
+}
+
+function slotKey(medicoId: string, inicioMs: number): string {
+  return `${medicoId}|${inicioMs}`;
+}
+
+function holdsSlot(record: unknown): ConsultaRecord | undefined {
+  const c = record as ConsultaRecord | undefined;
+  return c && c.status === 'agendada' ? c : undefined;
+}
+
+function sameSlot(a: ConsultaRecord, b: ConsultaRecord): boolean {
+  return a.medicoId === b.medicoId && a.inicio === b.inicio && a.fim === b.fim;
+}

@@ -1,0 +1,216 @@
+import { randomUUID } from 'node:crypto';
+import PQueue from 'p-queue';
+import type { Clock } from '../core/clock.js';
+import { AppError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { formatInstant } from '../core/time.js';
+
+export const TASK_TIPOS = ['agendar_consulta', 'remarcar_consulta', 'backup', 'gerar_relatorio'] as const;
+export type TaskTipo = (typeof TASK_TIPOS)[number];
+export const TASK_STATUS = ['pendente', 'executando', 'concluida', 'falhou'] as const;
+export type TaskStatus = (typeof TASK_STATUS)[number];
+
+/** What a task failed with, as a problem summary the API can show. */
+export interface TaskError {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+}
+
+/** The public record of a task. */
+export interface TaskRecord {
+  id: string;
+  tipo: TaskTipo;
+  status: TaskStatus;
+  progresso: number;
+  criadaEm: string;
+  iniciadaEm?: string;
+  concluidaEm?: string;
+  resultado?: unknown;
+  erro?: TaskError;
+}
+
+/** What a running task may tell the queue. */
+export interface TaskContext {
+  readonly id: string;
+  progress(percent: number): void;
+}
+
+export type TaskHandler<P = unknown, R = unknown> = (payload: P, context: TaskContext) => Promise<R>;
+
+/** A task just added: its live record and the promise of its outcome. */
+export interface Enqueued<R> {
+  task: TaskRecord;
+  done: Promise<R>;
+}
+
+export interface TaskQueueDeps {
+  clock: Clock;
+  timezone: string;
+  logger: Logger;
+  /** Finished tasks kept for `/sistema/tasks`; older ones are forgotten. */
+  historyLimit?: number;
+  /** Tasks waiting at most; past that, `add` refuses with 503 (back-pressure instead of unbounded memory). */
+  maxPending?: number;
+}
+
+interface Lane {
+  queue: PQueue;
+  handler: TaskHandler;
+  describe: (result: unknown) => unknown;
+}
+
+export interface LaneOptions<R> {
+  /** How many tasks of this type run at once. */
+  concurrency: number;
+  /** What of the result goes into the task's `resultado` (default: all of it). */
+  describe?: (result: R) => unknown;
+}
+
+/**
+ * The in-process producer/consumer queue. Producers (request handlers) `add` tasks; each task type has a
+ * lane — a FIFO with its own number of consumers — so slow backups and reports never hold up bookings.
+ * Booking lanes run many consumers at once on purpose: their storage writes then meet in one group commit.
+ *
+ * Records go `pendente → executando → concluida | falhou`; the history of finished tasks is bounded.
+ */
+export class TaskQueue {
+  private readonly lanes = new Map<TaskTipo, Lane>();
+  private readonly records = new Map<string, TaskRecord>();
+  private readonly historyLimit: number;
+  private readonly maxPending: number;
+  private accepting = true;
+  /** Tasks not started yet, and how to fail each if the queue closes first. */
+  private readonly waiting = new Map<string, (error: unknown) => void>();
+
+  constructor(private readonly deps: TaskQueueDeps) {
+    this.historyLimit = deps.historyLimit ?? 1000;
+    this.maxPending = deps.maxPending ?? 10_000;
+  }
+
+  /** Registers the consumer of a task type and how many may run at once. */
+  register<P, R>(tipo: TaskTipo, handler: TaskHandler<P, R>, options: LaneOptions<R>): void {
+    this.lanes.set(tipo, {
+      queue: new PQueue({ concurrency: options.concurrency }),
+      handler: handler as TaskHandler,
+      describe: (options.describe ?? ((r: R) => r)) as (result: unknown) => unknown,
+    });
+  }
+
+  /** Adds a task. Throws FILA_CHEIA (503) when too many wait, or when shutting down. */
+  add<R>(tipo: TaskTipo, payload: unknown): Enqueued<R> {
+    const lane = this.lanes.get(tipo);
+    if (!lane) throw new Error(`nenhum consumidor para tarefas ${tipo}`);
+    if (!this.accepting) throw new AppError('FILA_CHEIA', 'O servidor está encerrando; tente novamente em instantes.');
+    if (this.pendingCount >= this.maxPending) {
+      throw new AppError('FILA_CHEIA', 'Há tarefas demais na fila; tente novamente em instantes.');
+    }
+    const task: TaskRecord = { id: randomUUID(), tipo, status: 'pendente', progresso: 0, criadaEm: this.now() };
+    this.records.set(task.id, task);
+    const context: TaskContext = {
+      id: task.id,
+      progress: (percent) => {
+        task.progresso = Math.max(task.progresso, Math.min(100, Math.round(percent)));
+      },
+    };
+    let abandon: (error: unknown) => void = () => undefined;
+    const abandoned = new Promise<never>((_, reject) => (abandon = reject));
+    this.waiting.set(task.id, (error) => {
+      task.status = 'falhou';
+      task.erro = toTaskError(error);
+      task.concluidaEm = this.now();
+      abandon(error);
+    });
+    const run = lane.queue.add(async () => {
+      this.waiting.delete(task.id);
+      task.status = 'executando';
+      task.iniciadaEm = this.now();
+      try {
+        const result = await lane.handler(payload, context);
+        task.status = 'concluida';
+        task.progresso = 100;
+        const resultado = lane.describe(result);
+        if (resultado !== undefined) task.resultado = resultado;
+        return result as R;
+      } catch (error) {
+        task.status = 'falhou';
+        task.erro = toTaskError(error);
+        if (!(error instanceof AppError) || error.status >= 500) {
+          this.deps.logger.error({ err: error, taskId: task.id, tipo }, 'tarefa falhou');
+        }
+        throw error;
+      } finally {
+        task.concluidaEm = this.now();
+        this.finished();
+      }
+    }) as Promise<R>;
+    const done = Promise.race([run, abandoned]);
+    // Callers that only want the record (respond-async) must not cause an unhandled rejection.
+    done.catch(() => undefined);
+    return { task, done };
+  }
+
+  get(id: string): TaskRecord | undefined {
+    return this.records.get(id);
+  }
+
+  /** Most recent first. */
+  list(filter: { tipo?: TaskTipo | undefined; status?: TaskStatus | undefined; limit: number }): TaskRecord[] {
+    const out: TaskRecord[] = [];
+    const all = [...this.records.values()];
+    for (let i = all.length - 1; i >= 0 && out.length < filter.limit; i--) {
+      const task = all[i]!;
+      if ((!filter.tipo || task.tipo === filter.tipo) && (!filter.status || task.status === filter.status)) out.push(task);
+    }
+    return out;
+  }
+
+  get pendingCount(): number {
+    let n = 0;
+    for (const lane of this.lanes.values()) n += lane.queue.size;
+    return n;
+  }
+
+  /** Counts by status, for `/sistema/status`. */
+  counts(): Record<TaskStatus, number> {
+    const counts: Record<TaskStatus, number> = { pendente: 0, executando: 0, concluida: 0, falhou: 0 };
+    for (const task of this.records.values()) counts[task.status]++;
+    return counts;
+  }
+
+  /** Resolves when no task waits or runs. */
+  async onIdle(): Promise<void> {
+    await Promise.all([...this.lanes.values()].map((lane) => lane.queue.onIdle()));
+  }
+
+  /** Stops accepting and waits for what is queued (bounded by `timeoutMs`). */
+  async close(timeoutMs = 10_000): Promise<void> {
+    this.accepting = false;
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([this.onIdle(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
+    clearTimeout(timer);
+    for (const lane of this.lanes.values()) lane.queue.clear();
+    const shutdown = new AppError('FILA_CHEIA', 'O servidor encerrou antes de executar a tarefa.');
+    for (const fail of this.waiting.values()) fail(shutdown);
+    this.waiting.clear();
+  }
+
+  private finished(): void {
+    if (this.records.size <= this.historyLimit) return;
+    // Forget the oldest finished tasks; pending and running ones always stay.
+    for (const [id, task] of this.records) {
+      if (this.records.size <= this.historyLimit) break;
+      if (task.status === 'concluida' || task.status === 'falhou') this.records.delete(id);
+    }
+  }
+
+  private now(): string {
+    return formatInstant(this.deps.clock.now(), this.deps.timezone);
+  }
+}
+
+function toTaskError(error: unknown): TaskError {
+  if (error instanceof AppError) return { type: error.type, title: error.title, status: error.status, detail: error.detail };
+  return { type: '/problemas/erro-interno', title: 'Erro interno', status: 500, detail: 'A tarefa falhou por um erro inesperado.' };
+}

@@ -1,0 +1,41 @@
+import type { Store, Tx } from '../infra/storage/store.js';
+import { COLLECTIONS } from './collections.js';
+
+/** A response remembered under an `Idempotency-Key` (stored by the key's SHA-256, never the key itself). */
+export interface IdempotencyRecord {
+  id: string;
+  /** SHA-256 of the normalised request: the same key with another body is refused. */
+  fingerprint: string;
+  status: number;
+  body: unknown;
+  location: string | null;
+  /** ms since the epoch. */
+  criadoEm: number;
+}
+
+const C = COLLECTIONS.idempotencia;
+
+export class IdempotencyRepository {
+  constructor(private readonly store: Store) {}
+
+  get(id: string): IdempotencyRecord | undefined {
+    this.store.refresh();
+    return this.store.get<IdempotencyRecord>(C, id);
+  }
+
+  save(tx: Tx, record: IdempotencyRecord): void {
+    tx.put(C, record);
+  }
+
+  /** Ids of records created before `cutoffMs`. */
+  olderThan(cutoffMs: number): string[] {
+    this.store.refresh();
+    const out: string[] = [];
+    for (const record of this.store.values<IdempotencyRecord>(C)) if (record.criadoEm < cutoffMs) out.push(record.id);
+    return out;
+  }
+
+  remove(tx: Tx, id: string): void {
+    tx.delete(C, id);
+  }
+}

@@ -1,0 +1,30 @@
+import { TASK_STATUS, TASK_TIPOS } from '../infra/task-queue.js';
+import { Instant, z } from './common.js';
+
+export const Task = z
+  .object({
+    id: z.uuid(),
+    tipo: z.enum(TASK_TIPOS),
+    status: z.enum(TASK_STATUS),
+    progresso: z.number().int().min(0).max(100),
+    criadaEm: Instant,
+    iniciadaEm: Instant.optional(),
+    concluidaEm: Instant.optional(),
+    resultado: z.unknown().optional(),
+    erro: z.object({ type: z.string(), title: z.string(), status: z.number().int(), detail: z.string() }).optional(),
+  })
+  .meta({ id: 'Task' });
+
+export const ListTasksQuery = z.object({
+  tipo: z.enum(TASK_TIPOS).optional(),
+  status: z.enum(TASK_STATUS).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(50),
+});
+export type ListTasksQuery = z.output<typeof ListTasksQuery>;
+
+export const TaskList = z.object({ items: z.array(Task) }).meta({ id: 'TaskList' });
+
+export const AgendaStreamQuery = z.object({
+  medicoId: z.string().max(100).optional().meta({ description: 'Só eventos deste médico' }),
+  lastEventId: z.string().max(32).optional().meta({ description: 'Alternativa ao cabeçalho Last-Event-ID' }),
+});

@@ -1,0 +1,264 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import { AppError, notFound } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { formatInstant } from '../core/time.js';
+import type { Reservation, ScheduleState } from '../infra/schedule-state.js';
+import type { Store } from '../infra/storage/store.js';
+import type { TaskQueue, TaskRecord } from '../infra/task-queue.js';
+import { times, type ConsultaRecord, type ConsultaRepository } from '../repositories/consulta.repository.js';
+import type { IdempotencyRecord, IdempotencyRepository } from '../repositories/idempotency.repository.js';
+import type { AgendarInput } from '../schemas/consulta.schema.js';
+import type { BookingRules } from './booking-rules.js';
+import type { SlotTime } from './slots.js';
+
+/** A response to send as it is: a fresh booking, or one remembered under an Idempotency-Key. */
+export interface BookingResponse {
+  status: number;
+  body: unknown;
+  location: string | null;
+}
+
+/** What a booking request gets back: the response, or (with `Prefer: respond-async`) the task. */
+export type BookingOutcome = { kind: 'response'; response: BookingResponse } | { kind: 'accepted'; task: TaskRecord };
+
+export interface BookingOptions {
+  idempotencyKey?: string | undefined;
+  respondAsync: boolean;
+}
+
+interface AgendarTask {
+  input: AgendarInput;
+  inicioMs: number;
+  slot: SlotTime;
+  reservation: Reservation;
+  key: { hash: string; fingerprint: string } | undefined;
+}
+
+interface RemarcarTask {
+  consultaId: string;
+  slot: SlotTime;
+  reservation: Reservation;
+}
+
+export interface BookingServiceDeps {
+  store: Store;
+  consultas: ConsultaRepository;
+  idempotency: IdempotencyRepository;
+  rules: BookingRules;
+  schedule: ScheduleState;
+  queue: TaskQueue;
+  clock: Clock;
+  timezone: string;
+  logger: Logger;
+}
+
+/** Keys are remembered at least this long (the contract asks for 24 h). */
+export const IDEMPOTENCY_TTL_MS = 48 * 60 * 60 * 1000;
+
+/**
+ * The booking flow of the contract:
+ *   1. the slot goes `disponivel → reservado` at once (or 409),
+ *   2. an `agendar_consulta` task enters the queue,
+ *   3. the worker re-checks every rule under the storage lock and persists (group-committed with others),
+ *   4. the commit makes the slot `ocupado`; a failure releases it back to `disponivel`.
+ * Rescheduling follows the same steps with `remarcar_consulta`; the old time is kept unless the new one commits.
+ */
+export class BookingService {
+  /** Keyed requests in flight in this process, so a concurrent retry joins the first instead of racing it. */
+  private readonly inflight = new Map<string, { fingerprint: string; task: TaskRecord; done: Promise<BookingResponse> }>();
+
+  constructor(private readonly deps: BookingServiceDeps) {
+    deps.queue.register<AgendarTask, BookingResponse>('agendar_consulta', (payload) => this.runAgendar(payload), {
+      concurrency: 256,
+      describe: describeResponse,
+    });
+    deps.queue.register<RemarcarTask, ConsultaRecord>('remarcar_consulta', (payload) => this.runRemarcar(payload), {
+      concurrency: 64,
+      describe: (c) => ({ consultaId: c.id, inicio: c.inicio }),
+    });
+  }
+
+  async agendar(input: AgendarInput, options: BookingOptions): Promise<BookingOutcome> {
+    const inicioMs = Date.parse(input.inicio);
+    const key = options.idempotencyKey ? keyOf(options.idempotencyKey, input, inicioMs) : undefined;
+    if (key) {
+      const replay = await this.replay(key, options.respondAsync);
+      if (replay) return replay;
+    }
+    const { rules, schedule, queue } = this.deps;
+    const request = { medicoId: input.medicoId, pacienteId: input.pacienteId, inicioMs };
+    const { slot } = rules.slotFor(request);
+    rules.assertPacienteFree(request, slot);
+    const reservation = schedule.reserve(input.medicoId, slot);
+    let enqueued;
+    try {
+      enqueued = queue.add<BookingResponse>('agendar_consulta', { input, inicioMs, slot, reservation, key } satisfies AgendarTask);
+    } catch (error) {
+      schedule.release(reservation);
+      throw error;
+    }
+    if (key) {
+      this.inflight.set(key.hash, { fingerprint: key.fingerprint, task: enqueued.task, done: enqueued.done });
+      enqueued.done.then(
+        () => this.inflight.delete(key.hash),
+        () => this.inflight.delete(key.hash),
+      );
+    }
+    if (options.respondAsync) return { kind: 'accepted', task: enqueued.task };
+    return { kind: 'response', response: await enqueued.done };
+  }
+
+  async remarcar(consultaId: string, inicio: string, respondAsync: boolean): Promise<{ kind: 'done'; consulta: ConsultaRecord } | { kind: 'accepted'; task: TaskRecord }> {
+    const { consultas, rules, schedule, queue } = this.deps;
+    const consulta = consultas.get(consultaId);
+    if (!consulta) throw notFound('Consulta');
+    assertAgendada(consulta);
+    const inicioMs = Date.parse(inicio);
+    if (inicioMs === times(consulta).inicio) {
+      throw new AppError('REGRA_AGENDAMENTO', 'A consulta já está neste horário.', [{ path: 'inicio', message: 'Mesmo horário atual.' }]);
+    }
+    const request = { medicoId: consulta.medicoId, pacienteId: consulta.pacienteId, inicioMs, exceptConsultaId: consultaId };
+    const { slot } = rules.slotFor(request);
+    rules.assertPacienteFree(request, slot);
+    const reservation = schedule.reserve(consulta.medicoId, slot);
+    let enqueued;
+    try {
+      enqueued = queue.add<ConsultaRecord>('remarcar_consulta', { consultaId, slot, reservation } satisfies RemarcarTask);
+    } catch (error) {
+      schedule.release(reservation);
+      throw error;
+    }
+    if (respondAsync) return { kind: 'accepted', task: enqueued.task };
+    return { kind: 'done', consulta: await enqueued.done };
+  }
+
+  /** Deletes remembered keys past their time. */
+  async purgeExpiredKeys(): Promise<number> {
+    const { store, idempotency, clock } = this.deps;
+    if (idempotency.olderThan(clock.now().getTime() - IDEMPOTENCY_TTL_MS).length === 0) return 0;
+    return store.transact((tx) => {
+      const expired = idempotency.olderThan(clock.now().getTime() - IDEMPOTENCY_TTL_MS);
+      for (const id of expired) idempotency.remove(tx, id);
+      return expired.length;
+    });
+  }
+
+  // ---- workers -----------------------------------------------------------------------------------
+
+  private async runAgendar(task: AgendarTask): Promise<BookingResponse> {
+    const { store, consultas, idempotency, rules, schedule, clock, timezone, logger } = this.deps;
+    const { input, inicioMs, key } = task;
+    try {
+      const response = await store.transact((tx): BookingResponse => {
+        // Another process may have answered this key while we waited for the lock.
+        const stored = key && idempotency.get(key.hash);
+        if (stored) return toResponse(stored);
+        const request = { medicoId: input.medicoId, pacienteId: input.pacienteId, inicioMs };
+        const { slot } = rules.slotFor(request);
+        rules.assertFree(request, slot);
+        const now = formatInstant(clock.now(), timezone);
+        const consulta: ConsultaRecord = {
+          id: randomUUID(),
+          medicoId: input.medicoId,
+          pacienteId: input.pacienteId,
+          inicio: formatInstant(slot.inicioMs, timezone),
+          fim: formatInstant(slot.fimMs, timezone),
+          status: 'agendada',
+          observacoes: input.observacoes ?? null,
+          motivoCancelamento: null,
+          criadaEm: now,
+          atualizadaEm: now,
+        };
+        consultas.save(tx, consulta);
+        const created: BookingResponse = { status: 201, body: consulta, location: `/consultas/${consulta.id}` };
+        if (key) idempotency.save(tx, { id: key.hash, fingerprint: key.fingerprint, ...created, criadoEm: clock.now().getTime() });
+        return created;
+      });
+      if (response.status === 201) logger.info({ consultaId: (response.body as ConsultaRecord).id, medicoId: input.medicoId }, 'consulta agendada');
+      return response;
+    } catch (error) {
+      if (key && error instanceof AppError && error.status < 500) await this.rememberFailure(key, error);
+      throw error;
+    } finally {
+      schedule.release(task.reservation);
+    }
+  }
+
+  private async runRemarcar(task: RemarcarTask): Promise<ConsultaRecord> {
+    const { store, consultas, rules, schedule, clock, timezone, logger } = this.deps;
+    try {
+      const updated = await store.transact((tx) => {
+        const current = consultas.get(task.consultaId);
+        if (!current) throw notFound('Consulta');
+        assertAgendada(current);
+        const request = { medicoId: current.medicoId, pacienteId: current.pacienteId, inicioMs: task.slot.inicioMs, exceptConsultaId: current.id };
+        const { slot } = rules.slotFor(request);
+        rules.assertFree(request, slot);
+        const moved: ConsultaRecord = {
+          ...current,
+          inicio: formatInstant(slot.inicioMs, timezone),
+          fim: formatInstant(slot.fimMs, timezone),
+          atualizadaEm: formatInstant(clock.now(), timezone),
+        };
+        consultas.save(tx, moved);
+        return moved;
+      });
+      logger.info({ consultaId: updated.id }, 'consulta remarcada');
+      return updated;
+    } finally {
+      schedule.release(task.reservation);
+    }
+  }
+
+  /** A keyed request that failed on a rule answers the same failure when retried. */
+  private async rememberFailure(key: { hash: string; fingerprint: string }, error: AppError): Promise<void> {
+    const { store, idempotency, clock, logger } = this.deps;
+    const body = { type: error.type, title: error.title, status: error.status, detail: error.detail, instance: '/consultas/agendar', ...(error.errors ? { errors: error.errors } : {}) };
+    try {
+      await store.transact((tx) => {
+        if (!idempotency.get(key.hash)) {
+          idempotency.save(tx, { id: key.hash, fingerprint: key.fingerprint, status: error.status, body, location: null, criadoEm: clock.now().getTime() });
+        }
+      });
+    } catch (failure) {
+      logger.warn({ err: failure }, 'não foi possível guardar a resposta idempotente');
+    }
+  }
+
+  /** The remembered or in-flight answer for a key, or 422 when the key came with another body. */
+  private async replay(key: { hash: string; fingerprint: string }, respondAsync: boolean): Promise<BookingOutcome | undefined> {
+    const stored = this.deps.idempotency.get(key.hash);
+    const inflight = this.inflight.get(key.hash);
+    const fingerprint = stored?.fingerprint ?? inflight?.fingerprint;
+    if (fingerprint === undefined) return undefined;
+    if (fingerprint !== key.fingerprint) {
+      throw new AppError('IDEMPOTENCIA_CONFLITO', 'Esta Idempotency-Key já foi usada com outro corpo de requisição.');
+    }
+    if (stored) return { kind: 'response', response: toResponse(stored) };
+    if (respondAsync) return { kind: 'accepted', task: inflight!.task };
+    return { kind: 'response', response: await inflight!.done };
+  }
+}
+
+function assertAgendada(consulta: ConsultaRecord): void {
+  if (consulta.status !== 'agendada') {
+    throw new AppError('STATUS_INVALIDO', `A consulta está ${consulta.status}; só consultas agendadas podem ser alteradas assim.`);
+  }
+}
+
+/** The key itself is never stored: its SHA-256 is. The fingerprint covers the normalised body. */
+function keyOf(key: string, input: AgendarInput, inicioMs: number): { hash: string; fingerprint: string } {
+  const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+  const normalised = JSON.stringify([input.medicoId, input.pacienteId, inicioMs, input.observacoes ?? null]);
+  return { hash: sha(`agendar\n${key}`), fingerprint: sha(normalised) };
+}
+
+function toResponse(record: IdempotencyRecord): BookingResponse {
+  return { status: record.status, body: record.body, location: record.location };
+}
+
+function describeResponse(response: BookingResponse): unknown {
+  const body = response.body as { id?: string };
+  return response.status === 201 ? { consultaId: body.id, location: response.location } : { status: response.status };
+}

@@ -1,0 +1,62 @@
+import { DateTime } from 'luxon';
+import type { Medico } from '../schemas/medico.schema.js';
+
+/** A slot as two instants, ms since the epoch. */
+export interface SlotTime {
+  inicioMs: number;
+  fimMs: number;
+}
+
+type Schedule = Pick<Medico, 'horarios' | 'duracaoConsultaMin'>;
+
+/**
+ * The slots of one local date: each working interval of that weekday, read in the clinic's zone, cut into
+ * `duracaoConsultaMin`-long pieces from its start; a remainder shorter than a slot is dropped.
+ *
+ * Cutting happens on real (absolute) time, so on a daylight-saving day an interval 01:00–04:00 holds as many
+ * slots as it has real minutes: fewer when the clock jumps forward, more when it falls back. A start time that
+ * does not exist that day (inside the forward jump) moves forward with the clock, as luxon resolves it.
+ */
+export function slotsForDate(medico: Schedule, date: string, zone: string): SlotTime[] {
+  const day = DateTime.fromISO(date, { zone });
+  if (!day.isValid) return [];
+  const diaSemana = day.weekday % 7; // luxon: 1 = Monday … 7 = Sunday; contract: 0 = domingo
+  const stepMs = medico.duracaoConsultaMin * 60_000;
+  const slots: SlotTime[] = [];
+  for (const h of medico.horarios) {
+    if (h.diaSemana !== diaSemana) continue;
+    const start = DateTime.fromISO(`${date}T${h.inicio}`, { zone }).toMillis();
+    const end = DateTime.fromISO(`${date}T${h.fim}`, { zone }).toMillis();
+    for (let t = start; t + stepMs <= end; t += stepMs) slots.push({ inicioMs: t, fimMs: t + stepMs });
+  }
+  return slots.sort((a, b) => a.inicioMs - b.inicioMs);
+}
+
+/** Every date from `de` to `ate`, inclusive (`YYYY-MM-DD`). */
+export function datesBetween(de: string, ate: string): string[] {
+  const out: string[] = [];
+  let day = DateTime.fromISO(de, { zone: 'UTC' });
+  const last = DateTime.fromISO(ate, { zone: 'UTC' });
+  while (day <= last) {
+    out.push(day.toISODate()!);
+    day = day.plus({ days: 1 });
+  }
+  return out;
+}
+
+/** The slot that starts exactly at `inicioMs`, if the médico has one. */
+export function slotStartingAt(medico: Schedule, inicioMs: number, zone: string): SlotTime | undefined {
+  const date = DateTime.fromMillis(inicioMs, { zone }).toISODate();
+  if (!date) return undefined;
+  return slotsForDate(medico, date, zone).find((s) => s.inicioMs === inicioMs);
+}
+
+/** The local date (`YYYY-MM-DD`) of an instant in a zone. */
+export function localDate(ms: number, zone: string): string {
+  return DateTime.fromMillis(ms, { zone }).toISODate()!;
+}
+
+/** The instant a local date starts in a zone. */
+export function startOfDate(date: string, zone: string): number {
+  return DateTime.fromISO(date, { zone }).startOf('day').toMillis();
+}
