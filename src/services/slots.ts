@@ -25,11 +25,27 @@ export function slotsForDate(medico: Schedule, date: string, zone: string): Slot
   const slots: SlotTime[] = [];
   for (const h of medico.horarios) {
     if (h.diaSemana !== diaSemana) continue;
-    const start = DateTime.fromISO(`${date}T${h.inicio}`, { zone }).toMillis();
-    const end = DateTime.fromISO(`${date}T${h.fim}`, { zone }).toMillis();
+    const start = wallClockToMs(date, h.inicio, zone, 'earliest');
+    const end = wallClockToMs(date, h.fim, zone, 'latest');
     for (let t = start; t + stepMs <= end; t += stepMs) slots.push({ inicioMs: t, fimMs: t + stepMs });
   }
   return slots.sort((a, b) => a.inicioMs - b.inicioMs);
+}
+
+/**
+ * The instant a wall-clock time has on a date in a zone. When the clock falls back a time happens twice:
+ * a working interval starts at its first occurrence (`earliest`) and ends at its last (`latest`), so the
+ * whole interval is worked. A time inside a forward jump does not exist; luxon moves it forward.
+ */
+export function wallClockToMs(date: string, time: string, zone: string, pick: 'earliest' | 'latest'): number {
+  const resolved = DateTime.fromISO(`${date}T${time}`, { zone }).toMillis();
+  const wall = `${date}T${time}`;
+  // Zones shift by 30 or 60 minutes (a few by other amounts; those are resolved by luxon alone).
+  const matches = [-3_600_000, -1_800_000, 0, 1_800_000, 3_600_000]
+    .map((delta) => resolved + delta)
+    .filter((ms) => DateTime.fromMillis(ms, { zone }).toFormat("yyyy-MM-dd'T'HH:mm") === wall);
+  if (matches.length === 0) return resolved;
+  return pick === 'earliest' ? Math.min(...matches) : Math.max(...matches);
 }
 
 /** Every date from `de` to `ate`, inclusive (`YYYY-MM-DD`). */
