@@ -54,8 +54,13 @@ export async function openStream(url: string, headers: Record<string, string> = 
             if (line.startsWith(':')) comments.push(line.slice(1).trim());
             else if (line.startsWith('retry: ')) retry = Number(line.slice(7));
             else if (line.startsWith('id: ')) message.id = line.slice(4);
-            else if (line.startsWith('event: ')) ((message.event = line.slice(7)), (isMessage = true));
-            else if (line.startsWith('data: ')) ((message.data += line.slice(6)), (isMessage = true));
+            else if (line.startsWith('event: ')) {
+              message.event = line.slice(7);
+              isMessage = true;
+            } else if (line.startsWith('data: ')) {
+              message.data += line.slice(6);
+              isMessage = true;
+            }
           }
           if (isMessage) messages.push(message);
         }

@@ -64,7 +64,7 @@ describe('booking with two server processes on one data directory', () => {
     }
     const disk = new FileStore({ dir: dataDir, collections: ALL_COLLECTIONS, logger: silentLogger });
     await disk.open();
-    expect([...disk.values<{ status: string }>('consultas')].filter((c) => c.status === 'agendada')).toHaveLength(7);
+    expect([...disk.values<{ id: string; status: string }>('consultas')].filter((c) => c.status === 'agendada')).toHaveLength(7);
     await disk.close();
   }, 60_000);
 

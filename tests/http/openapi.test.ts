@@ -5,7 +5,10 @@ import request, { type Response } from 'supertest';
 import { parse } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { OPENAPI_FILE, generateOpenApiYaml } from '../../scripts/generate-openapi.js';
-import { makeApp, medicoBody, pacienteBody } from '../helpers/app.js';
+import { ManualClock } from '../../src/core/clock.js';
+import { TEST_NOW, makeApp, medicoBody, pacienteBody } from '../helpers/app.js';
+import { CPFS, at, clinic } from '../helpers/scheduling.js';
+import { listen } from '../helpers/sse.js';
 
 type Doc = { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>> };
 
@@ -58,7 +61,8 @@ describe('openapi.yaml', () => {
     const medicoSchema = ajv.getSchema('openapi#/paths/~1medicos~1{id}/get/responses/200/content/application~1json/schema')!;
     expect(medicoSchema({ id: 'x' })).toBe(false);
 
-    const { app } = await makeApp();
+    const clock = new ManualClock(TEST_NOW);
+    const { app, container } = await makeApp({ clock });
     const missing = '00000000-0000-4000-8000-000000000000';
     for (const [base, body, other] of [
       ['/medicos', medicoBody, { crm: '7777/BA' }],
@@ -84,6 +88,55 @@ describe('openapi.yaml', () => {
       check('delete', one, await request(app).delete(`${base}/${id}`));
     }
     check('get', '/health', await request(app).get('/health'));
+
+    // Scheduling.
+    const { medicoId, pacienteId } = await clinic(app);
+    const other = await request(app).post('/pacientes').send(pacienteBody({ cpf: CPFS[2] })).expect(201);
+    const pacientes = [pacienteId, other.body.id as string];
+    const book = (body: Record<string, unknown>, headers: Record<string, string> = {}) =>
+      request(app).post('/consultas/agendar').set(headers).send({ medicoId, pacienteId, ...body });
+    const consulta = check('post', '/consultas/agendar', await book({ inicio: at('08:00') }));
+    const cid = consulta.body.id as string;
+    check('post', '/consultas/agendar', await book({ inicio: at('08:00') }));
+    check('post', '/consultas/agendar', await book({ inicio: at('08:05') }));
+    check('post', '/consultas/agendar', await book({ inicio: 'ontem' }));
+    check('post', '/consultas/agendar', await request(app).post('/consultas/agendar').set('Content-Type', 'text/plain').send('x'));
+    check('post', '/consultas/agendar', await book({ inicio: at('08:30'), observacoes: 'x'.repeat(200_000) }));
+    const accepted = check('post', '/consultas/agendar', await book({ inicio: at('09:00'), pacienteId: pacientes[1] }, { Prefer: 'respond-async' }));
+    await container.queue.onIdle();
+    check('get', '/sistema/tasks', await request(app).get('/sistema/tasks'));
+    check('get', '/sistema/tasks', await request(app).get('/sistema/tasks').query({ tipo: 'nada' }));
+    check('get', '/sistema/tasks/{id}', await request(app).get(`/sistema/tasks/${accepted.body.id}`));
+    check('get', '/sistema/tasks/{id}', await request(app).get(`/sistema/tasks/${missing}`));
+    check('get', '/consultas', await request(app).get('/consultas').query({ medicoId }));
+    check('get', '/consultas', await request(app).get('/consultas').query({ status: 'x' }));
+    check('get', '/consultas/{id}', await request(app).get(`/consultas/${cid}`));
+    check('get', '/consultas/{id}', await request(app).get(`/consultas/${missing}`));
+    check('get', '/medicos/{id}/agenda', await request(app).get(`/medicos/${medicoId}/agenda`).query({ data: '2026-12-07' }));
+    check('get', '/medicos/{id}/agenda', await request(app).get(`/medicos/${medicoId}/agenda`));
+    check('get', '/medicos/{id}/agenda', await request(app).get(`/medicos/${missing}/agenda`).query({ data: '2026-12-07' }));
+    check('post', '/consultas/{id}/remarcar', await request(app).post(`/consultas/${cid}/remarcar`).send({ inicio: at('10:00') }));
+    check('post', '/consultas/{id}/remarcar', await request(app).post(`/consultas/${cid}/remarcar`).send({ inicio: at('09:00') }));
+    check('post', '/consultas/{id}/remarcar', await request(app).post(`/consultas/${cid}/remarcar`).send({ inicio: at('10:10') }));
+    check('post', '/consultas/{id}/remarcar', await request(app).post(`/consultas/${cid}/remarcar`).set('Prefer', 'respond-async').send({ inicio: at('10:30') }));
+    await container.queue.onIdle();
+    check('patch', '/consultas/{id}', await request(app).patch(`/consultas/${cid}`).send({ status: 'realizada' }));
+    check('patch', '/consultas/{id}', await request(app).patch(`/consultas/${missing}`).send({ status: 'realizada' }));
+    check('post', '/consultas/{id}/cancelar', await request(app).post(`/consultas/${cid}/cancelar`).send({ motivo: 'x' }));
+    check('post', '/consultas/{id}/cancelar', await request(app).post(`/consultas/${cid}/cancelar`).send({}));
+    check('post', '/consultas/{id}/cancelar', await request(app).post(`/consultas/${missing}/cancelar`));
+    clock.set(new Date('2026-12-07T14:00:00Z'));
+    const past = (await request(app).get('/consultas').query({ status: 'agendada' })).body.items[0];
+    check('patch', '/consultas/{id}', await request(app).patch(`/consultas/${past.id}`).send({ status: 'faltou' }));
+
+    // The event stream, over a real connection.
+    const server = await listen(app);
+    const stream = await fetch(`${server.url}/sistema/agenda/stream`);
+    const type = stream.headers.get('content-type')!.split(';')[0]!;
+    expect(Object.keys(doc.paths['/sistema/agenda/stream']!.get!.responses['200']!.content!)).toContain(type);
+    seen.add('get /sistema/agenda/stream 200');
+    await stream.body?.cancel();
+    await server.close();
 
     // Every documented operation answered at least one 2xx that matched its schema.
     for (const [template, operations] of Object.entries(doc.paths)) {
