@@ -1,4 +1,5 @@
 import { DateTime } from 'luxon';
+import { formatInstant } from '../core/time.js';
 import type { Medico } from '../schemas/medico.schema.js';
 
 /** A slot as two instants, ms since the epoch. */
@@ -17,7 +18,24 @@ type Schedule = Pick<Medico, 'horarios' | 'duracaoConsultaMin'>;
  * slots as it has real minutes: fewer when the clock jumps forward, more when it falls back. A start time that
  * does not exist that day (inside the forward jump) moves forward with the clock, as luxon resolves it.
  */
-export function slotsForDate(medico: Schedule, date: string, zone: string): SlotTime[] {
+export function slotsForDate(medico: Schedule, date: string, zone: string): readonly SlotTime[] {
+  // Stored médicos are frozen, so their slots for a date can be computed once and reused.
+  if (!Object.isFrozen(medico)) return computeSlots(medico, date, zone);
+  let byDate = cache.get(medico);
+  if (!byDate) cache.set(medico, (byDate = new Map()));
+  const key = `${zone}|${date}`;
+  let slots = byDate.get(key);
+  if (!slots) {
+    if (byDate.size >= 1000) byDate.clear(); // bounded: a médico's dates, not every date ever asked for
+    slots = Object.freeze(computeSlots(medico, date, zone));
+    byDate.set(key, slots);
+  }
+  return slots;
+}
+
+const cache = new WeakMap<object, Map<string, readonly SlotTime[]>>();
+
+function computeSlots(medico: Schedule, date: string, zone: string): SlotTime[] {
   const day = DateTime.fromISO(date, { zone });
   if (!day.isValid) return [];
   const diaSemana = day.weekday % 7; // luxon: 1 = Monday … 7 = Sunday; contract: 0 = domingo
@@ -62,14 +80,13 @@ export function datesBetween(de: string, ate: string): string[] {
 
 /** The slot that starts exactly at `inicioMs`, if the médico has one. */
 export function slotStartingAt(medico: Schedule, inicioMs: number, zone: string): SlotTime | undefined {
-  const date = DateTime.fromMillis(inicioMs, { zone }).toISODate();
-  if (!date) return undefined;
+  const date = localDate(inicioMs, zone);
   return slotsForDate(medico, date, zone).find((s) => s.inicioMs === inicioMs);
 }
 
 /** The local date (`YYYY-MM-DD`) of an instant in a zone. */
 export function localDate(ms: number, zone: string): string {
-  return DateTime.fromMillis(ms, { zone }).toISODate()!;
+  return formatInstant(ms, zone).slice(0, 10);
 }
 
 /** The instant a local date starts in a zone. */

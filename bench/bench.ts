@@ -1,0 +1,203 @@
+/**
+ * End-to-end benchmark: the real server in its own process, on a temp data directory filled with
+ * 1k / 10k / 100k existing consultas, driven over HTTP by autocannon with 50 concurrent connections.
+ *
+ *   npm run bench              (about 2 minutes)
+ *   npm run bench -- --quick   (1k and 100k only, short runs)
+ *
+ * Every figure is printed beside the reference it is compared to, measured in the same run on the
+ * same server (the machines are shared and noisy: ratios travel, absolute numbers do not).
+ * Bookings are durable: each 201 was fdatasync'ed before it was sent.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import { DateTime } from 'luxon';
+
+const quick = process.argv.includes('--quick');
+const SIZES = quick ? [1_000, 100_000] : [1_000, 10_000, 100_000];
+const SECONDS = quick ? 3 : 8;
+const CONNECTIONS = 50;
+const MEDICOS = 50;
+const PACIENTES = 2_000;
+const ZONE = 'America/Sao_Paulo';
+const ROOT = path.resolve(import.meta.dirname, '..');
+const SERVER = path.join(ROOT, 'dist', 'src', 'server.js');
+
+const now = new Date().toISOString();
+const medicoIds = Array.from({ length: MEDICOS }, () => randomUUID());
+const pacienteIds = Array.from({ length: PACIENTES }, () => randomUUID());
+/** Every médico works every day 08:00–18:00 in 10-minute slots: 60 slots a day each. */
+const SLOT_MIN = 10;
+const SLOTS_PER_DAY = 60;
+
+function cpf(n: number): string {
+  const base = String(100_000_000 + n).slice(-9);
+  const digit = (digits: string) => {
+    let sum = 0;
+    for (let i = 0; i < digits.length; i++) sum += Number(digits[i]) * (digits.length + 1 - i);
+    const rest = (sum * 10) % 11;
+    return rest === 10 ? 0 : rest;
+  };
+  const d1 = digit(base);
+  return base + d1 + digit(base + d1);
+}
+
+/** The k-th slot from `firstDay`: day by day, time by time, médico by médico. */
+function slot(firstDay: string, k: number) {
+  const perDay = SLOTS_PER_DAY * MEDICOS;
+  const day = Math.floor(k / perDay);
+  const time = Math.floor((k % perDay) / MEDICOS);
+  const medico = k % MEDICOS;
+  const start = DateTime.fromISO(firstDay, { zone: ZONE }).plus({ days: day }).set({ hour: 8 }).plus({ minutes: time * SLOT_MIN });
+  return {
+    medicoId: medicoIds[medico]!,
+    inicio: start.toISO({ suppressMilliseconds: true })!,
+    fim: start.plus({ minutes: SLOT_MIN }).toISO({ suppressMilliseconds: true })!,
+    // Different médicos at one time get different pacientes, so the paciente rule never refuses.
+    pacienteId: pacienteIds[k % PACIENTES]!,
+  };
+}
+
+function writeDataDir(existing: number): string {
+  const dir = mkdtempSync(path.join(tmpdir(), 'agenda-bench-'));
+  const file = (collection: string, records: unknown[]) =>
+    writeFileSync(path.join(dir, `${collection}.json`), JSON.stringify({ format: 1, collection, generation: 0, records }));
+  file(
+    'medicos',
+    medicoIds.map((id, i) => ({
+      id, nome: `Médico ${i}`, crm: `${10_000 + i}/SP`, especialidade: 'Clínica geral', email: null, telefone: null,
+      duracaoConsultaMin: SLOT_MIN, ativo: true,
+      horarios: [0, 1, 2, 3, 4, 5, 6].map((diaSemana) => ({ diaSemana, inicio: '08:00', fim: '18:00' })),
+      criadoEm: now, atualizadoEm: now,
+    })),
+  );
+  file(
+    'pacientes',
+    pacienteIds.map((id, i) => ({
+      id, nome: `Paciente ${i}`, cpf: cpf(i), dataNascimento: '1980-01-01', email: null, telefone: null, criadoEm: now, atualizadoEm: now,
+    })),
+  );
+  file(
+    'consultas',
+    Array.from({ length: existing }, (_, k) => ({
+      id: randomUUID(), ...slot('2030-01-01', k), status: 'agendada', observacoes: null, motivoCancelamento: null, criadaEm: now, atualizadaEm: now,
+    })),
+  );
+  file('idempotencia', []);
+  writeFileSync(path.join(dir, 'journal.wal'), '');
+  return dir;
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function startServer(dataDir: string): Promise<{ child: ChildProcess; url: string; readyMs: number }> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn(process.execPath, [SERVER], {
+    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', SEED: 'false', LOG_LEVEL: 'warn', BACKUP_INTERVAL_MIN: '0' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  const url = `http://127.0.0.1:${port}`;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error('o servidor saiu antes de ficar pronto');
+    try {
+      if ((await fetch(`${url}/health`)).ok) return { child, url, readyMs: performance.now() - started };
+    } catch {
+      // not listening yet
+    }
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function rssMb(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+async function load(options: autocannon.Options): Promise<autocannon.Result> {
+  return autocannon({ connections: CONNECTIONS, duration: SECONDS, ...options });
+}
+
+interface Row {
+  size: number;
+  readyMs: number;
+  health: number;
+  agenda: number;
+  agendaP99: number;
+  bookings: number;
+  bookingP99: number;
+  refused: number;
+  rssMb: number;
+}
+
+async function measure(size: number): Promise<Row> {
+  const dir = writeDataDir(size);
+  const { child, url, readyMs } = await startServer(dir);
+  try {
+    const health = await load({ url: `${url}/health` });
+    const agenda = await load({ url: `${url}/medicos/${medicoIds[0]}/agenda?data=2030-01-01` });
+    let next = 0;
+    const bookings = await load({
+      url,
+      requests: [
+        {
+          method: 'POST',
+          path: '/consultas/agendar',
+          headers: { 'content-type': 'application/json' },
+          setupRequest: (req) => {
+            const { medicoId, pacienteId, inicio } = slot('2032-01-01', next++);
+            return { ...req, body: JSON.stringify({ medicoId, pacienteId, inicio }) };
+          },
+        },
+      ],
+    });
+    const seconds = bookings.duration;
+    return {
+      size,
+      readyMs,
+      health: health.requests.average,
+      agenda: agenda.requests.average,
+      agendaP99: agenda.latency.p99,
+      bookings: bookings['2xx'] / seconds,
+      bookingP99: bookings.latency.p99,
+      refused: bookings.non2xx + bookings.errors,
+      rssMb: rssMb(child.pid!),
+    };
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((resolve) => child.once('exit', resolve));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const rows: Row[] = [];
+for (const size of SIZES) rows.push(await measure(size));
+
+const base = rows[0]!;
+const f = (n: number, digits = 0) => n.toFixed(digits);
+const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(0)}%`;
+const lines = [
+  `Agenda Médica benchmark (${quick ? 'quick' : 'full'}): ${CONNECTIONS} connections, ${SECONDS}s per figure, node ${process.version}, ${MEDICOS} médicos, ${PACIENTES} pacientes`,
+  '',
+  '| existing consultas | startup ms | GET /health req/s | bookings/s (201, fsynced) | bookings ÷ health | bookings ÷ at 1k | booking p99 ms | agenda req/s | agenda ÷ health | agenda p99 ms | refused | server RSS MB |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ...rows.map((r) =>
+    [
+      r.size.toLocaleString('en-US'), f(r.readyMs), f(r.health), f(r.bookings), pct(r.bookings, r.health), pct(r.bookings, base.bookings),
+      f(r.bookingP99, 1), f(r.agenda), pct(r.agenda, r.health), f(r.agendaP99, 1), String(r.refused), f(r.rssMb),
+    ].join(' | ').replace(/^/, '| ').concat(' |'),
+  ),
+  '',
+];
+process.stdout.write(lines.join('\n'));
