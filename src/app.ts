@@ -4,6 +4,8 @@ import type { Container } from './composition.js';
 import { AgendaController } from './controllers/agenda.controller.js';
 import { ConsultaController } from './controllers/consulta.controller.js';
 import { medicoController } from './controllers/medico.controller.js';
+import { LogsController } from './controllers/logs.controller.js';
+import { OperationsController } from './controllers/operations.controller.js';
 import { TaskController } from './controllers/task.controller.js';
 import { pacienteController } from './controllers/paciente.controller.js';
 import { SystemController } from './controllers/system.controller.js';
@@ -27,7 +29,9 @@ export function apiRoutes(container: Container): RouteSpec[] {
     ...new ConsultaController(container.services.booking, container.services.consultas).routes(),
     ...new AgendaController(container.services.agenda, container.agendaBroker).routes(),
     ...new TaskController(container.queue).routes(),
-    ...new SystemController({ store: container.store }).routes(),
+    ...new OperationsController({ backups: container.services.backups, reports: container.services.reports, queue: container.queue }).routes(),
+    ...new LogsController({ buffer: container.logBuffer, broker: container.logsBroker, timezone: container.config.clinicTz }).routes(),
+    ...new SystemController(container).routes(),
   ];
 }
 

@@ -14,7 +14,11 @@ import { TaskQueue } from './infra/task-queue.js';
 import { IdempotencyRepository } from './repositories/idempotency.repository.js';
 import { AgendaService } from './services/agenda.service.js';
 import { BookingRules } from './services/booking-rules.js';
+import { BackupService } from './services/backup.service.js';
 import { BookingService } from './services/booking.service.js';
+import { ReportService } from './services/report.service.js';
+import type { ReportParams } from './services/report-data.js';
+import { presentLog } from './controllers/logs.controller.js';
 import { ConsultaService } from './services/consulta.service.js';
 import { MedicoService } from './services/medico.service.js';
 import { PacienteService } from './services/paciente.service.js';
@@ -38,7 +42,10 @@ export interface Container {
   schedule: ScheduleState;
   queue: TaskQueue;
   agendaBroker: SseBroker;
+  logsBroker: SseBroker;
   services: {
+    backups: BackupService;
+    reports: ReportService;
     medicos: MedicoService;
     pacientes: PacienteService;
     consultas: ConsultaService;
@@ -87,9 +94,34 @@ export async function createContainer(config: Config, options: ContainerOptions 
     }
   });
 
+  const logsBroker = new SseBroker({ logger, heartbeatMs: config.sseHeartbeatMs, replay: 200 });
+  const stopLogStream = logBuffer.subscribe((entry) => logsBroker.publish('log', presentLog(entry, timezone)));
+
   const rules = new BookingRules({ medicos, pacientes, consultas, clock, timezone });
   const booking = new BookingService({ store, consultas, idempotency, rules, schedule, queue, clock, timezone, logger });
+  const backups = new BackupService({
+    store, backupDir: config.backupDir, keep: config.backupKeep, clock, timezone, logger: logger.child({ module: 'backup' }),
+  });
+  const reports = new ReportService({
+    store, medicos, reportsDir: config.reportsDir, clinicName: config.clinicName, clock, timezone, logger: logger.child({ module: 'relatorio' }),
+  });
+  // Backups and reports take their own lanes, one at a time, so they never hold up bookings.
+  queue.register<{ automatic: boolean }, unknown>('backup', (payload, context) => backups.create(payload, context), { concurrency: 1 });
+  queue.register<ReportParams, unknown>('gerar_relatorio', (params, context) => reports.generate(params, context), { concurrency: 1 });
+  const backupTimer =
+    config.backupIntervalMin > 0
+      ? setInterval(() => {
+          try {
+            queue.add('backup', { automatic: true });
+          } catch (error) {
+            logger.warn({ err: error }, 'backup automático não enfileirado');
+          }
+        }, config.backupIntervalMin * 60_000).unref()
+      : undefined;
+
   const services = {
+    backups,
+    reports,
     medicos: new MedicoService({ store, medicos, consultas, clock, timezone, logger }),
     pacientes: new PacienteService({ store, pacientes, consultas, clock, timezone, logger }),
     consultas: new ConsultaService({ store, consultas, clock, timezone, logger }),
@@ -112,12 +144,19 @@ export async function createContainer(config: Config, options: ContainerOptions 
     schedule,
     queue,
     agendaBroker,
+    logsBroker,
     services,
-    endStreams: () => agendaBroker.close(),
+    endStreams: () => {
+      agendaBroker.close();
+      logsBroker.close();
+    },
     close: async () => {
       clearInterval(purgeTimer);
+      clearInterval(backupTimer);
       await queue.close();
+      stopLogStream();
       agendaBroker.close();
+      logsBroker.close();
       schedule.stop();
       await store.close();
     },

@@ -27,6 +27,7 @@ export const PROBLEMS = {
   REGRA_AGENDAMENTO: { status: 422, type: '/problemas/regra-de-agendamento', title: 'Regra de agendamento violada' },
   REFERENCIA_INVALIDA: { status: 422, type: '/problemas/referencia-invalida', title: 'Médico ou paciente inexistente' },
   IDEMPOTENCIA_CONFLITO: { status: 422, type: '/problemas/idempotencia-conflito', title: 'Idempotency-Key reutilizada com outro corpo' },
+  BACKUP_INVALIDO: { status: 422, type: '/problemas/backup-invalido', title: 'Backup inválido' },
   FILA_CHEIA: { status: 503, type: '/problemas/fila-cheia', title: 'Fila de tarefas cheia' },
   EXCLUSAO_BLOQUEADA: {
     status: 409,

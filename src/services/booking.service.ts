@@ -98,6 +98,8 @@ export class BookingService {
       schedule.release(reservation);
       throw error;
     }
+    // A task dropped at shutdown never runs its worker: give its slot back here (release is idempotent).
+    enqueued.done.catch(() => schedule.release(reservation));
     if (key) {
       this.inflight.set(key.hash, { fingerprint: key.fingerprint, task: enqueued.task, done: enqueued.done });
       enqueued.done.then(
@@ -129,6 +131,7 @@ export class BookingService {
       schedule.release(reservation);
       throw error;
     }
+    enqueued.done.catch(() => schedule.release(reservation));
     if (respondAsync) return { kind: 'accepted', task: enqueued.task };
     return { kind: 'done', consulta: await enqueued.done };
   }

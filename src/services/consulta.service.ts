@@ -6,7 +6,7 @@ import type { Store } from '../infra/storage/store.js';
 import { times, type ConsultaRecord, type ConsultaRepository } from '../repositories/consulta.repository.js';
 import type { Page } from '../repositories/index.js';
 import type { AtualizarStatusInput, ListConsultasQuery } from '../schemas/consulta.schema.js';
-import { startOfDate } from './slots.js';
+import { nextDate, startOfDate } from './slots.js';
 
 export interface ConsultaServiceDeps {
   store: Store;
@@ -33,7 +33,7 @@ export class ConsultaService {
     // A date means the whole day in the clinic's zone: `de` from its first instant, `ate` to its last.
     const fromMs = query.de === undefined ? undefined : DATE_ONLY.test(query.de) ? startOfDate(query.de, zone) : Date.parse(query.de);
     const toMs =
-      query.ate === undefined ? undefined : DATE_ONLY.test(query.ate) ? nextDayStart(query.ate, zone) - 1 : Date.parse(query.ate);
+      query.ate === undefined ? undefined : DATE_ONLY.test(query.ate) ? startOfDate(nextDate(query.ate), zone) - 1 : Date.parse(query.ate);
     return this.deps.consultas.list({ ...query, fromMs, toMs });
   }
 
@@ -70,10 +70,4 @@ export class ConsultaService {
       return updated;
     });
   }
-}
-
-function nextDayStart(date: string, zone: string): number {
-  const d = new Date(`${date}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + 1);
-  return startOfDate(d.toISOString().slice(0, 10), zone);
 }

@@ -93,3 +93,10 @@ export function localDate(ms: number, zone: string): string {
 export function startOfDate(date: string, zone: string): number {
   return DateTime.fromISO(date, { zone }).startOf('day').toMillis();
 }
+
+/** The date after a date (`YYYY-MM-DD`). */
+export function nextDate(date: string): string {
+  const d = new Date(`${date}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + 1);
+  return d.toISOString().slice(0, 10);
+}

@@ -7,7 +7,7 @@ import type { Logger } from '../../core/logger.js';
 import { CachedReads } from './collections.js';
 import { decodeJournal, encodeEntry, type JournalEntry, type JournalOp } from './journal.js';
 import { DirectoryLock } from './lock.js';
-import type { Change, Entity, Store, TxWork } from './store.js';
+import type { Change, Entity, SnapshotFile, Store, StoreSnapshot, TxWork } from './store.js';
 
 /**
  * Durable storage in a data directory shared by any number of processes.
@@ -30,6 +30,9 @@ import type { Change, Entity, Store, TxWork } from './store.js';
  */
 
 export const JOURNAL_FILE = 'journal.wal';
+const RESTORE_SUFFIX = '.restore';
+const RESTORE_INTENT = 'restore.intent';
+
 const DATA_FORMAT = 1;
 const TEMP_PATTERN = /\.tmp-\d+-[0-9a-f]+$/;
 
@@ -137,6 +140,7 @@ export class FileStore extends CachedReads implements Store {
     await fsp.mkdir(this.dir, { recursive: true });
     await this.withLock(async () => {
       await this.removeTempFiles();
+      await this.finishRestore();
       let created = false;
       for (const collection of this.collections) {
         if (!fsSync.existsSync(this.dataFile(collection))) {
@@ -175,6 +179,83 @@ export class FileStore extends CachedReads implements Store {
 
   async checkpoint(): Promise<void> {
     await this.exclusive(() => this.withLock(() => this.checkpointLocked()));
+  }
+
+  /**
+   * A consistent copy of the data: every data file and the journal up to its last commit, read under the
+   * lock, so no transaction of any process is half in it. Reading from the page cache is quick; the lock is
+   * held for as long as that takes, never for the compression of a backup.
+   */
+  async snapshot(): Promise<StoreSnapshot> {
+    return this.exclusive(() =>
+      this.withLock(async () => {
+        this.catchUp(true);
+        const files: SnapshotFile[] = [];
+        for (const collection of this.collections) {
+          files.push({ name: `${collection}.json`, bytes: await fsp.readFile(this.dataFile(collection)) });
+        }
+        const journal = openJournal(this.journalFile);
+        try {
+          files.push({ name: JOURNAL_FILE, bytes: journal ? readFrom(journal.fd, 0, this.journal.offset) : Buffer.alloc(0) });
+        } finally {
+          if (journal) fsSync.closeSync(journal.fd);
+        }
+        const counts = Object.fromEntries(this.collections.map((c) => [c, this.count(c)]));
+        return { files, counts, generation: this.generation };
+      }),
+    );
+  }
+
+  /**
+   * Replaces every collection at once (a restore). New files are written beside the old ones, then an
+   * intent file names them — the point of no return — and they are renamed into place, journal last.
+   * A crash before the intent leaves the old data; after it, the next open finishes the renames.
+   */
+  async replaceAll(records: ReadonlyMap<string, readonly Entity[]>): Promise<void> {
+    await this.exclusive(() =>
+      this.withLock(async () => {
+        this.catchUp(true);
+        const next = this.generation + 1;
+        const targets: string[] = [];
+        for (const collection of this.collections) {
+          const target = this.dataFile(collection);
+          await this.writeDataFile(collection, [...(records.get(collection) ?? [])], next, `${target}${RESTORE_SUFFIX}`);
+          targets.push(target);
+        }
+        await this.writeAtomically(`${this.journalFile}${RESTORE_SUFFIX}`, async () => {});
+        targets.push(this.journalFile);
+        await this.syncDirectory();
+        await this.writeAtomically(this.intentFile, async (write) => {
+          await write(JSON.stringify({ files: targets.map((t) => path.basename(t)) }));
+        });
+        await this.syncDirectory();
+        await this.finishRestore();
+        this.loadAll();
+      }),
+    );
+  }
+
+  private get intentFile(): string {
+    return path.join(this.dir, RESTORE_INTENT);
+  }
+
+  /** Rolls a recorded restore forward, or removes the files of one that never reached its intent. */
+  private async finishRestore(): Promise<void> {
+    if (fsSync.existsSync(this.intentFile)) {
+      const intent = JSON.parse(await fsp.readFile(this.intentFile, 'utf8')) as { files: string[] };
+      for (const name of intent.files) {
+        const ready = path.join(this.dir, `${path.basename(name)}${RESTORE_SUFFIX}`);
+        if (fsSync.existsSync(ready)) await this.fs.rename(ready, path.join(this.dir, path.basename(name)));
+      }
+      await this.syncDirectory();
+      await this.fs.unlink(this.intentFile);
+      await this.syncDirectory();
+      this.logger.info('restauração concluída nos arquivos de dados');
+      return;
+    }
+    for (const name of await fsp.readdir(this.dir)) {
+      if (name.endsWith(RESTORE_SUFFIX)) await fsp.rm(path.join(this.dir, name), { force: true });
+    }
   }
 
   async writable(): Promise<boolean> {
@@ -437,9 +518,9 @@ export class FileStore extends CachedReads implements Store {
   }
 
   /** Writes a data file atomically, a chunk of records at a time so the event loop keeps breathing. */
-  private async writeDataFile(collection: string, records: Entity[], generation: number): Promise<number> {
+  private async writeDataFile(collection: string, records: Entity[], generation: number, target = this.dataFile(collection)): Promise<number> {
     let size = 0;
-    await this.writeAtomically(this.dataFile(collection), async (write) => {
+    await this.writeAtomically(target, async (write) => {
       const header = JSON.stringify({ format: DATA_FORMAT, collection, generation });
       size += await write(`${header.slice(0, -1)},"records":[`);
       const CHUNK = 2000;
@@ -525,6 +606,34 @@ function parseDataFile(file: string, text: string, collection: string): DataFile
     }
   }
   return d as DataFile;
+}
+
+/**
+ * The records a set of data files plus journal stand for — what a store opened on them would hold.
+ * Used to validate a backup before restoring it, and by the report worker. Throws StorageCorruptError.
+ */
+export function materialize(files: ReadonlyMap<string, Buffer>, collections: readonly string[]): Map<string, Map<string, Entity>> {
+  const generations = new Map<string, number>();
+  const maps = new Map<string, Map<string, Entity>>();
+  for (const collection of collections) {
+    const name = `${collection}.json`;
+    const bytes = files.get(name);
+    const data = bytes === undefined ? emptyData(collection) : parseDataFile(name, bytes.toString('utf8'), collection);
+    maps.set(collection, new Map(data.records.map((record) => [record.id, record])));
+    generations.set(collection, data.generation);
+  }
+  const decoded = decodeJournal(files.get(JOURNAL_FILE) ?? Buffer.alloc(0));
+  if (decoded.corruptAt !== undefined || decoded.trailingBytes > 0) {
+    throw new StorageCorruptError(JOURNAL_FILE, `linha danificada no byte ${decoded.corruptAt ?? decoded.validLength}`);
+  }
+  for (const entry of decoded.entries) {
+    applyEntry(entry, generations, (c, id, after) => {
+      const map = maps.get(c)!;
+      if (after) map.set(id, after);
+      else map.delete(id);
+    });
+  }
+  return maps;
 }
 
 /** Applies a journal entry's ops, skipping those a data file of a later generation already holds. */

@@ -1,5 +1,5 @@
 import { CachedReads } from './collections.js';
-import type { Store, TxWork } from './store.js';
+import type { Entity, Store, StoreSnapshot, TxWork } from './store.js';
 
 /** A store that keeps everything in memory: same semantics as the file store, no durability. */
 export class MemoryStore extends CachedReads implements Store {
@@ -9,6 +9,21 @@ export class MemoryStore extends CachedReads implements Store {
   async checkpoint(): Promise<void> {}
   async writable(): Promise<boolean> {
     return true;
+  }
+
+  async snapshot(): Promise<StoreSnapshot> {
+    const files = this.collections.map((collection) => ({
+      name: `${collection}.json`,
+      bytes: Buffer.from(JSON.stringify({ format: 1, collection, generation: 0, records: [...this.state.map(collection).values()] })),
+    }));
+    files.push({ name: 'journal.wal', bytes: Buffer.alloc(0) });
+    return { files, counts: Object.fromEntries(this.collections.map((c) => [c, this.count(c)])), generation: 0 };
+  }
+
+  async replaceAll(records: ReadonlyMap<string, readonly Entity[]>): Promise<void> {
+    for (const collection of this.collections) {
+      this.state.replace(collection, new Map((records.get(collection) ?? []).map((r) => [r.id, Object.freeze({ ...r })])));
+    }
   }
 
   async transact<R>(work: TxWork<R>): Promise<R> {

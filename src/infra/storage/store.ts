@@ -68,6 +68,22 @@ export interface Store {
 
   /** Folds the journal into the data files. */
   checkpoint(): Promise<void>;
+  /** Every file at one consistent moment (for backups and reports). */
+  snapshot(): Promise<StoreSnapshot>;
+  /** Replaces every collection at once, atomically (a restore). */
+  replaceAll(records: ReadonlyMap<string, readonly Entity[]>): Promise<void>;
   /** True when the data directory can be written. */
   writable(): Promise<boolean>;
+}
+
+export interface SnapshotFile {
+  name: string;
+  bytes: Buffer;
+}
+
+/** Every file of a store at one consistent moment: `<collection>.json` data files and `journal.wal`. */
+export interface StoreSnapshot {
+  files: SnapshotFile[];
+  counts: Record<string, number>;
+  generation: number;
 }

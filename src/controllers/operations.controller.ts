@@ -1,0 +1,98 @@
+import type { Request, Response } from 'express';
+import type { RouteSpec } from '../http/route.js';
+import type { TaskQueue, TaskRecord } from '../infra/task-queue.js';
+import { z } from '../schemas/common.js';
+import { BackupInfo, NomeParams, RelatorioInput, ReportInfo, RestoreResult } from '../schemas/operations.schema.js';
+import { Task } from '../schemas/task.schema.js';
+import type { BackupService } from '../services/backup.service.js';
+import type { ReportService } from '../services/report.service.js';
+import { BAD_REQUEST, NOT_FOUND, UNAVAILABLE, WRITE_ERRORS, json, problem } from './responses.js';
+
+/** Backups, restores and reports: the operator's side of the API. */
+export class OperationsController {
+  constructor(
+    private readonly deps: { backups: BackupService; reports: ReportService; queue: TaskQueue },
+  ) {}
+
+  private accepted(res: Response, task: TaskRecord): void {
+    res.status(202).location(`/sistema/tasks/${task.id}`).json(task);
+  }
+
+  backup = (_req: Request, res: Response): void => {
+    this.accepted(res, this.deps.queue.add('backup', { automatic: false }).task);
+  };
+
+  relatorio = (req: Request, res: Response): void => {
+    const params = this.deps.reports.resolve(req.body as RelatorioInput);
+    this.accepted(res, this.deps.queue.add('gerar_relatorio', params).task);
+  };
+
+  listBackups = async (_req: Request, res: Response): Promise<void> => {
+    res.json(await this.deps.backups.list());
+  };
+
+  downloadBackup = async (req: Request, res: Response): Promise<void> => {
+    const file = await this.deps.backups.pathOf(req.params['nome'] as string);
+    res.type('application/zip').attachment(req.params['nome'] as string);
+    await new Promise<void>((resolve, reject) => res.sendFile(file, (error) => (error ? reject(error) : resolve())));
+  };
+
+  restaurar = async (req: Request, res: Response): Promise<void> => {
+    const file = await this.deps.backups.pathOf(req.params['nome'] as string);
+    res.json(await this.deps.backups.restore(file));
+  };
+
+  listReports = async (_req: Request, res: Response): Promise<void> => {
+    res.json(await this.deps.reports.list());
+  };
+
+  downloadReport = async (req: Request, res: Response): Promise<void> => {
+    const file = await this.deps.reports.pathOf(req.params['nome'] as string);
+    res.type('application/pdf');
+    await new Promise<void>((resolve, reject) => res.sendFile(file, (error) => (error ? reject(error) : resolve())));
+  };
+
+  routes(): RouteSpec[] {
+    const accepted = json('Aceita: a tarefa entrou na fila', Task, { Location: 'URL da tarefa' });
+    return [
+      {
+        method: 'post', path: '/sistema/tasks/backup', tag: 'Tarefas', summary: 'Enfileira um backup',
+        responses: { 202: accepted, 503: problem('Fila cheia ou servidor encerrando') },
+        handler: this.backup,
+      },
+      {
+        method: 'post', path: '/sistema/tasks/relatorio', tag: 'Tarefas', summary: 'Enfileira um relatório PDF', body: RelatorioInput, optionalBody: true,
+        responses: { 202: accepted, ...WRITE_ERRORS, 422: problem('Médico inexistente') },
+        handler: this.relatorio,
+      },
+      {
+        method: 'get', path: '/sistema/backups', tag: 'Backups', summary: 'Backups, mais novos primeiro',
+        responses: { 200: json('Backups', z.array(BackupInfo)) },
+        handler: this.listBackups,
+      },
+      {
+        method: 'get', path: '/sistema/backups/:nome', tag: 'Backups', summary: 'Baixa um backup (ZIP)', params: NomeParams,
+        responses: { 200: { description: 'O arquivo ZIP', contentType: 'application/zip' }, 404: NOT_FOUND },
+        handler: this.downloadBackup,
+      },
+      {
+        method: 'post', path: '/sistema/backups/:nome/restaurar', tag: 'Backups', summary: 'Restaura um backup', params: NomeParams,
+        description:
+          'Confere manifesto, somas SHA-256, cada registro contra seu esquema, caminhos e tamanhos; faz um backup de segurança dos dados atuais; ' +
+          'troca os dados de forma atômica; avisa os clientes SSE com `resync`. Um arquivo inválido dá 422 e nada muda.',
+        responses: { 200: json('Restaurado', RestoreResult), 404: NOT_FOUND, 422: problem('Backup inválido'), 503: UNAVAILABLE },
+        handler: this.restaurar,
+      },
+      {
+        method: 'get', path: '/sistema/relatorios', tag: 'Relatórios', summary: 'Relatórios gerados, mais novos primeiro',
+        responses: { 200: json('Relatórios', z.array(ReportInfo)) },
+        handler: this.listReports,
+      },
+      {
+        method: 'get', path: '/sistema/relatorios/:nome', tag: 'Relatórios', summary: 'Baixa um relatório (PDF)', params: NomeParams,
+        responses: { 200: { description: 'O PDF', contentType: 'application/pdf' }, 404: NOT_FOUND, 400: BAD_REQUEST },
+        handler: this.downloadReport,
+      },
+    ];
+  }
+}

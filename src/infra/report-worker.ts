@@ -1,0 +1,40 @@
+/**
+ * The report worker thread. PDF layout is CPU-bound (a 100k-appointment report takes seconds), so it runs
+ * here, off the event loop that serves the API. It receives a storage snapshot (its buffers transferred,
+ * not copied), builds the report, writes it to a temp file and renames it into place.
+ */
+import { createWriteStream } from 'node:fs';
+import { rename, rm } from 'node:fs/promises';
+import { parentPort, workerData } from 'node:worker_threads';
+import { materialize } from './storage/file-store.js';
+import { buildReportData, type ReportParams } from '../services/report-data.js';
+import { writeReportPdf } from '../services/report-pdf.js';
+
+export interface ReportJob {
+  files: { name: string; bytes: Uint8Array }[];
+  collections: string[];
+  params: ReportParams;
+  outFile: string;
+}
+
+export type ReportMessage = { progress: number } | { done: { paginas: number; consultas: number } } | { error: string };
+
+const job = workerData as ReportJob;
+const post = (message: ReportMessage) => parentPort!.postMessage(message);
+
+try {
+  const files = new Map(job.files.map((f) => [f.name, Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength)]));
+  const data = buildReportData(materialize(files, job.collections), job.params);
+  post({ progress: 10 });
+  const temp = `${job.outFile}.tmp-${process.pid}-w`;
+  try {
+    const paginas = await writeReportPdf(data, createWriteStream(temp), (progress) => post({ progress }));
+    await rename(temp, job.outFile);
+    post({ done: { paginas, consultas: data.total } });
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+} catch (error) {
+  post({ error: error instanceof Error ? error.message : String(error) });
+}

@@ -1,0 +1,52 @@
+import { DateOnly, Instant, SearchText, z } from './common.js';
+
+export const RelatorioInput = z
+  .object({
+    de: DateOnly.optional().meta({ description: 'Primeiro dia (padrão: início do mês corrente)' }),
+    ate: DateOnly.optional().meta({ description: 'Último dia (padrão: fim do mês de `de`); no máximo 366 dias' }),
+    medicoId: z.string().max(100).optional(),
+  })
+  .meta({ id: 'RelatorioInput' });
+export type RelatorioInput = z.output<typeof RelatorioInput>;
+
+export const BackupInfo = z
+  .object({ nome: z.string(), tamanhoBytes: z.number().int(), criadoEm: Instant, automatico: z.boolean() })
+  .meta({ id: 'BackupInfo' });
+
+export const ReportInfo = z.object({ nome: z.string(), tamanhoBytes: z.number().int(), criadoEm: Instant }).meta({ id: 'ReportInfo' });
+
+export const NomeParams = z.object({ nome: z.string().max(200) });
+
+export const RestoreResult = z
+  .object({ restaurado: z.string(), backupDeSeguranca: z.string(), contagens: z.record(z.string(), z.number().int()) })
+  .meta({ id: 'RestoreResult' });
+
+export const LOG_LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
+
+export const LogsQuery = z.object({
+  nivel: z.enum(Object.keys(LOG_LEVELS) as [keyof typeof LOG_LEVELS]).optional().meta({ description: 'Nível mínimo' }),
+  desde: z.iso.datetime({ offset: true }).optional().meta({ description: 'Só entradas a partir deste instante' }),
+  q: SearchText.optional().meta({ description: 'Texto contido na mensagem' }),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+});
+export type LogsQuery = z.output<typeof LogsQuery>;
+
+export const LogEntry = z
+  .object({ hora: Instant, nivel: z.string(), msg: z.string() })
+  .catchall(z.unknown())
+  .meta({ id: 'LogEntry' });
+
+export const LogList = z.object({ items: z.array(LogEntry) }).meta({ id: 'LogList' });
+
+export const Status = z
+  .object({
+    status: z.literal('ok'),
+    uptimeSegundos: z.number(),
+    plataforma: z.object({ platform: z.string(), arch: z.string(), node: z.string(), pid: z.number().int() }),
+    memoria: z.object({ rssBytes: z.number(), heapUsadoBytes: z.number(), heapTotalBytes: z.number(), externoBytes: z.number() }),
+    fila: z.object({ pendentes: z.number().int(), porStatus: z.record(z.string(), z.number().int()) }),
+    cache: z.object({ registros: z.record(z.string(), z.number().int()), horariosReservados: z.number().int() }),
+    sse: z.object({ agendaClientes: z.number().int(), logsClientes: z.number().int(), clientesDescartados: z.number().int() }),
+    diretorios: z.object({ dados: z.string(), backups: z.string(), relatorios: z.string() }),
+  })
+  .meta({ id: 'Status' });
