@@ -1,0 +1,230 @@
+import { createHash } from 'node:crypto';
+import { createWriteStream, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { once } from 'node:events';
+import path from 'node:path';
+import { ZipArchive } from 'archiver';
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { readZip } from '../../src/infra/zip-reader.js';
+import { makeApp, medicoBody, pacienteBody } from '../helpers/app.js';
+import { agendar, at, clinic } from '../helpers/scheduling.js';
+
+type App = Awaited<ReturnType<typeof makeApp>>;
+
+async function backup(t: App): Promise<string> {
+  const res = await request(t.app).post('/sistema/tasks/backup');
+  expect(res.status).toBe(202);
+  expect(res.headers.location).toBe(`/sistema/tasks/${res.body.id}`);
+  await t.container.queue.onIdle();
+  const task = await request(t.app).get(`/sistema/tasks/${res.body.id}`).expect(200);
+  expect(task.body).toMatchObject({ tipo: 'backup', status: 'concluida', progresso: 100 });
+  return task.body.resultado.nome as string;
+}
+
+/** Every data file's bytes, to prove a refused restore changed nothing. */
+function dataBytes(dataDir: string): Record<string, string> {
+  return Object.fromEntries(
+    readdirSync(dataDir)
+      .filter((f) => f.endsWith('.json') || f.endsWith('.wal'))
+      .map((f) => [f, readFileSync(path.join(dataDir, f)).toString('base64')]),
+  );
+}
+
+/** Writes a ZIP by hand (entries as given), as an attacker or a broken disk would. */
+async function writeZip(file: string, entries: Record<string, Buffer | string>): Promise<void> {
+  const archive = new ZipArchive({ zlib: { level: 1 } });
+  const out = createWriteStream(file);
+  archive.pipe(out);
+  for (const [name, content] of Object.entries(entries)) archive.append(content, { name });
+  await archive.finalize();
+  await once(out, 'close');
+}
+
+describe('backups', () => {
+  it('when a backup is taken, then it is listed, downloadable, and holds every data file and a manifest', async () => {
+    const t = await makeApp();
+    const { medicoId, pacienteId } = await clinic(t.app);
+    await agendar(t.app, { medicoId, pacienteId, inicio: at('08:00') }).expect(201);
+    const nome = await backup(t);
+    expect(nome).toMatch(/^backup-20261130-120000\.zip$/);
+    const list = await request(t.app).get('/sistema/backups').expect(200);
+    expect(list.body).toEqual([{ nome, tamanhoBytes: expect.any(Number), criadoEm: expect.any(String), automatico: false }]);
+    const download = await request(t.app).get(`/sistema/backups/${nome}`).buffer(true).parse((res, cb) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => cb(null, Buffer.concat(chunks)));
+    });
+    expect(download.status).toBe(200);
+    expect(download.headers['content-type']).toBe('application/zip');
+    const file = path.join(t.dataDir, 'copia.zip');
+    writeFileSync(file, download.body as Buffer);
+    const entries = await readZip(file, { maxEntries: 20, maxEntryBytes: 1e8, maxTotalBytes: 1e8, allowed: () => true });
+    expect([...entries.keys()].sort()).toEqual([
+      'data/consultas.json', 'data/idempotencia.json', 'data/journal.wal', 'data/medicos.json', 'data/pacientes.json', 'manifest.json',
+    ]);
+    const manifest = JSON.parse(entries.get('manifest.json')!.toString());
+    expect(manifest).toMatchObject({ formatVersion: 1, contagens: { medicos: 1, pacientes: 1, consultas: 1 } });
+    expect(manifest.arquivos).toHaveLength(5);
+  });
+
+  it('when names are not backups, then 404 (no path tricks)', async () => {
+    const t = await makeApp();
+    for (const nome of ['..%2F..%2Fetc%2Fpasswd', 'backup-20261130-120000.zip', 'medicos.json']) {
+      expect((await request(t.app).get(`/sistema/backups/${nome}`)).status).toBe(404);
+      expect((await request(t.app).post(`/sistema/backups/${nome}/restaurar`)).status).toBe(404);
+    }
+  });
+
+  it('when more than BACKUP_KEEP exist, then the oldest are removed', async () => {
+    const t = await makeApp({ env: { BACKUP_KEEP: '2' } });
+    const names = [];
+    for (let i = 0; i < 3; i++) names.push(await backup(t));
+    const list = await request(t.app).get('/sistema/backups').expect(200);
+    expect(list.body.map((b: { nome: string }) => b.nome)).toEqual([names[2], names[1]]);
+  });
+
+  it('when restored after changes, then the backed-up records come back exactly, with a safety backup of the changes', async () => {
+    const t = await makeApp();
+    const { medicoId, pacienteId } = await clinic(t.app);
+    const c = await agendar(t.app, { medicoId, pacienteId, inicio: at('08:00') }).expect(201);
+    const before = {
+      medicos: (await request(t.app).get('/medicos')).body,
+      pacientes: (await request(t.app).get('/pacientes')).body,
+      consultas: (await request(t.app).get('/consultas')).body,
+    };
+    const nome = await backup(t);
+    // Change everything after the backup.
+    await request(t.app).post(`/consultas/${c.body.id}/cancelar`).send({}).expect(200);
+    await request(t.app).post('/pacientes').send(pacienteBody({ cpf: '11144477735', nome: 'Depois do Backup' })).expect(201);
+    await request(t.app).post('/medicos').send(medicoBody({ crm: '5555/RJ' })).expect(201);
+
+    const res = await request(t.app).post(`/sistema/backups/${nome}/restaurar`);
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ restaurado: nome, contagens: { medicos: 1, pacientes: 1, consultas: 1 } });
+    expect((await request(t.app).get('/medicos')).body).toEqual(before.medicos);
+    expect((await request(t.app).get('/pacientes')).body).toEqual(before.pacientes);
+    expect((await request(t.app).get('/consultas')).body).toEqual(before.consultas);
+    // The slot is occupied again, as in the backup.
+    const agenda = await request(t.app).get(`/medicos/${medicoId}/agenda`).query({ data: '2026-12-07' });
+    expect(agenda.body.slots[0].estado).toBe('ocupado');
+    // The safety backup holds the changed data.
+    const safety = res.body.backupDeSeguranca as string;
+    expect((await request(t.app).get('/sistema/backups')).body.map((b: { nome: string }) => b.nome)).toContain(safety);
+    const entries = await readZip(path.join(t.container.config.backupDir, safety), { maxEntries: 20, maxEntryBytes: 1e8, maxTotalBytes: 1e8, allowed: () => true });
+    expect(JSON.parse(entries.get('manifest.json')!.toString()).contagens).toMatchObject({ medicos: 2, pacientes: 2 });
+    // And the restored state survives a restart.
+    await t.container.close();
+    const again = await makeApp({ env: { DATA_DIR: t.dataDir } });
+    expect((await request(again.app).get('/pacientes')).body).toEqual(before.pacientes);
+  });
+
+  describe('when the archive is bad, then 422 and the data is byte-for-byte unchanged', () => {
+    async function refused(mutate: (entries: Map<string, Buffer>) => Record<string, Buffer | string>) {
+      const t = await makeApp();
+      const { medicoId, pacienteId } = await clinic(t.app);
+      await agendar(t.app, { medicoId, pacienteId, inicio: at('08:00') }).expect(201);
+      const nome = await backup(t);
+      const original = path.join(t.container.config.backupDir, nome);
+      const entries = await readZip(original, { maxEntries: 20, maxEntryBytes: 1e8, maxTotalBytes: 1e8, allowed: () => true });
+      const bad = 'backup-20200101-000000.zip';
+      await writeZip(path.join(t.container.config.backupDir, bad), mutate(entries));
+      const before = dataBytes(t.dataDir);
+      const backupsBefore = readdirSync(t.container.config.backupDir).sort();
+      const res = await request(t.app).post(`/sistema/backups/${bad}/restaurar`);
+      expect(res.status).toBe(422);
+      expect(res.headers['content-type']).toMatch(/problem\+json/);
+      expect(res.body.type).toBe('/problemas/backup-invalido');
+      expect(dataBytes(t.dataDir)).toEqual(before);
+      expect(readdirSync(t.container.config.backupDir).sort()).toEqual(backupsBefore); // not even a safety backup
+      return res.body.detail as string;
+    }
+    const all = (entries: Map<string, Buffer>) => Object.fromEntries(entries);
+
+    it('an entry escaping the archive root (../)', async () => {
+      const detail = await refused((e) => ({ ...all(e), '../../evil.json': '{}' }));
+      expect(detail).toMatch(/inv[aá]lid|não permitida/);
+    });
+
+    it('a checksum that does not match', async () => {
+      const detail = await refused((e) => {
+        // The records are in the journal (no checkpoint yet): change a name there, keeping the length.
+        const journal = e.get('data/journal.wal')!.toString().replace('Médico 0', 'Médico X');
+        return { ...all(e), 'data/journal.wal': journal };
+      });
+      expect(detail).toMatch(/SHA-256/);
+    });
+
+    it('a record that fails its schema (with a matching checksum)', async () => {
+      const detail = await refused((e) => {
+        const pacientes = JSON.parse(e.get('data/pacientes.json')!.toString());
+        pacientes.records.push({ id: 'f5d1b7a2-0000-4000-8000-000000000000', nome: 'Sem CPF', cpf: 'abc' });
+        const bytes = Buffer.from(JSON.stringify(pacientes));
+        const manifest = JSON.parse(e.get('manifest.json')!.toString());
+        const item = manifest.arquivos.find((a: { nome: string }) => a.nome === 'data/pacientes.json');
+        item.bytes = bytes.length;
+        item.sha256 = createHash('sha256').update(bytes).digest('hex');
+        return { ...all(e), 'data/pacientes.json': bytes, 'manifest.json': JSON.stringify(manifest) };
+      });
+      expect(detail).toMatch(/pacientes fora do esquema/);
+    });
+
+    it('a truncated file', async () => {
+      await refused((e) => {
+        const consultas = e.get('data/consultas.json')!;
+        return { ...all(e), 'data/consultas.json': consultas.subarray(0, consultas.length - 10) };
+      });
+    });
+
+    it('a missing manifest', async () => {
+      const detail = await refused((e) => {
+        const rest = all(e);
+        delete rest['manifest.json'];
+        return rest;
+      });
+      expect(detail).toMatch(/manifest/);
+    });
+  });
+
+  it('when the ZIP itself is cut short, then 422 and nothing changes', async () => {
+    const t = await makeApp();
+    await clinic(t.app);
+    const nome = await backup(t);
+    const bytes = readFileSync(path.join(t.container.config.backupDir, nome));
+    writeFileSync(path.join(t.container.config.backupDir, 'backup-20200101-000000.zip'), bytes.subarray(0, bytes.length - 40));
+    const before = dataBytes(t.dataDir);
+    const res = await request(t.app).post('/sistema/backups/backup-20200101-000000.zip/restaurar');
+    expect(res.status).toBe(422);
+    expect(dataBytes(t.dataDir)).toEqual(before);
+  });
+
+  it('when a backup is taken while 200 bookings are written, then it holds a consistent set', async () => {
+    const t = await makeApp();
+    const medicos: string[] = [];
+    for (let i = 0; i < 4; i++) medicos.push((await request(t.app).post('/medicos').send(medicoBody({ crm: `${3000 + i}/SP`, horarios: [0, 1, 2, 3, 4, 5, 6].map((d) => ({ diaSemana: d, inicio: '06:00', fim: '22:00' })) }))).body.id);
+    const pacientes: string[] = [];
+    const cpfs = ['52998224725', '11144477735', '39053344705', '15350946056', '86288366757'];
+    for (const cpf of cpfs) pacientes.push((await request(t.app).post('/pacientes').send(pacienteBody({ cpf }))).body.id);
+    const bookings = Array.from({ length: 200 }, (_, i) => {
+      const day = 7 + Math.floor(i / 40);
+      const minutes = 6 * 60 + (i % 40) * 30;
+      const inicio = `2026-12-${String(day).padStart(2, '0')}T${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}:00-03:00`;
+      return agendar(t.app, { medicoId: medicos[i % 4], pacienteId: pacientes[i % 5], inicio });
+    });
+    const tasks = [0, 1, 2].map(() => request(t.app).post('/sistema/tasks/backup'));
+    const [results] = await Promise.all([Promise.all(bookings), Promise.all(tasks)]);
+    expect(results.filter((r) => r.status === 201).length).toBeGreaterThan(100);
+    await t.container.queue.onIdle();
+    for (const b of (await request(t.app).get('/sistema/backups')).body as { nome: string }[]) {
+      const records = await t.container.services.backups.validate(path.join(t.container.config.backupDir, b.nome));
+      const medicoIds = new Set(records.get('medicos')!.map((m) => m.id));
+      const pacienteIds = new Set(records.get('pacientes')!.map((p) => p.id));
+      const consultas = records.get('consultas') as unknown as { medicoId: string; pacienteId: string; inicio: string; status: string }[];
+      for (const c of consultas) {
+        expect(medicoIds.has(c.medicoId)).toBe(true);
+        expect(pacienteIds.has(c.pacienteId)).toBe(true);
+      }
+      const slots = consultas.filter((c) => c.status === 'agendada').map((c) => `${c.medicoId}|${c.inicio}`);
+      expect(new Set(slots).size).toBe(slots.length);
+    }
+  }, 30_000);
+});
