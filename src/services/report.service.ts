@@ -1,6 +1,7 @@
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Clock } from '../core/clock.js';
 import { AppError, notFound } from '../core/errors.js';
@@ -36,12 +37,17 @@ export interface ReportServiceDeps {
   logger: Logger;
 }
 
-/** The worker's file: `.ts` when running from source (tests, `npm run dev`), `.js` once built. */
-function workerEntry(): { file: URL; execArgv: string[] } {
-  const self = fileURLToPath(import.meta.url);
-  const ext = path.extname(self);
-  const file = new URL(`../infra/report-worker${ext}`, import.meta.url);
-  return { file, execArgv: ext === '.ts' ? ['--import', 'tsx'] : [] };
+/**
+ * Starts the report worker: the built `.js` file, or — running from source (tests, `npm run dev`) — the `.ts`
+ * file behind a small bootstrap that registers tsx inside the worker first.
+ */
+function startWorker(job: ReportJob, transferList: ArrayBuffer[]): Worker {
+  const ext = path.extname(fileURLToPath(import.meta.url));
+  const entry = new URL(`../infra/report-worker${ext}`, import.meta.url);
+  if (ext !== '.ts') return new Worker(entry, { workerData: job, transferList });
+  const tsx = createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs');
+  const bootstrap = `import(${JSON.stringify(pathToFileURL(tsx).href)}).then((api) => { api.register(); return import(${JSON.stringify(entry.href)}); });`;
+  return new Worker(bootstrap, { eval: true, workerData: job, transferList });
 }
 
 /** PDF reports of a period, built in a worker thread so the API keeps answering meanwhile. */
@@ -67,12 +73,11 @@ export class ReportService {
     const snapshot = await store.snapshot();
     const files = snapshot.files.map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength) }));
     const job: ReportJob = { files, collections: [...store.collections], params, outFile: path.join(reportsDir, nome) };
-    const { file, execArgv } = workerEntry();
     // Transfer the snapshot's memory instead of copying it (only buffers that own their memory can move).
     const transfer = files
       .filter((f) => f.bytes.byteOffset === 0 && f.bytes.buffer.byteLength === f.bytes.byteLength)
       .map((f) => f.bytes.buffer as ArrayBuffer);
-    const worker = new Worker(file, { workerData: job, execArgv, transferList: transfer });
+    const worker = startWorker(job, transfer);
     const result = await new Promise<{ paginas: number; consultas: number }>((resolve, reject) => {
       worker.on('message', (message: ReportMessage) => {
         if ('progress' in message) context?.progress(message.progress);
