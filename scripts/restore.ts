@@ -1,0 +1,22 @@
+/**
+ * `npm run restore -- <file>`: validates a backup and restores it into DATA_DIR, after a safety backup
+ * of the current data. <file> is a path, or the name of a backup in BACKUP_DIR.
+ */
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { withContainer } from './cli.js';
+
+const arg = process.argv[2];
+if (!arg) {
+  process.stderr.write('uso: npm run restore -- <arquivo.zip | nome em BACKUP_DIR>\n');
+  process.exit(2);
+}
+
+await withContainer(async ({ services }) => {
+  const file = existsSync(arg) ? path.resolve(arg) : await services.backups.pathOf(arg);
+  const result = await services.backups.restore(file);
+  process.stdout.write(
+    `restaurado: ${result.restaurado}\nbackup de segurança: ${result.backupDeSeguranca}\n` +
+      Object.entries(result.contagens).map(([c, n]) => `  ${c}: ${n}\n`).join(''),
+  );
+});
