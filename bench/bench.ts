@@ -131,6 +131,9 @@ async function load(options: autocannon.Options): Promise<autocannon.Result> {
 
 interface Row {
   size: number;
+  backupMs: number;
+  reportMs: number;
+  agendaDuringReportP99: number;
   readyMs: number;
   health: number;
   agenda: number;
@@ -141,10 +144,30 @@ interface Row {
   rssMb: number;
 }
 
+/** Posts a task and waits (polling) until it is done; returns the wall time in ms. */
+async function timeTask(url: string, route: string, body: unknown): Promise<number> {
+  const started = performance.now();
+  const res = await fetch(`${url}${route}`, {
+    method: 'POST',
+    headers: body ? { 'content-type': 'application/json' } : {},
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const task = (await res.json()) as { id: string };
+  for (;;) {
+    const state = (await (await fetch(`${url}/sistema/tasks/${task.id}`)).json()) as { status: string; erro?: unknown };
+    if (state.status === 'concluida') return performance.now() - started;
+    if (state.status === 'falhou') throw new Error(`tarefa ${route} falhou: ${JSON.stringify(state.erro)}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 async function measure(size: number): Promise<Row> {
   const dir = writeDataDir(size);
   const { child, url, readyMs } = await startServer(dir);
   try {
+    // Warm up (JIT, caches) so the first figure is not penalised.
+    await load({ url: `${url}/health`, duration: 1 });
+    await load({ url: `${url}/medicos/${medicoIds[0]}/agenda?data=2030-01-01`, duration: 1 });
     const health = await load({ url: `${url}/health` });
     const agenda = await load({ url: `${url}/medicos/${medicoIds[0]}/agenda?data=2030-01-01` });
     let next = 0;
@@ -163,8 +186,19 @@ async function measure(size: number): Promise<Row> {
       ],
     });
     const seconds = bookings.duration;
+
+    // Operations: a backup, then agenda load while a PDF report of every consulta is built.
+    const backupMs = await timeTask(url, '/sistema/tasks/backup', undefined);
+    const reportStart = performance.now();
+    const reportDone = timeTask(url, '/sistema/tasks/relatorio', { de: '2030-01-01', ate: '2030-12-31' });
+    const during = await load({ url: `${url}/medicos/${medicoIds[0]}/agenda?data=2030-01-01`, duration: Math.min(SECONDS, 5) });
+    await reportDone;
+    const reportMs = performance.now() - reportStart;
     return {
       size,
+      backupMs,
+      reportMs,
+      agendaDuringReportP99: during.latency.p99,
       readyMs,
       health: health.requests.average,
       agenda: agenda.requests.average,
@@ -197,6 +231,12 @@ const lines = [
       r.size.toLocaleString('en-US'), f(r.readyMs), f(r.health), f(r.bookings), pct(r.bookings, r.health), pct(r.bookings, base.bookings),
       f(r.bookingP99, 1), f(r.agenda), pct(r.agenda, r.health), f(r.agendaP99, 1), String(r.refused), f(r.rssMb),
     ].join(' | ').replace(/^/, '| ').concat(' |'),
+  ),
+  '',
+  '| existing consultas | backup ms | PDF report of all, ms | agenda p99 idle ms | agenda p99 during report ms | during ÷ idle |',
+  '|---|---|---|---|---|---|',
+  ...rows.map((r) =>
+    `| ${r.size.toLocaleString('en-US')} | ${f(r.backupMs)} | ${f(r.reportMs)} | ${f(r.agendaP99, 1)} | ${f(r.agendaDuringReportP99, 1)} | ${(r.agendaDuringReportP99 / Math.max(1, r.agendaP99)).toFixed(2)} |`,
   ),
   '',
 ];
