@@ -6,7 +6,7 @@
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { parentPort, workerData } from 'node:worker_threads';
-import { materialize } from './storage/file-store.js';
+import { materialize } from './storage/data-files.js';
 import { buildReportData, type ReportParams } from '../services/report-data.js';
 import { writeReportPdf } from '../services/report-pdf.js';
 

@@ -9,7 +9,7 @@ import type { Clock } from '../core/clock.js';
 import { AppError, notFound } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
-import { StorageCorruptError, materialize } from '../infra/storage/file-store.js';
+import { StorageCorruptError, materialize } from '../infra/storage/data-files.js';
 import type { Entity, Store } from '../infra/storage/store.js';
 import type { TaskContext } from '../infra/task-queue.js';
 import { ZipRejected, readZip } from '../infra/zip-reader.js';
