@@ -6,7 +6,8 @@ import { once } from 'node:events';
 import { ZipArchive } from 'archiver';
 import type { z } from 'zod';
 import type { Clock } from '../core/clock.js';
-import { AppError, notFound } from '../core/errors.js';
+import { AppError } from '../core/errors.js';
+import { FileCatalog } from '../infra/file-catalog.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
 import { StorageCorruptError, materialize } from '../infra/storage/data-files.js';
@@ -65,7 +66,11 @@ const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).di
  * archive is never listed. Restore validates everything before one byte of the data changes.
  */
 export class BackupService {
-  constructor(private readonly deps: BackupServiceDeps) {}
+  private readonly catalog: FileCatalog;
+
+  constructor(private readonly deps: BackupServiceDeps) {
+    this.catalog = new FileCatalog(deps.backupDir, NAME, 'Backup', deps.timezone);
+  }
 
   async create(options: { automatic: boolean }, context?: TaskContext): Promise<BackupInfo> {
     const { store, backupDir, clock, timezone, logger } = this.deps;
@@ -113,26 +118,12 @@ export class BackupService {
 
   /** Newest first. */
   async list(): Promise<BackupInfo[]> {
-    const { backupDir, timezone } = this.deps;
-    const names = (await fsp.readdir(backupDir).catch(() => [] as string[])).filter((n) => NAME.test(n)).sort().reverse();
-    const out: BackupInfo[] = [];
-    for (const nome of names) {
-      const stat = await fsp.stat(path.join(backupDir, nome)).catch(() => undefined);
-      if (stat) out.push({ nome, tamanhoBytes: stat.size, criadoEm: formatInstant(stat.mtime, timezone), automatico: nome.endsWith('-auto.zip') });
-    }
-    return out;
+    return (await this.catalog.list()).map((b) => ({ ...b, automatico: b.nome.endsWith('-auto.zip') }));
   }
 
-  /** The path of a listed backup; 404 for anything else (no path tricks: the name must match the pattern). */
-  async pathOf(nome: string): Promise<string> {
-    if (!NAME.test(nome)) throw notFound('Backup');
-    const file = path.join(this.deps.backupDir, nome);
-    try {
-      await fsp.access(file);
-    } catch {
-      throw notFound('Backup');
-    }
-    return file;
+  /** The path of a listed backup; 404 for anything else. */
+  pathOf(nome: string): Promise<string> {
+    return this.catalog.pathOf(nome);
   }
 
   /**
@@ -209,8 +200,7 @@ export class BackupService {
     for (;;) {
       const local = formatInstant(ms, this.deps.timezone);
       const nome = `backup-${local.slice(0, 10).replaceAll('-', '')}-${local.slice(11, 19).replaceAll(':', '')}${automatic ? '-auto' : ''}.zip`;
-      const taken = await fsp.access(path.join(this.deps.backupDir, nome)).then(() => true, () => false);
-      if (!taken) return nome;
+      if (!(await this.catalog.exists(nome))) return nome;
       ms += 1000;
     }
   }

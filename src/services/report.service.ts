@@ -4,7 +4,8 @@ import { createRequire } from 'node:module';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { Clock } from '../core/clock.js';
-import { AppError, notFound } from '../core/errors.js';
+import { AppError } from '../core/errors.js';
+import { FileCatalog, type CatalogEntry } from '../infra/file-catalog.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant, todayIn } from '../core/time.js';
 import type { ReportJob, ReportMessage } from '../infra/report-worker.js';
@@ -21,11 +22,7 @@ export interface ReportRequest {
   medicoId?: string | undefined;
 }
 
-export interface ReportInfo {
-  nome: string;
-  tamanhoBytes: number;
-  criadoEm: string;
-}
+export type ReportInfo = CatalogEntry;
 
 export interface ReportServiceDeps {
   store: Store;
@@ -52,7 +49,11 @@ function startWorker(job: ReportJob, transferList: ArrayBuffer[]): Worker {
 
 /** PDF reports of a period, built in a worker thread so the API keeps answering meanwhile. */
 export class ReportService {
-  constructor(private readonly deps: ReportServiceDeps) {}
+  private readonly catalog: FileCatalog;
+
+  constructor(private readonly deps: ReportServiceDeps) {
+    this.catalog = new FileCatalog(deps.reportsDir, NAME, 'Relatório', deps.timezone);
+  }
 
   /** Checks what can be checked before queueing: the period and the médico. */
   resolve(request: ReportRequest): ReportParams {
@@ -92,34 +93,19 @@ export class ReportService {
     return { nome, ...result };
   }
 
-  async list(): Promise<ReportInfo[]> {
-    const { reportsDir, timezone } = this.deps;
-    const names = (await fsp.readdir(reportsDir).catch(() => [] as string[])).filter((n) => NAME.test(n)).sort().reverse();
-    const out: ReportInfo[] = [];
-    for (const nome of names) {
-      const stat = await fsp.stat(path.join(reportsDir, nome)).catch(() => undefined);
-      if (stat) out.push({ nome, tamanhoBytes: stat.size, criadoEm: formatInstant(stat.mtime, timezone) });
-    }
-    return out;
+  list(): Promise<ReportInfo[]> {
+    return this.catalog.list();
   }
 
-  async pathOf(nome: string): Promise<string> {
-    if (!NAME.test(nome)) throw notFound('Relatório');
-    const file = path.join(this.deps.reportsDir, nome);
-    try {
-      await fsp.access(file);
-    } catch {
-      throw notFound('Relatório');
-    }
-    return file;
+  pathOf(nome: string): Promise<string> {
+    return this.catalog.pathOf(nome);
   }
 
   private async freeName(geradoEm: string): Promise<string> {
     const stamp = `${geradoEm.slice(0, 10).replaceAll('-', '')}-${geradoEm.slice(11, 19).replaceAll(':', '')}`;
     for (let n = 1; ; n++) {
       const nome = `relatorio-${stamp}${n === 1 ? '' : `-${n}`}.pdf`;
-      const taken = await fsp.access(path.join(this.deps.reportsDir, nome)).then(() => true, () => false);
-      if (!taken) return nome;
+      if (!(await this.catalog.exists(nome))) return nome;
     }
   }
 }

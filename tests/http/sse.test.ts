@@ -1,9 +1,9 @@
-import * as fsp from 'node:fs/promises';
 import { connect } from 'node:net';
 import { EventSource } from 'eventsource';
 import { describe, expect, it } from 'vitest';
 import type { StorageFs } from '../../src/infra/storage/file-store.js';
 import { makeApp } from '../helpers/app.js';
+import { faultyFs } from '../helpers/faults.js';
 import { at, clinic } from '../helpers/scheduling.js';
 import { listen, openStream } from '../helpers/sse.js';
 
@@ -53,28 +53,16 @@ describe('GET /sistema/agenda/stream', () => {
   });
 
   it('when a booking fails after the reservation, then horario_reservado is followed by horario_disponivel', async () => {
-    let failWrites = false;
-    const fs: StorageFs = {
-      ...fsp,
-      open: (async (...args: Parameters<typeof fsp.open>) => {
-        const handle = await fsp.open(...args);
-        if (!failWrites) return handle;
-        return Object.assign(Object.create(handle) as typeof handle, {
-          datasync: async () => {
-            throw Object.assign(new Error('EIO: i/o error'), { code: 'EIO' });
-          },
-        });
-      }) as typeof fsp.open,
-    };
+    const { fs, control } = faultyFs('EIO');
     const s = await served({}, fs);
     const stream = await openStream(`${s.url}/sistema/agenda/stream`);
-    failWrites = true;
+    control.failing = true;
     const res = await post(`${s.url}/consultas/agendar`, { medicoId: s.medicos[0], pacienteId: s.pacientes[0], inicio: at('08:00') });
     expect(res.status).toBe(503);
     expect(((await res.json()) as { type: string }).type).toBe('/problemas/armazenamento-indisponivel');
     await stream.until(() => stream.messages.length >= 2);
     expect(stream.messages.map((m) => m.event)).toEqual(['horario_reservado', 'horario_disponivel']);
-    failWrites = false;
+    control.failing = false;
     // Service resumes when the fault clears.
     const retry = await post(`${s.url}/consultas/agendar`, { medicoId: s.medicos[0], pacienteId: s.pacientes[0], inicio: at('08:00') });
     expect(retry.status).toBe(201);

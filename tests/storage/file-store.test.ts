@@ -5,6 +5,7 @@ import { StorageUnavailableError } from '../../src/core/errors.js';
 import { FileStore, JOURNAL_FILE, StorageCorruptError } from '../../src/infra/storage/file-store.js';
 import { LOCK_NAME } from '../../src/infra/storage/lock.js';
 import type { Entity } from '../../src/infra/storage/store.js';
+import { faultyFs } from '../helpers/faults.js';
 import { silentLogger } from '../helpers/logger.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -209,29 +210,15 @@ describe('FileStore', () => {
 
   it('when the disk fails during a commit, then the batch is undone and later writes still work', async () => {
     const dir = tempDir();
-    const fsp = await import('node:fs/promises');
-    let fail = false;
-    const store = makeStore(dir, {
-      fs: {
-        ...fsp,
-        open: (async (...args: Parameters<typeof fsp.open>) => {
-          const handle = await fsp.open(...args);
-          if (!fail) return handle;
-          return Object.assign(Object.create(handle) as typeof handle, {
-            datasync: async () => {
-              throw Object.assign(new Error('ENOSPC: no space left on device'), { code: 'ENOSPC' });
-            },
-          });
-        }) as typeof fsp.open,
-      },
-    });
+    const { fs, control } = faultyFs('ENOSPC');
+    const store = makeStore(dir, { fs });
     await store.open();
-    fail = true;
+    control.failing = true;
     await expect(store.transact((tx) => tx.put('itens', { id: 'a', n: 1 } as Item))).rejects.toBeInstanceOf(
       StorageUnavailableError,
     );
     expect(store.get('itens', 'a')).toBeUndefined();
-    fail = false;
+    control.failing = false;
     await store.transact((tx) => tx.put('itens', { id: 'b', n: 2 } as Item));
     const again = await reopen(dir);
     expect(again.get('itens', 'a')).toBeUndefined();
