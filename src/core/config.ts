@@ -31,7 +31,8 @@ const EnvSchema = z.object({
   CLINIC_TZ: z.string().refine(isValidTimeZone, 'fuso horário IANA desconhecido').default('America/Sao_Paulo'),
   CLINIC_NAME: z.string().min(1).max(200).default('Clínica Agenda Médica'),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
-  BACKUP_INTERVAL_MIN: intFromEnv(0, 7 * 24 * 60).default(60),
+  // Minutes; fractions are allowed (tests use a fraction of a second).
+  BACKUP_INTERVAL_MIN: z.coerce.number().min(0).max(7 * 24 * 60).default(60),
   BACKUP_KEEP: intFromEnv(1, 10_000).default(20),
   SSE_HEARTBEAT_MS: intFromEnv(100, 3_600_000).default(15_000),
   SSE_REPLAY: intFromEnv(1, 1_000_000).default(1000),

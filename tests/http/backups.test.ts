@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { readZip } from '../../src/infra/zip-reader.js';
 import { makeApp, medicoBody, pacienteBody } from '../helpers/app.js';
 import { agendar, at, clinic } from '../helpers/scheduling.js';
+import { listen, openStream } from '../helpers/sse.js';
 
 type App = Awaited<ReturnType<typeof makeApp>>;
 
@@ -227,4 +228,27 @@ describe('backups', () => {
       expect(new Set(slots).size).toBe(slots.length);
     }
   }, 30_000);
+
+  it('when a backup is restored, then agenda stream clients are told to resync', async () => {
+    const t = await makeApp();
+    await clinic(t.app);
+    const nome = await backup(t);
+    const server = await listen(t.app);
+    const stream = await openStream(`${server.url}/sistema/agenda/stream`);
+    await stream.until(() => stream.retry !== undefined);
+    await request(t.app).post(`/sistema/backups/${nome}/restaurar`).expect(200);
+    await stream.until(() => stream.messages.some((m) => m.event === 'resync'));
+    stream.close();
+    await server.close();
+  });
+
+  it('when BACKUP_INTERVAL_MIN passes, then an automatic backup is taken and marked -auto', async () => {
+    const t = await makeApp({ env: { BACKUP_INTERVAL_MIN: '0.005' } }); // 300 ms
+    await clinic(t.app);
+    await expect
+      .poll(async () => (await request(t.app).get('/sistema/backups')).body.some((b: { automatico: boolean }) => b.automatico), { timeout: 5000 })
+      .toBe(true);
+    const auto = (await request(t.app).get('/sistema/backups')).body.find((b: { automatico: boolean }) => b.automatico);
+    expect(auto.nome).toMatch(/^backup-\d{8}-\d{6}-auto\.zip$/);
+  });
 });
