@@ -24,6 +24,9 @@ export interface DirectoryLockOptions {
 export class DirectoryLock {
   private compromisedError: Error | undefined;
   private held = false;
+  /** Last time the event loop was seen turning while the lock was held. */
+  private lastTick = 0;
+  private ticker: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly dir: string,
@@ -34,10 +37,19 @@ export class DirectoryLock {
     return this.held;
   }
 
-  /** Throws if the lock was lost while held: the writes made under it can no longer be trusted. */
+  /**
+   * Throws if the lock was lost while held, or may have been: proper-lockfile refreshes the lock from a
+   * timer, so if this process's event loop stood still for half the stale time (a long synchronous task, a
+   * stopped process), another process may already have taken the lock over — and the timer that would say
+   * so has not had a chance to run yet. Either way the write must not happen.
+   */
   assertIntact(): void {
     if (this.compromisedError) {
       throw new StorageUnavailableError('A trava dos arquivos de dados foi perdida durante a escrita.', this.compromisedError);
+    }
+    const stalled = Date.now() - this.lastTick;
+    if (this.held && stalled > this.options.staleMs / 2) {
+      throw new StorageUnavailableError(`O processo ficou parado ${stalled} ms segurando a trava; a escrita foi recusada por segurança.`);
     }
   }
 
@@ -62,8 +74,11 @@ export class DirectoryLock {
       throw new StorageUnavailableError('Não foi possível obter a trava dos arquivos de dados a tempo.', error);
     }
     this.held = true;
+    this.lastTick = Date.now();
+    this.ticker = setInterval(() => (this.lastTick = Date.now()), 100).unref();
     return async () => {
       this.held = false;
+      clearInterval(this.ticker);
       try {
         await release();
       } catch (error) {
