@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { createApp } from './app.js';
+import { createHttpServer } from './http/http-server.js';
 import { createContainer, type Container } from './composition.js';
 import { ConfigError, ensureDirectories, loadConfig } from './core/config.js';
 import { StorageCorruptError } from './infra/storage/file-store.js';
@@ -18,7 +19,7 @@ async function main(): Promise<void> {
     await seedDemoData({ store: container.store, medicos: container.services.medicos, pacientes: container.services.pacientes, logger });
   }
   const app = createApp(container);
-  const server = app.listen(config.port, config.host);
+  const server = createHttpServer(app).listen(config.port, config.host);
   await new Promise<void>((resolve, reject) => {
     server.once('listening', resolve);
     server.once('error', reject);

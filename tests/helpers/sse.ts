@@ -1,5 +1,6 @@
 import type { Express } from 'express';
 import type { AddressInfo } from 'node:net';
+import { createHttpServer } from '../../src/http/http-server.js';
 
 export interface SseMessage {
   id?: string;
@@ -9,7 +10,7 @@ export interface SseMessage {
 
 /** Serves an app on a free loopback port. */
 export async function listen(app: Express): Promise<{ url: string; close(): Promise<void> }> {
-  const server = app.listen(0, '127.0.0.1');
+  const server = createHttpServer(app).listen(0, '127.0.0.1');
   await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const { port } = server.address() as AddressInfo;
   return {
