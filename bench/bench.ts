@@ -12,6 +12,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -134,6 +135,9 @@ interface Row {
   backupMs: number;
   reportMs: number;
   agendaDuringReportP99: number;
+  fanoutP99: number;
+  fanoutMissing: number;
+  rssWithClientsMb: number;
   readyMs: number;
   health: number;
   agenda: number;
@@ -142,6 +146,60 @@ interface Row {
   bookingP99: number;
   refused: number;
   rssMb: number;
+}
+
+/**
+ * SSE fan-out: `clients` EventStreams on the agenda, then bookings one after another. For every booking and
+ * every client: the time from the booking's 201 reaching its client to the `horario_ocupado` event reaching
+ * that stream client (negative when the event came first; the server publishes before it answers).
+ */
+async function fanout(url: string, pid: number, clients: number, bookings: number, first: number): Promise<{ p99: number; max: number; rssMb: number; missing: number }> {
+  const arrivals: Map<string, number>[] = [];
+  const requests: http.ClientRequest[] = [];
+  await Promise.all(
+    Array.from({ length: clients }, (_, i) =>
+      new Promise<void>((resolve, reject) => {
+        const seen = new Map<string, number>();
+        arrivals.push(seen);
+        let tail = '';
+        const req = http.get(`${url}/sistema/agenda/stream`, { agent: false }, (res) => {
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            const now = performance.now();
+            const text = tail + chunk;
+            for (const m of text.matchAll(/"consultaId":"([0-9a-f-]{36})"/g)) if (!seen.has(m[1]!)) seen.set(m[1]!, now);
+            tail = text.slice(-80);
+          });
+          resolve();
+        });
+        req.on('error', reject);
+        requests.push(req);
+        void i;
+      }),
+    ),
+  );
+  const done: { id: string; at: number }[] = [];
+  for (let k = 0; k < bookings; k++) {
+    const { medicoId, pacienteId, inicio } = slot('2033-01-01', first + k);
+    const res = await fetch(`${url}/consultas/agendar`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ medicoId, pacienteId, inicio }) });
+    const at = performance.now();
+    if (res.status === 201) done.push({ id: ((await res.json()) as { id: string }).id, at });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 1000));
+  const latencies: number[] = [];
+  let missing = 0;
+  for (const booking of done) {
+    for (const seen of arrivals) {
+      const t = seen.get(booking.id);
+      if (t === undefined) missing++;
+      else latencies.push(t - booking.at);
+    }
+  }
+  latencies.sort((a, b) => a - b);
+  const rssMbNow = rssMb(pid);
+  for (const req of requests) req.destroy();
+  return { p99: latencies[Math.floor(latencies.length * 0.99)] ?? Number.NaN, max: latencies.at(-1) ?? Number.NaN, rssMb: rssMbNow, missing };
 }
 
 /** Posts a task and waits (polling) until it is done; returns the wall time in ms. */
@@ -187,6 +245,8 @@ async function measure(size: number): Promise<Row> {
     });
     const seconds = bookings.duration;
 
+    const fan = await fanout(url, child.pid!, 1000, 30, 0);
+
     // Operations: a backup, then agenda load while a PDF report of every consulta is built.
     const backupMs = await timeTask(url, '/sistema/tasks/backup', undefined);
     const reportStart = performance.now();
@@ -199,6 +259,9 @@ async function measure(size: number): Promise<Row> {
       backupMs,
       reportMs,
       agendaDuringReportP99: during.latency.p99,
+      fanoutP99: fan.p99,
+      fanoutMissing: fan.missing,
+      rssWithClientsMb: fan.rssMb,
       readyMs,
       health: health.requests.average,
       agenda: agenda.requests.average,
@@ -232,6 +295,10 @@ const lines = [
       f(r.bookingP99, 1), f(r.agenda), pct(r.agenda, r.health), f(r.agendaP99, 1), String(r.refused), f(r.rssMb),
     ].join(' | ').replace(/^/, '| ').concat(' |'),
   ),
+  '',
+  '| existing consultas | SSE fan-out to 1,000 clients, p99 ms after the 201 | events missed | server RSS MB with 1,000 SSE clients |',
+  '|---|---|---|---|',
+  ...rows.map((r) => `| ${r.size.toLocaleString('en-US')} | ${f(r.fanoutP99, 1)} | ${r.fanoutMissing} | ${f(r.rssWithClientsMb)} |`),
   '',
   '| existing consultas | backup ms | PDF report of all, ms | agenda p99 idle ms | agenda p99 during report ms | during ÷ idle |',
   '|---|---|---|---|---|---|',

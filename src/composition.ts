@@ -126,7 +126,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     pacientes: new PacienteService({ store, pacientes, consultas, clock, timezone, logger }),
     consultas: new ConsultaService({ store, consultas, clock, timezone, logger }),
     booking,
-    agenda: new AgendaService({ medicos, consultas, schedule, timezone }),
+    agenda: new AgendaService({ store, medicos, consultas, schedule, timezone }),
   };
 
   // Idempotency keys live 48 h: purge now and hourly.

@@ -3,6 +3,9 @@ import type { ScheduleState } from '../infra/schedule-state.js';
 import { formatInstant } from '../core/time.js';
 import { times, type ConsultaRepository } from '../repositories/consulta.repository.js';
 import type { MedicoRepository } from '../repositories/medico.repository.js';
+import type { Store } from '../infra/storage/store.js';
+import { COLLECTIONS } from '../repositories/collections.js';
+import type { Medico } from '../schemas/medico.schema.js';
 import type { AgendaQuery, SlotEstado } from '../schemas/consulta.schema.js';
 import { datesBetween, slotsForDate } from './slots.js';
 
@@ -13,21 +16,72 @@ export interface AgendaSlot {
   consultaId: string | null;
 }
 
+export interface AgendaView {
+  medicoId: string;
+  timezone: string;
+  slots: AgendaSlot[];
+}
+
 export interface AgendaServiceDeps {
+  store: Store;
   medicos: MedicoRepository;
   consultas: ConsultaRepository;
   schedule: ScheduleState;
   timezone: string;
 }
 
-/** The agenda of a médico: slots cut from working hours, each with its current state. */
-export class AgendaService {
-  constructor(private readonly deps: AgendaServiceDeps) {}
+const MAX_CACHED = 5000;
 
-  agenda(medicoId: string, query: AgendaQuery): { medicoId: string; timezone: string; slots: AgendaSlot[] } {
-    const { medicos, consultas, schedule, timezone } = this.deps;
-    const medico = medicos.get(medicoId);
+/**
+ * The agenda of a médico: slots cut from working hours, each with its current state.
+ *
+ * Agendas are read far more often than they change, so each answer is kept until something that could
+ * change it happens: a slot event of that médico (reserve, commit, release — from this process or read
+ * from another's journal), a change to the médico, or a full reload.
+ */
+export class AgendaService {
+  private readonly cache = new Map<string, Map<string, AgendaView>>();
+  private cached = 0;
+
+  constructor(private readonly deps: AgendaServiceDeps) {
+    deps.schedule.subscribe((event) => (event.type === 'resync' ? this.clear() : this.forget(event.medicoId)));
+    deps.store.subscribe({
+      change: (change) => {
+        if (change.collection === COLLECTIONS.medicos) this.forget(change.id);
+      },
+      reset: () => this.clear(),
+    });
+  }
+
+  agenda(medicoId: string, query: AgendaQuery): AgendaView {
+    // Looking the médico up first also reads other processes' commits, whose events invalidate the cache.
+    const medico = this.deps.medicos.get(medicoId);
     if (!medico) throw notFound('Médico');
+    const key = query.data ?? `${query.de}..${query.ate}`;
+    const hit = this.cache.get(medicoId)?.get(key);
+    if (hit) return hit;
+    const view = this.compute(medico, query);
+    if (this.cached >= MAX_CACHED) this.clear();
+    let forMedico = this.cache.get(medicoId);
+    if (!forMedico) this.cache.set(medicoId, (forMedico = new Map()));
+    forMedico.set(key, view);
+    this.cached++;
+    return view;
+  }
+
+  private forget(medicoId: string): void {
+    this.cached -= this.cache.get(medicoId)?.size ?? 0;
+    this.cache.delete(medicoId);
+  }
+
+  private clear(): void {
+    this.cache.clear();
+    this.cached = 0;
+  }
+
+  private compute(medico: Medico, query: AgendaQuery): AgendaView {
+    const { consultas, schedule, timezone } = this.deps;
+    const medicoId = medico.id;
     const dates = query.data ? [query.data] : datesBetween(query.de!, query.ate!);
     const cuts = dates.flatMap((date) => slotsForDate(medico, date, timezone));
     if (cuts.length === 0) return { medicoId, timezone, slots: [] };

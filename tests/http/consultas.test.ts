@@ -230,4 +230,17 @@ describe('GET /medicos/{id}/agenda', () => {
     const { app } = await makeApp();
     await request(app).get('/medicos/nope/agenda').query({ data: '2026-12-07' }).expect(404);
   });
+
+  it('when the agenda was read and then something changes, then the next read shows the change', async () => {
+    const { app } = await makeApp();
+    const { medicoId, pacienteId } = await clinic(app);
+    const read = async () => (await request(app).get(`/medicos/${medicoId}/agenda`).query({ data: '2026-12-07' }).expect(200)).body.slots;
+    expect(await read()).toHaveLength(16);
+    const c = await agendar(app, { medicoId, pacienteId, inicio: at('08:00') }).expect(201);
+    expect((await read())[0].estado).toBe('ocupado');
+    await request(app).post(`/consultas/${c.body.id}/cancelar`).send({}).expect(200);
+    expect((await read())[0].estado).toBe('disponivel');
+    await request(app).put(`/medicos/${medicoId}`).send(medicoBody({ crm: '1000/SP', duracaoConsultaMin: 60 })).expect(200);
+    expect(await read()).toHaveLength(8);
+  });
 });
