@@ -11,14 +11,16 @@ export function requestContext(logger: Logger): RequestHandler {
     const incoming = req.get('x-request-id');
     const id = incoming && /^[\w.-]{1,64}$/.test(incoming) ? incoming : randomUUID();
     const started = process.hrtime.bigint();
-    const log = logger.child({ reqId: id });
-    res.locals.log = log;
+    // The child logger is made only if something logs through it (it costs an allocation per request).
+    let child: Logger | undefined;
+    Object.defineProperty(res.locals, 'log', { get: () => (child ??= logger.child({ reqId: id })), enumerable: true });
     res.setHeader('X-Request-Id', id);
     res.on('finish', () => {
+      const level = res.statusCode >= 500 ? 'error' : 'info';
+      if (!logger.isLevelEnabled(level)) return;
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const path = req.originalUrl.split('?')[0];
-      const level = res.statusCode >= 500 ? 'error' : 'info';
-      log[level]({ method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'requisição');
+      logger[level]({ reqId: id, method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'requisição');
     });
     next();
   };

@@ -19,7 +19,7 @@ export function times(c: ConsultaRecord): { inicio: number; fim: number } {
   return t;
 }
 
-const dayKey = (medicoId: string, ms: number) => `${medicoId}|${Math.floor(ms / DAY_MS)}`;
+const dayKey = (owner: string, ms: number) => `${owner}|${Math.floor(ms / DAY_MS)}`;
 
 export interface ConsultaFilter {
   medicoId?: string | undefined;
@@ -32,19 +32,21 @@ export interface ConsultaFilter {
 }
 
 /**
- * Consultas in the store, indexed by médico and (UTC) day, by paciente, and sorted by `inicio`, so the
+ * Consultas in the store, indexed by médico and (UTC) day, by paciente (and day), and sorted by `inicio`, so the
  * booking rules and the agenda look at a handful of records, never at the whole collection.
  */
 export class ConsultaRepository {
   private readonly byMedicoDay: Index<ConsultaRecord>;
   private readonly byMedico: Index<ConsultaRecord>;
   private readonly byPaciente: Index<ConsultaRecord>;
+  private readonly byPacienteDay: Index<ConsultaRecord>;
   private readonly byInicio: SortedView<ConsultaRecord>;
 
   constructor(private readonly store: Store) {
     this.byMedicoDay = new Index<ConsultaRecord>(store, C, (c) => [dayKey(c.medicoId, times(c).inicio)]);
     this.byMedico = new Index<ConsultaRecord>(store, C, (c) => [c.medicoId]);
     this.byPaciente = new Index<ConsultaRecord>(store, C, (c) => [c.pacienteId]);
+    this.byPacienteDay = new Index<ConsultaRecord>(store, C, (c) => [dayKey(c.pacienteId, times(c).inicio)]);
     this.byInicio = new SortedView<ConsultaRecord>(store, C, compareByInicio);
   }
 
@@ -55,10 +57,14 @@ export class ConsultaRepository {
 
   /** The médico's consultas (any status) starting in [fromMs, toMs). */
   forMedicoBetween(medicoId: string, fromMs: number, toMs: number): ConsultaRecord[] {
+    return this.between(this.byMedicoDay, medicoId, fromMs, toMs);
+  }
+
+  private between(index: Index<ConsultaRecord>, owner: string, fromMs: number, toMs: number): ConsultaRecord[] {
     this.store.refresh();
     const out: ConsultaRecord[] = [];
     for (let day = Math.floor(fromMs / DAY_MS); day <= Math.floor((toMs - 1) / DAY_MS); day++) {
-      for (const c of this.byMedicoDay.get(`${medicoId}|${day}`)) {
+      for (const c of index.get(`${owner}|${day}`)) {
         const t = times(c);
         if (t.inicio >= fromMs && t.inicio < toMs) out.push(c);
       }
@@ -75,8 +81,10 @@ export class ConsultaRepository {
 
   /** An `agendada` consulta of the paciente, with any médico, overlapping [fromMs, toMs), other than `exceptId`. */
   pacienteConflict(pacienteId: string, fromMs: number, toMs: number, exceptId?: string): ConsultaRecord | undefined {
-    this.store.refresh();
-    return this.byPaciente.get(pacienteId).find((c) => c.id !== exceptId && c.status === 'agendada' && overlaps(c, fromMs, toMs));
+    // By day, like the médico's: a paciente with years of history is checked against a day or two.
+    return this.between(this.byPacienteDay, pacienteId, fromMs - LONGEST_MS, toMs).find(
+      (c) => c.id !== exceptId && c.status === 'agendada' && overlaps(c, fromMs, toMs),
+    );
   }
 
   /** True when the médico has an `agendada` consulta starting after `now`. */

@@ -84,6 +84,7 @@ export class FileStore extends CachedReads implements Store {
   private closed = false;
   private probe = { at: 0, ok: true };
   private readonly watchMs: number;
+  private lastRefresh = -Infinity;
   private watcher: NodeJS.Timeout | undefined;
 
   constructor(options: FileStoreOptions) {
@@ -262,6 +263,11 @@ export class FileStore extends CachedReads implements Store {
   refresh(): void {
     // While we hold the lock nobody else can write, and our own in-flight commit must not be re-read.
     if (this.lock.isHeld) return;
+    // One request reads several repositories; one look at the journal per millisecond is enough for all.
+    // (Writes never rely on this: they catch up under the lock.)
+    const now = performance.now();
+    if (now - this.lastRefresh < 1) return;
+    this.lastRefresh = now;
     try {
       this.catchUp(false);
     } catch (error) {
