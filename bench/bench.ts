@@ -20,7 +20,10 @@ import autocannon from 'autocannon';
 import { DateTime } from 'luxon';
 
 const quick = process.argv.includes('--quick');
-const SIZES = quick ? [1_000, 100_000] : [1_000, 10_000, 100_000];
+const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
+/** `--node-flags="--optimize-for-size"`: flags for the server process, to try V8 settings. */
+const serverFlags = process.argv.find((a) => a.startsWith('--node-flags='))?.slice(13).split(' ').filter(Boolean) ?? [];
+const SIZES = only ? only.split(',').map(Number) : quick ? [1_000, 100_000] : [1_000, 10_000, 100_000];
 const SECONDS = quick ? 3 : 8;
 const CONNECTIONS = 50;
 const MEDICOS = 50;
@@ -105,7 +108,7 @@ async function freePort(): Promise<number> {
 async function startServer(dataDir: string): Promise<{ child: ChildProcess; url: string; readyMs: number }> {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, [SERVER], {
+  const child = spawn(process.execPath, [...serverFlags, SERVER], {
     env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', SEED: 'false', LOG_LEVEL: 'warn', BACKUP_INTERVAL_MIN: '0' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
