@@ -4,6 +4,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { LOCK_NAME } from '../../src/infra/storage/lock.js';
 import { makeApp, medicoBody, pacienteBody } from '../helpers/app.js';
+import { listen } from '../helpers/sse.js';
 
 const PROBLEM = /^application\/problem\+json/;
 
@@ -95,6 +96,14 @@ describe('storage failures', () => {
 });
 
 describe('GET /health', () => {
+  it('when many health checks arrive at once, then they share one probe and all answer 200', async () => {
+    const { app } = await makeApp();
+    const server = await listen(app);
+    const statuses = await Promise.all(Array.from({ length: 100 }, async () => (await fetch(`${server.url}/health`)).status));
+    expect(statuses).toEqual(Array(100).fill(200));
+    await server.close();
+  });
+
   it('when storage is writable, then 200 ok', async () => {
     const { app } = await makeApp();
     const res = await request(app).get('/health');

@@ -83,6 +83,7 @@ export class FileStore extends CachedReads implements Store {
   private writerTail: Promise<unknown> = Promise.resolve();
   private closed = false;
   private probe = { at: 0, ok: true };
+  private probing: Promise<boolean> | undefined;
   private readonly watchMs: number;
   private lastRefresh = -Infinity;
   private watcher: NodeJS.Timeout | undefined;
@@ -245,17 +246,23 @@ export class FileStore extends CachedReads implements Store {
 
   async writable(): Promise<boolean> {
     // A real write, not access(2): root passes permission checks, but not a read-only or full disk.
-    const now = Date.now();
-    if (now - this.probe.at < 1000) return this.probe.ok;
+    // At most one probe at a time, reused for a second: concurrent health checks share it.
+    if (Date.now() - this.probe.at < 1000) return this.probe.ok;
+    this.probing ??= this.runProbe().finally(() => (this.probing = undefined));
+    return this.probing;
+  }
+
+  private async runProbe(): Promise<boolean> {
     const probe = path.join(this.dir, `.probe.tmp-${process.pid}-00`);
+    let ok = true;
     try {
       await fsp.writeFile(probe, 'ok');
       await fsp.unlink(probe);
-      this.probe = { at: now, ok: true };
     } catch {
-      this.probe = { at: now, ok: false };
+      ok = false;
     }
-    return this.probe.ok;
+    this.probe = { at: Date.now(), ok };
+    return ok;
   }
 
   // ---- reads -------------------------------------------------------------------------------------
