@@ -37,6 +37,8 @@ const RESTORE_SUFFIX = '.restore';
 const RESTORE_INTENT = 'restore.intent';
 
 const TEMP_PATTERN = /\.tmp-\d+-[0-9a-f]+$/;
+/** How long the writer keeps the lock while batches keep coming. */
+const HOLD_LOCK_MS = 25;
 
 /** The subset of `fs/promises` the write path uses: the seam where tests inject disk faults. */
 export interface StorageFs {
@@ -317,26 +319,37 @@ export class FileStore extends CachedReads implements Store {
   private async flush(): Promise<void> {
     this.flushScheduled = false;
     while (this.pending.length > 0) {
-      const batch = this.pending.splice(0, this.maxBatch);
-      await this.commitBatch(batch);
-      // Checkpoint once the journal outgrows the data files: amortised, each write pays a constant share.
-      if (this.journal.offset > Math.max(this.checkpointMinBytes, this.dataBytes)) {
-        await this.withLock(() => this.checkpointLocked()).catch((error: unknown) => {
-          this.logger.error({ err: error }, 'checkpoint falhou; o journal continua valendo');
-        });
+      let release: () => Promise<void>;
+      try {
+        release = await this.lock.acquire();
+      } catch (error) {
+        for (const p of this.pending.splice(0, this.maxBatch)) p.reject(error);
+        continue;
+      }
+      // While more work is queued, keep the lock for the next batches (bounded, so other processes get
+      // their turn): one mkdir/rmdir round trip for several group commits.
+      const heldSince = performance.now();
+      try {
+        do {
+          await this.commitBatch(this.pending.splice(0, this.maxBatch));
+          // Checkpoint once the journal outgrows the data files: amortised, each write pays a constant share.
+          if (this.journal.offset > Math.max(this.checkpointMinBytes, this.dataBytes)) {
+            await this.checkpointLocked().catch((error: unknown) => {
+              this.logger.error({ err: error }, 'checkpoint falhou; o journal continua valendo');
+            });
+          }
+        } while (this.pending.length > 0 && performance.now() - heldSince < HOLD_LOCK_MS);
+      } finally {
+        await release();
       }
     }
   }
 
-  /** Group commit: every transaction of the batch is checked in turn, then all are written with one fsync. */
+  /**
+   * Group commit, under the lock: every transaction of the batch is checked in turn, then all are written
+   * with one fsync.
+   */
   private async commitBatch(batch: Pending[]): Promise<void> {
-    let release: () => Promise<void>;
-    try {
-      release = await this.lock.acquire();
-    } catch (error) {
-      for (const p of batch) p.reject(error);
-      return;
-    }
     const done: { p: Pending; result: unknown; changes: Change[] }[] = [];
     let processed = 0;
     try {
@@ -368,8 +381,6 @@ export class FileStore extends CachedReads implements Store {
       this.logger.error({ err: error }, 'falha ao gravar o journal; transações desfeitas');
       for (const d of done) d.p.reject(failure);
       for (const p of batch.slice(processed)) p.reject(failure);
-    } finally {
-      await release();
     }
   }
 
