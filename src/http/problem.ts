@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
-import { AppError, PROBLEMS, type ProblemCode } from '../core/errors.js';
+import { AppError, type ProblemCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 
 /** Writes an RFC 9457 problem document. */
@@ -81,4 +81,3 @@ export const requireJsonBody: RequestHandler = (req, _res, next) => {
   next();
 };
 
-export { PROBLEMS };
