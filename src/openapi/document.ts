@@ -53,7 +53,8 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[], info: ApiInfo
   const document = createDocument({
     openapi: '3.1.0',
     info: { ...info },
-    servers: [{ url: 'http://localhost:8000', description: 'Servidor local' }],
+    // Relative: Swagger UI then calls the server that served it, whatever its host and port (default :8000).
+    servers: [{ url: '/', description: 'Este servidor (padrão http://localhost:8000)' }],
     paths,
   });
   return JSON.parse(JSON.stringify(document)) as Record<string, unknown>;
