@@ -57,32 +57,58 @@ export function parseDataFile(file: string, text: string, collection: string): D
   return d as DataFile;
 }
 
+/** What a set of data files plus journal stand for, and how much of the journal was good. */
+export interface Materialized {
+  maps: Map<string, Map<string, Entity>>;
+  generations: Map<string, number>;
+  /** Bytes of good journal lines; anything after them is a torn tail. */
+  journalLength: number;
+  trailingBytes: number;
+}
+
 /**
- * The records a set of data files plus journal stand for — what a store opened on them would hold.
- * Used to validate a backup before restoring it, and by the report worker. Throws StorageCorruptError.
+ * Parses each collection's data file (missing means empty) and applies the journal on top, skipping lines a
+ * data file of a later generation already holds. Damage anywhere but a torn journal tail is an error. The one
+ * way records are rebuilt from files: by the store when it loads, by restore validation and the report worker.
  */
-export function materialize(files: ReadonlyMap<string, Buffer>, collections: readonly string[]): Map<string, Map<string, Entity>> {
+export function materializeFiles(
+  dataFile: (collection: string) => { name: string; text: string | undefined },
+  journal: Buffer,
+  journalName: string,
+  collections: readonly string[],
+  freeze = false,
+): Materialized {
   const generations = new Map<string, number>();
   const maps = new Map<string, Map<string, Entity>>();
+  const keep = (record: Entity) => (freeze ? Object.freeze(record) : record);
   for (const collection of collections) {
-    const name = `${collection}.json`;
-    const bytes = files.get(name);
-    const data = bytes === undefined ? emptyData(collection) : parseDataFile(name, bytes.toString('utf8'), collection);
-    maps.set(collection, new Map(data.records.map((record) => [record.id, record])));
+    const { name, text } = dataFile(collection);
+    const data = text === undefined ? emptyData(collection) : parseDataFile(name, text, collection);
+    maps.set(collection, new Map(data.records.map((record) => [record.id, keep(record)])));
     generations.set(collection, data.generation);
   }
-  const decoded = decodeJournal(files.get(JOURNAL_NAME) ?? Buffer.alloc(0));
-  if (decoded.corruptAt !== undefined || decoded.trailingBytes > 0) {
-    throw new StorageCorruptError(JOURNAL_NAME, `linha danificada no byte ${decoded.corruptAt ?? decoded.validLength}`);
-  }
+  const decoded = decodeJournal(journal);
+  if (decoded.corruptAt !== undefined) throw new StorageCorruptError(journalName, `linha danificada no byte ${decoded.corruptAt}`);
   for (const entry of decoded.entries) {
     applyEntry(entry, generations, (c, id, after) => {
       const map = maps.get(c)!;
-      if (after) map.set(id, after);
+      if (after) map.set(id, keep(after));
       else map.delete(id);
     });
   }
-  return maps;
+  return { maps, generations, journalLength: decoded.validLength, trailingBytes: decoded.trailingBytes };
+}
+
+/** The records of a snapshot's files (by file name); a torn journal tail is damage here too. */
+export function materialize(files: ReadonlyMap<string, Buffer>, collections: readonly string[]): Map<string, Map<string, Entity>> {
+  const result = materializeFiles(
+    (collection) => ({ name: `${collection}.json`, text: files.get(`${collection}.json`)?.toString('utf8') }),
+    files.get(JOURNAL_NAME) ?? Buffer.alloc(0),
+    JOURNAL_NAME,
+    collections,
+  );
+  if (result.trailingBytes > 0) throw new StorageCorruptError(JOURNAL_NAME, `linha danificada no byte ${result.journalLength}`);
+  return result.maps;
 }
 
 /** Applies a journal entry's ops, skipping those a data file of a later generation already holds. */

@@ -6,7 +6,7 @@ import { StorageUnavailableError } from '../../core/errors.js';
 import type { Logger } from '../../core/logger.js';
 import { CachedReads } from './collections.js';
 import { encodeEntry, type JournalOp } from './journal.js';
-import { DATA_FORMAT, JOURNAL_NAME, StorageCorruptError, applyEntry, decodeJournal, emptyData, openJournal, parseDataFile, readFrom } from './data-files.js';
+import { DATA_FORMAT, JOURNAL_NAME, StorageCorruptError, applyEntry, decodeJournal, materializeFiles, openJournal, readFrom } from './data-files.js';
 
 export { StorageCorruptError, materialize } from './data-files.js';
 import { DirectoryLock } from './lock.js';
@@ -456,33 +456,21 @@ export class FileStore extends CachedReads implements Store {
   private loadAll(): void {
     for (let attempt = 0; attempt < 5; attempt++) {
       const before = fsSync.statSync(this.journalFile, { throwIfNoEntry: false });
-      const generations = new Map<string, number>();
-      const maps = new Map<string, Map<string, Entity>>();
       let dataBytes = 0;
-      for (const collection of this.collections) {
-        const file = this.dataFile(collection);
-        const text = fsSync.existsSync(file) ? fsSync.readFileSync(file, 'utf8') : undefined;
-        const data = text === undefined ? emptyData(collection) : parseDataFile(file, text, collection);
+      const readData = (collection: string) => {
+        const name = this.dataFile(collection);
+        const text = fsSync.existsSync(name) ? fsSync.readFileSync(name, 'utf8') : undefined;
         dataBytes += text?.length ?? 0;
-        maps.set(collection, new Map(data.records.map((record) => [record.id, Object.freeze(record)])));
-        generations.set(collection, data.generation);
-      }
+        return { name, text };
+      };
       const journal = before ? openJournal(this.journalFile) : undefined;
       try {
-        if ((journal?.ino ?? -1) !== (before?.ino ?? -1)) continue; // replaced while we read: again
-        const decoded = decodeJournal(journal ? readFrom(journal.fd, 0, journal.size) : Buffer.alloc(0));
-        if (decoded.corruptAt !== undefined) {
-          throw new StorageCorruptError(this.journalFile, `linha danificada no byte ${decoded.corruptAt}`);
-        }
-        for (const entry of decoded.entries) {
-          applyEntry(entry, generations, (c, id, after) => {
-            const map = maps.get(c)!;
-            if (after) map.set(id, Object.freeze(after));
-            else map.delete(id);
-          });
-        }
+        const bytes = journal ? readFrom(journal.fd, 0, journal.size) : Buffer.alloc(0);
+        const { maps, generations, journalLength } = materializeFiles(readData, bytes, this.journalFile, this.collections, true);
+        const after = fsSync.statSync(this.journalFile, { throwIfNoEntry: false });
+        if ((journal?.ino ?? -1) !== (before?.ino ?? -1) || (after?.ino ?? -1) !== (before?.ino ?? -1)) continue; // replaced while we read: again
         for (const [collection, generation] of generations) this.generations.set(collection, generation);
-        this.journal = { ino: journal?.ino ?? -1, offset: decoded.validLength };
+        this.journal = { ino: journal?.ino ?? -1, offset: journalLength };
         this.dataBytes = dataBytes;
         for (const [collection, map] of maps) this.state.replace(collection, map);
         return;
