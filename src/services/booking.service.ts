@@ -86,20 +86,13 @@ export class BookingService {
       const replay = await this.replay(key, options.respondAsync);
       if (replay) return replay;
     }
-    const { rules, schedule, queue } = this.deps;
+    const { rules } = this.deps;
     const request = { medicoId: input.medicoId, pacienteId: input.pacienteId, inicioMs };
     const { slot } = rules.slotFor(request);
     rules.assertPacienteFree(request, slot);
-    const reservation = schedule.reserve(input.medicoId, slot);
-    let enqueued;
-    try {
-      enqueued = queue.add<BookingResponse>('agendar_consulta', { input, inicioMs, slot, reservation, key } satisfies AgendarTask);
-    } catch (error) {
-      schedule.release(reservation);
-      throw error;
-    }
-    // A task dropped at shutdown never runs its worker: give its slot back here (release is idempotent).
-    enqueued.done.catch(() => schedule.release(reservation));
+    const enqueued = this.reserveAndEnqueue<BookingResponse>('agendar_consulta', input.medicoId, slot, (reservation) => ({
+      input, inicioMs, slot, reservation, key,
+    }) satisfies AgendarTask);
     if (key) {
       this.inflight.set(key.hash, { fingerprint: key.fingerprint, task: enqueued.task, done: enqueued.done });
       enqueued.done.then(
@@ -112,7 +105,7 @@ export class BookingService {
   }
 
   async remarcar(consultaId: string, inicio: string, respondAsync: boolean): Promise<{ kind: 'done'; consulta: ConsultaRecord } | { kind: 'accepted'; task: TaskRecord }> {
-    const { consultas, rules, schedule, queue } = this.deps;
+    const { consultas, rules } = this.deps;
     const consulta = consultas.get(consultaId);
     if (!consulta) throw notFound('Consulta');
     assertAgendada(consulta);
@@ -123,17 +116,27 @@ export class BookingService {
     const request = { medicoId: consulta.medicoId, pacienteId: consulta.pacienteId, inicioMs, exceptConsultaId: consultaId };
     const { slot } = rules.slotFor(request);
     rules.assertPacienteFree(request, slot);
-    const reservation = schedule.reserve(consulta.medicoId, slot);
+    const enqueued = this.reserveAndEnqueue<ConsultaRecord>('remarcar_consulta', consulta.medicoId, slot, (reservation) => ({
+      consultaId, slot, reservation,
+    }) satisfies RemarcarTask);
+    if (respondAsync) return { kind: 'accepted', task: enqueued.task };
+    return { kind: 'done', consulta: await enqueued.done };
+  }
+
+  /** Steps 1 and 2: reserve the slot (or 409), then queue the task that will confirm or release it. */
+  private reserveAndEnqueue<R>(tipo: 'agendar_consulta' | 'remarcar_consulta', medicoId: string, slot: SlotTime, payload: (reservation: Reservation) => unknown) {
+    const { schedule, queue } = this.deps;
+    const reservation = schedule.reserve(medicoId, slot);
     let enqueued;
     try {
-      enqueued = queue.add<ConsultaRecord>('remarcar_consulta', { consultaId, slot, reservation } satisfies RemarcarTask);
+      enqueued = queue.add<R>(tipo, payload(reservation));
     } catch (error) {
       schedule.release(reservation);
       throw error;
     }
+    // A task dropped at shutdown never runs its worker: give its slot back here (release is idempotent).
     enqueued.done.catch(() => schedule.release(reservation));
-    if (respondAsync) return { kind: 'accepted', task: enqueued.task };
-    return { kind: 'done', consulta: await enqueued.done };
+    return enqueued;
   }
 
   /** Deletes remembered keys past their time. */
