@@ -1,6 +1,5 @@
 import type { Request, Response } from 'express';
 import { AppError } from '../core/errors.js';
-import type { TaskRecord } from '../infra/task-queue.js';
 import type { RouteSpec } from '../http/route.js';
 import { IdParams } from '../schemas/common.js';
 import {
@@ -15,7 +14,7 @@ import {
 import { Task } from '../schemas/task.schema.js';
 import type { BookingService } from '../services/booking.service.js';
 import type { ConsultaService } from '../services/consulta.service.js';
-import { BAD_REQUEST, NOT_FOUND, UNAVAILABLE, WRITE_ERRORS, json, problem } from './responses.js';
+import { BAD_REQUEST, NOT_FOUND, UNAVAILABLE, WRITE_ERRORS, json, problem, sendAccepted } from './responses.js';
 
 /** `Prefer: respond-async` (RFC 7240), possibly among other preferences. */
 const wantsAsync = (req: Request) => /(^|[\s,;])respond-async($|[\s,;])/i.test(req.get('prefer') ?? '');
@@ -31,9 +30,6 @@ function idempotencyKey(req: Request): string | undefined {
   return key;
 }
 
-function sendAccepted(res: Response, task: TaskRecord): void {
-  res.status(202).location(`/sistema/tasks/${task.id}`).set('Preference-Applied', 'respond-async').json(task);
-}
 
 /** HTTP ⇄ consultas: the booking flow (through the queue) and the rest. */
 export class ConsultaController {
@@ -47,7 +43,7 @@ export class ConsultaController {
       idempotencyKey: idempotencyKey(req),
       respondAsync: wantsAsync(req),
     });
-    if (outcome.kind === 'accepted') return sendAccepted(res, outcome.task);
+    if (outcome.kind === 'accepted') return sendAccepted(res, outcome.task, true);
     const { status, body, location } = outcome.response;
     if (location) res.location(location);
     if (status >= 400) res.type('application/problem+json');
@@ -68,7 +64,7 @@ export class ConsultaController {
 
   remarcar = async (req: Request, res: Response): Promise<void> => {
     const outcome = await this.booking.remarcar(req.params['id'] as string, (req.body as RemarcarInput).inicio, wantsAsync(req));
-    if (outcome.kind === 'accepted') return sendAccepted(res, outcome.task);
+    if (outcome.kind === 'accepted') return sendAccepted(res, outcome.task, true);
     res.json(outcome.consulta);
   };
 
@@ -117,7 +113,7 @@ export class ConsultaController {
         description: 'Mesmas regras do agendamento; se o novo horário falhar, o antigo é mantido.',
         responses: {
           200: json('Consulta no novo horário', Consulta),
-          202: json('Aceita (Prefer: respond-async)', Task, { Location: 'URL da tarefa' }),
+          202: json('Aceita (Prefer: respond-async)', Task, { Location: 'URL da tarefa', 'Preference-Applied': 'respond-async' }),
           ...WRITE_ERRORS,
           404: NOT_FOUND,
           409: problem('Consulta não agendada, novo horário ocupado ou paciente com outra consulta'),

@@ -1,12 +1,12 @@
 import type { Request, Response } from 'express';
 import type { RouteSpec } from '../http/route.js';
-import type { TaskQueue, TaskRecord } from '../infra/task-queue.js';
+import type { TaskQueue } from '../infra/task-queue.js';
 import { z } from '../schemas/common.js';
 import { BackupInfo, NomeParams, RelatorioInput, ReportInfo, RestoreResult } from '../schemas/operations.schema.js';
 import { Task } from '../schemas/task.schema.js';
 import type { BackupService } from '../services/backup.service.js';
 import type { ReportService } from '../services/report.service.js';
-import { BAD_REQUEST, NOT_FOUND, UNAVAILABLE, WRITE_ERRORS, json, problem } from './responses.js';
+import { BAD_REQUEST, NOT_FOUND, UNAVAILABLE, WRITE_ERRORS, json, problem, sendAccepted } from './responses.js';
 
 /** Backups, restores and reports: the operator's side of the API. */
 export class OperationsController {
@@ -14,17 +14,13 @@ export class OperationsController {
     private readonly deps: { backups: BackupService; reports: ReportService; queue: TaskQueue },
   ) {}
 
-  private accepted(res: Response, task: TaskRecord): void {
-    res.status(202).location(`/sistema/tasks/${task.id}`).json(task);
-  }
-
   backup = (_req: Request, res: Response): void => {
-    this.accepted(res, this.deps.queue.add('backup', { automatic: false }).task);
+    sendAccepted(res, this.deps.queue.add('backup', { automatic: false }).task);
   };
 
   relatorio = (req: Request, res: Response): void => {
     const params = this.deps.reports.resolve(req.body as RelatorioInput);
-    this.accepted(res, this.deps.queue.add('gerar_relatorio', params).task);
+    sendAccepted(res, this.deps.queue.add('gerar_relatorio', params).task);
   };
 
   listBackups = async (_req: Request, res: Response): Promise<void> => {

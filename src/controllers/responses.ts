@@ -1,4 +1,6 @@
+import type { Response } from 'express';
 import type { z } from 'zod';
+import type { TaskRecord } from '../infra/task-queue.js';
 import { Problem } from '../schemas/common.js';
 import type { ResponseSpec } from '../http/route.js';
 
@@ -21,3 +23,9 @@ export const UNAVAILABLE = problem('Armazenamento indisponível (disco cheio, tr
 
 /** The errors every JSON write can answer. */
 export const WRITE_ERRORS = { 400: BAD_REQUEST, 413: TOO_LARGE, 415: UNSUPPORTED, 503: UNAVAILABLE };
+
+/** 202 with the task and where to follow it; `respondAsync` when the client asked with `Prefer: respond-async`. */
+export function sendAccepted(res: Response, task: TaskRecord, respondAsync = false): void {
+  if (respondAsync) res.set('Preference-Applied', 'respond-async');
+  res.status(202).location(`/sistema/tasks/${task.id}`).json(task);
+}
