@@ -24,6 +24,8 @@ describe('a lock held past stale by a stuck process', () => {
     await store.close();
 
     expect((await exited(child)).code).toBe(0);
+    // Two guards stop the stuck writer: the lock's liveness check (it stalled past half the stale time) and,
+    // behind it, the journal identity check before appending. Either alone keeps this test green; both gone, it fails.
     expect(lines.at(-1)).toMatch(/^refused /);
 
     const check = new FileStore({ dir, collections: ['itens'], logger: silentLogger, staleMs: 2000 });
