@@ -4,7 +4,7 @@ import type { Config } from './core/config.js';
 import { LogBuffer, createLogger, type Logger } from './core/logger.js';
 import { FileStore } from './infra/storage/file-store.js';
 import type { Store } from './infra/storage/store.js';
-import { ALL_COLLECTIONS } from './repositories/collections.js';
+import { ALL_COLLECTIONS, REFERENCE_FIELDS } from './repositories/collections.js';
 import { ConsultaRepository } from './repositories/consulta.repository.js';
 import { MedicoRepository } from './repositories/medico.repository.js';
 import { PacienteRepository } from './repositories/paciente.repository.js';
@@ -73,6 +73,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
       collections: ALL_COLLECTIONS,
       logger: logger.child({ module: 'storage' }),
       staleMs: config.lockStaleMs,
+      sharedFields: REFERENCE_FIELDS,
     });
   await store.open();
 

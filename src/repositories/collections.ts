@@ -7,3 +7,6 @@ export const COLLECTIONS = {
 } as const;
 
 export const ALL_COLLECTIONS: readonly string[] = Object.values(COLLECTIONS);
+
+/** Fields that hold ids of other records; the store keeps one string per distinct value. */
+export const REFERENCE_FIELDS: readonly string[] = ['medicoId', 'pacienteId'];

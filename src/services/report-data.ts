@@ -1,6 +1,5 @@
 import { formatInstant } from '../core/time.js';
 import type { Entity } from '../infra/storage/store.js';
-import { times } from '../repositories/consulta.repository.js';
 import { STATUS_CONSULTA, type Consulta, type StatusConsulta } from '../schemas/consulta.schema.js';
 import type { Medico } from '../schemas/medico.schema.js';
 import type { Paciente } from '../schemas/paciente.schema.js';
@@ -37,9 +36,13 @@ export function buildReportData(collections: Map<string, Map<string, Entity>>, p
   const pacientes = collections.get('pacientes') as Map<string, Paciente>;
   const from = startOfDate(params.de, zone);
   const to = startOfDate(nextDate(params.ate), zone);
-  const consultas = [...(collections.get('consultas') as Map<string, Consulta>).values()]
-    .filter((c) => (!params.medicoId || c.medicoId === params.medicoId) && times(c).inicio >= from && times(c).inicio < to)
-    .sort((a, b) => times(a).inicio - times(b).inicio);
+  // Each start parsed once, then sorted by it.
+  const dated = [...(collections.get('consultas') as Map<string, Consulta>).values()]
+    .filter((c) => !params.medicoId || c.medicoId === params.medicoId)
+    .map((c) => ({ c, at: Date.parse(c.inicio) }))
+    .filter(({ at }) => at >= from && at < to)
+    .sort((a, b) => a.at - b.at);
+  const consultas = dated.map(({ c }) => c);
 
   const totals = Object.fromEntries(STATUS_CONSULTA.map((s) => [s, 0])) as Record<StatusConsulta, number>;
   const perMedico = new Map<string, { consultas: number; ocupados: number }>();
@@ -61,8 +64,8 @@ export function buildReportData(collections: Map<string, Map<string, Entity>>, p
       horarios: dates.reduce((n, d) => n + slotsForDate(m, d, zone).length, 0),
       ocupados: perMedico.get(m.id)?.ocupados ?? 0,
     }));
-  const rows = consultas.map((c) => ({
-    quando: brDateTime(formatInstant(times(c).inicio, zone)),
+  const rows = dated.map(({ c, at }) => ({
+    quando: brDateTime(formatInstant(at, zone)),
     medico: medicos.get(c.medicoId)?.nome ?? '(médico excluído)',
     paciente: pacientes.get(c.pacienteId)?.nome ?? '(paciente excluído)',
     status: c.status,

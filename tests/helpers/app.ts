@@ -6,7 +6,7 @@ import { ManualClock, type Clock } from '../../src/core/clock.js';
 import { loadConfig } from '../../src/core/config.js';
 import { FileStore, type StorageFs } from '../../src/infra/storage/file-store.js';
 import { MemoryStore } from '../../src/infra/storage/memory-store.js';
-import { ALL_COLLECTIONS } from '../../src/repositories/collections.js';
+import { ALL_COLLECTIONS, REFERENCE_FIELDS } from '../../src/repositories/collections.js';
 import { silentLogger } from './logger.js';
 import { tempDir } from './tmp.js';
 
@@ -33,8 +33,8 @@ export async function makeApp(
   const container = await createContainer(config, {
     clock: options.clock ?? new ManualClock(TEST_NOW),
     logger: silentLogger,
-    ...(options.storage === 'memory' ? { store: new MemoryStore(ALL_COLLECTIONS) } : {}),
-    ...(options.fs ? { store: new FileStore({ dir: dataDir, collections: ALL_COLLECTIONS, logger: silentLogger, fs: options.fs }) } : {}),
+    ...(options.storage === 'memory' ? { store: new MemoryStore(ALL_COLLECTIONS, REFERENCE_FIELDS) } : {}),
+    ...(options.fs ? { store: new FileStore({ dir: dataDir, collections: ALL_COLLECTIONS, sharedFields: REFERENCE_FIELDS, logger: silentLogger, fs: options.fs }) } : {}),
   });
   open.push(container);
   return { app: createApp(container), container, dataDir };

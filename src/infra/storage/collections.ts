@@ -8,12 +8,34 @@ export class Collections {
   private readonly maps = new Map<string, Map<string, Entity>>();
   private readonly listeners = new Set<StoreListener>();
   private readonly commitListeners = new Set<CommitListener>();
+  private readonly pool = new Map<string, string>();
 
   /** Listeners must not break a commit that is already durable: their errors are reported, not thrown. */
   onListenerError: (error: unknown) => void = () => undefined;
 
-  constructor(readonly names: readonly string[]) {
+  /** `sharedFields`: see {@link admit}. */
+  constructor(
+    readonly names: readonly string[],
+    private readonly sharedFields: readonly string[] = [],
+  ) {
     for (const name of names) this.maps.set(name, new Map());
+  }
+
+  /**
+   * Makes a fresh record fit to be kept: frozen, and with its `sharedFields` (references to other records, such
+   * as a consulta's `medicoId`) pointing at one pooled string per value. `JSON.parse` and every request body make
+   * a new 36-character string each time; at 100k consultas sharing them saves about 11 MB of heap. The pool
+   * holds one entry per distinct id ever referenced (médicos and pacientes), a small bounded set.
+   */
+  admit<T extends Entity>(record: T): T {
+    for (const field of this.sharedFields) {
+      const value = (record as Record<string, unknown>)[field];
+      if (typeof value !== 'string') continue;
+      const pooled = this.pool.get(value);
+      if (pooled === undefined) this.pool.set(value, value);
+      else (record as Record<string, unknown>)[field] = pooled;
+    }
+    return Object.freeze(record);
   }
 
   map(collection: string): Map<string, Entity> {
@@ -77,7 +99,7 @@ export class Collections {
     const changes: Change[] = [];
     const tx: Tx = {
       put: (collection, record) => {
-        changes.push(this.apply(collection, record.id, Object.freeze({ ...record })));
+        changes.push(this.apply(collection, record.id, this.admit({ ...record })));
       },
       delete: (collection, id) => {
         if (this.map(collection).has(id)) changes.push(this.apply(collection, id, undefined));
@@ -100,8 +122,11 @@ export class Collections {
 export abstract class CachedReads {
   protected readonly state: Collections;
 
-  constructor(readonly collections: readonly string[]) {
-    this.state = new Collections(collections);
+  constructor(
+    readonly collections: readonly string[],
+    sharedFields: readonly string[] = [],
+  ) {
+    this.state = new Collections(collections, sharedFields);
   }
 
   get<T extends Entity>(collection: string, id: string): T | undefined {

@@ -70,17 +70,17 @@ export interface Materialized {
  * Parses each collection's data file (missing means empty) and applies the journal on top, skipping lines a
  * data file of a later generation already holds. Damage anywhere but a torn journal tail is an error. The one
  * way records are rebuilt from files: by the store when it loads, by restore validation and the report worker.
+ * `keep` sees each record before it is kept (the store freezes and pools them).
  */
 export function materializeFiles(
   dataFile: (collection: string) => { name: string; text: string | undefined },
   journal: Buffer,
   journalName: string,
   collections: readonly string[],
-  freeze = false,
+  keep: (record: Entity) => Entity = (record) => record,
 ): Materialized {
   const generations = new Map<string, number>();
   const maps = new Map<string, Map<string, Entity>>();
-  const keep = (record: Entity) => (freeze ? Object.freeze(record) : record);
   for (const collection of collections) {
     const { name, text } = dataFile(collection);
     const data = text === undefined ? emptyData(collection) : parseDataFile(name, text, collection);

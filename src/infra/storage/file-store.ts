@@ -59,6 +59,8 @@ export interface FileStoreOptions {
   fs?: StorageFs;
   /** How often to look for other processes' commits without being asked (0: only when read). */
   watchMs?: number;
+  /** Fields holding ids of other records, kept as one shared string per value (see `Collections.admit`). */
+  sharedFields?: readonly string[];
 }
 
 interface Pending {
@@ -91,7 +93,7 @@ export class FileStore extends CachedReads implements Store {
   private watcher: NodeJS.Timeout | undefined;
 
   constructor(options: FileStoreOptions) {
-    super(options.collections);
+    super(options.collections, options.sharedFields);
     this.state.onListenerError = (error) => options.logger.error({ err: error }, 'ouvinte de commit falhou');
     this.watchMs = options.watchMs ?? 250;
     this.dir = options.dir;
@@ -437,7 +439,7 @@ export class FileStore extends CachedReads implements Store {
         }
         const changes: Change[] = [];
         for (const entry of decoded.entries) {
-          applyEntry(entry, this.generations, (c, id, after) => changes.push(this.state.apply(c, id, after && Object.freeze(after))));
+          applyEntry(entry, this.generations, (c, id, after) => changes.push(this.state.apply(c, id, after && this.state.admit(after))));
         }
         this.journal.offset += decoded.validLength;
         this.state.committed(changes);
@@ -466,7 +468,7 @@ export class FileStore extends CachedReads implements Store {
       const journal = before ? openJournal(this.journalFile) : undefined;
       try {
         const bytes = journal ? readFrom(journal.fd, 0, journal.size) : Buffer.alloc(0);
-        const { maps, generations, journalLength } = materializeFiles(readData, bytes, this.journalFile, this.collections, true);
+        const { maps, generations, journalLength } = materializeFiles(readData, bytes, this.journalFile, this.collections, (record) => this.state.admit(record));
         const after = fsSync.statSync(this.journalFile, { throwIfNoEntry: false });
         if ((journal?.ino ?? -1) !== (before?.ino ?? -1) || (after?.ino ?? -1) !== (before?.ino ?? -1)) continue; // replaced while we read: again
         for (const [collection, generation] of generations) this.generations.set(collection, generation);

@@ -22,7 +22,7 @@ export class MemoryStore extends CachedReads implements Store {
 
   async replaceAll(records: ReadonlyMap<string, readonly Entity[]>): Promise<void> {
     for (const collection of this.collections) {
-      this.state.replace(collection, new Map((records.get(collection) ?? []).map((r) => [r.id, Object.freeze({ ...r })])));
+      this.state.replace(collection, new Map((records.get(collection) ?? []).map((r) => [r.id, this.state.admit({ ...r })])));
     }
   }
 
