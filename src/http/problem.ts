@@ -1,6 +1,7 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { AppError, type ProblemCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { requestLog } from './request-context.js';
 
 /** Writes an RFC 9457 problem document. */
 export function sendProblem(res: Response, error: AppError, instance: string): void {
@@ -56,13 +57,12 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     const known = toAppError(error);
-    const log = (res.locals.log as Logger | undefined) ?? logger;
     if (known) {
-      if (known.status >= 500) log.error({ err: error, code: known.code }, known.detail);
+      if (known.status >= 500) requestLog(res, logger).error({ err: error, code: known.code }, known.detail);
       sendProblem(res, known, instanceOf(req.originalUrl));
       return;
     }
-    log.error({ err: error }, 'erro não tratado');
+    requestLog(res, logger).error({ err: error }, 'erro não tratado');
     sendProblem(res, new AppError('ERRO_INTERNO', 'Ocorreu um erro inesperado. Tente novamente.'), instanceOf(req.originalUrl));
   };
 }
