@@ -15,7 +15,7 @@ export class AgendaController {
   ) {}
 
   agenda = (req: Request, res: Response): void => {
-    res.json(this.agendaService.agenda(req.params['id'] as string, req.query as unknown as AgendaQuery));
+    res.type('application/json').send(this.agendaService.agendaJson(req.params['id'] as string, req.query as unknown as AgendaQuery));
   };
 
   stream = (req: Request, res: Response): void => {

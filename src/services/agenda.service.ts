@@ -30,18 +30,20 @@ export interface AgendaServiceDeps {
   timezone: string;
 }
 
-const MAX_CACHED = 5000;
+/** Cached answers are dropped all at once past this many bytes (a day's agenda is about 9 kB). */
+const MAX_CACHED_BYTES = 8 * 1024 * 1024;
 
 /**
  * The agenda of a médico: slots cut from working hours, each with its current state.
  *
- * Agendas are read far more often than they change, so each answer is kept until something that could
- * change it happens: a slot event of that médico (reserve, commit, release — from this process or read
- * from another's journal), a change to the médico, or a full reload.
+ * Agendas are read far more often than they change, so each answer is kept, as the JSON bytes sent, until
+ * something that could change it happens: a slot event of that médico (reserve, commit, release — from this
+ * process or read from another's journal), a change to the médico, or a full reload. (Keeping the bytes, not
+ * the object, spares each read the serialisation, a sixth of its CPU, and keeps the cache off the V8 heap.)
  */
 export class AgendaService {
-  private readonly cache = new Map<string, Map<string, AgendaView>>();
-  private cached = 0;
+  private readonly cache = new Map<string, Map<string, Buffer>>();
+  private cachedBytes = 0;
 
   constructor(private readonly deps: AgendaServiceDeps) {
     deps.schedule.subscribe((event) => (event.type === 'resync' ? this.clear() : this.forget(event.medicoId)));
@@ -53,30 +55,31 @@ export class AgendaService {
     });
   }
 
-  agenda(medicoId: string, query: AgendaQuery): AgendaView {
+  /** The agenda ({@link AgendaView}) as UTF-8 JSON. */
+  agendaJson(medicoId: string, query: AgendaQuery): Buffer {
     // Looking the médico up first also reads other processes' commits, whose events invalidate the cache.
     const medico = this.deps.medicos.get(medicoId);
     if (!medico) throw notFound('Médico');
     const key = query.data ?? `${query.de}..${query.ate}`;
     const hit = this.cache.get(medicoId)?.get(key);
     if (hit) return hit;
-    const view = this.compute(medico, query);
-    if (this.cached >= MAX_CACHED) this.clear();
+    const json = Buffer.from(JSON.stringify(this.compute(medico, query)));
+    if (this.cachedBytes + json.length > MAX_CACHED_BYTES) this.clear();
     let forMedico = this.cache.get(medicoId);
     if (!forMedico) this.cache.set(medicoId, (forMedico = new Map()));
-    forMedico.set(key, view);
-    this.cached++;
-    return view;
+    forMedico.set(key, json);
+    this.cachedBytes += json.length;
+    return json;
   }
 
   private forget(medicoId: string): void {
-    this.cached -= this.cache.get(medicoId)?.size ?? 0;
+    for (const json of this.cache.get(medicoId)?.values() ?? []) this.cachedBytes -= json.length;
     this.cache.delete(medicoId);
   }
 
   private clear(): void {
     this.cache.clear();
-    this.cached = 0;
+    this.cachedBytes = 0;
   }
 
   private compute(medico: Medico, query: AgendaQuery): AgendaView {
