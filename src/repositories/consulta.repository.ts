@@ -17,7 +17,7 @@ export function times(c: ConsultaRecord): { inicio: number; fim: number } {
   return { inicio: Date.parse(c.inicio), fim: Date.parse(c.fim) };
 }
 
-const startOf = (c: ConsultaRecord) => Date.parse(c.inicio);
+const spanOf = (c: ConsultaRecord) => [Date.parse(c.inicio), Date.parse(c.fim)] as const;
 
 export interface ConsultaFilter {
   medicoId?: string | undefined;
@@ -38,8 +38,8 @@ export class ConsultaRepository {
   private readonly byPaciente: TimelineIndex<ConsultaRecord>;
 
   constructor(private readonly store: Store) {
-    this.byMedico = new TimelineIndex<ConsultaRecord>(store, C, (c) => c.medicoId, startOf);
-    this.byPaciente = new TimelineIndex<ConsultaRecord>(store, C, (c) => c.pacienteId, startOf);
+    this.byMedico = new TimelineIndex<ConsultaRecord>(store, C, (c) => c.medicoId, spanOf);
+    this.byPaciente = new TimelineIndex<ConsultaRecord>(store, C, (c) => c.pacienteId, spanOf);
   }
 
   get(id: string): ConsultaRecord | undefined {
@@ -55,17 +55,14 @@ export class ConsultaRepository {
 
   /** An `agendada` consulta of the médico overlapping [fromMs, toMs), other than `exceptId`. */
   medicoConflict(medicoId: string, fromMs: number, toMs: number, exceptId?: string): ConsultaRecord | undefined {
-    return this.forMedicoBetween(medicoId, fromMs - LONGEST_MS, toMs).find(
-      (c) => c.id !== exceptId && c.status === 'agendada' && overlaps(c, fromMs, toMs),
-    );
+    this.store.refresh();
+    return this.byMedico.overlapping(medicoId, fromMs, toMs, LONGEST_MS, (c) => c.id !== exceptId && c.status === 'agendada');
   }
 
   /** An `agendada` consulta of the paciente, with any médico, overlapping [fromMs, toMs), other than `exceptId`. */
   pacienteConflict(pacienteId: string, fromMs: number, toMs: number, exceptId?: string): ConsultaRecord | undefined {
     this.store.refresh();
-    return this.byPaciente.between(pacienteId, fromMs - LONGEST_MS, toMs).find(
-      (c) => c.id !== exceptId && c.status === 'agendada' && overlaps(c, fromMs, toMs),
-    );
+    return this.byPaciente.overlapping(pacienteId, fromMs, toMs, LONGEST_MS, (c) => c.id !== exceptId && c.status === 'agendada');
   }
 
   /** True when the médico has an `agendada` consulta starting after `now`. */
@@ -102,8 +99,4 @@ export class ConsultaRepository {
   save(tx: Tx, consulta: ConsultaRecord): void {
     tx.put(C, consulta);
   }
-}
-
-function overlaps(c: ConsultaRecord, fromMs: number, toMs: number): boolean {
-  return startOf(c) < toMs && Date.parse(c.fim) > fromMs;
 }

@@ -27,13 +27,21 @@ describe('TimelineIndex', () => {
     await fc.assert(
       fc.asyncProperty(fc.array(op, { maxLength: 60 }), fc.integer({ min: -1, max: 21 }), fc.integer({ min: -1, max: 22 }), async (ops, from, to) => {
         const store = new MemoryStore(['itens']);
-        const index = new TimelineIndex<Item>(store, 'itens', (r) => r.owner, (r) => r.at);
+        const index = new TimelineIndex<Item>(store, 'itens', (r) => r.owner, (r) => [r.at, r.at + 3]);
         for (const o of ops) {
           await store.transact((tx) => (o.kind === 'put' ? tx.put('itens', { id: `i${o.id}`, owner: o.owner, at: o.at } as Item) : tx.delete('itens', `i${o.id}`)));
           // The merged order is cached between changes: ask for it midway too.
           expect(index.allBetween(-Infinity, Infinity).map((r) => r.id)).toEqual(expected(store, undefined, -Infinity, Infinity));
         }
-        for (const owner of ['a', 'b', 'c']) expect(index.between(owner, from, to).map((r) => r.id)).toEqual(expected(store, owner, from, to));
+        for (const owner of ['a', 'b', 'c']) {
+          expect(index.between(owner, from, to).map((r) => r.id)).toEqual(expected(store, owner, from, to));
+          // Spans are 3 long: the first accepted record overlapping [from, to), in order of start.
+          const even = (r: Item) => Number(r.id.slice(1)) % 2 === 0;
+          const overlap = expected(store, owner, -Infinity, Infinity)
+            .map((id) => store.get<Item>('itens', id)!)
+            .find((r) => r.at < to && r.at + 3 > from && even(r));
+          expect(index.overlapping(owner, from, to, 3, even)?.id).toBe(overlap?.id);
+        }
         expect(index.allBetween(from, to).map((r) => r.id)).toEqual(expected(store, undefined, from, to));
       }),
       { numRuns: 300 },
@@ -42,7 +50,7 @@ describe('TimelineIndex', () => {
 
   it('when the collection is replaced wholesale, then the index is rebuilt from it', async () => {
     const store = new MemoryStore(['itens']);
-    const index = new TimelineIndex<Item>(store, 'itens', (r) => r.owner, (r) => r.at);
+    const index = new TimelineIndex<Item>(store, 'itens', (r) => r.owner, (r) => [r.at, r.at + 3]);
     await store.transact((tx) => tx.put('itens', { id: 'x', owner: 'a', at: 5 } as Item));
     await store.replaceAll(new Map([['itens', [{ id: 'y', owner: 'a', at: 3 }, { id: 'z', owner: 'a', at: 1 }] as Item[]]]));
     expect(index.between('a', 0, 10).map((r) => r.id)).toEqual(['z', 'y']);
