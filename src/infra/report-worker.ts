@@ -5,6 +5,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
+import { constants, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { materialize } from './storage/data-files.js';
 import { buildReportData, type ReportParams } from '../services/report-data.js';
@@ -18,6 +19,14 @@ export interface ReportJob {
 }
 
 export type ReportMessage = { progress: number } | { done: { paginas: number; consultas: number } } | { error: string };
+
+// CPU-bound work yields the CPU to the threads that answer requests: the scheduler runs this thread only when
+// they leave a core free. On Linux the nice value belongs to each thread, so this lowers this worker alone.
+try {
+  setPriority(constants.priority.PRIORITY_LOW);
+} catch {
+  // Not allowed here: the report runs at normal priority.
+}
 
 const job = workerData as ReportJob;
 const post = (message: ReportMessage) => parentPort!.postMessage(message);
