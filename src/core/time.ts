@@ -8,29 +8,54 @@ import { DateTime } from 'luxon';
  * costs microseconds, so the offset is looked up once per zone and quarter hour (no zone changes its offset
  * other than on a quarter hour) and the string is built from it.
  */
-const offsets = new Map<string, number>();
 const QUARTER_MS = 15 * 60_000;
+/** zone → quarter hour (ms / 15 min) → offset in minutes; numeric keys, bounded. */
+const offsets = new Map<string, Map<number, number>>();
+/** offset in minutes → `-03:00` */
+const suffixes = new Map<number, string>();
+const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
 
 function offsetMinutes(ms: number, zone: string): number {
-  const key = `${zone}|${Math.floor(ms / QUARTER_MS)}`;
-  let offset = offsets.get(key);
+  let byQuarter = offsets.get(zone);
+  if (!byQuarter) offsets.set(zone, (byQuarter = new Map()));
+  const quarter = Math.floor(ms / QUARTER_MS);
+  let offset = byQuarter.get(quarter);
   if (offset === undefined) {
-    if (offsets.size > 50_000) offsets.clear(); // bounded memory
+    if (byQuarter.size > 50_000) byQuarter.clear(); // bounded memory
     offset = DateTime.fromMillis(ms, { zone }).offset;
-    offsets.set(key, offset);
+    byQuarter.set(quarter, offset);
   }
   return offset;
+}
+
+function suffix(offset: number, zone: string): string {
+  if (offset === 0 && zone === 'UTC') return 'Z';
+  let text = suffixes.get(offset);
+  if (text === undefined) {
+    const abs = Math.abs(offset);
+    // Historical (LMT) offsets have seconds: cut, as luxon does.
+    text = `${offset < 0 ? '-' : '+'}${TWO_DIGITS[Math.trunc(abs / 60)]}:${TWO_DIGITS[Math.trunc(abs % 60)]}`;
+    suffixes.set(offset, text);
+  }
+  return text;
 }
 
 export function formatInstant(instant: Date | number, zone: string): string {
   const ms = typeof instant === 'number' ? instant : instant.getTime();
   const offset = offsetMinutes(ms, zone);
-  const local = new Date(ms + offset * 60_000).toISOString(); // wall time, spelled as if UTC
-  const seconds = ms % 1000 === 0 ? local.slice(0, 19) : local.slice(0, 23);
-  if (offset === 0 && zone === 'UTC') return `${seconds}Z`;
-  const sign = offset < 0 ? '-' : '+';
-  const abs = Math.abs(offset);
-  return `${seconds}${sign}${String(Math.floor(abs / 60)).padStart(2, '0')}:${String(abs % 60).padStart(2, '0')}`;
+  const local = new Date(ms + offset * 60_000); // wall time, read through the UTC getters
+  const year = local.getUTCFullYear();
+  if (year < 1000 || year > 9999) {
+    const iso = local.toISOString();
+    return (ms % 1000 === 0 ? iso.slice(0, -5) : iso.slice(0, -1)) + suffix(offset, zone);
+  }
+  const millis = local.getUTCMilliseconds();
+  return (
+    `${year}-${TWO_DIGITS[local.getUTCMonth() + 1]}-${TWO_DIGITS[local.getUTCDate()]}` +
+    `T${TWO_DIGITS[local.getUTCHours()]}:${TWO_DIGITS[local.getUTCMinutes()]}:${TWO_DIGITS[local.getUTCSeconds()]}` +
+    (millis === 0 ? '' : `.${String(millis).padStart(3, '0')}`) +
+    suffix(offset, zone)
+  );
 }
 
 /** Today's date (`YYYY-MM-DD`) in the clinic's zone. */

@@ -12,6 +12,11 @@ describe('formatInstant', () => {
     }
   });
 
+  it('when the year has fewer than four digits, then it is spelled as luxon spells it', () => {
+    const ms = Date.parse('0999-06-01T12:00:00Z');
+    expect(formatInstant(ms, 'America/Sao_Paulo')).toBe(DateTime.fromMillis(ms, { zone: 'America/Sao_Paulo' }).toISO({ suppressMilliseconds: true }));
+  });
+
   it('when the instant has milliseconds, then they are kept', () => {
     expect(formatInstant(Date.parse('2026-12-01T12:00:00.123Z'), 'America/Sao_Paulo')).toBe('2026-12-01T09:00:00.123-03:00');
   });

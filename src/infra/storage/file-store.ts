@@ -184,11 +184,19 @@ export class FileStore extends CachedReads implements Store {
         for (const collection of this.collections) {
           files.push({ name: `${collection}.json`, bytes: await fsp.readFile(this.dataFile(collection)) });
         }
-        const journal = openJournal(this.journalFile);
+        // Read without blocking the event loop: after a busy day the journal can hold tens of MB.
+        const journal = await fsp.open(this.journalFile, 'r');
         try {
-          files.push({ name: JOURNAL_FILE, bytes: journal ? readFrom(journal.fd, 0, this.journal.offset) : Buffer.alloc(0) });
+          const bytes = Buffer.alloc(this.journal.offset);
+          let read = 0;
+          while (read < bytes.length) {
+            const { bytesRead } = await journal.read(bytes, read, bytes.length - read, read);
+            if (bytesRead === 0) break;
+            read += bytesRead;
+          }
+          files.push({ name: JOURNAL_FILE, bytes: bytes.subarray(0, read) });
         } finally {
-          if (journal) fsSync.closeSync(journal.fd);
+          await journal.close();
         }
         const counts = Object.fromEntries(this.collections.map((c) => [c, this.count(c)]));
         return { files, counts, generation: this.generation };
