@@ -2,7 +2,8 @@ import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, utime
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../../src/core/errors.js';
-import { FileStore, JOURNAL_FILE, StorageCorruptError } from '../../src/infra/storage/file-store.js';
+import * as fsp from 'node:fs/promises';
+import { FileStore, JOURNAL_FILE, StorageCorruptError, type StorageFs } from '../../src/infra/storage/file-store.js';
 import { LOCK_NAME } from '../../src/infra/storage/lock.js';
 import type { Entity } from '../../src/infra/storage/store.js';
 import { faultyFs } from '../helpers/faults.js';
@@ -123,6 +124,28 @@ describe('FileStore', () => {
     expect((await reopen(dir)).count('itens')).toBe(2);
   });
 
+  it('when a checkpoint fails half way, then later lines of any process still apply on top of the files it renamed', async () => {
+    const dir = tempDir();
+    const gate = failingRenames();
+    const store = makeStore(dir, { fs: gate.fs, checkpointMinBytes: 512 });
+    await store.open();
+    // Another process, open since before the checkpoint: it knows the old generation.
+    const other = makeStore(dir, { watchMs: 0 });
+    await other.open();
+    gate.failSecond = true; // itens.json is renamed into place with the new generation, outros.json fails
+    await Promise.all(Array.from({ length: 20 }, (_, n) => store.transact((tx) => tx.put('itens', { id: `a${n}`, n } as Item))));
+    await gate.failed;
+    // The other process writes first: its line must not be tagged with the old generation (it would be skipped
+    // behind the renamed itens.json when the files are read again).
+    await other.transact((tx) => tx.put('itens', { id: 'outro-processo', n: 2 } as Item));
+    await store.transact((tx) => tx.put('itens', { id: 'depois', n: 1 } as Item));
+    await other.close();
+    const again = await reopen(dir);
+    expect(again.get<Item>('itens', 'outro-processo')?.n).toBe(2);
+    expect(again.get<Item>('itens', 'depois')?.n).toBe(1);
+    expect(again.count('itens')).toBe(22);
+  });
+
   it('when the journal ends in a torn line, then it is dropped and the good lines are kept', async () => {
     const dir = tempDir();
     const store = makeStore(dir);
@@ -225,3 +248,30 @@ describe('FileStore', () => {
     expect(again.get('itens', 'b')).toBeDefined();
   });
 });
+
+/**
+ * A storage `fs` seam that fails the second data-file rename after `failSecond` is set: a checkpoint that stops
+ * half way, its first file already renamed into place.
+ */
+function failingRenames() {
+  let failedResolve!: () => void;
+  let dataRenames = 0;
+  const control = {
+    failSecond: false,
+    failed: new Promise<void>((resolve) => (failedResolve = resolve)),
+    fs: {
+      ...fsp,
+      rename: (async (from: string, to: string) => {
+        if (String(to).endsWith('.json')) {
+          if (control.failSecond) dataRenames++;
+          if (control.failSecond && dataRenames === 2) {
+            setTimeout(failedResolve, 50);
+            throw Object.assign(new Error('EIO: injected fault'), { code: 'EIO' });
+          }
+        }
+        return fsp.rename(from, to);
+      }) as typeof fsp.rename,
+    } satisfies StorageFs,
+  };
+  return control;
+}

@@ -64,6 +64,8 @@ export interface Materialized {
   /** Bytes of good journal lines; anything after them is a torn tail. */
   journalLength: number;
   trailingBytes: number;
+  /** The highest generation of any data file or journal line: new lines must not be tagged below it. */
+  lastGeneration: number;
 }
 
 /**
@@ -89,14 +91,16 @@ export function materializeFiles(
   }
   const decoded = decodeJournal(journal);
   if (decoded.corruptAt !== undefined) throw new StorageCorruptError(journalName, `linha danificada no byte ${decoded.corruptAt}`);
+  let lastGeneration = Math.max(0, ...generations.values());
   for (const entry of decoded.entries) {
+    lastGeneration = Math.max(lastGeneration, entry.g);
     applyEntry(entry, generations, (c, id, after) => {
       const map = maps.get(c)!;
       if (after) map.set(id, keep(after));
       else map.delete(id);
     });
   }
-  return { maps, generations, journalLength: decoded.validLength, trailingBytes: decoded.trailingBytes };
+  return { maps, generations, journalLength: decoded.validLength, trailingBytes: decoded.trailingBytes, lastGeneration };
 }
 
 /** The records of a snapshot's files (by file name); a torn journal tail is damage here too. */

@@ -80,6 +80,11 @@ export class FileStore extends CachedReads implements Store {
   private readonly staleMs: number;
 
   private readonly generations = new Map<string, number>();
+  /**
+   * The generation new journal lines are tagged with: never below any data file's or any line's seen, so no
+   * line can be skipped behind a data file of a later generation (see `checkpointLocked`).
+   */
+  private writeGeneration = 0;
   private journal = { ino: -1, offset: 0 };
   private dataBytes = 0;
   private pending: Pending[] = [];
@@ -185,19 +190,7 @@ export class FileStore extends CachedReads implements Store {
           files.push({ name: `${collection}.json`, bytes: await fsp.readFile(this.dataFile(collection)) });
         }
         // Read without blocking the event loop: after a busy day the journal can hold tens of MB.
-        const journal = await fsp.open(this.journalFile, 'r');
-        try {
-          const bytes = Buffer.alloc(this.journal.offset);
-          let read = 0;
-          while (read < bytes.length) {
-            const { bytesRead } = await journal.read(bytes, read, bytes.length - read, read);
-            if (bytesRead === 0) break;
-            read += bytesRead;
-          }
-          files.push({ name: JOURNAL_FILE, bytes: bytes.subarray(0, read) });
-        } finally {
-          await journal.close();
-        }
+        files.push({ name: JOURNAL_FILE, bytes: await this.readJournal(0, this.journal.offset) });
         const counts = Object.fromEntries(this.collections.map((c) => [c, this.count(c)]));
         return { files, counts, generation: this.generation };
       }),
@@ -213,7 +206,7 @@ export class FileStore extends CachedReads implements Store {
     await this.exclusive(() =>
       this.withLock(async () => {
         this.catchUp(true);
-        const next = this.generation + 1;
+        const next = Math.max(this.generation, this.writeGeneration) + 1;
         const targets: string[] = [];
         for (const collection of this.collections) {
           const target = this.dataFile(collection);
@@ -371,7 +364,7 @@ export class FileStore extends CachedReads implements Store {
         try {
           const { result, changes } = this.state.run(p.work);
           done.push({ p, result, changes });
-          if (changes.length > 0) lines.push(encodeEntry({ g: this.generation, t: now, ops: toOps(changes) }));
+          if (changes.length > 0) lines.push(encodeEntry({ g: this.writeGeneration, t: now, ops: toOps(changes) }));
         } catch (error) {
           p.reject(error);
         }
@@ -447,6 +440,7 @@ export class FileStore extends CachedReads implements Store {
         }
         const changes: Change[] = [];
         for (const entry of decoded.entries) {
+          this.writeGeneration = Math.max(this.writeGeneration, entry.g);
           applyEntry(entry, this.generations, (c, id, after) => changes.push(this.state.apply(c, id, after && this.state.admit(after))));
         }
         this.journal.offset += decoded.validLength;
@@ -476,10 +470,13 @@ export class FileStore extends CachedReads implements Store {
       const journal = before ? openJournal(this.journalFile) : undefined;
       try {
         const bytes = journal ? readFrom(journal.fd, 0, journal.size) : Buffer.alloc(0);
-        const { maps, generations, journalLength } = materializeFiles(readData, bytes, this.journalFile, this.collections, (record) => this.state.admit(record));
+        const { maps, generations, journalLength, lastGeneration } = materializeFiles(readData, bytes, this.journalFile, this.collections, (record) =>
+          this.state.admit(record),
+        );
         const after = fsSync.statSync(this.journalFile, { throwIfNoEntry: false });
         if ((journal?.ino ?? -1) !== (before?.ino ?? -1) || (after?.ino ?? -1) !== (before?.ino ?? -1)) continue; // replaced while we read: again
         for (const [collection, generation] of generations) this.generations.set(collection, generation);
+        this.writeGeneration = lastGeneration;
         this.journal = { ino: journal?.ino ?? -1, offset: journalLength };
         this.dataBytes = dataBytes;
         for (const [collection, map] of maps) this.state.replace(collection, map);
@@ -507,20 +504,50 @@ export class FileStore extends CachedReads implements Store {
 
   // ---- checkpoint --------------------------------------------------------------------------------
 
-  /** Writes every collection to a new generation of data files, then starts an empty journal. */
+  /**
+   * Writes every collection to data files of the next generation, then starts an empty journal. Lock held,
+   * between group commits.
+   *
+   * First, one empty journal line of the new generation is appended and fdatasync'ed. Every writer catches up
+   * under the lock before writing, so whoever writes after it (this process or another) tags its lines with at
+   * least that generation. If the checkpoint then stops half way (a disk error after the first data file was
+   * renamed into place), no later line carries the old generation, which would be skipped behind that file.
+   */
   private async checkpointLocked(): Promise<void> {
     this.catchUp(true);
-    const next = this.generation + 1;
+    const next = Math.max(this.generation, this.writeGeneration) + 1;
+    this.lock.assertIntact();
+    await this.append(encodeEntry({ g: next, t: Date.now(), ops: [] }));
+    this.writeGeneration = next;
     let dataBytes = 0;
     for (const collection of this.collections) {
       dataBytes += await this.writeDataFile(collection, Array.from(this.state.map(collection).values()), next);
+      this.generations.set(collection, next);
     }
+    await this.syncDirectory();
+    this.lock.assertIntact();
     const ino = await this.writeAtomically(this.journalFile, async () => {});
     await this.syncDirectory();
-    for (const collection of this.collections) this.generations.set(collection, next);
     this.journal = { ino, offset: 0 };
     this.dataBytes = dataBytes;
     this.logger.debug({ generation: next, dataBytes }, 'checkpoint concluído');
+  }
+
+  /** Bytes [from, to) of the journal, read without blocking the event loop. */
+  private async readJournal(from: number, to: number): Promise<Buffer> {
+    const handle = await fsp.open(this.journalFile, 'r');
+    try {
+      const bytes = Buffer.alloc(to - from);
+      let read = 0;
+      while (read < bytes.length) {
+        const { bytesRead } = await handle.read(bytes, read, bytes.length - read, from + read);
+        if (bytesRead === 0) break;
+        read += bytesRead;
+      }
+      return bytes.subarray(0, read);
+    } finally {
+      await handle.close();
+    }
   }
 
   /** Writes a data file atomically, a chunk of records at a time so the event loop keeps breathing. */
