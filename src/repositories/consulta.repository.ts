@@ -10,7 +10,7 @@ const C = COLLECTIONS.consultas;
 const LONGEST_MS = 240 * 60_000;
 
 /**
- * `inicio` and `fim` as ms since the epoch. Parsed when asked (about 0.1 µs each), not cached per record: the
+ * `inicio` and `fim` as ms since the epoch. Parsed when asked (about 0.2 µs each), not cached per record: the
  * hot paths read times from the indexes, and a cache cost 10 MB of heap at 100k consultas.
  */
 export function times(c: ConsultaRecord): { inicio: number; fim: number } {

@@ -91,13 +91,15 @@ export class AgendaService {
 
     // One index lookup for the whole range; the agendada consultas then meet the slots in order.
     const LONGEST_MS = 240 * 60_000;
+    // Their times are parsed once here, not once per slot they are compared with.
     const held = consultas
       .forMedicoBetween(medicoId, cuts[0]!.inicioMs - LONGEST_MS, cuts[cuts.length - 1]!.fimMs)
-      .filter((c) => c.status === 'agendada');
+      .filter((c) => c.status === 'agendada')
+      .map((c) => ({ id: c.id, ...times(c) }));
     const slots = cuts.map(({ inicioMs, fimMs }): AgendaSlot => {
       const base = { inicio: formatInstant(inicioMs, timezone), fim: formatInstant(fimMs, timezone) };
       if (schedule.isReserved(medicoId, inicioMs)) return { ...base, estado: 'reservado', consultaId: null };
-      const holder = held.find((c) => times(c).inicio < fimMs && times(c).fim > inicioMs);
+      const holder = held.find((c) => c.inicio < fimMs && c.fim > inicioMs);
       return holder ? { ...base, estado: 'ocupado', consultaId: holder.id } : { ...base, estado: 'disponivel', consultaId: null };
     });
     return { medicoId, timezone, slots };

@@ -189,8 +189,10 @@ export class FileStore extends CachedReads implements Store {
         for (const collection of this.collections) {
           files.push({ name: `${collection}.json`, bytes: await fsp.readFile(this.dataFile(collection)) });
         }
-        // Read without blocking the event loop: after a busy day the journal can hold tens of MB.
-        files.push({ name: JOURNAL_FILE, bytes: await this.readJournal(0, this.journal.offset) });
+        // Read without blocking the event loop: after a busy day the journal can hold tens of MB. Under the
+        // lock, after catching up, the file ends at the last commit (a torn tail was cut).
+        const journal = await fsp.readFile(this.journalFile);
+        files.push({ name: JOURNAL_FILE, bytes: journal.subarray(0, this.journal.offset) });
         const counts = Object.fromEntries(this.collections.map((c) => [c, this.count(c)]));
         return { files, counts, generation: this.generation };
       }),
@@ -206,7 +208,7 @@ export class FileStore extends CachedReads implements Store {
     await this.exclusive(() =>
       this.withLock(async () => {
         this.catchUp(true);
-        const next = Math.max(this.generation, this.writeGeneration) + 1;
+        const next = this.writeGeneration + 1;
         const targets: string[] = [];
         for (const collection of this.collections) {
           const target = this.dataFile(collection);
@@ -515,7 +517,7 @@ export class FileStore extends CachedReads implements Store {
    */
   private async checkpointLocked(): Promise<void> {
     this.catchUp(true);
-    const next = Math.max(this.generation, this.writeGeneration) + 1;
+    const next = this.writeGeneration + 1;
     this.lock.assertIntact();
     await this.append(encodeEntry({ g: next, t: Date.now(), ops: [] }));
     this.writeGeneration = next;
@@ -531,23 +533,6 @@ export class FileStore extends CachedReads implements Store {
     this.journal = { ino, offset: 0 };
     this.dataBytes = dataBytes;
     this.logger.debug({ generation: next, dataBytes }, 'checkpoint concluído');
-  }
-
-  /** Bytes [from, to) of the journal, read without blocking the event loop. */
-  private async readJournal(from: number, to: number): Promise<Buffer> {
-    const handle = await fsp.open(this.journalFile, 'r');
-    try {
-      const bytes = Buffer.alloc(to - from);
-      let read = 0;
-      while (read < bytes.length) {
-        const { bytesRead } = await handle.read(bytes, read, bytes.length - read, from + read);
-        if (bytesRead === 0) break;
-        read += bytesRead;
-      }
-      return bytes.subarray(0, read);
-    } finally {
-      await handle.close();
-    }
   }
 
   /** Writes a data file atomically, a chunk of records at a time so the event loop keeps breathing. */
