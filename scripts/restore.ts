@@ -1,6 +1,7 @@
 /**
  * `npm run restore -- <file>`: validates a backup and restores it into DATA_DIR, after a safety backup
- * of the current data. <file> is a path, or the name of a backup in BACKUP_DIR.
+ * of the current data. <file> is a path, or the name of a backup in BACKUP_DIR. An encrypted backup
+ * (`.zip.enc`) needs BACKUP_KEY set to the key it was made with; without it, or with another key, it is refused.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -8,7 +9,7 @@ import { withContainer } from './cli.js';
 
 const arg = process.argv[2];
 if (!arg) {
-  process.stderr.write('uso: npm run restore -- <arquivo.zip | nome em BACKUP_DIR>\n');
+  process.stderr.write('uso: npm run restore -- <arquivo.zip | arquivo.zip.enc | nome em BACKUP_DIR>\n');
   process.exit(2);
 }
 

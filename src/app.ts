@@ -1,4 +1,6 @@
-import express, { type Express } from 'express';
+import cors from 'cors';
+import express, { type Express, type RequestHandler } from 'express';
+import helmet from 'helmet';
 import swaggerUi from 'swagger-ui-express';
 import type { Container } from './composition.js';
 import { AgendaController } from './controllers/agenda.controller.js';
@@ -12,6 +14,10 @@ import { SystemController } from './controllers/system.controller.js';
 import { errorHandler, requireJsonBody, routeNotFound } from './http/problem.js';
 import { requestContext } from './http/request-context.js';
 import { mount, type RouteSpec } from './http/route.js';
+import { authenticate, originGuard, writeRateLimit } from './http/auth.js';
+import { AuthController } from './controllers/auth.controller.js';
+import { UsuarioController } from './controllers/usuario.controller.js';
+import { AuditoriaController } from './controllers/auditoria.controller.js';
 import { buildOpenApiDocument, toYaml } from './openapi/document.js';
 
 export const API_INFO = {
@@ -23,7 +29,11 @@ export const API_INFO = {
 
 /** Every operation of the API, in the order the document lists them. */
 export function apiRoutes(container: Container): RouteSpec[] {
+  const { config } = container;
   return [
+    ...new AuthController(container.services.auth, { cookieSecure: config.cookieSecure, sessionTtlMin: config.sessionTtlMin }).routes(),
+    ...new UsuarioController(container.services.usuarios).routes(),
+    ...new AuditoriaController(container.auditLog).routes(),
     ...medicoController(container.services.medicos).routes(),
     ...pacienteController(container.services.pacientes).routes(),
     ...new ConsultaController(container.services.booking, container.services.consultas).routes(),
@@ -46,19 +56,75 @@ export function createApp(container: Container): Express {
   app.disable('x-powered-by');
   app.set('etag', false);
   app.use(requestContext(logger));
+  app.use(securityHeaders());
+  app.use(corsFor(config.corsOrigins));
 
   app.get('/openapi.json', (_req, res) => void res.json(document));
   app.get('/openapi.yaml', (_req, res) => void res.type('application/yaml').send(yaml));
   app.use('/docs', swaggerUi.serve, swaggerUi.setup(document, { customSiteTitle: 'Agenda Médica — API' }));
 
+  app.use(noStore);
+  app.use(authenticate(container.services.auth));
+  app.use(originGuard(config.corsOrigins));
   app.use(requireJsonBody);
   app.use(express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'] }));
 
   const router = express.Router();
-  mount(router, routes);
+  mount(router, routes, [writeRateLimit(config.writeRateLimit, container.clock)]);
   app.use(router);
 
   app.use(routeNotFound);
   app.use(errorHandler(logger));
   return app;
 }
+
+/**
+ * Security headers on every answer (helmet): nosniff, a strict CSP for the web app and Swagger UI (own
+ * scripts only), no referrer across origins, frames refused. HSTS only makes sense behind TLS, which the
+ * server does not terminate itself, so it is left to the proxy.
+ */
+function securityHeaders(): RequestHandler {
+  return helmet({
+    contentSecurityPolicy: {
+      directives: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'", "'unsafe-inline'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        objectSrc: ["'none'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'self'"],
+        formAction: ["'self'"],
+      },
+    },
+    strictTransportSecurity: false,
+    referrerPolicy: { policy: 'no-referrer' },
+  });
+}
+
+/**
+ * CORS for the exact origins of `CORS_ORIGINS` (with credentials, so a web app elsewhere can use the session
+ * cookie); every other origin gets no CORS header at all. `Vary: Origin` always, so caches keep answers apart.
+ */
+function corsFor(origins: readonly string[]): RequestHandler {
+  const allowed = new Set(origins);
+  const handler = cors({
+    origin: (origin, callback) => callback(null, origin !== undefined && allowed.has(origin) ? origin : false),
+    credentials: true,
+    methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+    allowedHeaders: ['Content-Type', 'Authorization', 'Idempotency-Key', 'Prefer', 'Last-Event-ID', 'X-Request-Id'],
+    exposedHeaders: ['Location', 'Retry-After', 'X-Request-Id', 'Preference-Applied'],
+    maxAge: 600,
+  });
+  return (req, res, next) => {
+    res.vary('Origin');
+    handler(req, res, next);
+  };
+}
+
+/** API answers carry patient data and sessions: no cache may keep them. */
+const noStore: RequestHandler = (_req, res, next) => {
+  res.set('Cache-Control', 'no-store');
+  next();
+};

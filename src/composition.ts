@@ -10,18 +10,25 @@ import { MedicoRepository } from './repositories/medico.repository.js';
 import { PacienteRepository } from './repositories/paciente.repository.js';
 import { ScheduleState } from './infra/schedule-state.js';
 import { SseBroker } from './infra/sse-broker.js';
+import { LOG_STREAM_MAX_CLIENTS, LogStreamFeed } from './infra/log-stream.js';
 import { TaskQueue } from './infra/task-queue.js';
 import { IdempotencyRepository } from './repositories/idempotency.repository.js';
 import { AgendaService } from './services/agenda.service.js';
 import { BookingRules } from './services/booking-rules.js';
 import { BackupService } from './services/backup.service.js';
 import { BookingService } from './services/booking.service.js';
-import { ReportService } from './services/report.service.js';
+import { REPORTS_MAX_PENDING, ReportService, sameReport } from './services/report.service.js';
 import type { ReportParams } from './services/report-data.js';
 import { presentLog } from './controllers/logs.controller.js';
 import { ConsultaService } from './services/consulta.service.js';
 import { MedicoService } from './services/medico.service.js';
 import { PacienteService } from './services/paciente.service.js';
+import { AuditLog } from './infra/audit/audit-log.js';
+import { SessaoRepository, UsuarioRepository } from './repositories/usuario.repository.js';
+import { Auditor } from './services/audit.service.js';
+import { AuthService } from './services/auth.service.js';
+import { UsuarioService } from './services/usuario.service.js';
+import path from 'node:path';
 
 export interface ContainerOptions {
   clock?: Clock;
@@ -38,7 +45,15 @@ export interface Container {
   logger: Logger;
   logBuffer: LogBuffer;
   store: Store;
-  repositories: { medicos: MedicoRepository; pacientes: PacienteRepository; consultas: ConsultaRepository };
+  repositories: {
+    medicos: MedicoRepository;
+    pacientes: PacienteRepository;
+    consultas: ConsultaRepository;
+    usuarios: UsuarioRepository;
+    sessoes: SessaoRepository;
+  };
+  auditLog: AuditLog;
+  auditor: Auditor;
   schedule: ScheduleState;
   queue: TaskQueue;
   agendaBroker: SseBroker;
@@ -51,6 +66,8 @@ export interface Container {
     consultas: ConsultaService;
     booking: BookingService;
     agenda: AgendaService;
+    auth: AuthService;
+    usuarios: UsuarioService;
   };
   /** Ends event streams (so HTTP connections can finish). */
   endStreams(): void;
@@ -81,11 +98,22 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const pacientes = new PacienteRepository(store);
   const consultas = new ConsultaRepository(store);
   const idempotency = new IdempotencyRepository(store);
+  const usuarios = new UsuarioRepository(store);
+  const sessoes = new SessaoRepository(store);
   const timezone = config.clinicTz;
+
+  // The audit trail: append-only monthly files beside the data, fed by services through the Auditor.
+  const auditLog = new AuditLog({ dir: path.join(config.dataDir, 'auditoria'), logger: logger.child({ module: 'auditoria' }) });
+  await auditLog.open();
+  const auditor = new Auditor({ store, sink: auditLog, clock, timezone, logger: logger.child({ module: 'auditoria' }) });
+  // Entries a crash left staged (committed with their write, not yet in the files) are appended now.
+  await auditor.recover(true);
 
   const schedule = new ScheduleState({ store, consultas, clock, timezone });
   const queue = new TaskQueue({ clock, timezone, logger: logger.child({ module: 'fila' }) });
-  const agendaBroker = new SseBroker({ logger, heartbeatMs: config.sseHeartbeatMs, replay: config.sseReplay });
+  const agendaBroker = new SseBroker({
+    logger, heartbeatMs: config.sseHeartbeatMs, replay: config.sseReplay, maxClients: config.sseMaxClients, maxPerOwner: config.sseMaxPerSession,
+  });
   // SSE is transport only: the schedule's domain events become frames here, and nowhere else.
   schedule.subscribe((event) => {
     if (event.type === 'resync') agendaBroker.publish('resync', {});
@@ -95,20 +123,30 @@ export async function createContainer(config: Config, options: ContainerOptions 
     }
   });
 
-  const logsBroker = new SseBroker({ logger, heartbeatMs: config.sseHeartbeatMs, replay: 200 });
-  const stopLogStream = logBuffer.subscribe((entry) => logsBroker.publish('log', presentLog(entry, timezone)));
+  const logsBroker = new SseBroker({
+    logger, heartbeatMs: config.sseHeartbeatMs, replay: 200, maxClients: LOG_STREAM_MAX_CLIENTS, whenBehind: 'skip',
+  });
+  // Batched and off the request's hot path: see LogStreamFeed.
+  const logFeed = new LogStreamFeed({ buffer: logBuffer, broker: logsBroker, present: (entry) => presentLog(entry, timezone) });
 
   const rules = new BookingRules({ medicos, pacientes, consultas, clock, timezone });
-  const booking = new BookingService({ store, consultas, idempotency, rules, schedule, queue, clock, timezone, logger });
+  const booking = new BookingService({ store, consultas, idempotency, rules, schedule, queue, clock, timezone, logger, auditor });
   const backups = new BackupService({
-    store, backupDir: config.backupDir, keep: config.backupKeep, clock, timezone, logger: logger.child({ module: 'backup' }),
+    store, backupDir: config.backupDir, keep: config.backupKeep, key: config.backupKey, clock, timezone, logger: logger.child({ module: 'backup' }),
   });
+  if (!config.backupKey) logger.warn('BACKUP_KEY não configurada: os backups são gravados sem criptografia (dados de pacientes em claro)');
   const reports = new ReportService({
-    store, medicos, reportsDir: config.reportsDir, clinicName: config.clinicName, clock, timezone, logger: logger.child({ module: 'relatorio' }),
+    store, medicos, reportsDir: config.reportsDir, keep: config.reportsKeep, clinicName: config.clinicName, clock, timezone, logger: logger.child({ module: 'relatorio' }),
   });
-  // Backups and reports take their own lanes, one at a time, so they never hold up bookings.
-  queue.register<{ automatic: boolean }, unknown>('backup', (payload, context) => backups.create(payload, context), { concurrency: 1 });
-  queue.register<ReportParams, unknown>('gerar_relatorio', (params, context) => reports.generate(params, context), { concurrency: 1 });
+  // Backups and reports take their own lanes, one at a time, so they never hold up bookings. A backup asked
+  // while one waits is that backup (the contract's "returns the pending task"); a report joins a waiting one
+  // for the same period and médico, and at most REPORTS_MAX_PENDING different ones wait.
+  queue.register<{ automatic: boolean }, unknown>('backup', (payload, context) => backups.create(payload, context), {
+    concurrency: 1, maxPending: 1, coalesce: () => true,
+  });
+  queue.register<ReportParams, unknown>('gerar_relatorio', (params, context) => reports.generate(params, context), {
+    concurrency: 1, maxPending: REPORTS_MAX_PENDING, coalesce: sameReport,
+  });
   const backupTimer =
     config.backupIntervalMin > 0
       ? setInterval(() => {
@@ -123,12 +161,20 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const services = {
     backups,
     reports,
-    medicos: new MedicoService({ store, medicos, consultas, clock, timezone, logger }),
-    pacientes: new PacienteService({ store, pacientes, consultas, clock, timezone, logger }),
-    consultas: new ConsultaService({ store, consultas, clock, timezone, logger }),
+    medicos: new MedicoService({ store, medicos, consultas, clock, timezone, logger, auditor }),
+    pacientes: new PacienteService({
+      store, pacientes, consultas, auditor, clock, timezone, logger,
+      auditOf: async (pacienteId) => (await auditLog.query({ pacienteId, limit: 10_000, offset: 0 })).items,
+    }),
+    consultas: new ConsultaService({ store, consultas, clock, timezone, logger, auditor }),
     booking,
     agenda: new AgendaService({ store, medicos, consultas, schedule, timezone }),
+    auth: new AuthService({ store, usuarios, sessoes, auditor, clock, timezone, logger, sessionTtlMin: config.sessionTtlMin }),
+    usuarios: new UsuarioService({ store, usuarios, sessoes, medicos, auditor, clock, timezone, logger }),
   };
+  const purgeSessions = () =>
+    services.auth.purgeExpired().catch((error: unknown) => logger.warn({ err: error }, 'limpeza de sessões falhou'));
+  const sessionTimer = setInterval(purgeSessions, 60 * 60 * 1000).unref();
 
   // Idempotency keys live 48 h: purge now and hourly.
   const purge = () => booking.purgeExpiredKeys().catch((error: unknown) => logger.warn({ err: error }, 'limpeza de chaves falhou'));
@@ -141,7 +187,9 @@ export async function createContainer(config: Config, options: ContainerOptions 
     logger,
     logBuffer,
     store,
-    repositories: { medicos, pacientes, consultas },
+    repositories: { medicos, pacientes, consultas, usuarios, sessoes },
+    auditLog,
+    auditor,
     schedule,
     queue,
     agendaBroker,
@@ -153,13 +201,16 @@ export async function createContainer(config: Config, options: ContainerOptions 
     },
     close: async () => {
       clearInterval(purgeTimer);
+      clearInterval(sessionTimer);
       clearInterval(backupTimer);
       await queue.close();
-      stopLogStream();
+      logFeed.stop();
       agendaBroker.close();
       logsBroker.close();
       schedule.stop();
+      await auditor.close();
       await store.close();
+      await auditLog.close();
     },
   };
 }

@@ -15,8 +15,10 @@ async function main(): Promise<void> {
   ensureDirectories(config);
   const container = await createContainer(config);
   const { logger } = container;
+  await container.services.usuarios.ensureFirstAdmin(config.adminEmail, config.adminSenha);
   if (config.seed) {
-    await seedDemoData({ store: container.store, medicos: container.services.medicos, pacientes: container.services.pacientes, logger });
+    const { medicos, pacientes, usuarios } = container.services;
+    await seedDemoData({ store: container.store, medicos, pacientes, usuarios, logger });
   }
   const app = createApp(container);
   const server = createHttpServer(app).listen(config.port, config.host);
@@ -26,7 +28,10 @@ async function main(): Promise<void> {
   });
   const address = server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
-  logger.info({ port, host: config.host, dataDir: config.dataDir, timezone: config.clinicTz }, 'servidor pronto');
+  logger.info(
+    { port, host: config.host, dataDir: config.dataDir, timezone: config.clinicTz, maxConnections: server.maxConnections },
+    'servidor pronto',
+  );
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

@@ -1,11 +1,22 @@
 import type { Request, Response } from 'express';
+import { currentActor } from '../core/context.js';
 import type { RouteSpec } from '../http/route.js';
 import type { SseBroker } from '../infra/sse-broker.js';
 import { IdParams } from '../schemas/common.js';
 import { Agenda, AgendaQuery } from '../schemas/consulta.schema.js';
 import { AgendaStreamQuery } from '../schemas/task.schema.js';
 import type { AgendaService } from '../services/agenda.service.js';
-import { BAD_REQUEST, NOT_FOUND, json } from './responses.js';
+import { BAD_REQUEST, NOT_FOUND, json, problem } from './responses.js';
+
+const RETRY_AFTER = { 'Retry-After': 'Segundos até tentar de novo' };
+
+/**
+ * Whose event streams a request opens, for the per-session cap: the signed-in session's id from the request
+ * context, otherwise the client's address (so clients without a session are capped per address).
+ */
+export function streamOwner(req: Request): string {
+  return currentActor()?.sessionId ?? req.ip ?? 'desconhecido';
+}
 
 /** The agenda of a médico, and its live stream of slot changes. */
 export class AgendaController {
@@ -20,27 +31,39 @@ export class AgendaController {
 
   stream = (req: Request, res: Response): void => {
     const query = req.query as { medicoId?: string; lastEventId?: string };
-    this.broker.connect(req, res, { topic: query.medicoId, lastEventId: req.get('last-event-id') ?? query.lastEventId });
+    this.broker.connect(req, res, {
+      topic: this.agendaService.streamTopic(query.medicoId),
+      lastEventId: req.get('last-event-id') ?? query.lastEventId,
+      owner: streamOwner(req),
+    });
   };
 
   routes(): RouteSpec[] {
     return [
       {
-        method: 'get', path: '/medicos/:id/agenda', tag: 'Agenda', summary: 'Horários de um médico com seus estados',
+        method: 'get', path: '/medicos/:id/agenda', permission: 'agenda:ler', tag: 'Agenda', summary: 'Horários de um médico com seus estados',
         description: 'Informe `data` (um dia) ou `de` e `ate` (no máximo 31 dias). Os dias e horários são lidos no fuso da clínica.',
         params: IdParams, query: AgendaQuery,
         responses: { 200: json('A agenda', Agenda), 400: BAD_REQUEST, 404: NOT_FOUND },
         handler: this.agenda,
       },
       {
-        method: 'get', path: '/sistema/agenda/stream', tag: 'Agenda', summary: 'Eventos da agenda ao vivo (Server-Sent Events)',
+        method: 'get', path: '/sistema/agenda/stream', permission: 'agenda:ler', tag: 'Agenda', summary: 'Eventos da agenda ao vivo (Server-Sent Events)',
         description:
           'Começa com `retry: 3000`. Eventos `horario_reservado`, `horario_ocupado`, `horario_disponivel` com `id` inteiro crescente e ' +
           '`data: { "medicoId", "inicio", "fim", "estado", "consultaId"? }`. Comentário `: ping` a cada SSE_HEARTBEAT_MS. ' +
           'Com `Last-Event-ID` (ou `?lastEventId=`) reenvia os eventos seguintes; um id mais antigo que o buffer recebe `event: resync` ' +
-          '(recarregue a agenda). Um cliente que não lê é desconectado.',
+          '(recarregue a agenda). Um cliente que não lê é desconectado. No máximo SSE_MAX_CLIENTS fluxos abertos no total ' +
+          '(além disso, 503 `/problemas/limite-de-conexoes`) e 20 por sessão (além disso, 429 `/problemas/muitas-conexoes`), ' +
+          'ambos com `Retry-After`.',
         query: AgendaStreamQuery,
-        responses: { 200: { description: 'Fluxo text/event-stream', contentType: 'text/event-stream' }, 400: BAD_REQUEST },
+        responses: {
+          200: { description: 'Fluxo text/event-stream', contentType: 'text/event-stream' },
+          400: BAD_REQUEST,
+          404: problem('Médico inexistente'),
+          429: { ...problem('Fluxos demais abertos por esta sessão (`/problemas/muitas-conexoes`)'), headers: RETRY_AFTER },
+          503: { ...problem('Limite de fluxos abertos no servidor (`/problemas/limite-de-conexoes`)'), headers: RETRY_AFTER },
+        },
         handler: this.stream,
       },
     ];

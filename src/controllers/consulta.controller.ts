@@ -50,12 +50,12 @@ export class ConsultaController {
     res.status(status).json(body);
   };
 
-  list = (req: Request, res: Response): void => {
-    res.json(this.consultas.list(req.query as unknown as ListConsultasQuery));
+  list = async (req: Request, res: Response): Promise<void> => {
+    res.json(await this.consultas.list(req.query as unknown as ListConsultasQuery));
   };
 
-  get = (req: Request, res: Response): void => {
-    res.json(this.consultas.get(req.params['id'] as string));
+  get = async (req: Request, res: Response): Promise<void> => {
+    res.json(await this.consultas.get(req.params['id'] as string));
   };
 
   cancelar = async (req: Request, res: Response): Promise<void> => {
@@ -79,7 +79,7 @@ export class ConsultaController {
     const regra = problem('Regra de agendamento: horário no passado, fora dos horários do médico, médico inativo, médico ou paciente inexistente, Idempotency-Key com outro corpo');
     return [
       {
-        method: 'post', path: '/consultas/agendar', tag, summary: 'Agenda uma consulta (pela fila)', body: AgendarInput,
+        method: 'post', path: '/consultas/agendar', permission: 'consultas:escrever', tag, summary: 'Agenda uma consulta (pela fila)', body: AgendarInput,
         description:
           'O horário fica `reservado` na hora, a tarefa `agendar_consulta` entra na fila e o trabalhador confere as regras sob a trava dos arquivos. ' +
           'Por padrão a resposta espera a tarefa (201). Com `Prefer: respond-async` responde 202 com a tarefa. ' +
@@ -94,22 +94,22 @@ export class ConsultaController {
         handler: this.agendar,
       },
       {
-        method: 'get', path: '/consultas', tag, summary: 'Lista consultas (ordenadas por início)', query: ListConsultasQuery,
+        method: 'get', path: '/consultas', permission: 'consultas:ler', tag, summary: 'Lista consultas (ordenadas por início)', query: ListConsultasQuery,
         responses: { 200: json('Página de consultas', ConsultaList), 400: BAD_REQUEST },
         handler: this.list,
       },
       {
-        method: 'get', path: one, tag, summary: 'Obtém uma consulta', params: IdParams,
+        method: 'get', path: one, permission: 'consultas:ler', tag, summary: 'Obtém uma consulta', params: IdParams,
         responses: { 200: json('A consulta', Consulta), 404: NOT_FOUND },
         handler: this.get,
       },
       {
-        method: 'post', path: `${one}/cancelar`, tag, summary: 'Cancela uma consulta agendada', params: IdParams, body: CancelarInput, optionalBody: true,
+        method: 'post', path: `${one}/cancelar`, permission: 'consultas:escrever', tag, summary: 'Cancela uma consulta agendada', params: IdParams, body: CancelarInput, optionalBody: true,
         responses: { 200: json('Consulta cancelada', Consulta), ...WRITE_ERRORS, 404: NOT_FOUND, 409: problem('A consulta não está agendada') },
         handler: this.cancelar,
       },
       {
-        method: 'post', path: `${one}/remarcar`, tag, summary: 'Remarca uma consulta (pela fila)', params: IdParams, body: RemarcarInput,
+        method: 'post', path: `${one}/remarcar`, permission: 'consultas:escrever', tag, summary: 'Remarca uma consulta (pela fila)', params: IdParams, body: RemarcarInput,
         description: 'Mesmas regras do agendamento; se o novo horário falhar, o antigo é mantido.',
         responses: {
           200: json('Consulta no novo horário', Consulta),
@@ -122,7 +122,7 @@ export class ConsultaController {
         handler: this.remarcar,
       },
       {
-        method: 'patch', path: one, tag, summary: 'Registra consulta realizada ou falta', params: IdParams, body: AtualizarStatusInput,
+        method: 'patch', path: one, permission: 'consultas:status', tag, summary: 'Registra consulta realizada ou falta', params: IdParams, body: AtualizarStatusInput,
         description: 'Só para consultas `agendada` cujo início já passou.',
         responses: {
           200: json('Consulta atualizada', Consulta),

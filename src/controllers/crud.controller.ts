@@ -1,5 +1,6 @@
 import type { Request, Response } from 'express';
 import type { z } from 'zod';
+import type { Permission } from '../core/permissions.js';
 import type { RouteSpec } from '../http/route.js';
 import type { Page } from '../repositories/index.js';
 import { IdParams } from '../schemas/common.js';
@@ -7,8 +8,8 @@ import { BAD_REQUEST, NOT_FOUND, UNAVAILABLE, WRITE_ERRORS, empty, json, problem
 
 /** What a register (médicos, pacientes) offers: the same five operations. */
 export interface CrudService<T extends { id: string }, Input, Query> {
-  list(query: Query): Page<T>;
-  get(id: string): T;
+  list(query: Query): Page<T> | Promise<Page<T>>;
+  get(id: string): T | Promise<T>;
   create(input: Input): Promise<T>;
   replace(id: string, input: Input): Promise<T>;
   remove(id: string): Promise<void>;
@@ -23,6 +24,8 @@ export interface CrudLabels {
   schemas: { item: z.ZodType; input: z.ZodType; list: z.ZodType; query: z.ZodObject };
   conflict: string;
   deleteBlocked: string;
+  /** Who may read, write and delete (policy table names). */
+  permissions: { read: Permission; write: Permission; remove: Permission };
 }
 
 /** HTTP ⇄ a register service: list, create, read, replace, delete. */
@@ -32,12 +35,12 @@ export class CrudController<T extends { id: string }, Input, Query> {
     private readonly labels: CrudLabels,
   ) {}
 
-  list = (req: Request, res: Response): void => {
-    res.json(this.service.list(req.query as Query));
+  list = async (req: Request, res: Response): Promise<void> => {
+    res.json(await this.service.list(req.query as Query));
   };
 
-  get = (req: Request, res: Response): void => {
-    res.json(this.service.get(req.params['id'] as string));
+  get = async (req: Request, res: Response): Promise<void> => {
+    res.json(await this.service.get(req.params['id'] as string));
   };
 
   create = async (req: Request, res: Response): Promise<void> => {
@@ -55,31 +58,31 @@ export class CrudController<T extends { id: string }, Input, Query> {
   };
 
   routes(): RouteSpec[] {
-    const { tag, base, noun, schemas, conflict, deleteBlocked } = this.labels;
+    const { tag, base, noun, schemas, conflict, deleteBlocked, permissions } = this.labels;
     const one = `${base}/:id`;
     return [
       {
-        method: 'get', path: base, tag, summary: `Lista ${noun}s`, query: schemas.query,
+        method: 'get', path: base, permission: permissions.read, tag, summary: `Lista ${noun}s`, query: schemas.query,
         responses: { 200: json(`Página de ${noun}s, por nome`, schemas.list), 400: BAD_REQUEST },
         handler: this.list,
       },
       {
-        method: 'post', path: base, tag, summary: `Cadastra um ${noun}`, body: schemas.input,
+        method: 'post', path: base, permission: permissions.write, tag, summary: `Cadastra um ${noun}`, body: schemas.input,
         responses: { 201: json('Criado', schemas.item, { Location: 'URL do novo registro' }), ...WRITE_ERRORS, 409: problem(conflict) },
         handler: this.create,
       },
       {
-        method: 'get', path: one, tag, summary: `Obtém um ${noun}`, params: IdParams,
+        method: 'get', path: one, permission: permissions.read, tag, summary: `Obtém um ${noun}`, params: IdParams,
         responses: { 200: json(`O ${noun}`, schemas.item), 404: NOT_FOUND },
         handler: this.get,
       },
       {
-        method: 'put', path: one, tag, summary: `Substitui os campos editáveis de um ${noun}`, params: IdParams, body: schemas.input,
+        method: 'put', path: one, permission: permissions.write, tag, summary: `Substitui os campos editáveis de um ${noun}`, params: IdParams, body: schemas.input,
         responses: { 200: json('Atualizado', schemas.item), ...WRITE_ERRORS, 404: NOT_FOUND, 409: problem(conflict) },
         handler: this.replace,
       },
       {
-        method: 'delete', path: one, tag, summary: `Exclui um ${noun}`, params: IdParams,
+        method: 'delete', path: one, permission: permissions.remove, tag, summary: `Exclui um ${noun}`, params: IdParams,
         description: `Recusado (409) enquanto o ${noun} tiver consultas \`agendada\` no futuro.`,
         responses: { 204: empty('Excluído'), 404: NOT_FOUND, 409: problem(deleteBlocked), 503: UNAVAILABLE },
         handler: this.remove,

@@ -2,9 +2,10 @@ import type { Request, Response } from 'express';
 import type { LogBuffer, LogEntry } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
 import type { RouteSpec } from '../http/route.js';
+import { LOG_STREAM_MAX_CLIENTS } from '../infra/log-stream.js';
 import type { SseBroker } from '../infra/sse-broker.js';
 import { LOG_LEVELS, LogList, LogsQuery } from '../schemas/operations.schema.js';
-import { BAD_REQUEST, json } from './responses.js';
+import { BAD_REQUEST, json, problem } from './responses.js';
 
 const LEVEL_NAMES = Object.fromEntries(Object.entries(LOG_LEVELS).map(([name, n]) => [n, name])) as Record<number, string>;
 
@@ -37,14 +38,20 @@ export class LogsController {
     const tag = 'Sistema';
     return [
       {
-        method: 'get', path: '/sistema/logs', tag, summary: 'Entradas recentes do log (buffer limitado em memória)', query: LogsQuery,
+        method: 'get', path: '/sistema/logs', permission: 'sistema', tag, summary: 'Entradas recentes do log (buffer limitado em memória)', query: LogsQuery,
         description: '`nivel` é o nível mínimo. As entradas nunca trazem CPF, e-mail, telefone nem nomes de pacientes.',
         responses: { 200: json('Entradas, da mais antiga para a mais nova', LogList), 400: BAD_REQUEST },
         handler: this.list,
       },
       {
-        method: 'get', path: '/sistema/logs/stream', tag, summary: 'Log ao vivo (Server-Sent Events, `event: log`)',
-        responses: { 200: { description: 'Fluxo text/event-stream', contentType: 'text/event-stream' } },
+        method: 'get', path: '/sistema/logs/stream', permission: 'sistema', tag, summary: 'Log ao vivo (Server-Sent Events, `event: log`)',
+        description:
+          'Entradas enviadas em lotes (a cada ~100 ms); um cliente que não acompanha perde entradas em vez de acumulá-las. ' +
+          `No máximo ${LOG_STREAM_MAX_CLIENTS} clientes; além disso, 503 \`/problemas/limite-de-conexoes\` com \`Retry-After\`.`,
+        responses: {
+          200: { description: 'Fluxo text/event-stream', contentType: 'text/event-stream' },
+          503: { ...problem('Limite de clientes do log ao vivo (`/problemas/limite-de-conexoes`)'), headers: { 'Retry-After': 'Segundos até tentar de novo' } },
+        },
         handler: this.stream,
       },
     ];

@@ -11,5 +11,6 @@ export function medicoController(service: MedicoService) {
     schemas: { item: Medico, input: MedicoInput, list: MedicoList, query: ListMedicosQuery },
     conflict: 'CRM já cadastrado',
     deleteBlocked: 'O médico tem consultas futuras agendadas',
+    permissions: { read: 'medicos:ler', write: 'medicos:escrever', remove: 'medicos:escrever' },
   });
 }

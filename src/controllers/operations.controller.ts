@@ -29,7 +29,8 @@ export class OperationsController {
 
   downloadBackup = async (req: Request, res: Response): Promise<void> => {
     const file = await this.deps.backups.pathOf(req.params['nome'] as string);
-    res.type('application/zip').attachment(req.params['nome'] as string);
+    const nome = req.params['nome'] as string;
+    res.type(nome.endsWith('.enc') ? 'application/octet-stream' : 'application/zip').attachment(nome);
     await new Promise<void>((resolve, reject) => res.sendFile(file, (error) => (error ? reject(error) : resolve())));
   };
 
@@ -52,40 +53,55 @@ export class OperationsController {
     const accepted = json('Aceita: a tarefa entrou na fila', Task, { Location: 'URL da tarefa' });
     return [
       {
-        method: 'post', path: '/sistema/tasks/backup', tag: 'Tarefas', summary: 'Enfileira um backup',
+        method: 'post', path: '/sistema/tasks/backup', permission: 'sistema', tag: 'Tarefas', summary: 'Enfileira um backup',
+        description:
+          'Se já houver um backup pendente (ainda não iniciado, manual ou automático), devolve essa mesma tarefa (202, mesmo id) em vez de ' +
+          'enfileirar outra. Cada tipo de tarefa tem seu próprio limite de tarefas pendentes, então pedidos em massa de backup não atrasam agendamentos.',
         responses: { 202: accepted, 503: problem('Fila cheia ou servidor encerrando') },
         handler: this.backup,
       },
       {
-        method: 'post', path: '/sistema/tasks/relatorio', tag: 'Tarefas', summary: 'Enfileira um relatório PDF', body: RelatorioInput, optionalBody: true,
+        method: 'post', path: '/sistema/tasks/relatorio', permission: 'relatorios', tag: 'Tarefas', summary: 'Enfileira um relatório PDF', body: RelatorioInput, optionalBody: true,
+        description:
+          'Um relatório pendente (ainda não iniciado) com o mesmo período (`de`, `ate`) e o mesmo `medicoId` é devolvido (202, mesmo id) em vez de ' +
+          'enfileirar outro; relatórios diferentes esperam até 10 de cada vez (além disso, 503). São mantidos os REPORTS_KEEP (padrão 50) mais novos.',
         responses: { 202: accepted, ...WRITE_ERRORS, 422: problem('Médico inexistente') },
         handler: this.relatorio,
       },
       {
-        method: 'get', path: '/sistema/backups', tag: 'Backups', summary: 'Backups, mais novos primeiro',
+        method: 'get', path: '/sistema/backups', permission: 'sistema', tag: 'Backups', summary: 'Backups, mais novos primeiro',
         responses: { 200: json('Backups', z.array(BackupInfo)) },
         handler: this.listBackups,
       },
       {
-        method: 'get', path: '/sistema/backups/:nome', tag: 'Backups', summary: 'Baixa um backup (ZIP)', params: NomeParams,
-        responses: { 200: { description: 'O arquivo ZIP', contentType: 'application/zip' }, 404: NOT_FOUND },
+        method: 'get', path: '/sistema/backups/:nome', permission: 'sistema', tag: 'Backups', summary: 'Baixa um backup (ZIP ou ZIP cifrado)', params: NomeParams,
+        description:
+          'Um `.zip` vem como `application/zip`; um `.zip.enc` como `application/octet-stream`, no formato: `AGMDBKP` (7 bytes), versão 1 (1 byte), ' +
+          'nonce aleatório (12 bytes), o ZIP cifrado com AES-256-GCM e a etiqueta de autenticação (16 bytes); o cabeçalho de 20 bytes é o AAD.',
+        responses: { 200: { description: 'O arquivo', contentType: 'application/zip' }, 404: NOT_FOUND },
         handler: this.downloadBackup,
       },
       {
-        method: 'post', path: '/sistema/backups/:nome/restaurar', tag: 'Backups', summary: 'Restaura um backup', params: NomeParams,
+        method: 'post', path: '/sistema/backups/:nome/restaurar', permission: 'sistema', tag: 'Backups', summary: 'Restaura um backup', params: NomeParams,
         description:
           'Confere manifesto, somas SHA-256, cada registro contra seu esquema, caminhos e tamanhos; faz um backup de segurança dos dados atuais; ' +
-          'troca os dados de forma atômica; avisa os clientes SSE com `resync`. Um arquivo inválido dá 422 e nada muda.',
-        responses: { 200: json('Restaurado', RestoreResult), 404: NOT_FOUND, 422: problem('Backup inválido'), 503: UNAVAILABLE },
+          'troca os dados de forma atômica; avisa os clientes SSE com `resync`. Um arquivo inválido dá 422 e nada muda. ' +
+          'Um `.zip.enc` é decifrado com a BACKUP_KEY e só é lido depois que a etiqueta GCM confere: chave errada, byte alterado ou servidor sem ' +
+          'chave dão 422. As entradas são descompactadas em fluxo, com limite de 256 MiB de dados contado durante a descompactação (bombas de ' +
+          'descompressão são recusadas sem esgotar a memória). Uma restauração por vez: outra em andamento dá 409.',
+        responses: {
+          200: json('Restaurado', RestoreResult), 404: NOT_FOUND, 409: problem('Outra restauração em andamento'),
+          422: problem('Backup inválido (inclui chave errada, arquivo alterado ou backup criptografado sem BACKUP_KEY)'), 503: UNAVAILABLE,
+        },
         handler: this.restaurar,
       },
       {
-        method: 'get', path: '/sistema/relatorios', tag: 'Relatórios', summary: 'Relatórios gerados, mais novos primeiro',
+        method: 'get', path: '/sistema/relatorios', permission: 'relatorios', tag: 'Relatórios', summary: 'Relatórios gerados, mais novos primeiro',
         responses: { 200: json('Relatórios', z.array(ReportInfo)) },
         handler: this.listReports,
       },
       {
-        method: 'get', path: '/sistema/relatorios/:nome', tag: 'Relatórios', summary: 'Baixa um relatório (PDF)', params: NomeParams,
+        method: 'get', path: '/sistema/relatorios/:nome', permission: 'relatorios', tag: 'Relatórios', summary: 'Baixa um relatório (PDF)', params: NomeParams,
         responses: { 200: { description: 'O PDF', contentType: 'application/pdf' }, 404: NOT_FOUND, 400: BAD_REQUEST },
         handler: this.downloadReport,
       },

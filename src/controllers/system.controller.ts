@@ -48,19 +48,20 @@ export class SystemController {
         clientesDescartados: agendaBroker.droppedCount + logsBroker.droppedCount,
       },
       diretorios: { dados: config.dataDir, backups: config.backupDir, relatorios: config.reportsDir },
+      backups: { criptografados: config.backupKey !== undefined, manter: config.backupKeep, intervaloMin: config.backupIntervalMin },
     });
   };
 
   routes(): RouteSpec[] {
     return [
       {
-        method: 'get', path: '/health', tag: 'Sistema', summary: 'Saúde do serviço',
+        method: 'get', path: '/health', permission: 'publico', tag: 'Sistema', summary: 'Saúde do serviço',
         responses: { 200: json('Pronto para atender', Health), 503: problem('Armazenamento inutilizável') },
         handler: this.health,
       },
       {
-        method: 'get', path: '/sistema/status', tag: 'Sistema', summary: 'Estado do servidor',
-        description: 'Tempo no ar, plataforma, memória, fila, cache, clientes SSE e diretórios.',
+        method: 'get', path: '/sistema/status', permission: 'sistema', tag: 'Sistema', summary: 'Estado do servidor',
+        description: 'Tempo no ar, plataforma, memória, fila, cache, clientes SSE, diretórios e se os backups são criptografados.',
         responses: { 200: json('Estado', Status) },
         handler: this.status,
       },

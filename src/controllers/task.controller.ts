@@ -24,12 +24,12 @@ export class TaskController {
     const tag = 'Tarefas';
     return [
       {
-        method: 'get', path: '/sistema/tasks', tag, summary: 'Tarefas recentes (histórico limitado), mais novas primeiro', query: ListTasksQuery,
+        method: 'get', path: '/sistema/tasks', permission: 'sistema', tag, summary: 'Tarefas recentes (histórico limitado), mais novas primeiro', query: ListTasksQuery,
         responses: { 200: json('Tarefas', TaskList), 400: BAD_REQUEST },
         handler: this.list,
       },
       {
-        method: 'get', path: '/sistema/tasks/:id', tag, summary: 'Uma tarefa', params: IdParams,
+        method: 'get', path: '/sistema/tasks/:id', permission: 'tarefas:ler', tag, summary: 'Uma tarefa', params: IdParams,
         responses: { 200: json('A tarefa', Task), 404: NOT_FOUND },
         handler: this.get,
       },

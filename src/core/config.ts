@@ -40,7 +40,41 @@ const EnvSchema = z.object({
   /** Not in the contract's list: how old a lock must be before it counts as left by a dead process. */
   LOCK_STALE_MS: intFromEnv(2000, 600_000).default(5000),
   NODE_ENV: z.string().default('production'),
+  // ---- v2: access control, audit, hardening ----
+  ADMIN_EMAIL: z.email({ message: 'e-mail inválido' }).default('admin@clinica.local'),
+  ADMIN_SENHA: z.string().min(10, 'a senha precisa de ao menos 10 caracteres').max(200).optional(),
+  SESSION_TTL_MIN: intFromEnv(1, 60 * 24 * 90).default(720),
+  COOKIE_SECURE: booleanFromEnv.default(false),
+  CORS_ORIGINS: z
+    .string()
+    .transform((v) => v.split(',').map((o) => o.trim()).filter(Boolean))
+    .refine((list) => list.every((o) => /^https?:\/\/[^/\s]+$/.test(o)), 'use origens exatas separadas por vírgula (https://host:porta)')
+    .default([]),
+  SSE_MAX_CLIENTS: intFromEnv(1, 100_000).default(2000),
+  /** Not in the contract's list (which pins 20): event streams one session may hold; tests that open many raise it. */
+  SSE_MAX_PER_SESSION: intFromEnv(1, 100_000).default(20),
+  BACKUP_KEY: z
+    .string()
+    .transform((v, ctx) => {
+      const key = decodeKey(v);
+      if (!key) ctx.addIssue({ code: 'custom', message: 'a chave precisa de 32 bytes, em base64 ou hex' });
+      return key ?? Buffer.alloc(0);
+    })
+    .optional(),
+  WRITE_RATE_LIMIT: intFromEnv(0, 1_000_000).default(300),
+  REPORTS_KEEP: intFromEnv(1, 10_000).default(50),
 });
+
+/** A 32-byte key written as 64 hex digits or as base64; undefined when it is neither. */
+function decodeKey(text: string): Buffer | undefined {
+  const trimmed = text.trim();
+  if (/^[0-9a-fA-F]{64}$/.test(trimmed)) return Buffer.from(trimmed, 'hex');
+  if (/^[A-Za-z0-9+/_-]{43}=?$/.test(trimmed)) {
+    const key = Buffer.from(trimmed, 'base64');
+    if (key.length === 32) return key;
+  }
+  return undefined;
+}
 
 export interface Config {
   readonly port: number;
@@ -60,6 +94,21 @@ export interface Config {
   readonly prettyLogs: boolean;
   /** Largest accepted JSON body, in bytes. */
   readonly bodyLimitBytes: number;
+  readonly adminEmail: string;
+  /** Password of the first admin; undefined means "generate one and print it once". */
+  readonly adminSenha: string | undefined;
+  readonly sessionTtlMin: number;
+  readonly cookieSecure: boolean;
+  /** Exact origins allowed to call the API from a browser (CORS, and the CSRF check). */
+  readonly corsOrigins: readonly string[];
+  readonly sseMaxClients: number;
+  /** Event streams one session may hold open at once. */
+  readonly sseMaxPerSession: number;
+  /** AES-256 key for backups; undefined means backups are written in clear. */
+  readonly backupKey: Buffer | undefined;
+  /** Writes per minute per session; 0 turns the limit off. */
+  readonly writeRateLimit: number;
+  readonly reportsKeep: number;
 }
 
 /** Raised when the environment holds a value the server cannot start with. */
@@ -98,6 +147,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     lockStaleMs: e.LOCK_STALE_MS,
     prettyLogs: e.NODE_ENV === 'development',
     bodyLimitBytes: 100 * 1024,
+    adminEmail: e.ADMIN_EMAIL.toLowerCase(),
+    adminSenha: e.ADMIN_SENHA,
+    sessionTtlMin: e.SESSION_TTL_MIN,
+    cookieSecure: e.COOKIE_SECURE,
+    corsOrigins: Object.freeze(e.CORS_ORIGINS),
+    sseMaxClients: e.SSE_MAX_CLIENTS,
+    sseMaxPerSession: e.SSE_MAX_PER_SESSION,
+    backupKey: e.BACKUP_KEY,
+    writeRateLimit: e.WRITE_RATE_LIMIT,
+    reportsKeep: e.REPORTS_KEEP,
   });
 }
 

@@ -28,6 +28,7 @@ export const PROBLEMS = {
   REFERENCIA_INVALIDA: { status: 422, type: '/problemas/referencia-invalida', title: 'Médico ou paciente inexistente' },
   IDEMPOTENCIA_CONFLITO: { status: 422, type: '/problemas/idempotencia-conflito', title: 'Idempotency-Key reutilizada com outro corpo' },
   BACKUP_INVALIDO: { status: 422, type: '/problemas/backup-invalido', title: 'Backup inválido' },
+  RESTAURACAO_EM_ANDAMENTO: { status: 409, type: '/problemas/restauracao-em-andamento', title: 'Restauração em andamento' },
   FILA_CHEIA: { status: 503, type: '/problemas/fila-cheia', title: 'Fila de tarefas cheia' },
   EXCLUSAO_BLOQUEADA: {
     status: 409,
@@ -45,6 +46,16 @@ export const PROBLEMS = {
     type: '/problemas/armazenamento-indisponivel',
     title: 'Armazenamento indisponível',
   },
+  NAO_AUTENTICADO: { status: 401, type: '/problemas/nao-autenticado', title: 'Autenticação necessária' },
+  CREDENCIAIS_INVALIDAS: { status: 401, type: '/problemas/credenciais-invalidas', title: 'E-mail ou senha incorretos' },
+  ACESSO_NEGADO: { status: 403, type: '/problemas/acesso-negado', title: 'Acesso negado' },
+  ORIGEM_NAO_PERMITIDA: { status: 403, type: '/problemas/origem-nao-permitida', title: 'Origem da requisição não permitida' },
+  MUITAS_TENTATIVAS: { status: 429, type: '/problemas/muitas-tentativas', title: 'Muitas tentativas de entrar' },
+  MUITAS_ESCRITAS: { status: 429, type: '/problemas/muitas-requisicoes', title: 'Muitas requisições de escrita' },
+  EMAIL_DUPLICADO: { status: 409, type: '/problemas/email-duplicado', title: 'E-mail já cadastrado' },
+  ULTIMO_ADMIN: { status: 409, type: '/problemas/ultimo-admin', title: 'O último administrador ativo não pode ser removido' },
+  LIMITE_DE_CONEXOES: { status: 503, type: '/problemas/limite-de-conexoes', title: 'Limite de conexões atingido' },
+  MUITAS_CONEXOES: { status: 429, type: '/problemas/muitas-conexoes', title: 'Conexões demais abertas por esta sessão' },
   ERRO_INTERNO: { status: 500, type: '/problemas/erro-interno', title: 'Erro interno' },
 } as const satisfies Record<string, ProblemKind>;
 
@@ -56,14 +67,17 @@ export class AppError extends Error {
   readonly status: number;
   readonly type: string;
   readonly title: string;
+  /** Extra response headers, such as `Retry-After`. */
+  readonly headers: Record<string, string> | undefined;
 
   constructor(
     readonly code: ProblemCode,
     readonly detail: string,
     readonly errors?: FieldError[],
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; headers?: Record<string, string> },
   ) {
     super(detail, options);
+    this.headers = options?.headers;
     const kind: ProblemKind = PROBLEMS[code];
     this.status = kind.status;
     this.type = kind.type;

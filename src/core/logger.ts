@@ -3,7 +3,7 @@ import { pino, type Logger, type DestinationStream, type StreamEntry } from 'pin
 export type { Logger } from 'pino';
 
 /** Personal data that must never reach a log line, at the top level or one object deep. */
-const PERSONAL_FIELDS = ['cpf', 'email', 'telefone', 'nome', 'dataNascimento', 'paciente', 'observacoes'];
+const PERSONAL_FIELDS = ['cpf', 'email', 'telefone', 'nome', 'dataNascimento', 'paciente', 'observacoes', 'senha', 'senhaAtual', 'novaSenha', 'senhaHash', 'token'];
 export const REDACT_PATHS = [...PERSONAL_FIELDS, ...PERSONAL_FIELDS.map((field) => `*.${field}`)];
 
 /** One parsed log line kept in memory for `/sistema/logs`. */

@@ -1,6 +1,21 @@
 import { IncomingMessage, ServerResponse, createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Express } from 'express';
+import { connectionCap, descriptorLimit } from './connection-limit.js';
+
+/** Time a client has to send its request's headers (Node's default is 60 s). */
+export const HEADERS_TIMEOUT_MS = 10_000;
+/** Time a client has to send a whole request, headers and body (Node's default is 300 s). */
+export const REQUEST_TIMEOUT_MS = 30_000;
+
+export interface HttpServerOptions {
+  /** Default {@link HEADERS_TIMEOUT_MS}. */
+  headersTimeoutMs?: number;
+  /** Default {@link REQUEST_TIMEOUT_MS}; at least `headersTimeoutMs`. */
+  requestTimeoutMs?: number;
+  /** Connections open at once; default from the process's descriptor limit (see {@link connectionCap}). */
+  maxConnections?: number;
+}
 
 /**
  * Request and response classes whose prototypes are Express's, so Node builds each request and response as
@@ -26,29 +41,82 @@ function expressClasses(app: Express): { IncomingMessage: typeof IncomingMessage
   return { IncomingMessage: AppRequest, ServerResponse: AppResponse };
 }
 
+interface RawProblem {
+  status: number;
+  reason: string;
+  type: string;
+  title: string;
+  detail: string;
+}
+
+const REQUEST_TIMEOUT: RawProblem = {
+  status: 408,
+  reason: 'Request Timeout',
+  type: '/problemas/tempo-esgotado',
+  title: 'Tempo esgotado',
+  detail: 'A requisição não chegou inteira a tempo.',
+};
+const HEADER_OVERFLOW: RawProblem = {
+  status: 431,
+  reason: 'Request Header Fields Too Large',
+  type: '/problemas/cabecalho-grande-demais',
+  title: 'Cabeçalhos grandes demais',
+  detail: 'A URL ou os cabeçalhos passam do limite (16 kB).',
+};
+const MALFORMED: RawProblem = {
+  status: 400,
+  reason: 'Bad Request',
+  type: '/problemas/requisicao-malformada',
+  title: 'Requisição HTTP malformada',
+  detail: 'A requisição HTTP não pôde ser lida.',
+};
+
+function problemFor(code: string | undefined): RawProblem {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return REQUEST_TIMEOUT;
+  if (code === 'HPE_HEADER_OVERFLOW') return HEADER_OVERFLOW;
+  return MALFORMED;
+}
+
 /**
  * The HTTP server around the app. Requests that Node's parser refuses before Express sees them
- * (oversized headers or URL, broken request lines) still get a problem+json answer in pt-BR.
+ * (oversized headers or URL, broken request lines) and requests that arrive too slowly still get a
+ * problem+json answer in pt-BR (400, 431, 408).
+ *
+ * Slow clients cannot hold sockets: headers must arrive within `headersTimeoutMs` and the whole request
+ * (body included) within `requestTimeoutMs`, checked every quarter of the shorter one (at most every second).
+ * Node applies both only while a request is being received: once it has arrived, a long answer such as an
+ * event stream is not cut. And the server holds at most `maxConnections` sockets, below the descriptor
+ * limit, so storage always has descriptors left.
  */
-export function createHttpServer(app: Express): Server {
-  const server = createServer(expressClasses(app), app);
+export function createHttpServer(app: Express, options: HttpServerOptions = {}): Server {
+  const headersTimeout = options.headersTimeoutMs ?? HEADERS_TIMEOUT_MS;
+  const requestTimeout = Math.max(options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS, headersTimeout);
+  const server = createServer(
+    {
+      ...expressClasses(app),
+      headersTimeout,
+      requestTimeout,
+      // Node checks the two timeouts on this interval (default 30 s, which would let a 1-s timeout last 30).
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(headersTimeout / 4))),
+    },
+    app,
+  );
+  server.maxConnections = options.maxConnections ?? connectionCap(descriptorLimit());
   server.on('clientError', (error: NodeJS.ErrnoException, socket: Socket) => {
-    if (error.code === 'ECONNRESET' || !socket.writable) {
+    // Only answer when no response has started on this connection: bytes of ours in the middle of another
+    // answer would corrupt it for the client (Node's own handler checks the same).
+    const inFlight = (socket as Socket & { _httpMessage?: { headersSent?: boolean } })._httpMessage;
+    if (error.code === 'ECONNRESET' || !socket.writable || inFlight?.headersSent) {
       socket.destroy();
       return;
     }
-    const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-    const status = tooLarge ? 431 : 400;
-    const body = JSON.stringify({
-      type: tooLarge ? '/problemas/cabecalho-grande-demais' : '/problemas/requisicao-malformada',
-      title: tooLarge ? 'Cabeçalhos grandes demais' : 'Requisição HTTP malformada',
-      status,
-      detail: tooLarge ? 'A URL ou os cabeçalhos passam do limite (16 kB).' : 'A requisição HTTP não pôde ser lida.',
-      instance: '/',
-    });
+    const problem = problemFor(error.code);
+    const body = JSON.stringify({ type: problem.type, title: problem.title, status: problem.status, detail: problem.detail, instance: '/' });
+    // Close once the answer is flushed: a client still trickling bytes in must not keep the socket half-open.
     socket.end(
-      `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+      `HTTP/1.1 ${problem.status} ${problem.reason}\r\n` +
         `Content-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      () => socket.destroy(),
     );
   });
   return server;

@@ -5,6 +5,7 @@ import { requestLog } from './request-context.js';
 
 /** Writes an RFC 9457 problem document. */
 export function sendProblem(res: Response, error: AppError, instance: string): void {
+  if (error.headers) res.set(error.headers);
   res
     .status(error.status)
     .type('application/problem+json')

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { RequestHandler, Response } from 'express';
+import { requestScope } from '../core/context.js';
 import type { Logger } from '../core/logger.js';
 
 /**
@@ -22,7 +23,8 @@ export function requestContext(logger: Logger): RequestHandler {
       const path = req.originalUrl.split('?')[0];
       logger[level]({ reqId: id, method: req.method, path, status: res.statusCode, ms: Math.round(ms * 10) / 10 }, 'requisição');
     });
-    next();
+    // Everything downstream (middleware, handlers, services, the audit trail) runs inside this context.
+    requestScope.run({ requestId: id, ip: req.ip ?? req.socket.remoteAddress ?? '' }, next);
   };
 }
 

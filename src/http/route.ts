@@ -1,5 +1,7 @@
 import type { RequestHandler, Router } from 'express';
 import type { z } from 'zod';
+import type { Permission } from '../core/permissions.js';
+import { authorize } from './auth.js';
 import { validate } from './validate.js';
 
 export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
@@ -29,13 +31,21 @@ export interface RouteSpec {
   body?: z.ZodType;
   /** The body may be left out entirely (it is then validated as `{}`). */
   optionalBody?: boolean;
+  /**
+   * Who may call it: a permission of the policy table (`core/permissions.ts`), or `publico`. Required, so a
+   * route cannot be added without deciding.
+   */
+  permission: Permission | 'publico';
   responses: Record<number, ResponseSpec>;
   handler: RequestHandler;
 }
 
-/** Mounts each route as `validate → handler`. Express 5 forwards rejected promises to the error handler. */
-export function mount(router: Router, routes: readonly RouteSpec[]): void {
+/**
+ * Mounts each route as `authorize → (rate limit) → validate → handler`: who may call it is checked before
+ * anything about the request is revealed. Express 5 forwards rejected promises to the error handler.
+ */
+export function mount(router: Router, routes: readonly RouteSpec[], beforeValidation: RequestHandler[] = []): void {
   for (const route of routes) {
-    router[route.method](route.path, validate(route), route.handler);
+    router[route.method](route.path, authorize(route.permission), ...beforeValidation, validate(route), route.handler);
   }
 }

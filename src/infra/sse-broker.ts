@@ -1,5 +1,11 @@
 import type { Request, Response } from 'express';
+import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+
+/** Seconds a refused client is told to wait (`Retry-After`) before opening another stream. */
+export const SSE_RETRY_AFTER_S = 30;
+/** How long a client may stay behind (missing frames, in `skip` mode) before it is disconnected. */
+const STALL_MS = 60_000;
 
 /** One event as kept for replay. */
 interface SseEvent {
@@ -13,6 +19,15 @@ interface SseEvent {
 interface Client {
   res: Response;
   topic: string | undefined;
+  owner: string | undefined;
+  /** When it first fell behind (`skip` mode), until it drains. */
+  behindSince: number | undefined;
+}
+
+/** One event of a batch handed to {@link SseBroker.publishAll}. */
+export interface SseEventInput {
+  event: string;
+  data: unknown;
 }
 
 export interface SseBrokerOptions {
@@ -23,6 +38,16 @@ export interface SseBrokerOptions {
   /** A client whose unsent data passes this many bytes has stopped reading and is dropped. */
   maxBufferedBytes?: number;
   retryMs?: number;
+  /** Streams open at once, in all; one more is refused with 503 `/problemas/limite-de-conexoes`. */
+  maxClients?: number;
+  /** Streams one owner (the session, as the caller keys it) may hold; one more is refused with 429. */
+  maxPerOwner?: number;
+  /**
+   * What a client whose unsent data passes `maxBufferedBytes` costs: `disconnect` (the default: an
+   * EventSource reconnects with Last-Event-ID and gets a replay or `resync`), or `skip` (it misses frames
+   * until its socket drains, and is disconnected only if it stays behind for a minute).
+   */
+  whenBehind?: 'disconnect' | 'skip';
 }
 
 /**
@@ -31,8 +56,9 @@ export interface SseBrokerOptions {
  * ring for reconnecting clients, and writes the frame to every matching client.
  *
  * Memory stays bounded however clients behave: the ring has a fixed size, and a client that stops reading
- * (its socket's unsent bytes, `writableLength`, pass `maxBufferedBytes`) is disconnected instead of being
- * buffered for without end.
+ * (its socket's unsent bytes, `writableLength`, pass `maxBufferedBytes`) is disconnected (or skipped) instead
+ * of being buffered for without end. Descriptors stay bounded too: at most `maxClients` streams in all and
+ * `maxPerOwner` per owner. The broker knows owners only as opaque keys; the caller decides what one is.
  */
 export class SseBroker {
   private nextId: number;
@@ -40,10 +66,12 @@ export class SseBroker {
   private ringStart = 0;
   private ringSize = 0;
   private readonly clients = new Set<Client>();
+  private readonly perOwner = new Map<string, number>();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly maxBufferedBytes: number;
   private readonly retryMs: number;
   private dropped = 0;
+  private skipped = 0;
 
   constructor(private readonly options: SseBrokerOptions) {
     // Ids keep increasing across restarts (they start from the clock), so an id from before a restart is
@@ -63,6 +91,16 @@ export class SseBroker {
     return this.dropped;
   }
 
+  /** Frames not sent to a client that was behind (`skip` mode). */
+  get skippedCount(): number {
+    return this.skipped;
+  }
+
+  /** Streams `owner` holds open now. */
+  ownerCount(owner: string): number {
+    return this.perOwner.get(owner) ?? 0;
+  }
+
   /** Numbers, keeps and sends an event. */
   publish(event: string, data: unknown, topic?: string): number {
     const id = this.nextId++;
@@ -74,8 +112,35 @@ export class SseBroker {
     return id;
   }
 
-  /** Turns a request into an event stream: headers, `retry`, replay or `resync`, then live events. */
-  connect(req: Request, res: Response, options: { topic?: string | undefined; lastEventId?: string | undefined }): void {
+  /**
+   * Numbers and keeps several events, and sends them to each client in one write: for high-rate feeds
+   * (the log stream), where a write per event per client would cost more than the events themselves.
+   */
+  publishAll(events: readonly SseEventInput[], topic?: string): void {
+    if (events.length === 0) return;
+    let frames = '';
+    for (const { event, data } of events) {
+      const id = this.nextId++;
+      const frame = `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+      this.keep({ id, frame, topic });
+      frames += frame;
+    }
+    for (const client of this.clients) {
+      if (matches(client, topic)) this.write(client, frames);
+    }
+  }
+
+  /**
+   * Turns a request into an event stream: headers, `retry`, replay or `resync`, then live events.
+   * Throws {@link AppError} `LIMITE_DE_CONEXOES` (503) when `maxClients` streams are open, and
+   * `MUITAS_CONEXOES` (429) when `owner` already holds `maxPerOwner`; both carry `Retry-After`.
+   */
+  connect(
+    req: Request,
+    res: Response,
+    options: { topic?: string | undefined; lastEventId?: string | undefined; owner?: string | undefined },
+  ): void {
+    this.admit(options.owner);
     res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
@@ -83,9 +148,10 @@ export class SseBroker {
       'X-Accel-Buffering': 'no',
     });
     res.socket?.setNoDelay(true);
-    const client: Client = { res, topic: options.topic };
+    const client: Client = { res, topic: options.topic, owner: options.owner, behindSince: undefined };
     this.clients.add(client);
-    const remove = () => this.clients.delete(client);
+    if (client.owner !== undefined) this.perOwner.set(client.owner, this.ownerCount(client.owner) + 1);
+    const remove = () => this.detach(client);
     req.on('close', remove);
     res.on('close', remove);
     res.on('error', remove);
@@ -100,6 +166,30 @@ export class SseBroker {
     clearInterval(this.heartbeat);
     for (const client of this.clients) client.res.end();
     this.clients.clear();
+    this.perOwner.clear();
+  }
+
+  private admit(owner: string | undefined): void {
+    const retry = { headers: { 'Retry-After': String(SSE_RETRY_AFTER_S) } };
+    if (this.options.maxClients !== undefined && this.clients.size >= this.options.maxClients) {
+      throw new AppError('LIMITE_DE_CONEXOES', 'O servidor atingiu o limite de fluxos de eventos abertos. Tente mais tarde.', undefined, retry);
+    }
+    if (owner !== undefined && this.options.maxPerOwner !== undefined && this.ownerCount(owner) >= this.options.maxPerOwner) {
+      throw new AppError(
+        'MUITAS_CONEXOES',
+        `Esta sessão já tem ${this.options.maxPerOwner} fluxos de eventos abertos; feche um antes de abrir outro.`,
+        undefined,
+        retry,
+      );
+    }
+  }
+
+  /** Forgets a client once, whichever of its close/error events comes first. */
+  private detach(client: Client): void {
+    if (!this.clients.delete(client) || client.owner === undefined) return;
+    const left = this.ownerCount(client.owner) - 1;
+    if (left > 0) this.perOwner.set(client.owner, left);
+    else this.perOwner.delete(client.owner);
   }
 
   private replayAfter(lastEventId: string, topic: string | undefined): string {
@@ -131,15 +221,26 @@ export class SseBroker {
   private write(client: Client, chunk: string): void {
     const { res } = client;
     if (res.writableEnded || res.destroyed) return;
-    if (res.writableLength + chunk.length > this.maxBufferedBytes) {
+    // A client with nothing queued always takes the chunk (a batch may be larger than the bound on its own),
+    // so what one client holds stays under the bound plus one chunk.
+    if (res.writableLength > 0 && res.writableLength + chunk.length > this.maxBufferedBytes) {
+      if (this.options.whenBehind === 'skip') {
+        // Frames are whole, so skipping one keeps the stream well-formed; the client misses entries instead
+        // of making us buffer them. One that never drains would hold its slot forever: it goes after a while.
+        this.skipped++;
+        const now = Date.now();
+        client.behindSince ??= now;
+        if (now - client.behindSince < STALL_MS) return;
+      }
       // The client stopped reading: drop it rather than buffer without bound. EventSource will reconnect
       // with Last-Event-ID if it comes back, and get a replay or a resync.
-      this.clients.delete(client);
+      this.detach(client);
       this.dropped++;
       this.options.logger.warn({ buffered: res.writableLength }, 'cliente SSE lento desconectado');
       res.destroy();
       return;
     }
+    client.behindSince = undefined;
     res.write(chunk);
   }
 

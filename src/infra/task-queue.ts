@@ -39,10 +39,12 @@ export interface TaskContext {
 
 export type TaskHandler<P = unknown, R = unknown> = (payload: P, context: TaskContext) => Promise<R>;
 
-/** A task just added: its live record and the promise of its outcome. */
+/** A task just added (or the pending one it joined): its live record and the promise of its outcome. */
 export interface Enqueued<R> {
   task: TaskRecord;
   done: Promise<R>;
+  /** True when no new task was made: the request joined a pending task of its lane (see `coalesce`). */
+  joined: boolean;
 }
 
 export interface TaskQueueDeps {
@@ -51,7 +53,7 @@ export interface TaskQueueDeps {
   logger: Logger;
   /** Finished tasks kept for `/sistema/tasks`; older ones are forgotten. */
   historyLimit?: number;
-  /** Tasks waiting at most; past that, `add` refuses with 503 (back-pressure instead of unbounded memory). */
+  /** Default bound of waiting tasks per type, for lanes registered without their own `maxPending`. */
   maxPending?: number;
 }
 
@@ -59,18 +61,33 @@ interface Lane {
   queue: PQueue;
   handler: TaskHandler;
   describe: (result: unknown) => unknown;
+  maxPending: number;
+  coalesce: ((pending: unknown, incoming: unknown) => boolean) | undefined;
+  /** Tasks of this lane not started yet, oldest first, with what `add` returned for them. */
+  waiting: Map<string, { payload: unknown; enqueued: Enqueued<unknown> }>;
 }
 
-export interface LaneOptions<R> {
+export interface LaneOptions<P, R> {
   /** How many tasks of this type run at once. */
   concurrency: number;
+  /**
+   * Tasks of this type that may wait at once; past that, `add` refuses with 503 (back-pressure instead of
+   * unbounded memory). Each type has its own bound, so a flood of one type never starves another.
+   */
+  maxPending?: number;
+  /**
+   * When given, `add` returns a waiting task of this type for which `coalesce(itsPayload, newPayload)` is
+   * true instead of making a new one (a second backup asked while one waits is the same backup).
+   */
+  coalesce?: (pending: P, incoming: P) => boolean;
   /** What of the result goes into the task's `resultado` (default: all of it). */
   describe?: (result: R) => unknown;
 }
 
 /**
  * The in-process producer/consumer queue. Producers (request handlers) `add` tasks; each task type has a
- * lane — a FIFO with its own number of consumers — so slow backups and reports never hold up bookings.
+ * lane — a FIFO with its own number of consumers and its own bound of waiting tasks — so slow or flooded
+ * backups and reports never hold up bookings.
  * Booking lanes run many consumers at once on purpose: their storage writes then meet in one group commit.
  *
  * Records go `pendente → executando → concluida | falhou`; the history of finished tasks is bounded.
@@ -79,32 +96,43 @@ export class TaskQueue {
   private readonly lanes = new Map<TaskTipo, Lane>();
   private readonly records = new Map<string, TaskRecord>();
   private readonly historyLimit: number;
-  private readonly maxPending: number;
+  private readonly defaultMaxPending: number;
   private accepting = true;
   /** Tasks not started yet, and how to fail each if the queue closes first. */
   private readonly waiting = new Map<string, (error: unknown) => void>();
 
   constructor(private readonly deps: TaskQueueDeps) {
     this.historyLimit = deps.historyLimit ?? 1000;
-    this.maxPending = deps.maxPending ?? 10_000;
+    this.defaultMaxPending = deps.maxPending ?? 10_000;
   }
 
   /** Registers the consumer of a task type and how many may run at once. */
-  register<P, R>(tipo: TaskTipo, handler: TaskHandler<P, R>, options: LaneOptions<R>): void {
+  register<P, R>(tipo: TaskTipo, handler: TaskHandler<P, R>, options: LaneOptions<P, R>): void {
     this.lanes.set(tipo, {
       queue: new PQueue({ concurrency: options.concurrency }),
       handler: handler as TaskHandler,
       describe: (options.describe ?? ((r: R) => r)) as (result: unknown) => unknown,
+      maxPending: options.maxPending ?? this.defaultMaxPending,
+      coalesce: options.coalesce as Lane['coalesce'],
+      waiting: new Map(),
     });
   }
 
-  /** Adds a task. Throws FILA_CHEIA (503) when too many wait, or when shutting down. */
+  /**
+   * Adds a task, or returns the waiting one it coalesces with. Throws FILA_CHEIA (503) when too many of
+   * its type wait, or when shutting down.
+   */
   add<R>(tipo: TaskTipo, payload: unknown): Enqueued<R> {
     const lane = this.lanes.get(tipo);
     if (!lane) throw new Error(`nenhum consumidor para tarefas ${tipo}`);
     if (!this.accepting) throw new AppError('FILA_CHEIA', 'O servidor está encerrando; tente novamente em instantes.');
-    if (this.pendingCount >= this.maxPending) {
-      throw new AppError('FILA_CHEIA', 'Há tarefas demais na fila; tente novamente em instantes.');
+    if (lane.coalesce) {
+      for (const waiting of lane.waiting.values()) {
+        if (lane.coalesce(waiting.payload, payload)) return { ...(waiting.enqueued as Enqueued<R>), joined: true };
+      }
+    }
+    if (lane.queue.size >= lane.maxPending) {
+      throw new AppError('FILA_CHEIA', 'Há tarefas demais desse tipo na fila; tente novamente em instantes.');
     }
     const task: TaskRecord = { id: randomUUID(), tipo, status: 'pendente', progresso: 0, criadaEm: this.now() };
     this.records.set(task.id, task);
@@ -122,8 +150,12 @@ export class TaskQueue {
       task.concluidaEm = this.now();
       abandon(error);
     });
+    // Registered before `queue.add`, which may start the task at once (and then removes it from `waiting`).
+    const enqueued = { task, joined: false } as Enqueued<R>;
+    lane.waiting.set(task.id, { payload, enqueued: enqueued as Enqueued<unknown> });
     const run = lane.queue.add(async () => {
       this.waiting.delete(task.id);
+      lane.waiting.delete(task.id);
       task.status = 'executando';
       task.iniciadaEm = this.now();
       try {
@@ -148,7 +180,8 @@ export class TaskQueue {
     const done = Promise.race([run, abandoned]);
     // Callers that only want the record (respond-async) must not cause an unhandled rejection.
     done.catch(() => undefined);
-    return { task, done };
+    enqueued.done = done;
+    return enqueued;
   }
 
   get(id: string): TaskRecord | undefined {
@@ -190,7 +223,10 @@ export class TaskQueue {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.onIdle(), new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)))]);
     clearTimeout(timer);
-    for (const lane of this.lanes.values()) lane.queue.clear();
+    for (const lane of this.lanes.values()) {
+      lane.queue.clear();
+      lane.waiting.clear();
+    }
     const shutdown = new AppError('FILA_CHEIA', 'O servidor encerrou antes de executar a tarefa.');
     for (const fail of this.waiting.values()) fail(shutdown);
     this.waiting.clear();

@@ -4,6 +4,10 @@ export const COLLECTIONS = {
   pacientes: 'pacientes',
   consultas: 'consultas',
   idempotencia: 'idempotencia',
+  usuarios: 'usuarios',
+  sessoes: 'sessoes',
+  /** Audit entries of writes, committed with their write, until moved to `auditoria/` (see Auditor). */
+  auditoriaPendente: 'auditoria_pendente',
 } as const;
 
 export const ALL_COLLECTIONS: readonly string[] = Object.values(COLLECTIONS);

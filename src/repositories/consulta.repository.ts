@@ -77,6 +77,29 @@ export class ConsultaRepository {
     return this.byPaciente.between(pacienteId, now.getTime() + 1, Infinity).some((c) => c.status === 'agendada');
   }
 
+  /** True when any consulta (any status, any time) refers to the médico. */
+  medicoHasAny(medicoId: string): boolean {
+    this.store.refresh();
+    return this.byMedico.between(medicoId, -Infinity, Infinity).length > 0;
+  }
+
+  /** Every consulta of the paciente (any status), in `inicio` order. */
+  ofPaciente(pacienteId: string): ConsultaRecord[] {
+    this.store.refresh();
+    return this.byPaciente.between(pacienteId, -Infinity, Infinity);
+  }
+
+  /** True when the paciente has any consulta with the médico: what lets a médico user see that paciente. */
+  pacienteSeenBy(pacienteId: string, medicoId: string): boolean {
+    return this.ofPaciente(pacienteId).some((c) => c.medicoId === medicoId);
+  }
+
+  /** The pacientes with any consulta with the médico. */
+  pacienteIdsOf(medicoId: string): Set<string> {
+    this.store.refresh();
+    return new Set(this.byMedico.between(medicoId, -Infinity, Infinity).map((c) => c.pacienteId));
+  }
+
   /** A page of consultas sorted by `inicio`, starting from the narrowest index the filter allows. */
   list(filter: ConsultaFilter): Page<ConsultaRecord> {
     this.store.refresh();

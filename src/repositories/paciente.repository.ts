@@ -8,6 +8,8 @@ export interface PacienteFilter {
   cpf?: string | undefined;
   limit: number;
   offset: number;
+  /** Only these ids (a médico user's own pacientes). */
+  only?: ReadonlySet<string> | undefined;
 }
 
 const C = COLLECTIONS.pacientes;
@@ -36,10 +38,16 @@ export class PacienteRepository {
     this.store.refresh();
     if (filter.cpf !== undefined) {
       const found = this.byCpf.get(filter.cpf);
-      return paginate(found, () => true, filter.limit, filter.offset);
+      return paginate(found, (p) => !filter.only || filter.only.has(p.id), filter.limit, filter.offset);
     }
     const q = filter.q ? fold(filter.q) : undefined;
-    return paginate(this.byName.all(), (p) => q === undefined || fold(p.nome).includes(q), filter.limit, filter.offset);
+    const only = filter.only;
+    return paginate(
+      this.byName.all(),
+      (p) => (!only || only.has(p.id)) && (q === undefined || fold(p.nome).includes(q)),
+      filter.limit,
+      filter.offset,
+    );
   }
 
   save(tx: Tx, paciente: Paciente): void {

@@ -33,20 +33,70 @@ export const TimeOfDay = z
   .regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'Use o formato HH:MM (00:00 a 23:59).')
   .meta({ example: '08:00' });
 
-export const Email = z.email('E-mail inválido.').max(254);
+// ---- Text limits (style habit 21: each lives here once; schemas, services and indexes import them) ----
+// A record is kept whole in memory and in its data file, so an unbounded field lets one client make a file
+// too big to load again (100k bookings with 2,000-character notes made a 669 MB file the server could not read).
+
+/** Longest person name (médico, paciente, usuário), in characters. */
+export const NOME_MAX = 200;
+/** Longest `observacoes` of a consulta (or any free note). */
+export const OBSERVACOES_MAX = 1000;
+/** Longest reason, such as a cancellation's `motivo`. */
+export const MOTIVO_MAX = 500;
+/** Longest `especialidade`. */
+export const ESPECIALIDADE_MAX = 100;
+/** Longest e-mail address (RFC 5321's path limit). */
+export const EMAIL_MAX = 254;
+/** Longest telephone as typed, with spaces and punctuation. */
+export const TELEFONE_MAX = 30;
+/** Longest text of a search (`q`) or filter in a query string. */
+export const BUSCA_MAX = 200;
+
+/** The message for text holding control or bidi-override characters. */
+export const CONTROL_CHARACTERS_MESSAGE = 'Caracteres de controle não são permitidos.';
+
+// C0 controls, DEL, C1 controls, and the bidi embeddings/overrides/isolates (U+202A–U+202E, U+2066–U+2069):
+// they can hide or reorder what a receptionist reads on screen or in a report (a name that displays as
+// something else), and break log lines and file formats.
+const SINGLE_LINE = /^[^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$/;
+// Notes may hold line breaks and tabs (typed in a textarea); every other control character is refused.
+const MULTI_LINE = /^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$/;
+
+export interface TextoOptions {
+  /** Most characters (UTF-16 code units, as zod and JSON Schema's maxLength count them) after trimming. */
+  max: number;
+  /** Fewest characters after trimming. */
+  min?: number;
+  /** Allows line breaks and tabs (notes); every other control character is still refused. */
+  multilinha?: boolean;
+}
+
+/**
+ * The one builder for free text in input: trimmed, bounded by `max` (and `min`), with control and
+ * bidi-override characters refused in pt-BR. Every free-text field of every input schema is built with it,
+ * so a new field cannot forget the rule; the pattern also documents it in the OpenAPI document.
+ */
+export function texto(options: TextoOptions) {
+  let schema = z.string().trim();
+  if (options.min !== undefined) schema = schema.min(options.min, `Use ao menos ${options.min} caracteres.`);
+  return schema
+    .max(options.max, `Use no máximo ${options.max} caracteres.`)
+    .regex(options.multilinha ? MULTI_LINE : SINGLE_LINE, CONTROL_CHARACTERS_MESSAGE);
+}
+
+export const Email = z.email('E-mail inválido.').max(EMAIL_MAX, `Use no máximo ${EMAIL_MAX} caracteres.`);
 
 /** Brazilian phone numbers as people type them: `+55 11 91234-5678`, `(11) 1234-5678`. */
-export const Telefone = z
-  .string()
-  .trim()
-  .regex(/^\+?[\d\s().-]{8,25}$/, 'Telefone inválido.')
+export const Telefone = texto({ max: TELEFONE_MAX })
+  .regex(/^\+?[\d\s().-]+$/, 'Telefone inválido.')
   .refine((s) => {
     const digits = s.replace(/\D/g, '').length;
     return digits >= 10 && digits <= 13;
   }, 'Telefone deve ter de 10 a 13 dígitos.')
   .meta({ example: '+55 11 91234-5678' });
 
-export const Nome = z.string().trim().min(2, 'Nome muito curto.').max(120, 'Nome muito longo.');
+/** A person's name: 2 to {@link NOME_MAX} characters. */
+export const Nome = texto({ min: 2, max: NOME_MAX });
 
 export const Pagination = {
   limit: z.coerce.number().int().min(1).max(500).default(50).meta({ description: 'Máximo de itens (1–500)' }),
@@ -80,4 +130,4 @@ export const Problem = z
   .meta({ id: 'Problem' });
 
 /** Text query parameters: trimmed, bounded. */
-export const SearchText = z.string().trim().max(200);
+export const SearchText = texto({ max: BUSCA_MAX });

@@ -1,4 +1,4 @@
-import { DateOnly, Instant, Pagination, listOf, z } from './common.js';
+import { DateOnly, Instant, MOTIVO_MAX, OBSERVACOES_MAX, Pagination, listOf, texto, z } from './common.js';
 
 export const STATUS_CONSULTA = ['agendada', 'cancelada', 'realizada', 'faltou'] as const;
 export type StatusConsulta = (typeof STATUS_CONSULTA)[number];
@@ -8,7 +8,8 @@ export const InstantInput = z.iso
   .datetime({ offset: true, message: 'Use um instante ISO 8601 com fuso (ex.: 2026-12-01T09:00:00-03:00).' })
   .meta({ example: '2026-12-01T09:00:00-03:00' });
 
-const Observacoes = z.string().trim().max(2000, 'Observações com mais de 2000 caracteres.');
+/** Free notes, typed in a textarea: line breaks allowed. */
+const Observacoes = texto({ max: OBSERVACOES_MAX, multilinha: true });
 
 export const AgendarInput = z
   .object({
@@ -20,7 +21,9 @@ export const AgendarInput = z
   .meta({ id: 'AgendarInput' });
 export type AgendarInput = z.output<typeof AgendarInput>;
 
-export const CancelarInput = z.object({ motivo: z.string().trim().max(500).nullish() }).meta({ id: 'CancelarInput' });
+export const CancelarInput = z
+  .object({ motivo: texto({ max: MOTIVO_MAX, multilinha: true }).nullish() })
+  .meta({ id: 'CancelarInput' });
 export type CancelarInput = z.output<typeof CancelarInput>;
 
 export const RemarcarInput = z.object({ inicio: InstantInput }).meta({ id: 'RemarcarInput' });

@@ -1,4 +1,4 @@
-import { Email, Instant, Nome, Pagination, SearchText, Telefone, TimeOfDay, listOf, z } from './common.js';
+import { ESPECIALIDADE_MAX, Email, Instant, Nome, Pagination, SearchText, Telefone, TimeOfDay, listOf, texto, z } from './common.js';
 
 export const UFS = [
   'AC', 'AL', 'AP', 'AM', 'BA', 'CE', 'DF', 'ES', 'GO', 'MA', 'MT', 'MS', 'MG', 'PA',
@@ -45,7 +45,7 @@ export const MedicoInput = z
   .object({
     nome: Nome,
     crm: Crm,
-    especialidade: z.string().trim().min(2).max(80),
+    especialidade: texto({ min: 2, max: ESPECIALIDADE_MAX }),
     email: Email.nullish(),
     telefone: Telefone.nullish(),
     duracaoConsultaMin: z.number().int().min(5).max(240).default(30),

@@ -10,7 +10,20 @@ export const RelatorioInput = z
 export type RelatorioInput = z.output<typeof RelatorioInput>;
 
 export const BackupInfo = z
-  .object({ nome: z.string(), tamanhoBytes: z.number().int(), criadoEm: Instant, automatico: z.boolean() })
+  .object({
+    nome: z.string().meta({
+      description:
+        '`backup-YYYYMMDD-HHmmss[-auto].zip`, mais `.enc` quando criptografado. O carimbo é a hora local da criação ou, se esse ' +
+        'segundo já estiver em uso (ou houver backup com carimbo posterior), um segundo após o backup mais novo: nomes únicos, ' +
+        'em ordem de criação.',
+    }),
+    tamanhoBytes: z.number().int(),
+    criadoEm: Instant,
+    automatico: z.boolean(),
+    criptografado: z.boolean().meta({
+      description: 'Arquivo `.zip.enc`: o ZIP inteiro cifrado com AES-256-GCM (autenticado) pela BACKUP_KEY; restaurá-lo exige a mesma chave.',
+    }),
+  })
   .meta({ id: 'BackupInfo' });
 
 export const ReportInfo = z.object({ nome: z.string(), tamanhoBytes: z.number().int(), criadoEm: Instant }).meta({ id: 'ReportInfo' });
@@ -48,5 +61,12 @@ export const Status = z
     cache: z.object({ registros: z.record(z.string(), z.number().int()), horariosReservados: z.number().int() }),
     sse: z.object({ agendaClientes: z.number().int(), logsClientes: z.number().int(), clientesDescartados: z.number().int() }),
     diretorios: z.object({ dados: z.string(), backups: z.string(), relatorios: z.string() }),
+    backups: z
+      .object({
+        criptografados: z.boolean().meta({ description: 'true quando BACKUP_KEY está configurada; false: os backups são gravados em claro' }),
+        manter: z.number().int().meta({ description: 'BACKUP_KEEP: quantos backups são mantidos' }),
+        intervaloMin: z.number().meta({ description: 'BACKUP_INTERVAL_MIN (0: sem backup automático)' }),
+      })
+      .meta({ description: 'Política de backups' }),
   })
   .meta({ id: 'Status' });

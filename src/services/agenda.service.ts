@@ -3,6 +3,7 @@ import type { ScheduleState } from '../infra/schedule-state.js';
 import { formatInstant } from '../core/time.js';
 import { times, type ConsultaRepository } from '../repositories/consulta.repository.js';
 import type { MedicoRepository } from '../repositories/medico.repository.js';
+import { assertOwnMedico, ownMedicoOnly } from '../core/permissions.js';
 import type { Store } from '../infra/storage/store.js';
 import { COLLECTIONS } from '../repositories/collections.js';
 import type { Medico } from '../schemas/medico.schema.js';
@@ -56,7 +57,18 @@ export class AgendaService {
   }
 
   /** The agenda ({@link AgendaView}) as UTF-8 JSON. */
+  /**
+   * The médico whose events a stream receives: a médico user always gets their own (the filter is forced),
+   * others get what they asked for (undefined: every médico). An unknown médico is 404.
+   */
+  streamTopic(requested: string | undefined): string | undefined {
+    const topic = ownMedicoOnly('agenda:ler') ?? requested;
+    if (topic !== undefined && !this.deps.medicos.get(topic)) throw notFound('Médico');
+    return topic;
+  }
+
   agendaJson(medicoId: string, query: AgendaQuery): Buffer {
+    assertOwnMedico('agenda:ler', medicoId);
     // Looking the médico up first also reads other processes' commits, whose events invalidate the cache.
     const medico = this.deps.medicos.get(medicoId);
     if (!medico) throw notFound('Médico');

@@ -1,50 +1,28 @@
-import { createHash } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
-import { once } from 'node:events';
+import { pipeline } from 'node:stream/promises';
 import { ZipArchive } from 'archiver';
-import type { z } from 'zod';
 import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
-import { FileCatalog } from '../infra/file-catalog.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
-import { StorageCorruptError, materialize } from '../infra/storage/data-files.js';
+import { BackupCryptoError, createEncryptStream, decryptBackup, isEncryptedBackup } from '../infra/backup-crypto.js';
+import { FileCatalog } from '../infra/file-catalog.js';
 import type { Entity, Store } from '../infra/storage/store.js';
 import type { TaskContext } from '../infra/task-queue.js';
-import { ZipRejected, readZip } from '../infra/zip-reader.js';
-import { COLLECTIONS } from '../repositories/collections.js';
-import { Consulta } from '../schemas/consulta.schema.js';
-import { IdempotencyRecordSchema } from '../schemas/records.schema.js';
-import { Medico } from '../schemas/medico.schema.js';
-import { Paciente } from '../schemas/paciente.schema.js';
+import { BACKUP_FORMAT, DATA_PREFIX, MANIFEST, type Manifest, invalid, readBackupArchive, sha256 } from './backup-archive.js';
+import { BACKUP_NAME, isAutomaticName, isEncryptedName, publishBackup, stampOf } from './backup-names.js';
 
-export const BACKUP_FORMAT = 1;
-const NAME = /^backup-(\d{8})-(\d{6})(-auto)?\.zip$/;
-const DATA_PREFIX = 'data/';
-
-/** What every stored record must look like; a backup with one record off is refused whole. */
-const RECORD_SCHEMAS: Record<string, z.ZodType> = {
-  [COLLECTIONS.medicos]: Medico,
-  [COLLECTIONS.pacientes]: Paciente,
-  [COLLECTIONS.consultas]: Consulta,
-  [COLLECTIONS.idempotencia]: IdempotencyRecordSchema,
-};
+export { BACKUP_FORMAT, type Manifest } from './backup-archive.js';
 
 export interface BackupInfo {
   nome: string;
   tamanhoBytes: number;
   criadoEm: string;
   automatico: boolean;
-}
-
-export interface Manifest {
-  formatVersion: number;
-  criadoEm: string;
-  automatico: boolean;
-  contagens: Record<string, number>;
-  arquivos: { nome: string; bytes: number; sha256: string }[];
+  criptografado: boolean;
 }
 
 export interface BackupServiceDeps {
@@ -54,26 +32,38 @@ export interface BackupServiceDeps {
   clock: Clock;
   timezone: string;
   logger: Logger;
-  /** Largest archive content a restore accepts (bytes, uncompressed). */
+  /** AES-256 key (32 bytes): backups are written encrypted (`.zip.enc`) and encrypted ones can be restored. */
+  key?: Buffer | undefined;
+  /** Most data bytes (uncompressed) a restore accepts; see `readBackupArchive` for the memory this bounds. */
   maxRestoreBytes?: number;
 }
 
-const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
+/** 256 MiB of data files: several times a large clinic's data, well under V8's 512 MiB string limit. */
+export const DEFAULT_MAX_RESTORE_BYTES = 256 * 1024 * 1024;
+/** Temp and lock files (`.backup-….tmp`, `.restauracao-….tmp`, `.backup-….lock`) older than this were left by a crash. */
+const STALE_TEMP_MS = 60 * 60 * 1000;
 
 /**
  * Backups: a ZIP of a consistent snapshot of the data directory (taken under the storage lock) with a
- * manifest of counts and checksums, written to a temp name and renamed when complete, so a half-written
- * archive is never listed. Restore validates everything before one byte of the data changes.
+ * manifest of counts and checksums — encrypted as a whole when a key is configured — written to a temp file
+ * and linked to its final name only when complete, so a half-written archive is never listed. Restore
+ * validates everything before one byte of the data changes, one restore at a time.
  */
 export class BackupService {
   private readonly catalog: FileCatalog;
+  private restoring = false;
 
   constructor(private readonly deps: BackupServiceDeps) {
-    this.catalog = new FileCatalog(deps.backupDir, NAME, 'Backup', deps.timezone);
+    this.catalog = new FileCatalog(deps.backupDir, BACKUP_NAME, 'Backup', deps.timezone, stampOf);
+  }
+
+  /** True when new backups are written encrypted. */
+  get encrypted(): boolean {
+    return this.deps.key !== undefined;
   }
 
   async create(options: { automatic: boolean }, context?: TaskContext): Promise<BackupInfo> {
-    const { store, backupDir, clock, timezone, logger } = this.deps;
+    const { store, backupDir, clock, timezone, logger, key } = this.deps;
     const snapshot = await store.snapshot();
     context?.progress(20);
     const criadoEm = formatInstant(clock.now(), timezone);
@@ -85,40 +75,42 @@ export class BackupService {
       arquivos: snapshot.files.map((f) => ({ nome: DATA_PREFIX + f.name, bytes: f.bytes.length, sha256: sha256(f.bytes) })),
     };
     await fsp.mkdir(backupDir, { recursive: true });
-    const nome = await this.freeName(criadoEm, options.automatic);
-    const final = path.join(backupDir, nome);
-    const temp = path.join(backupDir, `.${nome}.tmp-${process.pid}`);
+    await this.removeStaleTemps();
+    // A unique temp name per attempt: concurrent backups (this process, the CLI, a safety backup) never share one.
+    const temp = path.join(backupDir, `.backup-${randomUUID()}.tmp`);
+    let nome: string;
+    let size: number;
     try {
       const archive = new ZipArchive({ zlib: { level: 6 } });
-      const out = createWriteStream(temp);
-      const closed = once(out, 'close');
       archive.on('progress', (p) => context?.progress(20 + (70 * p.entries.processed) / Math.max(1, p.entries.total)));
-      archive.pipe(out);
       const date = new Date(clock.now());
       for (const file of snapshot.files) archive.append(file.bytes, { name: DATA_PREFIX + file.name, date });
-      archive.append(`${JSON.stringify(manifest, null, 2)}\n`, { name: 'manifest.json', date });
-      await archive.finalize();
-      await closed;
+      archive.append(`${JSON.stringify(manifest, null, 2)}\n`, { name: MANIFEST, date });
+      const out = createWriteStream(temp, { flags: 'wx', mode: 0o600 });
+      const written = key ? pipeline(archive, createEncryptStream(key), out) : pipeline(archive, out);
+      await Promise.all([archive.finalize(), written]);
       const handle = await fsp.open(temp, 'r');
-      await handle.sync(); // the archive is on disk before its name says it is complete
-      await handle.close();
-      await fsp.rename(temp, final);
+      try {
+        await handle.sync(); // the archive is on disk before its name says it is complete
+        size = (await handle.stat()).size; // taken now: once named, a concurrent prune may remove it
+      } finally {
+        await handle.close();
+      }
+      nome = await publishBackup(this.catalog, backupDir, temp, criadoEm, { automatic: options.automatic, encrypted: key !== undefined });
       const dir = await fsp.open(backupDir, 'r');
-      await dir.sync();
-      await dir.close();
+      await dir.sync().finally(() => dir.close());
     } catch (error) {
       await fsp.rm(temp, { force: true });
       throw new AppError('ARMAZENAMENTO_INDISPONIVEL', 'Não foi possível gravar o backup.', undefined, { cause: error });
     }
-    await this.prune();
-    const { size } = await fsp.stat(final);
-    logger.info({ backup: nome, bytes: size, ...snapshot.counts }, 'backup criado');
-    return { nome, tamanhoBytes: size, criadoEm, automatico: options.automatic };
+    await this.prune(nome);
+    logger.info({ backup: nome, bytes: size, criptografado: key !== undefined, ...snapshot.counts }, 'backup criado');
+    return { nome, tamanhoBytes: size, criadoEm, automatico: options.automatic, criptografado: key !== undefined };
   }
 
   /** Newest first. */
   async list(): Promise<BackupInfo[]> {
-    return (await this.catalog.list()).map((b) => ({ ...b, automatico: b.nome.endsWith('-auto.zip') }));
+    return (await this.catalog.list()).map((b) => ({ ...b, automatico: isAutomaticName(b.nome), criptografado: isEncryptedName(b.nome) }));
   }
 
   /** The path of a listed backup; 404 for anything else. */
@@ -129,99 +121,68 @@ export class BackupService {
   /**
    * Restores an archive: validates manifest, checksums and every record first (422 and nothing changes if
    * anything is off), takes a safety backup of the current data, then swaps the data in atomically.
+   * One restore at a time: a second one while the first runs → 409 RESTAURACAO_EM_ANDAMENTO (two would
+   * only race to overwrite each other, and each may hold up to `maxRestoreBytes` of data in memory).
    */
   async restore(file: string): Promise<{ restaurado: string; backupDeSeguranca: string; contagens: Record<string, number> }> {
-    const records = await this.validate(file);
-    const safety = await this.create({ automatic: false });
-    await this.deps.store.replaceAll(records);
-    const contagens = Object.fromEntries([...records].map(([c, list]) => [c, list.length]));
-    this.deps.logger.info({ backup: path.basename(file), seguranca: safety.nome, ...contagens }, 'backup restaurado');
-    return { restaurado: path.basename(file), backupDeSeguranca: safety.nome, contagens };
+    if (this.restoring) throw new AppError('RESTAURACAO_EM_ANDAMENTO', 'Já há uma restauração em andamento; aguarde o fim dela.');
+    this.restoring = true;
+    try {
+      const records = await this.validate(file);
+      const safety = await this.create({ automatic: false });
+      await this.deps.store.replaceAll(records);
+      const contagens = Object.fromEntries([...records].map(([c, list]) => [c, list.length]));
+      this.deps.logger.info({ backup: path.basename(file), seguranca: safety.nome, ...contagens }, 'backup restaurado');
+      return { restaurado: path.basename(file), backupDeSeguranca: safety.nome, contagens };
+    } finally {
+      this.restoring = false;
+    }
   }
 
-  /** Reads and checks an archive; returns the records it holds. Throws BACKUP_INVALIDO (422). */
+  /**
+   * Reads and checks an archive, plain or encrypted; returns the records it holds. Throws BACKUP_INVALIDO (422).
+   * An encrypted one is decrypted to a temp file (mode 0600, removed afterwards) and read only once its GCM
+   * tag proved every byte authentic: unauthenticated plaintext is never parsed.
+   */
   async validate(file: string): Promise<Map<string, Entity[]>> {
-    const { store, maxRestoreBytes = 1024 * 1024 * 1024 } = this.deps;
-    const names = new Set(['manifest.json', ...store.collections.map((c) => `${DATA_PREFIX}${c}.json`), `${DATA_PREFIX}journal.wal`]);
-    let entries: Map<string, Buffer>;
+    const { store, key, backupDir, maxRestoreBytes = DEFAULT_MAX_RESTORE_BYTES } = this.deps;
+    const encrypted = await isEncryptedBackup(file).catch(() => false);
+    if (!encrypted) {
+      if (isEncryptedName(file)) throw invalid('o arquivo .enc não está no formato de backup criptografado');
+      return readBackupArchive(file, store.collections, maxRestoreBytes);
+    }
+    if (!key) throw invalid('este backup é criptografado e o servidor não tem a chave (configure BACKUP_KEY com a chave usada ao criá-lo)');
+    await fsp.mkdir(backupDir, { recursive: true });
+    const plain = path.join(backupDir, `.restauracao-${randomUUID()}.tmp`);
     try {
-      entries = await readZip(file, { maxEntries: 64, maxEntryBytes: maxRestoreBytes, maxTotalBytes: maxRestoreBytes, allowed: (n) => names.has(n) });
+      await decryptBackup(file, plain, key);
+      return await readBackupArchive(plain, store.collections, maxRestoreBytes);
     } catch (error) {
-      if (error instanceof ZipRejected) throw invalid(error.message);
+      if (error instanceof BackupCryptoError) throw invalid(`não foi possível decifrar: ${error.message}`);
       throw error;
-    }
-    const manifest = parseManifest(entries.get('manifest.json'));
-    const listed = new Set(manifest.arquivos.map((a) => a.nome));
-    for (const name of entries.keys()) {
-      if (name !== 'manifest.json' && !listed.has(name)) throw invalid(`${name} não consta do manifesto`);
-    }
-    const files = new Map<string, Buffer>();
-    for (const item of manifest.arquivos) {
-      const bytes = entries.get(item.nome);
-      if (!bytes) throw invalid(`o manifesto lista ${item.nome}, que não está no arquivo`);
-      if (bytes.length !== item.bytes || sha256(bytes) !== item.sha256) throw invalid(`soma SHA-256 de ${item.nome} não confere`);
-      files.set(item.nome.slice(DATA_PREFIX.length), bytes);
-    }
-    let maps: Map<string, Map<string, Entity>>;
-    try {
-      maps = materialize(files, store.collections);
-    } catch (error) {
-      if (error instanceof StorageCorruptError) throw invalid(error.message);
-      throw error;
-    }
-    const records = new Map<string, Entity[]>();
-    for (const [collection, map] of maps) {
-      const schema = RECORD_SCHEMAS[collection];
-      const list = [...map.values()];
-      list.forEach((record, i) => {
-        const result = schema ? schema.safeParse(record) : { success: true as const };
-        if (!result.success) throw invalid(`registro ${i} de ${collection} fora do esquema: ${result.error.issues[0]?.path.join('.')} ${result.error.issues[0]?.message}`);
-      });
-      if (manifest.contagens[collection] !== undefined && manifest.contagens[collection] !== list.length) {
-        throw invalid(`o manifesto diz ${manifest.contagens[collection]} registros de ${collection}, o arquivo tem ${list.length}`);
-      }
-      records.set(collection, list);
-    }
-    return records;
-  }
-
-  /** Keeps the newest `keep` backups. */
-  private async prune(): Promise<void> {
-    const all = await this.list();
-    for (const old of all.slice(this.deps.keep)) {
-      await fsp.rm(path.join(this.deps.backupDir, old.nome), { force: true });
-      this.deps.logger.info({ backup: old.nome }, 'backup antigo removido');
+    } finally {
+      await fsp.rm(plain, { force: true });
     }
   }
 
-  /** `backup-YYYYMMDD-HHmmss[-auto].zip` in the clinic's time; a taken second moves to the next one. */
-  private async freeName(criadoEm: string, automatic: boolean): Promise<string> {
-    let ms = Date.parse(criadoEm);
-    for (;;) {
-      const local = formatInstant(ms, this.deps.timezone);
-      const nome = `backup-${local.slice(0, 10).replaceAll('-', '')}-${local.slice(11, 19).replaceAll(':', '')}${automatic ? '-auto' : ''}.zip`;
-      if (!(await this.catalog.exists(nome))) return nome;
-      ms += 1000;
+  /** Keeps the newest `keep` backups, never the one just made; a failure is logged, never thrown. */
+  private async prune(justMade: string): Promise<void> {
+    const { removed, failed } = await this.catalog.prune(this.deps.keep, justMade).catch((error: unknown) => ({
+      removed: [] as string[], failed: [{ nome: '*', error }],
+    }));
+    for (const nome of removed) this.deps.logger.info({ backup: nome }, 'backup antigo removido');
+    for (const { nome, error } of failed) this.deps.logger.warn({ backup: nome, err: error }, 'backup antigo não removido');
+  }
+
+  /** Removes temp files a crashed backup or restore left behind (a decrypted one must not linger). */
+  private async removeStaleTemps(): Promise<void> {
+    const { backupDir } = this.deps;
+    const names = await fsp.readdir(backupDir).catch(() => [] as string[]);
+    for (const name of names.filter((n) => /^\.((backup|restauracao)-[0-9a-f-]+\.tmp|backup-\d{14}\.lock)$/.test(n))) {
+      const file = path.join(backupDir, name);
+      const stat = await fsp.stat(file).catch(() => undefined);
+      // Wall time, not the service clock: mtimes are wall time (and tests run a fixed clock).
+      if (stat && Date.now() - stat.mtimeMs > STALE_TEMP_MS) await fsp.rm(file, { force: true }).catch(() => undefined);
     }
   }
-}
-
-const invalid = (detail: string) => new AppError('BACKUP_INVALIDO', `Backup recusado: ${detail}.`);
-
-function parseManifest(bytes: Buffer | undefined): Manifest {
-  if (!bytes) throw invalid('manifest.json ausente');
-  let manifest: Manifest;
-  try {
-    manifest = JSON.parse(bytes.toString('utf8')) as Manifest;
-  } catch {
-    throw invalid('manifest.json não é JSON válido');
-  }
-  if (manifest?.formatVersion !== BACKUP_FORMAT) throw invalid(`versão de formato desconhecida (${String(manifest?.formatVersion)})`);
-  if (!Array.isArray(manifest.arquivos) || typeof manifest.contagens !== 'object' || manifest.contagens === null) {
-    throw invalid('manifesto incompleto');
-  }
-  for (const a of manifest.arquivos) {
-    if (typeof a?.nome !== 'string' || typeof a.sha256 !== 'string' || typeof a.bytes !== 'number') throw invalid('manifesto incompleto');
-  }
-  return manifest;
 }

@@ -10,6 +10,9 @@ import { times, type ConsultaRecord, type ConsultaRepository } from '../reposito
 import type { IdempotencyRecord, IdempotencyRepository } from '../repositories/idempotency.repository.js';
 import type { AgendarInput } from '../schemas/consulta.schema.js';
 import type { BookingRules } from './booking-rules.js';
+import { currentContext, type RequestContext } from '../core/context.js';
+import { assertOwnMedico } from '../core/permissions.js';
+import type { Auditor } from './audit.service.js';
 import type { SlotTime } from './slots.js';
 
 /** A response to send as it is: a fresh booking, or one remembered under an Idempotency-Key. */
@@ -33,12 +36,15 @@ interface AgendarTask {
   slot: SlotTime;
   reservation: Reservation;
   key: { hash: string; fingerprint: string } | undefined;
+  /** Who asked: the worker runs later, outside the request, and audits in their name. */
+  context: RequestContext | undefined;
 }
 
 interface RemarcarTask {
   consultaId: string;
   slot: SlotTime;
   reservation: Reservation;
+  context: RequestContext | undefined;
 }
 
 export interface BookingServiceDeps {
@@ -51,6 +57,7 @@ export interface BookingServiceDeps {
   clock: Clock;
   timezone: string;
   logger: Logger;
+  auditor: Auditor;
 }
 
 /** Keys are remembered at least this long (the contract asks for 24 h). */
@@ -80,8 +87,10 @@ export class BookingService {
   }
 
   async agendar(input: AgendarInput, options: BookingOptions): Promise<BookingOutcome> {
+    assertOwnMedico('consultas:escrever', input.medicoId);
     const inicioMs = Date.parse(input.inicio);
-    const key = options.idempotencyKey ? keyOf(options.idempotencyKey, input, inicioMs) : undefined;
+    const context = currentContext();
+    const key = options.idempotencyKey ? keyOf(options.idempotencyKey, input, inicioMs, context?.actor?.usuarioId) : undefined;
     if (key) {
       const replay = await this.replay(key, options.respondAsync);
       if (replay) return replay;
@@ -91,7 +100,7 @@ export class BookingService {
     const { slot } = rules.slotFor(request);
     rules.assertPacienteFree(request, slot);
     const enqueued = this.reserveAndEnqueue<BookingResponse>('agendar_consulta', input.medicoId, slot, (reservation) => ({
-      input, inicioMs, slot, reservation, key,
+      input, inicioMs, slot, reservation, key, context,
     }) satisfies AgendarTask);
     if (key) {
       this.inflight.set(key.hash, { fingerprint: key.fingerprint, task: enqueued.task, done: enqueued.done });
@@ -108,6 +117,7 @@ export class BookingService {
     const { consultas, rules } = this.deps;
     const consulta = consultas.get(consultaId);
     if (!consulta) throw notFound('Consulta');
+    assertOwnMedico('consultas:escrever', consulta.medicoId);
     assertAgendada(consulta);
     const inicioMs = Date.parse(inicio);
     if (inicioMs === times(consulta).inicio) {
@@ -117,7 +127,7 @@ export class BookingService {
     const { slot } = rules.slotFor(request);
     rules.assertPacienteFree(request, slot);
     const enqueued = this.reserveAndEnqueue<ConsultaRecord>('remarcar_consulta', consulta.medicoId, slot, (reservation) => ({
-      consultaId, slot, reservation,
+      consultaId, slot, reservation, context: currentContext(),
     }) satisfies RemarcarTask);
     if (respondAsync) return { kind: 'accepted', task: enqueued.task };
     return { kind: 'done', consulta: await enqueued.done };
@@ -153,7 +163,7 @@ export class BookingService {
   // ---- workers -----------------------------------------------------------------------------------
 
   private async runAgendar(task: AgendarTask): Promise<BookingResponse> {
-    const { store, consultas, idempotency, rules, schedule, clock, timezone, logger } = this.deps;
+    const { store, consultas, idempotency, rules, schedule, clock, timezone, logger, auditor } = this.deps;
     const { input, inicioMs, key } = task;
     try {
       const response = await store.transact((tx): BookingResponse => {
@@ -177,6 +187,7 @@ export class BookingService {
           atualizadaEm: now,
         };
         consultas.save(tx, consulta);
+        auditor.stage(tx, { acao: 'consulta.agendar', recurso: 'consulta', recursoId: consulta.id, pacienteIds: [consulta.pacienteId], status: 201 }, task.context);
         const created: BookingResponse = { status: 201, body: consulta, location: `/consultas/${consulta.id}` };
         if (key) idempotency.save(tx, { id: key.hash, fingerprint: key.fingerprint, ...created, criadoEm: clock.now().getTime() });
         return created;
@@ -192,7 +203,7 @@ export class BookingService {
   }
 
   private async runRemarcar(task: RemarcarTask): Promise<ConsultaRecord> {
-    const { store, consultas, rules, schedule, clock, timezone, logger } = this.deps;
+    const { store, consultas, rules, schedule, clock, timezone, logger, auditor } = this.deps;
     try {
       const updated = await store.transact((tx) => {
         const current = consultas.get(task.consultaId);
@@ -208,6 +219,7 @@ export class BookingService {
           atualizadaEm: formatInstant(clock.now(), timezone),
         };
         consultas.save(tx, moved);
+        auditor.stage(tx, { acao: 'consulta.remarcar', recurso: 'consulta', recursoId: moved.id, pacienteIds: [moved.pacienteId], status: 200 }, task.context);
         return moved;
       });
       logger.info({ consultaId: updated.id }, 'consulta remarcada');
@@ -254,10 +266,11 @@ function assertAgendada(consulta: ConsultaRecord): void {
 }
 
 /** The key itself is never stored: its SHA-256 is. The fingerprint covers the normalised body. */
-function keyOf(key: string, input: AgendarInput, inicioMs: number): { hash: string; fingerprint: string } {
+function keyOf(key: string, input: AgendarInput, inicioMs: number, usuarioId: string | undefined): { hash: string; fingerprint: string } {
   const sha = (text: string) => createHash('sha256').update(text).digest('hex');
   const normalised = JSON.stringify([input.medicoId, input.pacienteId, inicioMs, input.observacoes ?? null]);
-  return { hash: sha(`agendar\n${key}`), fingerprint: sha(normalised) };
+  // Keys are per user: another user's identical key must never replay (and reveal) someone else's answer.
+  return { hash: sha(`agendar\n${usuarioId ?? ''}\n${key}`), fingerprint: sha(normalised) };
 }
 
 function toResponse(record: IdempotencyRecord): BookingResponse {

@@ -2,7 +2,9 @@ import type { Clock } from '../core/clock.js';
 import { AppError, notFound } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
+import { assertOwnMedico, ownMedicoOnly } from '../core/permissions.js';
 import type { Store } from '../infra/storage/store.js';
+import type { Auditor } from './audit.service.js';
 import { times, type ConsultaRecord, type ConsultaRepository } from '../repositories/consulta.repository.js';
 import type { Page } from '../repositories/index.js';
 import type { AtualizarStatusInput, ListConsultasQuery } from '../schemas/consulta.schema.js';
@@ -14,6 +16,7 @@ export interface ConsultaServiceDeps {
   clock: Clock;
   timezone: string;
   logger: Logger;
+  auditor: Auditor;
 }
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
@@ -22,13 +25,30 @@ const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 export class ConsultaService {
   constructor(private readonly deps: ConsultaServiceDeps) {}
 
-  get(id: string): ConsultaRecord {
+  /** One consulta, read by the acting user (recorded in the audit trail). */
+  async get(id: string): Promise<ConsultaRecord> {
+    const consulta = this.record(id);
+    assertOwnMedico('consultas:ler', consulta.medicoId);
+    await this.deps.auditor.record({ acao: 'consulta.ler', recurso: 'consulta', recursoId: id, pacienteIds: [consulta.pacienteId], status: 200 });
+    return consulta;
+  }
+
+  /** A page of consultas; a médico user sees only their own (asking for another médico's is refused). */
+  async list(query: ListConsultasQuery): Promise<Page<ConsultaRecord>> {
+    const own = ownMedicoOnly('consultas:ler');
+    if (own !== undefined && query.medicoId !== undefined && query.medicoId !== own) assertOwnMedico('consultas:ler', query.medicoId);
+    const page = this.page(own === undefined ? query : { ...query, medicoId: own });
+    await this.deps.auditor.record({ acao: 'consulta.listar', recurso: 'consulta', pacienteIds: page.items.map((c) => c.pacienteId), status: 200 });
+    return page;
+  }
+
+  private record(id: string): ConsultaRecord {
     const consulta = this.deps.consultas.get(id);
     if (!consulta) throw notFound('Consulta');
     return consulta;
   }
 
-  list(query: ListConsultasQuery): Page<ConsultaRecord> {
+  private page(query: ListConsultasQuery): Page<ConsultaRecord> {
     const zone = this.deps.timezone;
     // A date means the whole day in the clinic's zone: `de` from its first instant, `ate` to its last.
     const fromMs = query.de === undefined ? undefined : DATE_ONLY.test(query.de) ? startOfDate(query.de, zone) : Date.parse(query.de);
@@ -39,14 +59,14 @@ export class ConsultaService {
 
   /** `agendada → cancelada`; the commit frees the slot. */
   async cancelar(id: string, motivo: string | null | undefined): Promise<ConsultaRecord> {
-    const consulta = await this.update(id, (current) => ({ ...current, status: 'cancelada', motivoCancelamento: motivo ?? null }));
+    const consulta = await this.update(id, 'consulta.cancelar', (current) => ({ ...current, status: 'cancelada', motivoCancelamento: motivo ?? null }));
     this.deps.logger.info({ consultaId: id }, 'consulta cancelada');
     return consulta;
   }
 
   /** `agendada → realizada | faltou`, only once the consulta's start has passed. */
   async atualizarStatus(id: string, input: AtualizarStatusInput): Promise<ConsultaRecord> {
-    const consulta = await this.update(id, (current) => {
+    const consulta = await this.update(id, `consulta.${input.status}`, (current) => {
       if (times(current).inicio > this.deps.clock.now().getTime()) {
         throw new AppError('REGRA_AGENDAMENTO', 'A consulta ainda não começou; só depois do início ela pode ser marcada como realizada ou falta.', [
           { path: 'status', message: 'Consulta futura.' },
@@ -58,15 +78,18 @@ export class ConsultaService {
     return consulta;
   }
 
-  private update(id: string, change: (current: ConsultaRecord) => ConsultaRecord): Promise<ConsultaRecord> {
-    const { store, consultas, clock, timezone } = this.deps;
+  private update(id: string, acao: string, change: (current: ConsultaRecord) => ConsultaRecord): Promise<ConsultaRecord> {
+    const { store, consultas, clock, timezone, auditor } = this.deps;
+    const permission = acao === 'consulta.cancelar' ? 'consultas:escrever' : 'consultas:status';
+    assertOwnMedico(permission, this.record(id).medicoId);
     return store.transact((tx) => {
-      const current = this.get(id);
+      const current = this.record(id);
       if (current.status !== 'agendada') {
         throw new AppError('STATUS_INVALIDO', `A consulta está ${current.status}; só consultas agendadas podem mudar de status.`);
       }
       const updated = { ...change(current), atualizadaEm: formatInstant(clock.now(), timezone) };
       consultas.save(tx, updated);
+      auditor.stage(tx, { acao, recurso: 'consulta', recursoId: id, pacienteIds: [current.pacienteId], status: 200 });
       return updated;
     });
   }

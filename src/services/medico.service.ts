@@ -4,6 +4,7 @@ import { AppError, notFound } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
 import type { Store } from '../infra/storage/store.js';
+import type { Auditor } from './audit.service.js';
 import type { ConsultaRepository } from '../repositories/consulta.repository.js';
 import type { Page } from '../repositories/index.js';
 import type { MedicoFilter, MedicoRepository } from '../repositories/medico.repository.js';
@@ -16,6 +17,7 @@ export interface MedicoServiceDeps {
   clock: Clock;
   timezone: string;
   logger: Logger;
+  auditor: Auditor;
 }
 
 /** The rules about médicos: CRM uniqueness and the delete guard. */
@@ -39,6 +41,7 @@ export class MedicoService {
       const now = this.now();
       const created: Medico = { id: randomUUID(), ...editable(input), criadoEm: now, atualizadoEm: now };
       medicos.save(tx, created);
+      this.deps.auditor.stage(tx, { acao: 'medico.criar', recurso: 'medico', recursoId: created.id, status: 201 });
       return created;
     });
     logger.info({ medicoId: medico.id }, 'médico cadastrado');
@@ -53,6 +56,7 @@ export class MedicoService {
       this.assertCrmFree(input.crm, id);
       const updated: Medico = { ...current, ...editable(input), atualizadoEm: this.now() };
       medicos.save(tx, updated);
+      this.deps.auditor.stage(tx, { acao: 'medico.atualizar', recurso: 'medico', recursoId: id, status: 200 });
       return updated;
     });
     logger.info({ medicoId: id }, 'médico atualizado');
@@ -60,13 +64,15 @@ export class MedicoService {
   }
 
   async remove(id: string): Promise<void> {
-    const { store, medicos, consultas, clock, logger } = this.deps;
+    const { store, medicos, consultas, logger } = this.deps;
     await store.transact((tx) => {
       this.get(id);
-      if (consultas.medicoHasFutureAgendada(id, clock.now())) {
-        throw new AppError('EXCLUSAO_BLOQUEADA', 'O médico tem consultas agendadas no futuro; cancele-as ou inative o médico.');
+      // Consultas of any status and time refer to the médico: the clinic's records keep them. Deactivate instead.
+      if (consultas.medicoHasAny(id)) {
+        throw new AppError('EXCLUSAO_BLOQUEADA', 'O médico tem consultas registradas; inative-o (ativo: false) em vez de excluir.');
       }
       medicos.remove(tx, id);
+      this.deps.auditor.stage(tx, { acao: 'medico.excluir', recurso: 'medico', recursoId: id, status: 204 });
     });
     logger.info({ medicoId: id }, 'médico excluído');
   }

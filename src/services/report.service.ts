@@ -14,7 +14,24 @@ import type { TaskContext } from '../infra/task-queue.js';
 import type { MedicoRepository } from '../repositories/medico.repository.js';
 import type { ReportParams } from './report-data.js';
 
-const NAME = /^relatorio-\d{8}-\d{6}(-\d+)?\.pdf$/;
+const NAME = /^relatorio-(\d{8})-(\d{6})(?:-(\d+))?\.pdf$/;
+
+/** Orders report names by time, then by the counter of same-second reports (`-2` before `-10`, numerically). */
+function reportSortKey(nome: string): string {
+  const match = NAME.exec(nome);
+  return match ? `${match[1]}${match[2]}-${(match[3] ?? '1').padStart(6, '0')}` : '';
+}
+
+/** Different reports that may wait at once (equal requests join the waiting one, see {@link sameReport}). */
+export const REPORTS_MAX_PENDING = 10;
+
+/**
+ * Two report requests are the same report when they ask for the same period and médico (the moment they
+ * were asked does not matter): the second one gets the first one's pending task.
+ */
+export function sameReport(pending: ReportParams, incoming: ReportParams): boolean {
+  return pending.de === incoming.de && pending.ate === incoming.ate && (pending.medicoId ?? null) === (incoming.medicoId ?? null);
+}
 
 export interface ReportRequest {
   de?: string | undefined;
@@ -28,6 +45,8 @@ export interface ReportServiceDeps {
   store: Store;
   medicos: MedicoRepository;
   reportsDir: string;
+  /** Reports kept: after each new one, all but the newest `keep` are removed (never the one just made). */
+  keep?: number;
   clinicName: string;
   clock: Clock;
   timezone: string;
@@ -52,7 +71,7 @@ export class ReportService {
   private readonly catalog: FileCatalog;
 
   constructor(private readonly deps: ReportServiceDeps) {
-    this.catalog = new FileCatalog(deps.reportsDir, NAME, 'Relatório', deps.timezone);
+    this.catalog = new FileCatalog(deps.reportsDir, NAME, 'Relatório', deps.timezone, reportSortKey);
   }
 
   /** Checks what can be checked before queueing: the period and the médico. */
@@ -90,7 +109,19 @@ export class ReportService {
     });
     await worker.terminate();
     logger.info({ relatorio: nome, ...result }, 'relatório gerado');
+    await this.prune(nome);
     return { nome, ...result };
+  }
+
+  /** Keeps the newest `keep` reports, never the one just made; a failure is logged, never thrown. */
+  private async prune(justMade: string): Promise<void> {
+    const { keep, logger } = this.deps;
+    if (keep === undefined) return;
+    const { removed, failed } = await this.catalog.prune(keep, justMade).catch((error: unknown) => ({
+      removed: [] as string[], failed: [{ nome: '*', error }],
+    }));
+    for (const nome of removed) logger.info({ relatorio: nome }, 'relatório antigo removido');
+    for (const { nome, error } of failed) logger.warn({ relatorio: nome, err: error }, 'relatório antigo não removido');
   }
 
   list(): Promise<ReportInfo[]> {
@@ -103,7 +134,10 @@ export class ReportService {
 
   private async freeName(geradoEm: string): Promise<string> {
     const stamp = `${geradoEm.slice(0, 10).replaceAll('-', '')}-${geradoEm.slice(11, 19).replaceAll(':', '')}`;
-    for (let n = 1; ; n++) {
+    // Past the highest counter of that second, not the first free one: a name freed by pruning must not be
+    // reused, or the new report would sort as the oldest and be the next one pruned.
+    const taken = (await this.catalog.names()).filter((n) => n.startsWith(`relatorio-${stamp}`)).map((n) => Number(NAME.exec(n)?.[3] ?? 1));
+    for (let n = Math.max(0, ...taken) + 1; ; n++) {
       const nome = `relatorio-${stamp}${n === 1 ? '' : `-${n}`}.pdf`;
       if (!(await this.catalog.exists(nome))) return nome;
     }

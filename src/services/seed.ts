@@ -5,6 +5,9 @@ import type { MedicoInput } from '../schemas/medico.schema.js';
 import type { PacienteInput } from '../schemas/paciente.schema.js';
 import type { MedicoService } from './medico.service.js';
 import type { PacienteService } from './paciente.service.js';
+import { generatePassword } from '../infra/password.js';
+import { COLLECTIONS } from '../repositories/collections.js';
+import type { UsuarioService } from './usuario.service.js';
 
 const weekdays = (inicio: string, fim: string, days = [1, 2, 3, 4, 5]) => days.map((diaSemana) => ({ diaSemana, inicio, fim }));
 
@@ -40,16 +43,33 @@ const PACIENTES: PacienteInput[] = [
 ];
 
 /** With SEED=true and empty storage, registers a few demo médicos and pacientes through the services. */
-export async function seedDemoData(deps: { store: Store; medicos: MedicoService; pacientes: PacienteService; logger: Logger }): Promise<boolean> {
+export async function seedDemoData(deps: {
+  store: Store;
+  medicos: MedicoService;
+  pacientes: PacienteService;
+  usuarios: UsuarioService;
+  logger: Logger;
+}): Promise<boolean> {
   const { store } = deps;
   store.refresh();
-  if (store.collections.some((c) => store.count(c) > 0)) return false;
+  const clinicData = [COLLECTIONS.medicos, COLLECTIONS.pacientes, COLLECTIONS.consultas];
+  if (clinicData.some((c) => store.count(c) > 0)) return false;
   // Another process seeding the same directory at the same moment makes some of these conflicts: skip them.
   const skipConflict = (error: unknown) => {
     if (!(error instanceof AppError && error.status === 409)) throw error;
   };
   for (const medico of MEDICOS) await deps.medicos.create(medico).catch(skipConflict);
   for (const paciente of PACIENTES) await deps.pacientes.create(paciente).catch(skipConflict);
+  // One user per role besides the admin, so a newcomer can try each screen at once.
+  const senha = generatePassword();
+  const ana = (await deps.medicos.list({ q: 'Ana Souza', limit: 1, offset: 0 })).items[0];
+  await deps.usuarios.create({ nome: 'Recepção (demonstração)', email: 'recepcao@clinica.local', papel: 'recepcao', ativo: true, senha }).catch(skipConflict);
+  if (ana) {
+    await deps.usuarios.create({ nome: 'Dra. Ana Souza', email: 'ana.souza@clinica.local', papel: 'medico', medicoId: ana.id, ativo: true, senha }).catch(skipConflict);
+  }
   deps.logger.info({ medicos: MEDICOS.length, pacientes: PACIENTES.length }, 'dados de demonstração criados');
+  deps.logger.warn(
+    `usuários de demonstração: recepcao@clinica.local e ana.souza@clinica.local (médica), senha ${senha} (mostrada só agora)`,
+  );
   return true;
 }

@@ -1,4 +1,10 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Express } from 'express';
+import type { Papel } from '../../src/core/context.js';
+import { COLLECTIONS } from '../../src/repositories/collections.js';
+import { tokenId } from '../../src/services/auth.service.js';
+import type { SessaoRecord, UsuarioRecord } from '../../src/schemas/usuario.schema.js';
 import { afterEach } from 'vitest';
 import { createApp } from '../../src/app.js';
 import { createContainer, type Container } from '../../src/composition.js';
@@ -11,9 +17,18 @@ import { silentLogger } from './logger.js';
 import { tempDir } from './tmp.js';
 
 export interface TestApp {
+  /**
+   * The app. Unless `signedIn: false`, requests that carry no credentials of their own are signed in as an admin
+   * (as a real client always sends its bearer token): tests of features need not repeat the sign-in, and tests of
+   * access control pass their own `Authorization`/`Cookie`, or use `signedIn: false` for the bare app.
+   */
   app: Express;
+  /** The bare app: no credentials added. */
+  rawApp: Express;
   container: Container;
   dataDir: string;
+  /** The admin's bearer token the app signs requests in with. */
+  adminToken: string;
 }
 
 const open: Container[] = [];
@@ -26,10 +41,10 @@ export const TEST_NOW = new Date('2026-11-30T15:00:00Z');
  * with a manual clock and a silent logger.
  */
 export async function makeApp(
-  options: { storage?: 'file' | 'memory'; clock?: Clock; env?: Record<string, string>; fs?: StorageFs } = {},
+  options: { storage?: 'file' | 'memory'; clock?: Clock; env?: Record<string, string>; fs?: StorageFs; signedIn?: boolean } = {},
 ): Promise<TestApp> {
   const dataDir = options.env?.DATA_DIR ?? tempDir('agenda-http-');
-  const config = loadConfig({ DATA_DIR: dataDir, BACKUP_DIR: `${dataDir}/b`, REPORTS_DIR: `${dataDir}/r`, SEED: 'false', ...options.env });
+  const config = loadConfig({ DATA_DIR: dataDir, BACKUP_DIR: `${dataDir}/b`, REPORTS_DIR: `${dataDir}/r`, SEED: 'false', SESSION_TTL_MIN: '129600', ...options.env });
   const container = await createContainer(config, {
     clock: options.clock ?? new ManualClock(TEST_NOW),
     logger: silentLogger,
@@ -37,8 +52,41 @@ export async function makeApp(
     ...(options.fs ? { store: new FileStore({ dir: dataDir, collections: ALL_COLLECTIONS, sharedFields: REFERENCE_FIELDS, logger: silentLogger, fs: options.fs }) } : {}),
   });
   open.push(container);
-  return { app: createApp(container), container, dataDir };
+  const rawApp = createApp(container);
+  const { token: adminToken } = await signIn(container, 'admin');
+  const signed = ((req: IncomingMessage, res: ServerResponse) => {
+    if (!req.headers.authorization && !req.headers.cookie) req.headers.authorization = `Bearer ${adminToken}`;
+    return rawApp(req as never, res as never);
+  }) as unknown as Express;
+  return { app: options.signedIn === false ? rawApp : signed, rawApp, container, dataDir, adminToken };
 }
+
+let userCounter = 0;
+
+/**
+ * A user of the given role with an open session, written straight to the store (no scrypt: fast). Returns the
+ * bearer token and the user's id. A `medico` user needs the médico's id.
+ */
+export async function signIn(container: Container, papel: Papel, medicoId?: string): Promise<{ token: string; usuarioId: string; email: string }> {
+  const token = randomBytes(32).toString('base64url');
+  const usuarioId = randomUUID();
+  const email = `${papel}-${++userCounter}@teste.local`;
+  const now = container.clock.now();
+  const criadoEm = now.toISOString();
+  await container.store.transact((tx) => {
+    const usuario: UsuarioRecord = {
+      id: usuarioId, nome: `Teste ${papel}`, email, papel, medicoId: medicoId ?? null, ativo: true,
+      senhaHash: 'scrypt$0$0$0$x$x', criadoEm, atualizadoEm: criadoEm,
+    };
+    const sessao: SessaoRecord = { id: tokenId(token), usuarioId, criadaEm: criadoEm, usadaEm: now.getTime() };
+    tx.put(COLLECTIONS.usuarios, usuario);
+    tx.put(COLLECTIONS.sessoes, sessao);
+  });
+  return { token, usuarioId, email };
+}
+
+/** `Authorization` header value for a token. */
+export const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 afterEach(async () => {
   for (const container of open.splice(0)) await container.close();

@@ -167,15 +167,17 @@ describe('GET /consultas', () => {
 });
 
 describe('delete guards with real consultas', () => {
-  it('when a médico or paciente has a future agendada consulta, then DELETE is 409 until it is cancelled', async () => {
+  it('when a médico or paciente has any consulta, even cancelled, then DELETE is 409 and both stay (v2: no orphaned history)', async () => {
     const { app } = await makeApp();
     const { medicoId, pacienteId } = await clinic(app);
     const c = await agendar(app, { medicoId, pacienteId, inicio: at('08:00') }).expect(201);
     expect((await request(app).delete(`/medicos/${medicoId}`)).status).toBe(409);
     expect((await request(app).delete(`/pacientes/${pacienteId}`)).status).toBe(409);
     await request(app).post(`/consultas/${c.body.id}/cancelar`).send({}).expect(200);
-    await request(app).delete(`/pacientes/${pacienteId}`).expect(204);
-    await request(app).delete(`/medicos/${medicoId}`).expect(204);
+    expect((await request(app).delete(`/pacientes/${pacienteId}`)).body).toMatchObject({ status: 409, type: '/problemas/exclusao-bloqueada' });
+    expect((await request(app).delete(`/medicos/${medicoId}`)).body).toMatchObject({ status: 409, type: '/problemas/exclusao-bloqueada' });
+    await request(app).get(`/consultas/${c.body.id}`).expect(200);
+    await request(app).get(`/pacientes/${pacienteId}`).expect(200);
   });
 });
 

@@ -200,7 +200,7 @@ describe('GET, PUT, DELETE /medicos/{id}', () => {
     await request(app).get(`/medicos/${a.body.id}`).expect(404);
   });
 
-  it('when the médico has a future agendada consulta, then DELETE answers 409 and keeps it', async () => {
+  it('when any consulta refers to the médico (past, cancelled or future), then DELETE answers 409 and keeps it', async () => {
     const { app, container } = await makeApp();
     const a = await request(app).post('/medicos').send(medicoBody()).expect(201);
     // Consultas arrive with the scheduling issue; until then the guard is proven on a stored record.
@@ -211,9 +211,11 @@ describe('GET, PUT, DELETE /medicos/{id}', () => {
       tx.put('consultas', consulta('2026-11-01T09:00:00-03:00', 'agendada')); // past
       tx.put('consultas', consulta('2026-12-10T09:00:00-03:00', 'cancelada')); // future but cancelled
     });
-    await request(app).delete(`/medicos/${a.body.id}`).expect(204);
+    expect((await request(app).delete(`/medicos/${a.body.id}`)).status).toBe(409);
+    const free = await request(app).post('/medicos').send(medicoBody({ crm: '99887/SP' })).expect(201);
+    await request(app).delete(`/medicos/${free.body.id}`).expect(204);
 
-    const b = await request(app).post('/medicos').send(medicoBody()).expect(201);
+    const b = await request(app).post('/medicos').send(medicoBody({ crm: '55443/RJ' })).expect(201);
     const future = { ...consulta('2026-12-10T09:00:00-03:00', 'agendada'), medicoId: b.body.id as string };
     await container.store.transact((tx) => tx.put('consultas', future));
     const res = await request(app).delete(`/medicos/${b.body.id}`);

@@ -1,0 +1,150 @@
+import { randomUUID } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import { currentContext, type Papel, type RequestContext } from '../core/context.js';
+import type { Logger } from '../core/logger.js';
+import { formatInstant } from '../core/time.js';
+import type { Change, Store, Tx } from '../infra/storage/store.js';
+import { COLLECTIONS } from '../repositories/collections.js';
+
+import type { AuditEntry } from '../infra/audit/types.js';
+
+export type { AuditEntry } from '../infra/audit/types.js';
+
+/** What a service says about an action; who, when, where from come from the request context. */
+export interface AuditInput {
+  acao: string;
+  recurso: string;
+  recursoId?: string | undefined;
+  pacienteIds?: readonly string[] | undefined;
+  status: number;
+  /** Who acted, when the request context does not know yet (a sign-in). */
+  usuarioId?: string | undefined;
+  papel?: Papel | undefined;
+}
+
+/** The durable, append-only log the trail is kept in (see `infra/audit`). */
+export interface AuditSink {
+  append(entries: AuditEntry[]): Promise<void>;
+  /** Appends the entries whose ids are not in the log yet (crash recovery of staged entries). */
+  appendMissing(entries: AuditEntry[]): Promise<unknown>;
+}
+
+export interface AuditorDeps {
+  store: Store;
+  sink: AuditSink;
+  clock: Clock;
+  timezone: string;
+  logger: Logger;
+  /** Staged entries older than this are recovered by any process (their writer may have died). */
+  recoverAfterMs?: number;
+}
+
+/** A staged entry as kept in the outbox collection: the entry plus the process that staged it. */
+interface StagedEntry extends AuditEntry {
+  origem: string;
+  staged: number;
+}
+
+const OUTBOX = COLLECTIONS.auditoriaPendente;
+
+/**
+ * Writes the audit trail. Reads of patient data are appended (and synced) before the answer leaves.
+ * Writes are *staged*: the entry is put in the outbox collection inside the same storage transaction as the
+ * write, so the write and its entry become durable in one journal line — neither can exist without the other.
+ * Once committed, the entry is appended to the audit files and removed from the outbox; after a crash, any
+ * process finds the entries left in the outbox and appends those the files do not hold yet.
+ */
+export class Auditor {
+  private readonly instance = randomUUID();
+  private readonly stopCommitListener: () => void;
+  private readonly timer: NodeJS.Timeout;
+  private draining: Promise<void> = Promise.resolve();
+
+  constructor(private readonly deps: AuditorDeps) {
+    this.stopCommitListener = deps.store.onCommit((changes) => this.onCommit(changes));
+    this.timer = setInterval(() => void this.recover(), 10_000).unref();
+  }
+
+  /** Builds an entry from the request context and the service's words. */
+  entry(input: AuditInput, context: RequestContext | undefined = currentContext()): AuditEntry {
+    const actor = context?.actor;
+    return {
+      id: randomUUID(),
+      em: formatInstant(this.deps.clock.now(), this.deps.timezone),
+      usuarioId: input.usuarioId ?? actor?.usuarioId ?? null,
+      papel: input.papel ?? actor?.papel ?? null,
+      acao: input.acao,
+      recurso: input.recurso,
+      ...(input.recursoId ? { recursoId: input.recursoId } : {}),
+      ...(input.pacienteIds && input.pacienteIds.length > 0 ? { pacienteIds: [...new Set(input.pacienteIds)] } : {}),
+      status: input.status,
+      ip: context?.ip ?? '',
+      requestId: context?.requestId ?? '',
+    };
+  }
+
+  /** Records an action that writes nothing (a read, a refused sign-in): durable when this resolves. */
+  async record(input: AuditInput): Promise<void> {
+    await this.deps.sink.append([this.entry(input)]);
+  }
+
+  /** Stages the entry of a write inside its transaction: they commit together. */
+  stage(tx: Tx, input: AuditInput, context?: RequestContext): void {
+    const staged: StagedEntry = { ...this.entry(input, context ?? currentContext()), origem: this.instance, staged: this.deps.clock.now().getTime() };
+    tx.put(OUTBOX, staged);
+  }
+
+  /** Moves this process's freshly committed entries to the audit files. */
+  private onCommit(changes: readonly Change[]): void {
+    const mine: AuditEntry[] = [];
+    for (const change of changes) {
+      if (change.collection !== OUTBOX || !change.after) continue;
+      const staged = change.after as StagedEntry;
+      if (staged.origem === this.instance) mine.push(strip(staged));
+    }
+    if (mine.length > 0) this.drain(mine, false);
+  }
+
+  /** Appends entries left in the outbox (by a crash, or a failed append) and clears them. */
+  async recover(all = false): Promise<void> {
+    const cutoff = this.deps.clock.now().getTime() - (this.deps.recoverAfterMs ?? 30_000);
+    const left: AuditEntry[] = [];
+    this.deps.store.refresh();
+    for (const staged of this.deps.store.values<StagedEntry>(OUTBOX)) {
+      if (all || staged.staged < cutoff) left.push(strip(staged));
+    }
+    if (left.length > 0) this.drain(left, true);
+    await this.draining;
+  }
+
+  private drain(entries: AuditEntry[], recovering: boolean): void {
+    const { sink, store, logger } = this.deps;
+    this.draining = this.draining.then(async () => {
+      try {
+        await (recovering ? sink.appendMissing(entries) : sink.append(entries));
+        await store.transact((tx) => {
+          for (const e of entries) tx.delete(OUTBOX, e.id);
+        });
+      } catch (error) {
+        // The entries stay in the outbox, durable; recovery appends them later.
+        logger.error({ err: error }, 'falha ao gravar a trilha de auditoria; nova tentativa na recuperação');
+      }
+    });
+  }
+
+  /** Waits until every staged entry seen so far is in the audit files. */
+  async flush(): Promise<void> {
+    await this.draining;
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.stopCommitListener();
+    await this.draining;
+  }
+}
+
+function strip(staged: StagedEntry): AuditEntry {
+  const { origem: _origem, staged: _at, ...entry } = staged;
+  return entry;
+}

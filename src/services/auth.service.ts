@@ -1,0 +1,168 @@
+import { createHash, randomBytes } from 'node:crypto';
+import type { Clock } from '../core/clock.js';
+import type { Actor } from '../core/context.js';
+import { AppError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { formatInstant } from '../core/time.js';
+import { decoyHash, hashPassword, verifyPassword } from '../infra/password.js';
+import type { Store } from '../infra/storage/store.js';
+import type { SessaoRepository, UsuarioRepository } from '../repositories/usuario.repository.js';
+import type { SessaoRecord, SessaoUsuario, UsuarioRecord } from '../schemas/usuario.schema.js';
+import type { Auditor } from './audit.service.js';
+import { LoginThrottle } from './login-throttle.js';
+
+export interface AuthServiceDeps {
+  store: Store;
+  usuarios: UsuarioRepository;
+  sessoes: SessaoRepository;
+  auditor: Auditor;
+  clock: Clock;
+  timezone: string;
+  logger: Logger;
+  /** Minutes of inactivity after which a session ends. */
+  sessionTtlMin: number;
+}
+
+/** A signed-in request: who, and the session that proved it. */
+export interface Authenticated {
+  actor: Actor;
+  usuario: UsuarioRecord;
+  expiraEm: string;
+}
+
+export interface LoginResult {
+  token: string;
+  expiraEm: string;
+  usuario: SessaoUsuario;
+}
+
+/** A session's last-use time is written at most this often (each touch is a journal write). */
+const TOUCH_EVERY_MS = 60_000;
+
+/** The SHA-256 of a token: what the store keeps, so a copy of the data files holds no usable session. */
+export const tokenId = (token: string): string => createHash('sha256').update(token).digest('hex');
+
+/**
+ * Sign-in and sessions. Tokens are 256 random bits, handed out once and stored only as their hash; a session
+ * lives until `sessionTtlMin` minutes pass without use, until logout, or until its user changes password, is
+ * deactivated or removed. The user is read again on every request, so a role change takes effect at once.
+ */
+export class AuthService {
+  private readonly throttle: LoginThrottle;
+  private decoy: Promise<string> | undefined;
+
+  constructor(private readonly deps: AuthServiceDeps) {
+    this.throttle = new LoginThrottle({ clock: deps.clock, maxFailures: 5, windowMs: 15 * 60_000 });
+  }
+
+  async login(email: string, senha: string): Promise<LoginResult> {
+    const { usuarios, auditor, store, clock } = this.deps;
+    // Locked accounts are refused before the password is looked at, even the right one.
+    this.throttle.assertOpen(email);
+    const usuario = usuarios.findByEmail(email);
+    // Unknown e-mails are checked against a decoy hash: the same work, the same answer, about the same time.
+    const ok = await verifyPassword(senha, usuario?.senhaHash ?? (await (this.decoy ??= decoyHash())));
+    if (!usuario || !ok || !usuario.ativo) {
+      this.throttle.fail(email);
+      await auditor.record({ acao: 'auth.falha', recurso: 'sessao', status: 401, usuarioId: usuario?.id, papel: usuario?.papel });
+      throw new AppError('CREDENCIAIS_INVALIDAS', 'E-mail ou senha incorretos.');
+    }
+    this.throttle.succeed(email);
+    const token = randomBytes(32).toString('base64url');
+    const now = clock.now();
+    const sessao: SessaoRecord = { id: tokenId(token), usuarioId: usuario.id, criadaEm: formatInstant(now, this.deps.timezone), usadaEm: now.getTime() };
+    await store.transact((tx) => {
+      this.deps.sessoes.save(tx, sessao);
+      auditor.stage(tx, { acao: 'auth.login', recurso: 'sessao', status: 200, usuarioId: usuario.id, papel: usuario.papel });
+    });
+    this.deps.logger.info({ usuarioId: usuario.id }, 'sessão iniciada');
+    return { token, expiraEm: this.expiry(sessao.usadaEm), usuario: presentSessionUser(usuario) };
+  }
+
+  /** The user behind a token, or undefined (unknown, expired, user inactive or gone). Touches the session. */
+  authenticate(token: string): Authenticated | undefined {
+    if (token.length < 16 || token.length > 200) return undefined;
+    const { sessoes, usuarios, clock } = this.deps;
+    const sessao = sessoes.get(tokenId(token));
+    if (!sessao) return undefined;
+    const now = clock.now().getTime();
+    if (now - sessao.usadaEm > this.ttlMs) return undefined;
+    const usuario = usuarios.get(sessao.usuarioId);
+    if (!usuario || !usuario.ativo) return undefined;
+    if (now - sessao.usadaEm > TOUCH_EVERY_MS) this.touch(sessao, now);
+    const usadaEm = Math.max(now, sessao.usadaEm);
+    return {
+      actor: { usuarioId: usuario.id, papel: usuario.papel, medicoId: usuario.medicoId ?? undefined, sessionId: sessao.id },
+      usuario,
+      expiraEm: this.expiry(usadaEm),
+    };
+  }
+
+  /** The current record of the acting user (the session was checked a moment ago). */
+  authenticateActor(actor: Actor): UsuarioRecord {
+    const usuario = this.deps.usuarios.get(actor.usuarioId);
+    if (!usuario) throw new AppError('NAO_AUTENTICADO', 'Sessão encerrada.');
+    return usuario;
+  }
+
+  /** Ends one session at once. */
+  async logout(actor: Actor): Promise<void> {
+    await this.deps.store.transact((tx) => {
+      this.deps.sessoes.remove(tx, actor.sessionId);
+      this.deps.auditor.stage(tx, { acao: 'auth.logout', recurso: 'sessao', status: 204 });
+    });
+  }
+
+  /** Changes the user's own password; every other session of theirs ends. */
+  async changePassword(actor: Actor, senhaAtual: string, novaSenha: string): Promise<void> {
+    const { usuarios, sessoes, store, auditor } = this.deps;
+    const usuario = usuarios.get(actor.usuarioId);
+    if (!usuario || !(await verifyPassword(senhaAtual, usuario.senhaHash))) {
+      await auditor.record({ acao: 'auth.senha.falha', recurso: 'usuario', recursoId: actor.usuarioId, status: 401 });
+      throw new AppError('CREDENCIAIS_INVALIDAS', 'A senha atual não confere.', [{ path: 'senhaAtual', message: 'Senha atual incorreta.' }]);
+    }
+    const senhaHash = await hashPassword(novaSenha);
+    await store.transact((tx) => {
+      const current = usuarios.get(actor.usuarioId);
+      if (!current) throw new AppError('NAO_AUTENTICADO', 'Sessão encerrada.');
+      usuarios.save(tx, { ...current, senhaHash, atualizadoEm: formatInstant(this.deps.clock.now(), this.deps.timezone) });
+      for (const other of sessoes.ofUser(actor.usuarioId)) if (other.id !== actor.sessionId) sessoes.remove(tx, other.id);
+      auditor.stage(tx, { acao: 'auth.senha', recurso: 'usuario', recursoId: actor.usuarioId, status: 204 });
+    });
+  }
+
+  /** Deletes sessions idle past their lifetime (they already fail; this keeps the file small). */
+  async purgeExpired(): Promise<number> {
+    const { sessoes, store, clock } = this.deps;
+    const expired = sessoes.expired(clock.now().getTime() - this.ttlMs);
+    if (expired.length === 0) return 0;
+    await store.transact((tx) => {
+      for (const s of expired) sessoes.remove(tx, s.id);
+    });
+    return expired.length;
+  }
+
+  private touch(sessao: SessaoRecord, now: number): void {
+    const { store, sessoes, logger } = this.deps;
+    store
+      .transact((tx) => {
+        const current = sessoes.get(sessao.id);
+        if (current && current.usadaEm < now) sessoes.save(tx, { ...current, usadaEm: now });
+      })
+      .catch((error: unknown) => logger.warn({ err: error }, 'não foi possível renovar a sessão'));
+  }
+
+  private get ttlMs(): number {
+    return this.deps.sessionTtlMin * 60_000;
+  }
+
+  private expiry(usadaEm: number): string {
+    return formatInstant(usadaEm + this.ttlMs, this.deps.timezone);
+  }
+}
+
+/** The user as a session shows it. */
+export function presentSessionUser(u: UsuarioRecord): SessaoUsuario {
+  return { id: u.id, nome: u.nome, email: u.email, papel: u.papel, ...(u.medicoId ? { medicoId: u.medicoId } : {}) };
+}
+
