@@ -32,6 +32,10 @@ async function main(): Promise<void> {
     { port, host: config.host, dataDir: config.dataDir, timezone: config.clinicTz, maxConnections: server.maxConnections },
     'servidor pronto',
   );
+  if (config.sseMaxClients >= server.maxConnections) {
+    // Streams would then be refused by the connection cap (closed unanswered) before SSE_MAX_CLIENTS answers 503.
+    logger.warn({ sseMaxClients: config.sseMaxClients, maxConnections: server.maxConnections }, 'SSE_MAX_CLIENTS acima do limite de conexões do processo');
+  }
 
   let stopping = false;
   const stop = (signal: NodeJS.Signals) => {

@@ -26,7 +26,7 @@ export function sessionToken(req: Request): { token: string; via: 'bearer' | 'co
  * whether a route needs a user is the route's own declaration, checked by {@link authorize}.
  */
 export function authenticate(auth: AuthService): RequestHandler {
-  return (req, res, next) => {
+  return async (req, res, next) => {
     const carried = sessionToken(req);
     if (carried) {
       const found = auth.authenticate(carried.token);
@@ -34,6 +34,8 @@ export function authenticate(auth: AuthService): RequestHandler {
         requestScope.setActor(found.actor);
         res.locals.authVia = carried.via;
         res.locals.sessionExpiry = found.expiraEm;
+        // At most once a minute per session: the renewal is on disk before the answer leaves.
+        if (found.renewal) await found.renewal;
       }
     }
     next();

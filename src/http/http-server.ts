@@ -27,7 +27,10 @@ export interface HttpServerOptions {
  * tens of MB per second of traffic. With these classes: half the CPU, nothing promoted. (A constructor built with
  * `Reflect.construct` also avoids the change but was slower still; a real subclass is what V8 optimises.)
  */
-function expressClasses(app: Express): { IncomingMessage: typeof IncomingMessage; ServerResponse: typeof ServerResponse } {
+function expressClasses(app: Express): { IncomingMessage?: typeof IncomingMessage; ServerResponse?: typeof ServerResponse } {
+  // A plain handler wrapped around an app (tests sign requests in that way) has no prototypes to adopt:
+  // Node's own classes then, and Express changes each request's prototype as it always could.
+  if (typeof app.request !== 'object' || typeof app.response !== 'object') return {};
   const adopt = (cls: { prototype: object }, proto: object) => {
     Object.setPrototypeOf(cls.prototype, Object.getPrototypeOf(proto));
     Object.defineProperties(cls.prototype, Object.getOwnPropertyDescriptors(proto));

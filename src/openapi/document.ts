@@ -33,6 +33,23 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[], info: ApiInfo
             : {}),
       };
     }
+    if (route.permission !== 'publico') {
+      responses['401'] ??= {
+        description: 'Sem sessão válida (`/problemas/nao-autenticado`)',
+        content: { 'application/problem+json': { schema: Problem } },
+      };
+      responses['403'] ??= {
+        description: `O papel não tem a permissão \`${route.permission}\` (\`/problemas/acesso-negado\`), ou requisição de outra origem (\`/problemas/origem-nao-permitida\`)`,
+        content: { 'application/problem+json': { schema: Problem } },
+      };
+    }
+    if (route.method !== 'get' && route.permission !== 'publico') {
+      responses['429'] ??= {
+        description: 'Escritas demais por minuto nesta sessão (WRITE_RATE_LIMIT), com Retry-After',
+        headers: { 'Retry-After': { description: 'Segundos até tentar de novo', schema: { type: 'string' } } },
+        content: { 'application/problem+json': { schema: Problem } },
+      };
+    }
     responses['500'] ??= {
       description: 'Erro interno (sem detalhes)',
       content: { 'application/problem+json': { schema: Problem } },
@@ -41,6 +58,9 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[], info: ApiInfo
       tags: [route.tag],
       summary: route.summary,
       operationId: operationId(route),
+      // Who may call it: the session (cookie or bearer), and the permission of the policy table.
+      security: route.permission === 'publico' ? [] : [{ bearer: [] }, { cookie: [] }],
+      ...(route.permission === 'publico' ? {} : { 'x-permissao': route.permission }),
       ...(route.description ? { description: route.description } : {}),
       ...(route.params || route.query
         ? { requestParams: { ...(route.params ? { path: route.params } : {}), ...(route.query ? { query: route.query } : {}) } }
@@ -56,6 +76,13 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[], info: ApiInfo
     // Relative: Swagger UI then calls the server that served it, whatever its host and port (default :8000).
     servers: [{ url: '/', description: 'Este servidor (padrão http://localhost:8000)' }],
     paths,
+    components: {
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'O `token` devolvido por POST /auth/login' },
+        cookie: { type: 'apiKey', in: 'cookie', name: 'sessao', description: 'O cookie `sessao` que POST /auth/login define (navegadores)' },
+      },
+    },
+    security: [{ bearer: [] }, { cookie: [] }],
   });
   return JSON.parse(JSON.stringify(document)) as Record<string, unknown>;
 }

@@ -58,8 +58,10 @@ export const CONTROL_CHARACTERS_MESSAGE = 'Caracteres de controle não são perm
 // C0 controls, DEL, C1 controls, and the bidi embeddings/overrides/isolates (U+202A–U+202E, U+2066–U+2069):
 // they can hide or reorder what a receptionist reads on screen or in a report (a name that displays as
 // something else), and break log lines and file formats.
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
 const SINGLE_LINE = /^[^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$/;
 // Notes may hold line breaks and tabs (typed in a textarea); every other control character is refused.
+// eslint-disable-next-line no-control-regex -- as above
 const MULTI_LINE = /^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$/;
 
 export interface TextoOptions {

@@ -28,6 +28,8 @@ export interface Authenticated {
   actor: Actor;
   usuario: UsuarioRecord;
   expiraEm: string;
+  /** Set when this use renewed the session: durable once it resolves. */
+  renewal?: Promise<void> | undefined;
 }
 
 export interface LoginResult {
@@ -89,9 +91,10 @@ export class AuthService {
     if (now - sessao.usadaEm > this.ttlMs) return undefined;
     const usuario = usuarios.get(sessao.usuarioId);
     if (!usuario || !usuario.ativo) return undefined;
-    if (now - sessao.usadaEm > TOUCH_EVERY_MS) this.touch(sessao, now);
+    const renewal = now - sessao.usadaEm > TOUCH_EVERY_MS ? this.touch(sessao, now) : undefined;
     const usadaEm = Math.max(now, sessao.usadaEm);
     return {
+      renewal,
       actor: { usuarioId: usuario.id, papel: usuario.papel, medicoId: usuario.medicoId ?? undefined, sessionId: sessao.id },
       usuario,
       expiraEm: this.expiry(usadaEm),
@@ -142,9 +145,9 @@ export class AuthService {
     return expired.length;
   }
 
-  private touch(sessao: SessaoRecord, now: number): void {
+  private touch(sessao: SessaoRecord, now: number): Promise<void> {
     const { store, sessoes, logger } = this.deps;
-    store
+    return store
       .transact((tx) => {
         const current = sessoes.get(sessao.id);
         if (current && current.usadaEm < now) sessoes.save(tx, { ...current, usadaEm: now });

@@ -172,12 +172,13 @@ describe('AuditLog appends', () => {
     expect(await log.verify()).toEqual({ integra: true, entradas: 3 });
   });
 
-  it('when an entry has no id or an unreadable instant, then append refuses it and writes nothing', async () => {
+  it('when an entry has no id or an instant without offset, then append refuses it and writes nothing', async () => {
     const dir = tempDir('audit-');
     const log = openLog(dir);
     await log.open();
     await expect(log.append([makeEntry(0, { em: 'ontem' })])).rejects.toThrow(TypeError);
     await expect(log.append([makeEntry(0, { id: '' })])).rejects.toThrow(TypeError);
+    await expect(log.append([makeEntry(0, { em: '2026-11-01T10:00:00' })])).rejects.toThrow(TypeError);
     expect(await log.verify()).toEqual({ integra: true, entradas: 0 });
   });
 });

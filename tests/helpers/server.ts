@@ -9,9 +9,45 @@ export interface RunningServer {
   stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
+/** The first admin of test servers (created on first start from ADMIN_EMAIL / ADMIN_SENHA). */
+export const TEST_ADMIN = { email: 'admin@teste.local', senha: 'senha-de-teste-123' };
+
+/** Load tests book hundreds of times a minute on one session: the write limit is tested on its own. */
+const TEST_SERVER_ENV = {
+  PORT: '0', HOST: '127.0.0.1', SEED: 'false', ADMIN_EMAIL: TEST_ADMIN.email, ADMIN_SENHA: TEST_ADMIN.senha, WRITE_RATE_LIMIT: '0',
+};
+
+const tokens = new Map<string, Promise<string>>();
+
+/** Signs in as the test admin on the server at `origin` (once per origin) and returns the bearer token. */
+export function tokenFor(origin: string): Promise<string> {
+  let token = tokens.get(origin);
+  if (!token) {
+    token = fetch(`${origin}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(TEST_ADMIN),
+    }).then(async (res) => {
+      if (res.status !== 200) throw new Error(`login em ${origin} falhou: ${res.status} ${await res.text()}`);
+      return ((await res.json()) as { token: string }).token;
+    });
+    token.catch(() => tokens.delete(origin));
+    tokens.set(origin, token);
+  }
+  return token;
+}
+
+/** `fetch` signed in as the test admin (for tests of features against server processes). */
+export async function authedFetch(url: string, init: RequestInit = {}): Promise<Response> {
+  const token = await tokenFor(new URL(url).origin);
+  const headers = new Headers(init.headers);
+  if (!headers.has('authorization')) headers.set('authorization', `Bearer ${token}`);
+  return fetch(url, { ...init, headers });
+}
+
 /** Starts `src/server.ts` in its own process on a free port and waits for its "ready" log line. */
 export async function startServer(env: Record<string, string>): Promise<RunningServer> {
-  const child = spawnTs('src/server.ts', [], { PORT: '0', HOST: '127.0.0.1', SEED: 'false', ...env });
+  const child = spawnTs('src/server.ts', [], { ...TEST_SERVER_ENV, ...env });
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
@@ -40,7 +76,7 @@ export async function startServer(env: Record<string, string>): Promise<RunningS
 
 /** Runs the server expecting it to refuse to start; resolves with its exit code and stderr. */
 export async function failedStart(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
-  const child = spawnTs('src/server.ts', [], { PORT: '0', HOST: '127.0.0.1', SEED: 'false', ...env });
+  const child = spawnTs('src/server.ts', [], { ...TEST_SERVER_ENV, ...env });
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const { code } = await exited(child);

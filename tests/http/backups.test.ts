@@ -49,7 +49,7 @@ describe('backups', () => {
     const nome = await backup(t);
     expect(nome).toMatch(/^backup-20261130-120000\.zip$/);
     const list = await request(t.app).get('/sistema/backups').expect(200);
-    expect(list.body).toEqual([{ nome, tamanhoBytes: expect.any(Number), criadoEm: expect.any(String), automatico: false }]);
+    expect(list.body).toEqual([{ nome, tamanhoBytes: expect.any(Number), criadoEm: expect.any(String), automatico: false, criptografado: false }]);
     const download = await request(t.app).get(`/sistema/backups/${nome}`).buffer(true).parse((res, cb) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -60,12 +60,13 @@ describe('backups', () => {
     const file = path.join(t.dataDir, 'copia.zip');
     writeFileSync(file, download.body as Buffer);
     const entries = await readZip(file, { maxEntries: 20, maxEntryBytes: 1e8, maxTotalBytes: 1e8, allowed: () => true });
-    expect([...entries.keys()].sort()).toEqual([
-      'data/consultas.json', 'data/idempotencia.json', 'data/journal.wal', 'data/medicos.json', 'data/pacientes.json', 'manifest.json',
-    ]);
+    // Every collection's data file (médicos, pacientes, consultas, idempotência, usuários, …) and the journal.
+    const dataFiles = [...t.container.store.collections.map((c) => `data/${c}.json`), 'data/journal.wal'];
+    expect(dataFiles).toEqual(expect.arrayContaining(['data/consultas.json', 'data/idempotencia.json', 'data/medicos.json', 'data/pacientes.json']));
+    expect([...entries.keys()].sort()).toEqual([...dataFiles, 'manifest.json'].sort());
     const manifest = JSON.parse(entries.get('manifest.json')!.toString());
     expect(manifest).toMatchObject({ formatVersion: 1, contagens: { medicos: 1, pacientes: 1, consultas: 1 } });
-    expect(manifest.arquivos).toHaveLength(5);
+    expect(manifest.arquivos).toHaveLength(dataFiles.length);
   });
 
   it('when names are not backups, then 404 (no path tricks)', async () => {
@@ -129,6 +130,8 @@ describe('backups', () => {
       const entries = await readZip(original, { maxEntries: 20, maxEntryBytes: 1e8, maxTotalBytes: 1e8, allowed: () => true });
       const bad = 'backup-20200101-000000.zip';
       await writeZip(path.join(t.container.config.backupDir, bad), mutate(entries));
+      // Audit entries of earlier writes leave the outbox collection asynchronously: let them settle first.
+      await t.container.auditor.flush();
       const before = dataBytes(t.dataDir);
       const backupsBefore = readdirSync(t.container.config.backupDir).sort();
       const res = await request(t.app).post(`/sistema/backups/${bad}/restaurar`);
@@ -192,6 +195,8 @@ describe('backups', () => {
     const nome = await backup(t);
     const bytes = readFileSync(path.join(t.container.config.backupDir, nome));
     writeFileSync(path.join(t.container.config.backupDir, 'backup-20200101-000000.zip'), bytes.subarray(0, bytes.length - 40));
+    // Audit entries of earlier writes leave the outbox collection asynchronously: let them settle first.
+    await t.container.auditor.flush();
     const before = dataBytes(t.dataDir);
     const res = await request(t.app).post('/sistema/backups/backup-20200101-000000.zip/restaurar');
     expect(res.status).toBe(422);

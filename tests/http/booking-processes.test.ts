@@ -4,12 +4,12 @@ import { ALL_COLLECTIONS } from '../../src/repositories/collections.js';
 import { medicoBody, pacienteBody } from '../helpers/app.js';
 import { silentLogger } from '../helpers/logger.js';
 import { CPFS } from '../helpers/scheduling.js';
-import { startServer } from '../helpers/server.js';
+import { startServer, authedFetch, tokenFor } from '../helpers/server.js';
 import { openStream } from '../helpers/sse.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const post = (url: string, body: unknown, headers: Record<string, string> = {}) =>
-  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  authedFetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
 
 // The servers run on the real clock: book a Monday well ahead.
 const MONDAY = '2030-01-07';
@@ -24,7 +24,7 @@ describe('booking with two server processes on one data directory', () => {
       for (const cpf of CPFS) {
         pacientes.push(((await (await post(`${b.url}/pacientes`, pacienteBody({ cpf }))).json()) as { id: string }).id);
       }
-      const streamB = await openStream(`${b.url}/sistema/agenda/stream`);
+      const streamB = await openStream(`${b.url}/sistema/agenda/stream`, { authorization: `Bearer ${await tokenFor(b.url)}` });
       const inicio = `${MONDAY}T10:00:00-03:00`;
       const results = await Promise.all(
         Array.from({ length: 200 }, (_, i) =>
@@ -37,11 +37,11 @@ describe('booking with two server processes on one data directory', () => {
 
       // Each server sees the booking, whichever made it: in the agenda, in the list, and on B's event stream.
       for (const server of [a, b]) {
-        const agenda = (await (await fetch(`${server.url}/medicos/${medico.id}/agenda?data=${MONDAY}`)).json()) as {
+        const agenda = (await (await authedFetch(`${server.url}/medicos/${medico.id}/agenda?data=${MONDAY}`)).json()) as {
           slots: { inicio: string; estado: string }[];
         };
         expect(agenda.slots.find((s) => s.inicio === inicio)!.estado).toBe('ocupado');
-        const list = (await (await fetch(`${server.url}/consultas?medicoId=${medico.id}`)).json()) as { total: number };
+        const list = (await (await authedFetch(`${server.url}/consultas?medicoId=${medico.id}`)).json()) as { total: number };
         expect(list.total).toBe(1);
       }
       await streamB.until(() => streamB.messages.some((m) => m.event === 'horario_ocupado'));
@@ -83,7 +83,7 @@ describe('booking with two server processes on one data directory', () => {
       const again = await post(`${second.url}/consultas/agendar`, body, { 'Idempotency-Key': 'retry-after-crash' });
       expect(again.status).toBe(201);
       expect(await again.json()).toEqual(consulta);
-      const list = (await (await fetch(`${second.url}/consultas`)).json()) as { total: number };
+      const list = (await (await authedFetch(`${second.url}/consultas`)).json()) as { total: number };
       expect(list.total).toBe(1);
     } finally {
       await second.stop();

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { FileStore } from '../../src/infra/storage/file-store.js';
 import { ALL_COLLECTIONS } from '../../src/repositories/collections.js';
 import { makeApp, medicoBody } from '../helpers/app.js';
+import { bearer } from '../helpers/app.js';
 import { silentLogger } from '../helpers/logger.js';
 import { agendar, at, clinic } from '../helpers/scheduling.js';
 
@@ -190,7 +191,8 @@ describe('Idempotency-Key', () => {
     const created = await agendar(first.app, body, { 'Idempotency-Key': 'reinicio' }).expect(201);
     await first.container.close();
     const second = await makeApp({ env: { DATA_DIR: first.dataDir } });
-    const again = await agendar(second.app, body, { 'Idempotency-Key': 'reinicio' });
+    // Keys belong to the user who sent them: the same admin (its session survived the restart too).
+    const again = await agendar(second.app, body, { 'Idempotency-Key': 'reinicio', ...bearer(first.adminToken) });
     expect(again.status).toBe(201);
     expect(again.body).toEqual(created.body);
     expect((await request(second.app).get('/consultas').expect(200)).body.total).toBe(1);

@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/core/config.js';
 import { TEST_NOW, makeApp, medicoBody, pacienteBody } from '../helpers/app.js';
 import { agendar, at, clinic } from '../helpers/scheduling.js';
 import { exited, spawnTs } from '../helpers/spawn.js';
-import { startServer } from '../helpers/server.js';
+import { startServer, authedFetch } from '../helpers/server.js';
 import { listen, openStream } from '../helpers/sse.js';
 import { tempDir } from '../helpers/tmp.js';
 
@@ -102,7 +102,7 @@ describe('operator commands with the server stopped', () => {
     const dataDir = tempDir();
     const env = { DATA_DIR: dataDir, BACKUP_DIR: `${dataDir}-b` };
     const first = await startServer(env);
-    await fetch(`${first.url}/medicos`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(medicoBody()) });
+    await authedFetch(`${first.url}/medicos`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(medicoBody()) });
     await first.stop();
 
     const backup = spawnTs('scripts/backup.ts', [], env);
@@ -112,7 +112,7 @@ describe('operator commands with the server stopped', () => {
     const nome = /backup-\d{8}-\d{6}\.zip/.exec(out)![0];
 
     const second = await startServer(env);
-    await fetch(`${second.url}/medicos`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(medicoBody({ crm: '8888/SP' })) });
+    await authedFetch(`${second.url}/medicos`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(medicoBody({ crm: '8888/SP' })) });
     await second.stop();
 
     const restore = spawnTs('scripts/restore.ts', [nome], env);
@@ -122,7 +122,7 @@ describe('operator commands with the server stopped', () => {
     expect(restored).toContain('medicos: 1');
 
     const third = await startServer(env);
-    const list = (await (await fetch(`${third.url}/medicos`)).json()) as { total: number };
+    const list = (await (await authedFetch(`${third.url}/medicos`)).json()) as { total: number };
     expect(list.total).toBe(1);
     await third.stop();
 
@@ -140,7 +140,7 @@ describe('SIGTERM during bookings', () => {
     const env = { DATA_DIR: dataDir };
     const server = await startServer(env);
     const post = (p: string, body: unknown) =>
-      fetch(`${server.url}${p}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      authedFetch(`${server.url}${p}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const medico = (await (await post('/medicos', medicoBody({ horarios: [0, 1, 2, 3, 4, 5, 6].map((d) => ({ diaSemana: d, inicio: '06:00', fim: '22:00' })) }))).json()) as { id: string };
     const paciente = (await (await post('/pacientes', pacienteBody())).json()) as { id: string };
     const attempts = Array.from({ length: 300 }, (_, i) => {
@@ -161,10 +161,10 @@ describe('SIGTERM during bookings', () => {
     for (const r of results) expect([0, 201, 503]).toContain(r.status);
 
     const again = await startServer(env);
-    const list = (await (await fetch(`${again.url}/consultas?limit=500`)).json()) as { items: { id: string }[] };
+    const list = (await (await authedFetch(`${again.url}/consultas?limit=500`)).json()) as { items: { id: string }[] };
     const onDisk = new Set(list.items.map((c) => c.id));
     expect(created.filter((id) => !onDisk.has(id))).toEqual([]);
-    const agenda = (await (await fetch(`${again.url}/medicos/${medico.id}/agenda?de=2031-01-01&ate=2031-01-10`)).json()) as { slots: { estado: string }[] };
+    const agenda = (await (await authedFetch(`${again.url}/medicos/${medico.id}/agenda?de=2031-01-01&ate=2031-01-10`)).json()) as { slots: { estado: string }[] };
     expect(agenda.slots.filter((s) => s.estado === 'reservado')).toEqual([]);
     await again.stop();
   }, 60_000);

@@ -2,19 +2,19 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { medicoBody, pacienteBody } from '../helpers/app.js';
-import { failedStart, startServer } from '../helpers/server.js';
+import { failedStart, startServer, authedFetch } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const post = (url: string, body: unknown) =>
-  fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  authedFetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
 describe('the server process', () => {
   it('when started on an empty directory with SEED=true, then demo data is there, and it survives a restart', async () => {
     const dataDir = tempDir();
     const first = await startServer({ DATA_DIR: dataDir, SEED: 'true' });
-    const seeded = (await (await fetch(`${first.url}/medicos`)).json()) as { total: number };
+    const seeded = (await (await authedFetch(`${first.url}/medicos`)).json()) as { total: number };
     expect(seeded.total).toBeGreaterThanOrEqual(3);
-    const pacientes = (await (await fetch(`${first.url}/pacientes`)).json()) as { total: number };
+    const pacientes = (await (await authedFetch(`${first.url}/pacientes`)).json()) as { total: number };
     expect(pacientes.total).toBeGreaterThanOrEqual(3);
 
     const m = await post(`${first.url}/medicos`, medicoBody({ crm: '424242/AM' }));
@@ -29,10 +29,10 @@ describe('the server process', () => {
     expect(readFileSync(path.join(dataDir, 'medicos.json'), 'utf8')).toContain(created.id);
 
     const second = await startServer({ DATA_DIR: dataDir, SEED: 'true' });
-    const again = await fetch(`${second.url}/medicos/${created.id}`);
+    const again = await authedFetch(`${second.url}/medicos/${created.id}`);
     expect(again.status).toBe(200);
-    expect((await fetch(`${second.url}/pacientes/${paciente.id}`)).status).toBe(200);
-    const list = (await (await fetch(`${second.url}/medicos`)).json()) as { total: number };
+    expect((await authedFetch(`${second.url}/pacientes/${paciente.id}`)).status).toBe(200);
+    const list = (await (await authedFetch(`${second.url}/medicos`)).json()) as { total: number };
     expect(list.total).toBe(seeded.total + 1); // not seeded twice
     await second.stop();
   }, 60_000);
@@ -61,8 +61,8 @@ describe('the server process', () => {
     const body = pacienteBody({ nome: 'Zuleica Quintanilha', cpf: '390.533.447-05', email: 'zuleica@example.com', telefone: '+55 31 98888-7777' });
     expect((await post(`${server.url}/pacientes`, body)).status).toBe(201);
     expect((await post(`${server.url}/pacientes`, body)).status).toBe(409);
-    await fetch(`${server.url}/pacientes?cpf=39053344705&q=Zuleica`);
-    await fetch(`${server.url}/nao-existe?nome=Zuleica`);
+    await authedFetch(`${server.url}/pacientes?cpf=39053344705&q=Zuleica`);
+    await authedFetch(`${server.url}/nao-existe?nome=Zuleica`);
     await server.stop();
     const text = JSON.stringify(server.logs);
     expect(server.logs.length).toBeGreaterThan(3);
@@ -78,7 +78,7 @@ describe('the server process', () => {
       const created = await post(`${a.url}/medicos`, medicoBody({ crm: '1010/PE' }));
       expect(created.status).toBe(201);
       const { id } = (await created.json()) as { id: string };
-      expect((await fetch(`${b.url}/medicos/${id}`)).status).toBe(200);
+      expect((await authedFetch(`${b.url}/medicos/${id}`)).status).toBe(200);
 
       // Five CRMs, 40 requests each, all at once, alternating between the two processes.
       const crms = ['2020/PE', '3030/PE', '4040/PE', '5050/PE', '6060/PE'];
@@ -91,7 +91,7 @@ describe('the server process', () => {
       expect(statuses.filter((s) => s === 201)).toHaveLength(crms.length);
       expect(statuses.filter((s) => s === 409)).toHaveLength(crms.length * 39);
       for (const server of [a, b]) {
-        const list = (await (await fetch(`${server.url}/medicos?q=medico`)).json()) as { total: number };
+        const list = (await (await authedFetch(`${server.url}/medicos?q=medico`)).json()) as { total: number };
         expect(list.total).toBe(crms.length);
       }
     } finally {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { medicoBody, pacienteBody } from '../helpers/app.js';
 import { CPFS } from '../helpers/scheduling.js';
-import { startServer, type RunningServer } from '../helpers/server.js';
+import { startServer, type RunningServer, authedFetch } from '../helpers/server.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const ROUNDS = 20;
@@ -21,13 +21,13 @@ describe('crash: kill -9 under booking load, 20 rounds', () => {
     const dataDir = tempDir();
     const env = { DATA_DIR: dataDir, LOCK_STALE_MS: '2000' };
     let server: RunningServer = await startServer(env);
-    const medico = (await (await fetch(`${server.url}/medicos`, {
+    const medico = (await (await authedFetch(`${server.url}/medicos`, {
       method: 'POST', headers: json,
       body: JSON.stringify(medicoBody({ horarios: [0, 1, 2, 3, 4, 5, 6].map((d) => ({ diaSemana: d, inicio: '06:00', fim: '22:00' })) })),
     })).json()) as { id: string };
     const pacientes: string[] = [];
     for (const cpf of CPFS) {
-      pacientes.push(((await (await fetch(`${server.url}/pacientes`, { method: 'POST', headers: json, body: JSON.stringify(pacienteBody({ cpf })) })).json()) as { id: string }).id);
+      pacientes.push(((await (await authedFetch(`${server.url}/pacientes`, { method: 'POST', headers: json, body: JSON.stringify(pacienteBody({ cpf })) })).json()) as { id: string }).id);
     }
 
     const acked = new Map<string, { key: string; body: string }>(); // consulta id → how it was booked
@@ -41,7 +41,7 @@ describe('crash: kill -9 under booking load, 20 rounds', () => {
           const key = `crash-${n}`;
           const body = JSON.stringify({ medicoId: medico.id, pacienteId: pacientes[n % pacientes.length], inicio: slot(n) });
           try {
-            const res = await fetch(`${url}/consultas/agendar`, { method: 'POST', headers: { ...json, 'Idempotency-Key': key }, body });
+            const res = await authedFetch(`${url}/consultas/agendar`, { method: 'POST', headers: { ...json, 'Idempotency-Key': key }, body });
             if (res.status === 201) acked.set(((await res.json()) as { id: string }).id, { key, body });
           } catch {
             // the server died mid-request: this booking was never acknowledged
@@ -58,7 +58,7 @@ describe('crash: kill -9 under booking load, 20 rounds', () => {
       server = await startServer(env);
       const all: { id: string; medicoId: string; inicio: string; status: string }[] = [];
       for (let offset = 0; ; offset += 500) {
-        const page = (await (await fetch(`${server.url}/consultas?limit=500&offset=${offset}`)).json()) as { items: typeof all; total: number };
+        const page = (await (await authedFetch(`${server.url}/consultas?limit=500&offset=${offset}`)).json()) as { items: typeof all; total: number };
         all.push(...page.items);
         if (all.length >= page.total) break;
       }
@@ -67,12 +67,12 @@ describe('crash: kill -9 under booking load, 20 rounds', () => {
       const slots = all.filter((c) => c.status === 'agendada').map((c) => `${c.medicoId}|${c.inicio}`);
       expect(new Set(slots).size, `round ${round}: a slot holds two agendada consultas`).toBe(slots.length);
       const lastDay = slot(Math.max(0, next - 1)).slice(0, 10);
-      const agenda = (await (await fetch(`${server.url}/medicos/${medico.id}/agenda?data=${lastDay}`)).json()) as { slots: { estado: string }[] };
+      const agenda = (await (await authedFetch(`${server.url}/medicos/${medico.id}/agenda?data=${lastDay}`)).json()) as { slots: { estado: string }[] };
       expect(agenda.slots.filter((s) => s.estado === 'reservado')).toEqual([]);
       // The idempotency store still answers: replaying an acknowledged key books nothing new.
       const [someId, how] = [...acked.entries()].at(-1) ?? [];
       if (someId && how) {
-        const replay = await fetch(`${server.url}/consultas/agendar`, { method: 'POST', headers: { ...json, 'Idempotency-Key': how.key }, body: how.body });
+        const replay = await authedFetch(`${server.url}/consultas/agendar`, { method: 'POST', headers: { ...json, 'Idempotency-Key': how.key }, body: how.body });
         expect(replay.status).toBe(201);
         expect(((await replay.json()) as { id: string }).id).toBe(someId);
       }

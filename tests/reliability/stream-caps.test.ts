@@ -7,15 +7,16 @@ import { ManualClock } from '../../src/core/clock.js';
 import { loadConfig } from '../../src/core/config.js';
 import { LogBuffer, createLogger } from '../../src/core/logger.js';
 import { LOG_STREAM_MAX_CLIENTS } from '../../src/infra/log-stream.js';
-import { TEST_NOW, makeApp } from '../helpers/app.js';
+import { tokenId } from '../../src/services/auth.service.js';
+import { TEST_NOW, bearer, makeApp, signIn } from '../helpers/app.js';
 import { listen, openStream } from '../helpers/sse.js';
 import { tempDir } from '../helpers/tmp.js';
 
 type Stream = Awaited<ReturnType<typeof openStream>>;
 
 /** Opens `n` streams and waits until each has its opening `retry:`. */
-async function openMany(url: string, n: number): Promise<Stream[]> {
-  const streams = await Promise.all(Array.from({ length: n }, () => openStream(url)));
+async function openMany(url: string, n: number, headers: Record<string, string> = {}): Promise<Stream[]> {
+  const streams = await Promise.all(Array.from({ length: n }, () => openStream(url, headers)));
   for (const s of streams) {
     expect(s.response.status).toBe(200);
     await s.until(() => s.retry !== undefined);
@@ -23,17 +24,6 @@ async function openMany(url: string, n: number): Promise<Stream[]> {
   return streams;
 }
 
-/** The status line of a GET sent over a raw socket from another loopback address (another "client"). */
-function statusFrom(localAddress: string, url: string, path: string): Promise<{ status: number; close(): void }> {
-  const { port } = new URL(url);
-  return new Promise((resolve, reject) => {
-    const socket = connect({ host: '127.0.0.1', port: Number(port), localAddress }, () => {
-      socket.write(`GET ${path} HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n`);
-    });
-    socket.once('data', (chunk) => resolve({ status: Number(chunk.toString().split(' ')[1]), close: () => socket.destroy() }));
-    socket.once('error', reject);
-  });
-}
 
 describe('agenda stream caps', () => {
   it('when SSE_MAX_CLIENTS streams are open, then one more gets 503 limite-de-conexoes with Retry-After, and a freed place is given again', async () => {
@@ -57,7 +47,7 @@ describe('agenda stream caps', () => {
     await server.close();
   });
 
-  it('when one client holds its per-session streams, then one more gets 429 muitas-conexoes while another client still connects', async () => {
+  it('when one session holds its streams, then one more gets 429 muitas-conexoes while another session still connects', async () => {
     const t = await makeApp({ env: { SSE_MAX_CLIENTS: '50', SSE_MAX_PER_SESSION: '3' } });
     const server = await listen(t.app);
     const url = `${server.url}/sistema/agenda/stream`;
@@ -68,16 +58,17 @@ describe('agenda stream caps', () => {
     expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(await refused.json()).toMatchObject({ type: '/problemas/muitas-conexoes', status: 429 });
 
-    // Another address is another owner (until sessions exist, the owner is the client's address).
-    const other = await statusFrom('127.0.0.2', server.url, '/sistema/agenda/stream');
-    expect(other.status).toBe(200);
-    expect(t.container.agendaBroker.ownerCount('127.0.0.1')).toBe(3);
+    const { token } = await signIn(t.container, 'recepcao');
+    const [other] = await openMany(url, 1, bearer(token));
+    const adminSession = tokenId(t.adminToken);
+    expect(t.container.agendaBroker.ownerCount(adminSession)).toBe(3);
+    expect(t.container.agendaBroker.ownerCount(tokenId(token))).toBe(1);
 
     // Closing streams gives the places back, however they end.
     for (const s of streams) s.close();
-    other.close();
+    other!.close();
     await expect.poll(() => t.container.agendaBroker.clientCount).toBe(0);
-    expect(t.container.agendaBroker.ownerCount('127.0.0.1')).toBe(0);
+    expect(t.container.agendaBroker.ownerCount(adminSession)).toBe(0);
     const again = await openMany(url, 3);
     for (const s of again) s.close();
     await server.close();
@@ -102,17 +93,18 @@ async function loggedApp() {
   const dataDir = tempDir();
   const config = loadConfig({ DATA_DIR: dataDir, BACKUP_DIR: `${dataDir}/b`, REPORTS_DIR: `${dataDir}/r`, SEED: 'false' });
   const container = await createContainer(config, { logger, logBuffer: buffer, clock: new ManualClock(TEST_NOW) });
-  return { app: createApp(container), container };
+  const { token } = await signIn(container, 'admin');
+  return { app: createApp(container), container, auth: bearer(token) };
 }
 
 describe('log stream', () => {
   it(`when ${LOG_STREAM_MAX_CLIENTS} clients follow the log, then one more gets 503; a burst of requests completes and every client receives its log events`, async () => {
-    const { app, container } = await loggedApp();
+    const { app, container, auth } = await loggedApp();
     const server = await listen(app);
     const url = `${server.url}/sistema/logs/stream`;
-    const streams = await openMany(url, LOG_STREAM_MAX_CLIENTS);
+    const streams = await openMany(url, LOG_STREAM_MAX_CLIENTS, auth);
 
-    const refused = await fetch(url);
+    const refused = await fetch(url, { headers: auth });
     expect(refused.status).toBe(503);
     expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
     expect(await refused.json()).toMatchObject({ type: '/problemas/limite-de-conexoes' });
@@ -133,13 +125,13 @@ describe('log stream', () => {
   }, 30_000);
 
   it('when a log client stops reading, then it misses entries instead of being buffered for, and a reading client gets them all', async () => {
-    const { app, container } = await loggedApp();
+    const { app, container, auth } = await loggedApp();
     const broker = container.logsBroker;
     const server = await listen(app);
-    const [reader] = await openMany(`${server.url}/sistema/logs/stream`, 1);
+    const [reader] = await openMany(`${server.url}/sistema/logs/stream`, 1, auth);
     const stalled = connect({ host: '127.0.0.1', port: Number(new URL(server.url).port) });
     stalled.pause(); // never reads
-    stalled.write('GET /sistema/logs/stream HTTP/1.1\r\nHost: x\r\n\r\n');
+    stalled.write(`GET /sistema/logs/stream HTTP/1.1\r\nHost: x\r\nAuthorization: ${auth.Authorization}\r\n\r\n`);
     await expect.poll(() => broker.clientCount).toBe(2);
 
     const texto = 'x'.repeat(2048);
@@ -161,9 +153,9 @@ describe('log stream', () => {
   }, 60_000);
 
   it('when a log line is written, then it reaches clients later, batched, not inside the call that logged it', async () => {
-    const { app, container } = await loggedApp();
+    const { app, container, auth } = await loggedApp();
     const server = await listen(app);
-    const [stream] = await openMany(`${server.url}/sistema/logs/stream`, 1);
+    const [stream] = await openMany(`${server.url}/sistema/logs/stream`, 1, auth);
     const writes: number[] = [];
     const publishAll = container.logsBroker.publishAll.bind(container.logsBroker);
     container.logsBroker.publishAll = (events, topic) => (writes.push(events.length), publishAll(events, topic));

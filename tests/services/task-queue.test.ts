@@ -77,6 +77,62 @@ describe('TaskQueue', () => {
     await queue.onIdle();
   });
 
+  it('when one type fills its own bound, then 503 for that type only: other types are still accepted', async () => {
+    const queue = makeQueue({ maxPending: 3 });
+    const g = gate();
+    queue.register('backup', async () => g.opened, { concurrency: 1, maxPending: 2 });
+    queue.register('agendar_consulta', async () => 'ok', { concurrency: 4 });
+    for (let i = 0; i < 3; i++) queue.add('backup', {}); // one runs, two wait
+    expect(() => queue.add('backup', {})).toThrow(expect.objectContaining({ status: 503 }));
+    expect(queue.pendingCount).toBe(2);
+    const bookings = Array.from({ length: 3 }, () => queue.add('agendar_consulta', {}).done);
+    expect(await Promise.all(bookings)).toEqual(['ok', 'ok', 'ok']);
+    g.open();
+    await queue.onIdle();
+  });
+
+  it('when a lane coalesces, then a task asked while one waits is that task (same id, same outcome); a running one is not joined', async () => {
+    const queue = makeQueue();
+    const g = gate();
+    let runs = 0;
+    queue.register<{ n: number }, number>('backup', async () => {
+      await g.opened;
+      return ++runs;
+    }, { concurrency: 1, coalesce: () => true });
+    const running = queue.add<number>('backup', { n: 1 });
+    await Promise.resolve();
+    expect(running.task.status).toBe('executando');
+    const waiting = queue.add<number>('backup', { n: 2 });
+    const again = queue.add<number>('backup', { n: 3 });
+    expect(waiting.joined).toBe(false);
+    expect(again).toMatchObject({ joined: true, task: waiting.task });
+    expect(running.task.id).not.toBe(waiting.task.id);
+    g.open();
+    expect(await running.done).toBe(1);
+    expect(await again.done).toBe(2);
+    await queue.onIdle();
+    expect(runs).toBe(2);
+    // Once it started, a new request makes a new task.
+    expect(queue.add('backup', { n: 4 }).task.id).not.toBe(waiting.task.id);
+    await queue.onIdle();
+  });
+
+  it('when the coalesce rule says the payloads differ, then a new task is made', async () => {
+    const queue = makeQueue();
+    const g = gate();
+    queue.register<{ de: string }, string>('gerar_relatorio', async (p) => g.opened.then(() => p.de), {
+      concurrency: 1, coalesce: (a, b) => a.de === b.de,
+    });
+    queue.add('gerar_relatorio', { de: '2026-01-01' });
+    const a = queue.add('gerar_relatorio', { de: '2026-02-01' });
+    const b = queue.add('gerar_relatorio', { de: '2026-03-01' });
+    const c = queue.add('gerar_relatorio', { de: '2026-02-01' });
+    expect(b.task.id).not.toBe(a.task.id);
+    expect(c.task.id).toBe(a.task.id);
+    g.open();
+    await queue.onIdle();
+  });
+
   it('when closed, then waiting tasks fail and new ones are refused', async () => {
     const queue = makeQueue();
     const g = gate();

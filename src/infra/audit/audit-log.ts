@@ -35,6 +35,9 @@ interface Run {
   lines: { entry: AuditEntry; text: string; bytes: number; hash: string }[];
 }
 
+/** An ISO instant must say its offset: without one, `Date.parse` would read it in the server's zone. */
+const INSTANT = /^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:\d{2})$/;
+
 /** Month indexes kept in memory (a 1M-entry month's index is about 1–2 MB). */
 const INDEX_CACHE = 12;
 
@@ -118,6 +121,18 @@ export class AuditLog {
     return runQuery(this.dir, indexed, q);
   }
 
+  /**
+   * Loads the indexes of the newest months and reads whatever their sidecars miss — all of a month whose
+   * sidecar was lost (about 10–20 s for 1,000,000 entries on a small machine) — so that the first query
+   * after a start does not pay for it. Optional: queries do the same on demand. Reads in 1 MB steps, so the
+   * event loop keeps turning meanwhile.
+   */
+  async warmUp(): Promise<void> {
+    for (const file of (await listMonthFiles(this.dir)).slice(-INDEX_CACHE).reverse()) {
+      await (await this.indexFor(file)).catchUp();
+    }
+  }
+
   /** Checks the whole chain, streaming over every month file in order. */
   verify(): Promise<AuditVerification> {
     return verifyChain(this.dir);
@@ -126,7 +141,7 @@ export class AuditLog {
   private enqueue(entries: AuditEntry[], onlyMissing: boolean): Promise<number> {
     if (this.closed) return Promise.reject(new Error('AuditLog fechado'));
     for (const entry of entries) {
-      if (typeof entry.id !== 'string' || entry.id === '' || Number.isNaN(Date.parse(entry.em))) {
+      if (typeof entry.id !== 'string' || entry.id === '' || !INSTANT.test(entry.em) || Number.isNaN(Date.parse(entry.em))) {
         return Promise.reject(new TypeError(`entrada de auditoria inválida: ${JSON.stringify(entry.id)}`));
       }
     }
@@ -182,7 +197,10 @@ export class AuditLog {
     } finally {
       await release();
     }
-    for (const run of runs) await this.indexAppended(run);
+    for (const run of runs) {
+      // The lines are durable by now: an index hiccup must not fail the append (the next query catches up).
+      await this.indexAppended(run).catch((error: unknown) => this.logger.warn({ err: error }, 'auditoria: índice não atualizado'));
+    }
     return appended;
   }
 

@@ -32,7 +32,15 @@ export interface BlockSummary {
   acao: FieldSummary;
   /** Count per `usuarioId\0acao`, when the block has few such pairs. */
   pairs?: Map<string, number> | undefined;
+  /**
+   * When `paciente` is a Bloom filter: exact counts of the pacientes named at least twice in the block
+   * (the most named first, at most {@link FREQUENT_CAP}). A paciente who appears all through the month is
+   * then counted without reading every block.
+   */
+  frequentPacientes?: Map<string, number> | undefined;
 }
+
+const FREQUENT_CAP = 256;
 
 /** What the index keeps of one entry. */
 export interface IndexedFields {
@@ -123,7 +131,14 @@ export class BlockBuilder {
       paciente: field(this.paciente, COUNT_CAPS.paciente),
       acao: field(this.acao, COUNT_CAPS.acao),
       pairs: this.pairs.size <= COUNT_CAPS.pairs ? this.pairs : undefined,
+      frequentPacientes: this.paciente.size <= COUNT_CAPS.paciente ? undefined : this.frequent(),
     };
+  }
+
+  private frequent(): Map<string, number> {
+    const frequent = [...this.paciente].filter(([, n]) => n >= 2);
+    frequent.sort((a, b) => b[1] - a[1]);
+    return new Map(frequent.slice(0, FREQUENT_CAP));
   }
 
   private range() {
@@ -146,6 +161,7 @@ export interface SavedBlock {
   p: SavedField;
   a: SavedField;
   ua?: [string, number][];
+  pf?: [string, number][];
 }
 
 function saveField(field: FieldSummary): SavedField {
@@ -169,6 +185,7 @@ export function saveBlock(block: BlockSummary): SavedBlock {
     p: saveField(block.paciente),
     a: saveField(block.acao),
     ...(block.pairs ? { ua: [...block.pairs] } : {}),
+    ...(block.frequentPacientes ? { pf: [...block.frequentPacientes] } : {}),
   };
 }
 
@@ -184,5 +201,6 @@ export function loadBlock(saved: SavedBlock): BlockSummary {
     paciente: loadField(saved.p),
     acao: loadField(saved.a),
     pairs: saved.ua ? new Map(saved.ua) : undefined,
+    frequentPacientes: saved.pf ? new Map(saved.pf) : undefined,
   };
 }

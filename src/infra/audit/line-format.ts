@@ -21,6 +21,9 @@ const PREV_TAIL = ',"hashAnterior":"'; // + 64 hex + '"'
 const SUFFIX_LENGTH = HASH_TAIL.length + 64 + 2;
 const PREV_LENGTH = PREV_TAIL.length + 64 + 1;
 const HEX64 = /^[0-9a-f]{64}$/;
+const HASH_TAIL_BYTES = Buffer.from(HASH_TAIL);
+const PREV_TAIL_BYTES = Buffer.from(PREV_TAIL);
+const END_BYTES = Buffer.from('"}');
 
 export function sha256Hex(data: string | Buffer): string {
   // One-shot `crypto.hash` is about twice as fast as createHash() for short inputs.
@@ -67,10 +70,15 @@ export interface LineChain {
 export function readChain(line: Buffer): LineChain | undefined {
   if (line.length < SUFFIX_LENGTH + PREV_LENGTH + 2) return undefined;
   const bodyLength = line.length - SUFFIX_LENGTH;
-  if (line.toString('latin1', bodyLength, bodyLength + HASH_TAIL.length) !== HASH_TAIL) return undefined;
-  if (line.toString('latin1', line.length - 2) !== '"}') return undefined;
   const prevStart = bodyLength - PREV_LENGTH;
-  if (line.toString('latin1', prevStart, prevStart + PREV_TAIL.length) !== PREV_TAIL) return undefined;
+  // Byte comparisons, not toString(): verify runs this on every line of every month.
+  if (
+    HASH_TAIL_BYTES.compare(line, bodyLength, bodyLength + HASH_TAIL.length) !== 0 ||
+    END_BYTES.compare(line, line.length - 2) !== 0 ||
+    PREV_TAIL_BYTES.compare(line, prevStart, prevStart + PREV_TAIL.length) !== 0
+  ) {
+    return undefined;
+  }
   const hash = line.toString('latin1', bodyLength + HASH_TAIL.length, line.length - 2);
   const hashAnterior = line.toString('latin1', prevStart + PREV_TAIL.length, bodyLength - 1);
   if (!HEX64.test(hash) || !HEX64.test(hashAnterior)) return undefined;

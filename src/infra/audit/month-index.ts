@@ -16,7 +16,7 @@ import { chainHashOf, sha256Hex } from './line-format.js';
 import { forEachLine, lineEndingAt } from './month-files.js';
 import type { AuditEntry } from './types.js';
 
-const VERSION = 1;
+const VERSION = 2;
 /** Sealed blocks not yet in the sidecar before it is rewritten (a lagging sidecar only costs a re-read). */
 const PERSIST_EVERY_BLOCKS = 8;
 

@@ -30,7 +30,8 @@ function knownCount(block: BlockSummary, q: AuditQuery, { de, ate }: Bounds): nu
   if (block.opaque || block.minT < de || block.maxT > ate) return undefined;
   const { usuarioId, acao, pacienteId } = q;
   if (pacienteId !== undefined) {
-    return usuarioId === undefined && acao === undefined ? countOf(block.paciente, pacienteId) : undefined;
+    if (usuarioId !== undefined || acao !== undefined) return undefined;
+    return countOf(block.paciente, pacienteId) ?? block.frequentPacientes?.get(pacienteId);
   }
   if (usuarioId !== undefined && acao !== undefined) return block.pairs ? (block.pairs.get(pairKey(usuarioId, acao)) ?? 0) : undefined;
   if (usuarioId !== undefined) return countOf(block.usuario, usuarioId);

@@ -45,7 +45,10 @@ export interface AuditPage {
   offset: number;
 }
 
-/** Result of walking the whole chain. `linha` is 1-based within `arquivo` (a file name, never a path). */
+/**
+ * Result of walking the whole chain. `entradas` counts the entries verified (up to the first break, when
+ * there is one); `linha` is 1-based within `arquivo` (a file name, never a path).
+ */
 export interface AuditVerification {
   integra: boolean;
   entradas: number;
