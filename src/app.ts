@@ -24,7 +24,9 @@ export const API_INFO = {
   title: 'Agenda Médica API',
   version: '1.0.0',
   description:
-    'Agendamento de consultas para clínicas. Erros seguem a RFC 9457 (application/problem+json) com textos em pt-BR.',
+    'Agendamento de consultas para clínicas. Erros seguem a RFC 9457 (application/problem+json) com textos em pt-BR. ' +
+    'Entre com POST /auth/login e use o botão Authorize (token Bearer) ou o cookie `sessao`.',
+  license: { name: 'Proprietária — uso da clínica', identifier: 'LicenseRef-Proprietary' },
 };
 
 /** Every operation of the API, in the order the document lists them. */

@@ -7,6 +7,7 @@ export interface ApiInfo {
   title: string;
   version: string;
   description: string;
+  license?: { name: string; identifier?: string };
 }
 
 /** Builds the OpenAPI 3.1 document from the same route specs that build the router. */

@@ -54,16 +54,24 @@ export async function makeApp(
   });
   open.push(container);
   const rawApp = createApp(container);
+  const { app: signed, adminToken } = await signedInApp(container, rawApp);
+  return { app: options.signedIn === false ? rawApp : signed, rawApp, container, dataDir, adminToken };
+}
+
+/**
+ * The app of a container with every request that carries no credentials signed in as a fresh admin. A proxy,
+ * not a wrapper function: `createHttpServer` reads and sets the app's own properties.
+ */
+export async function signedInApp(container: Container, rawApp: Express = createApp(container)): Promise<{ app: Express; adminToken: string }> {
   const { token: adminToken } = await signIn(container, 'admin');
-  // A proxy, not a wrapper function: `createHttpServer` reads and sets the app's own properties.
-  const signed = new Proxy(rawApp, {
+  const app = new Proxy(rawApp, {
     apply(target, thisArg, args: [IncomingMessage, ServerResponse, unknown]) {
       const req = args[0];
       if (!req.headers.authorization && !req.headers.cookie) req.headers.authorization = `Bearer ${adminToken}`;
       return Reflect.apply(target, thisArg, args);
     },
   });
-  return { app: options.signedIn === false ? rawApp : signed, rawApp, container, dataDir, adminToken };
+  return { app, adminToken };
 }
 
 let userCounter = 0;

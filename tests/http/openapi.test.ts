@@ -1,4 +1,6 @@
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormatsModule from 'ajv-formats';
 import request, { type Response } from 'supertest';
@@ -12,9 +14,19 @@ import { listen } from '../helpers/sse.js';
 
 type Doc = { paths: Record<string, Record<string, { responses: Record<string, { content?: Record<string, { schema: unknown }> }> }>> };
 
+const require = createRequire(import.meta.url);
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => void;
 
 describe('openapi.yaml', () => {
+  it('when linted with Redocly\'s recommended rules, then it has no error and no warning', () => {
+    // `@redocly/cli` warns that Node 20 is past its end of life; the lint itself runs fine on it.
+    const out = execFileSync(process.execPath, [require.resolve('@redocly/cli/bin/cli.js'), 'lint', OPENAPI_FILE, '--format=json'], {
+      encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+    });
+    const report = JSON.parse(out.slice(out.indexOf('{'))) as { totals: { errors: number; warnings: number } };
+    expect(report.totals).toMatchObject({ errors: 0, warnings: 0 });
+  }, 60_000);
+
   it('when compared with what the route specs generate, then it is identical (run `npm run openapi`)', async () => {
     expect(readFileSync(OPENAPI_FILE, 'utf8')).toBe(await generateOpenApiYaml());
   });
@@ -151,6 +163,31 @@ describe('openapi.yaml', () => {
     check('get', '/sistema/logs', await request(app).get('/sistema/logs'));
     check('get', '/sistema/logs', await request(app).get('/sistema/logs').query({ nivel: 'x' }));
     check('get', '/sistema/status', await request(app).get('/sistema/status'));
+
+    // Access control, users, audit and LGPD.
+    const senha = 'senha-do-teste-123';
+    const user = check('post', '/usuarios', await request(app).post('/usuarios').send({ nome: 'Rita', email: 'rita@teste.local', papel: 'recepcao', senha }));
+    check('post', '/usuarios', await request(app).post('/usuarios').send({ nome: 'Rita', email: 'rita@teste.local', papel: 'recepcao', senha }));
+    check('get', '/usuarios', await request(app).get('/usuarios'));
+    check('get', '/usuarios/{id}', await request(app).get(`/usuarios/${user.body.id}`));
+    check('get', '/usuarios/{id}', await request(app).get(`/usuarios/${missing}`));
+    check('put', '/usuarios/{id}', await request(app).put(`/usuarios/${user.body.id}`).send({ nome: 'Rita S.', email: 'rita@teste.local', papel: 'recepcao', ativo: true }));
+    const login = check('post', '/auth/login', await request(app).post('/auth/login').send({ email: 'rita@teste.local', senha }));
+    check('post', '/auth/login', await request(app).post('/auth/login').send({ email: 'rita@teste.local', senha: 'errada-errada' }));
+    const rita = { Authorization: `Bearer ${login.body.token as string}` };
+    check('get', '/auth/sessao', await request(app).get('/auth/sessao').set(rita));
+    check('get', '/usuarios', await request(app).get('/usuarios').set(rita));
+    check('post', '/auth/senha', await request(app).post('/auth/senha').set(rita).send({ senhaAtual: senha, novaSenha: 'outra-senha-123' }));
+    check('post', '/auth/logout', await request(app).post('/auth/logout').set(rita));
+    check('get', '/auth/sessao', await request(app).get('/auth/sessao').set(rita));
+    check('delete', '/usuarios/{id}', await request(app).delete(`/usuarios/${user.body.id}`));
+    check('get', '/pacientes/{id}/dados', await request(app).get(`/pacientes/${pacienteId}/dados`));
+    check('get', '/pacientes/{id}/dados', await request(app).get(`/pacientes/${missing}/dados`));
+    check('post', '/pacientes/{id}/anonimizar', await request(app).post(`/pacientes/${pacientes[1]}/anonimizar`));
+    await container.auditor.flush();
+    check('get', '/sistema/auditoria', await request(app).get('/sistema/auditoria').query({ pacienteId }));
+    check('get', '/sistema/auditoria', await request(app).get('/sistema/auditoria').query({ de: 'ontem' }));
+    check('get', '/sistema/auditoria/verificacao', await request(app).get('/sistema/auditoria/verificacao'));
 
     // The event streams, over a real connection.
     const server = await listen(app);
