@@ -132,7 +132,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const rules = new BookingRules({ medicos, pacientes, consultas, clock, timezone });
   const booking = new BookingService({ store, consultas, idempotency, rules, schedule, queue, clock, timezone, logger, auditor });
   const backups = new BackupService({
-    store, backupDir: config.backupDir, keep: config.backupKeep, key: config.backupKey, clock, timezone, logger: logger.child({ module: 'backup' }),
+    store, backupDir: config.backupDir, keep: config.backupKeep, key: config.backupKey, clock, timezone, auditor, logger: logger.child({ module: 'backup' }),
   });
   if (!config.backupKey) logger.warn('BACKUP_KEY não configurada: os backups são gravados sem criptografia (dados de pacientes em claro)');
   const reports = new ReportService({

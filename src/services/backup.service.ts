@@ -10,6 +10,8 @@ import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
 import { BackupCryptoError, createEncryptStream, decryptBackup, isEncryptedBackup } from '../infra/backup-crypto.js';
 import { FileCatalog } from '../infra/file-catalog.js';
+import { COLLECTIONS } from '../repositories/collections.js';
+import type { Auditor } from './audit.service.js';
 import type { Entity, Store } from '../infra/storage/store.js';
 import type { TaskContext } from '../infra/task-queue.js';
 import { BACKUP_FORMAT, DATA_PREFIX, MANIFEST, type Manifest, invalid, readBackupArchive, sha256 } from './backup-archive.js';
@@ -36,6 +38,8 @@ export interface BackupServiceDeps {
   key?: Buffer | undefined;
   /** Most data bytes (uncompressed) a restore accepts; see `readBackupArchive` for the memory this bounds. */
   maxRestoreBytes?: number;
+  /** Records the restore in the audit trail (absent for the command-line restore, which has no user). */
+  auditor?: Pick<Auditor, 'record'>;
 }
 
 /** 256 MiB of data files: several times a large clinic's data, well under V8's 512 MiB string limit. */
@@ -129,14 +133,29 @@ export class BackupService {
     this.restoring = true;
     try {
       const records = await this.validate(file);
+      this.keepLiveRecords(records);
       const safety = await this.create({ automatic: false });
       await this.deps.store.replaceAll(records);
       const contagens = Object.fromEntries([...records].map(([c, list]) => [c, list.length]));
+      await this.deps.auditor?.record({ acao: 'backup.restaurar', recurso: 'backup', recursoId: path.basename(file), status: 200 });
       this.deps.logger.info({ backup: path.basename(file), seguranca: safety.nome, ...contagens }, 'backup restaurado');
       return { restaurado: path.basename(file), backupDeSeguranca: safety.nome, contagens };
     } finally {
       this.restoring = false;
     }
+  }
+
+  /**
+   * What a restore never rolls back: open sessions (people stay signed in; a session whose user the backup does
+   * not hold simply stops working), audit entries still in the outbox (they are appended by recovery), and the
+   * users themselves when the backup has none (a backup from before access control must not lock everyone out).
+   */
+  private keepLiveRecords(records: Map<string, Entity[]>): void {
+    const { store } = this.deps;
+    const live = (collection: string) => [...store.values<Entity>(collection)];
+    records.set(COLLECTIONS.sessoes, live(COLLECTIONS.sessoes));
+    records.set(COLLECTIONS.auditoriaPendente, live(COLLECTIONS.auditoriaPendente));
+    if ((records.get(COLLECTIONS.usuarios) ?? []).length === 0) records.set(COLLECTIONS.usuarios, live(COLLECTIONS.usuarios));
   }
 
   /**

@@ -1,0 +1,103 @@
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import request from 'supertest';
+import { describe, expect, it } from 'vitest';
+import { makeApp, pacienteBody } from '../helpers/app.js';
+import { CPFS, agendar, at, clinic } from '../helpers/scheduling.js';
+
+/** Every file under a directory, as text (data files, journal, audit trail). */
+function allText(dir: string): string {
+  let out = '';
+  for (const name of readdirSync(dir)) {
+    const file = path.join(dir, name);
+    out += statSync(file).isDirectory() ? allText(file) : readFileSync(file, 'latin1') + readFileSync(file, 'utf8');
+  }
+  return out;
+}
+
+describe('LGPD: export', () => {
+  it('when an admin exports a paciente, then the record, every consulta and the audit entries naming them come back', async () => {
+    const { app, container } = await makeApp();
+    const { medicoId, pacienteId, pacientes } = await clinic(app, { pacientes: 2 });
+    const c1 = await agendar(app, { medicoId, pacienteId, inicio: at('08:00') }).expect(201);
+    const c2 = await agendar(app, { medicoId, pacienteId, inicio: at('09:00') }).expect(201);
+    await request(app).post(`/consultas/${c2.body.id}/cancelar`).send({}).expect(200);
+    await agendar(app, { medicoId, pacienteId: pacientes[1], inicio: at('10:00') }).expect(201);
+    await request(app).get(`/pacientes/${pacienteId}`).expect(200);
+    await container.auditor.flush();
+
+    const res = await request(app).get(`/pacientes/${pacienteId}/dados`).expect(200);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.body.paciente).toMatchObject({ id: pacienteId, cpf: CPFS[0] });
+    expect(res.body.consultas.map((c: { id: string }) => c.id).sort()).toEqual([c1.body.id, c2.body.id].sort());
+    expect(res.body.listaEspera).toEqual([]);
+    const acoes = res.body.auditoria.map((e: { acao: string }) => e.acao);
+    expect(acoes).toEqual(expect.arrayContaining(['paciente.criar', 'consulta.agendar', 'consulta.cancelar', 'paciente.ler']));
+    for (const entry of res.body.auditoria) expect(entry.pacienteIds).toContain(pacienteId);
+    // The other paciente's booking is not theirs.
+    expect(res.body.auditoria.filter((e: { acao: string }) => e.acao === 'consulta.agendar')).toHaveLength(2);
+    await request(app).get('/pacientes/00000000-0000-4000-8000-000000000000/dados').expect(404);
+  });
+});
+
+describe('LGPD: anonymisation', () => {
+  it('when a paciente is anonymised, then no CPF, name, e-mail or phone is left in any data file, and consultas stay', async () => {
+    const { app, container, dataDir } = await makeApp();
+    const { medicoId } = await clinic(app, { pacientes: 0 });
+    const joao = await request(app)
+      .post('/pacientes')
+      .send(pacienteBody({ nome: 'Zebedeu Quintanilha', cpf: CPFS[3], email: 'zebedeu@exemplo.com', telefone: '+55 31 98888-7777', dataNascimento: '1977-08-09' }))
+      .expect(201);
+    const id = joao.body.id as string;
+    await request(app).put(`/pacientes/${id}`).send(pacienteBody({ nome: 'Zebedeu Quintanilha Filho', cpf: CPFS[3], email: 'zebedeu@exemplo.com', telefone: '+55 31 98888-7777', dataNascimento: '1977-08-09' })).expect(200);
+    const consulta = await agendar(app, { medicoId, pacienteId: id, inicio: at('08:00') }).expect(201);
+    expect(allText(dataDir)).toContain('Zebedeu');
+
+    const res = await request(app).post(`/pacientes/${id}/anonimizar`).expect(200);
+    expect(res.body).toMatchObject({ id, nome: 'Paciente anonimizado', cpf: '', email: null, telefone: null, dataNascimento: '1977-01-01' });
+    await container.auditor.flush();
+    const text = allText(dataDir);
+    for (const secret of ['Zebedeu', 'Quintanilha', CPFS[3]!, '153.509.460-56', 'zebedeu@exemplo.com', '98888-7777', '1977-08-09']) {
+      expect(text, secret).not.toContain(secret);
+    }
+    await request(app).get(`/consultas/${consulta.body.id}`).expect(200);
+    expect((await request(app).get(`/pacientes/${id}`).expect(200)).body.nome).toBe('Paciente anonimizado');
+    // The CPF is free again, and the anonymised record cannot be edited back.
+    await request(app).post('/pacientes').send(pacienteBody({ cpf: CPFS[3] })).expect(201);
+    expect((await request(app).put(`/pacientes/${id}`).send(pacienteBody({ cpf: CPFS[4] }))).status).toBe(409);
+    // And it survives a restart: the store reloads only anonymised data.
+    await container.close();
+    const again = await makeApp({ env: { DATA_DIR: dataDir } });
+    expect((await request(again.app).get(`/pacientes/${id}`).expect(200)).body.cpf).toBe('');
+  });
+
+  it('when a paciente or médico has any consulta, then DELETE is 409 pointing to anonimizar / deactivate; without history it is 204', async () => {
+    const { app } = await makeApp();
+    const { medicoId, pacienteId } = await clinic(app);
+    const c = await agendar(app, { medicoId, pacienteId, inicio: at('08:00') }).expect(201);
+    await request(app).post(`/consultas/${c.body.id}/cancelar`).send({}).expect(200);
+    const p = await request(app).delete(`/pacientes/${pacienteId}`);
+    expect(p.body).toMatchObject({ status: 409, type: '/problemas/exclusao-bloqueada' });
+    expect(p.body.detail).toMatch(/anonimizar/);
+    expect((await request(app).delete(`/medicos/${medicoId}`)).status).toBe(409);
+    const lonely = await request(app).post('/pacientes').send(pacienteBody({ cpf: CPFS[5] })).expect(201);
+    await request(app).delete(`/pacientes/${lonely.body.id}`).expect(204);
+  });
+});
+
+describe('restore and access control', () => {
+  it('when a backup is restored, then the restoring admin stays signed in, users are kept, and the restore is audited', async () => {
+    const { app, container } = await makeApp();
+    await clinic(app);
+    const task = await request(app).post('/sistema/tasks/backup').expect(202);
+    await container.queue.onIdle();
+    const nome = (await request(app).get(`/sistema/tasks/${task.body.id}`)).body.resultado.nome as string;
+    await request(app).post('/pacientes').send(pacienteBody({ cpf: CPFS[2] })).expect(201);
+    const restored = await request(app).post(`/sistema/backups/${nome}/restaurar`).expect(200);
+    expect(restored.body.contagens.pacientes).toBe(1);
+    await request(app).get('/auth/sessao').expect(200);
+    const trail = await request(app).get('/sistema/auditoria').query({ acao: 'backup.restaurar' }).expect(200);
+    expect(trail.body.items).toHaveLength(1);
+    expect(trail.body.items[0]).toMatchObject({ recursoId: nome, papel: 'admin' });
+  });
+});
