@@ -8,10 +8,25 @@
  * Every figure is printed beside the reference it is compared to, measured in the same run on the
  * same server (the machines are shared and noisy: ratios travel, absolute numbers do not).
  * Bookings are durable: each 201 was fdatasync'ed before it was sent.
+ *
+ * Authentication is on: the bench signs in as the first-start admin (`ADMIN_EMAIL`/`ADMIN_SENHA`) and every
+ * request but `/health` carries `Authorization: Bearer <token>`; every write stages its audit entry. The
+ * server runs with `WRITE_RATE_LIMIT=0` (one session books thousands per second here) and
+ * `SSE_MAX_PER_SESSION=2000` (the 1,000 fan-out streams share that one session).
+ *
+ * "Without auth": a second server, started at the same time from the same `dist/` over an identical copy
+ * of the data, through `bench/no-auth/register.mjs`, a module-loader hook that swaps `http/auth.js`'s
+ * `authenticate` for one that puts a fixed admin actor into the request context (no header read, no token
+ * hash, no session or user lookup, no renewal) and `authorize` for a pass-through. Everything else is the
+ * same code: CSRF origin guard, rate-limit middleware (off in both), validation, audit entries. Its requests
+ * carry no Authorization header, as before access control. The two servers take turns on each load, in
+ * alternating order from round to round, and `GET /health` (public, identical in both) is measured on both
+ * as a control: its ratio shows what the noise alone does to a ratio. The server itself has no switch to turn
+ * access control off.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -25,9 +40,9 @@ const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
 /** `--node-flags="--optimize-for-size"`: flags for the server process, to try V8 settings. */
 const serverFlags = process.argv.find((a) => a.startsWith('--node-flags='))?.slice(13).split(' ').filter(Boolean) ?? [];
 const SIZES = only ? only.split(',').map(Number) : quick ? [1_000, 100_000] : [1_000, 10_000, 100_000];
-/** Seconds per load, and how many times each load runs (interleaved). */
+/** Seconds per load, and how many times each load runs (interleaved; even, so each server goes first as often). */
 const SECONDS = quick ? 2 : 4;
-const ROUNDS = 3;
+const ROUNDS = 4;
 /** More bookings per second than the server can take here: how many request bodies to prepare. */
 const MAX_BOOKINGS_PER_S = 20_000;
 const CONNECTIONS = 50;
@@ -36,6 +51,9 @@ const PACIENTES = 2_000;
 const ZONE = 'America/Sao_Paulo';
 const ROOT = path.resolve(import.meta.dirname, '..');
 const SERVER = path.join(ROOT, 'dist', 'src', 'server.js');
+const NO_AUTH = path.join(ROOT, 'bench', 'no-auth', 'register.mjs');
+const ADMIN_EMAIL = 'bench@clinica.local';
+const ADMIN_SENHA = 'bench-senha-longa-0123';
 
 const now = new Date().toISOString();
 const medicoIds = Array.from({ length: MEDICOS }, () => randomUUID());
@@ -116,23 +134,47 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-async function startServer(dataDir: string): Promise<{ child: ChildProcess; url: string; readyMs: number }> {
+/** A running server and the headers its requests carry (the bearer token, or nothing without auth). */
+interface Server {
+  child: ChildProcess;
+  url: string;
+  readyMs: number;
+  headers: Record<string, string>;
+}
+
+async function startServer(dataDir: string, auth: boolean): Promise<Server> {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, [...serverFlags, SERVER], {
-    env: { ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', SEED: 'false', LOG_LEVEL: 'warn', BACKUP_INTERVAL_MIN: '0' },
+  const child = spawn(process.execPath, [...serverFlags, ...(auth ? [] : ['--import', NO_AUTH]), SERVER], {
+    env: {
+      ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', SEED: 'false', LOG_LEVEL: 'warn', BACKUP_INTERVAL_MIN: '0',
+      ADMIN_EMAIL, ADMIN_SENHA, WRITE_RATE_LIMIT: '0', SSE_MAX_PER_SESSION: '2000',
+    },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
   const url = `http://127.0.0.1:${port}`;
   for (;;) {
     if (child.exitCode !== null) throw new Error('o servidor saiu antes de ficar pronto');
     try {
-      if ((await fetch(`${url}/health`)).ok) return { child, url, readyMs: performance.now() - started };
+      if ((await fetch(`${url}/health`)).ok) break;
     } catch {
       // not listening yet
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+  const readyMs = performance.now() - started;
+  let headers: Record<string, string> = {};
+  if (auth) {
+    const res = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: ADMIN_EMAIL, senha: ADMIN_SENHA }) });
+    if (res.status !== 200) throw new Error(`login falhou: ${res.status} ${await res.text()}`);
+    headers = { authorization: `Bearer ${((await res.json()) as { token: string }).token}` };
+  }
+  // Proof that the two servers differ as claimed: without a session, only the no-auth one answers.
+  const probe = `${url}/medicos/${medicoIds[0]}/agenda?data=2030-01-01`;
+  const anonymous = (await fetch(probe)).status;
+  const signed = (await fetch(probe, { headers })).status;
+  if (signed !== 200 || anonymous !== (auth ? 401 : 200)) throw new Error(`servidor ${auth ? 'com' : 'sem'} auth respondeu ${anonymous} sem sessão e ${signed} com`);
+  return { child, url, readyMs, headers };
 }
 
 function rssMb(pid: number): number {
@@ -167,6 +209,10 @@ interface Row {
   bookingP99Worst: number;
   refused: number;
   rssMb: number;
+  /** The same loads on the server without auth (medians of its rounds). */
+  plain: { health: number; agenda: number; agendaP99: number; bookings: number; bookingP99: number; refused: number };
+  /** With auth ÷ without, round by round (the two ran back to back in each round). */
+  roundRatios: { health: number[]; agenda: number[]; bookings: number[] };
 }
 
 /**
@@ -174,7 +220,8 @@ interface Row {
  * every client: the time from the booking's 201 reaching its client to the `horario_ocupado` event reaching
  * that stream client (negative when the event came first; the server publishes before it answers).
  */
-async function fanout(url: string, pid: number, clients: number, bookings: number, first: number): Promise<{ p99: number; max: number; rssMb: number; missing: number }> {
+async function fanout(server: Server, clients: number, bookings: number, first: number): Promise<{ p99: number; max: number; rssMb: number; missing: number }> {
+  const { url, headers } = server;
   const arrivals: Map<string, number>[] = [];
   const requests: http.ClientRequest[] = [];
   await Promise.all(
@@ -183,7 +230,8 @@ async function fanout(url: string, pid: number, clients: number, bookings: numbe
         const seen = new Map<string, number>();
         arrivals.push(seen);
         let tail = '';
-        const req = http.get(`${url}/sistema/agenda/stream`, { agent: false }, (res) => {
+        const req = http.get(`${url}/sistema/agenda/stream`, { agent: false, headers }, (res) => {
+          if (res.statusCode !== 200) reject(new Error(`stream: ${res.statusCode}`));
           res.setEncoding('utf8');
           res.on('data', (chunk: string) => {
             const now = performance.now();
@@ -202,7 +250,7 @@ async function fanout(url: string, pid: number, clients: number, bookings: numbe
   const done: { id: string; at: number }[] = [];
   for (let k = 0; k < bookings; k++) {
     const { medicoId, pacienteId, inicio } = slot('2033-01-01', first + k);
-    const res = await fetch(`${url}/consultas/agendar`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ medicoId, pacienteId, inicio }) });
+    const res = await fetch(`${url}/consultas/agendar`, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify({ medicoId, pacienteId, inicio }) });
     const at = performance.now();
     if (res.status === 201) done.push({ id: ((await res.json()) as { id: string }).id, at });
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -218,38 +266,54 @@ async function fanout(url: string, pid: number, clients: number, bookings: numbe
     }
   }
   latencies.sort((a, b) => a - b);
-  const rssMbNow = rssMb(pid);
+  const rssMbNow = rssMb(server.child.pid!);
   for (const req of requests) req.destroy();
   return { p99: latencies[Math.floor(latencies.length * 0.99)] ?? Number.NaN, max: latencies.at(-1) ?? Number.NaN, rssMb: rssMbNow, missing };
 }
 
 /** Posts a task and waits (polling) until it is done; returns the wall time in ms. */
-async function timeTask(url: string, route: string, body: unknown): Promise<number> {
+async function timeTask({ url, headers }: Server, route: string, body: unknown): Promise<number> {
   const started = performance.now();
   const res = await fetch(`${url}${route}`, {
     method: 'POST',
-    headers: body ? { 'content-type': 'application/json' } : {},
+    headers: body ? { ...headers, 'content-type': 'application/json' } : headers,
     body: body ? JSON.stringify(body) : undefined,
   });
   const task = (await res.json()) as { id: string };
   for (;;) {
-    const state = (await (await fetch(`${url}/sistema/tasks/${task.id}`)).json()) as { status: string; erro?: unknown };
+    const state = (await (await fetch(`${url}/sistema/tasks/${task.id}`, { headers })).json()) as { status: string; erro?: unknown };
     if (state.status === 'concluida') return performance.now() - started;
     if (state.status === 'falhou') throw new Error(`tarefa ${route} falhou: ${JSON.stringify(state.erro)}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
+/** The loads of one round on one server. */
+interface Round {
+  health: autocannon.Result;
+  agenda: autocannon.Result;
+  bookings: autocannon.Result;
+}
+
+async function stop(server: Server | undefined): Promise<void> {
+  if (!server || server.child.exitCode !== null || server.child.signalCode !== null) return;
+  const exited = new Promise((resolve) => server.child.once('exit', resolve));
+  server.child.kill('SIGTERM');
+  await exited;
+}
+
 async function measure(size: number): Promise<Row> {
   const dir = writeDataDir(size);
-  const { child, url, readyMs } = await startServer(dir);
+  const plainDir = mkdtempSync(path.join(tmpdir(), 'agenda-bench-sem-auth-'));
+  cpSync(dir, plainDir, { recursive: true });
+  let auth: Server | undefined;
+  let plain: Server | undefined;
   try {
-    // Warm up (JIT, caches) so the first figure is not penalised.
-    await load({ url: `${url}/health`, duration: 1 });
-    await load({ url: `${url}/medicos/${medicoIds[0]}/agenda?data=2030-01-01`, duration: 1 });
-    // SSE fan-out and memory first, while the server holds exactly `size` consultas (+30 booked here).
-    const fan = await fanout(url, child.pid!, 1000, 30, 0);
-    const bookingLoad = (firstDay: string, duration: number) => {
+    auth = await startServer(dir, true);
+    plain = await startServer(plainDir, false);
+    const agendaLoad = (server: Server, duration?: number) =>
+      load({ url: `${server.url}/medicos/${medicoIds[0]}/agenda?data=2030-01-01`, headers: server.headers, ...(duration ? { duration } : {}) });
+    const bookingLoad = (server: Server, firstDay: string, duration: number) => {
       // Bodies are built before the clock starts: on two shared cores, building them during the load
       // (luxon, JSON) took CPU from the server and cut its measured rate by a quarter.
       const bodies = Array.from({ length: duration * MAX_BOOKINGS_PER_S }, (_, k) => {
@@ -258,37 +322,54 @@ async function measure(size: number): Promise<Row> {
       });
       let next = 0;
       return load({
-        url,
+        url: server.url,
         duration,
         requests: [
           {
             method: 'POST',
             path: '/consultas/agendar',
-            headers: { 'content-type': 'application/json' },
+            headers: { ...server.headers, 'content-type': 'application/json' },
             // Past the prepared bodies (not reached on this machine) a request would repeat a slot: a 409, counted as refused.
             setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }),
           },
         ],
       });
     };
-    await bookingLoad('2034-01-01', 1); // warm-up of the booking path
-    // The three loads take turns, ROUNDS times, and each figure is the median of its rounds: a noisy moment of the
-    // shared machine then spoils one round of one figure instead of the whole ratio.
-    const rounds: { health: autocannon.Result; agenda: autocannon.Result; bookings: autocannon.Result }[] = [];
-    for (let r = 0; r < ROUNDS; r++) {
-      const health = await load({ url: `${url}/health` });
-      const agenda = await load({ url: `${url}/medicos/${medicoIds[0]}/agenda?data=2030-01-01` });
-      // Each round books its own months, so no round meets another's slots.
-      const bookings = await bookingLoad(`2032-${String(1 + 3 * r).padStart(2, '0')}-01`, SECONDS);
-      rounds.push({ health, agenda, bookings });
+    // Warm up (JIT, caches) so the first figure is not penalised.
+    for (const server of [auth, plain]) {
+      await load({ url: `${server.url}/health`, duration: 1 });
+      await agendaLoad(server, 1);
     }
+    // SSE fan-out and memory first, while the server holds exactly `size` consultas (+30 booked here).
+    const fan = await fanout(auth, 1000, 30, 0);
+    for (const server of [auth, plain]) await bookingLoad(server, '2034-01-01', 1); // warm-up of the booking path
+    // Each load takes turns on the two servers, ROUNDS times, the first server alternating from round to round, and
+    // each figure is the median of its rounds: a noisy moment of the shared machine then spoils one round of one
+    // figure instead of the whole ratio.
+    const rounds = { auth: [] as Round[], plain: [] as Round[] };
+    for (let r = 0; r < ROUNDS; r++) {
+      const order = r % 2 === 0 ? (['auth', 'plain'] as const) : (['plain', 'auth'] as const);
+      const servers = { auth, plain };
+      const round: Partial<Record<'auth' | 'plain', Partial<Round>>> = { auth: {}, plain: {} };
+      for (const which of order) round[which]!.health = await load({ url: `${servers[which].url}/health` });
+      for (const which of order) round[which]!.agenda = await agendaLoad(servers[which]);
+      // Each round books its own months, so no round meets another's slots (each server has its own data).
+      for (const which of order) round[which]!.bookings = await bookingLoad(servers[which], `2032-${String(1 + 3 * r).padStart(2, '0')}-01`, SECONDS);
+      rounds.auth.push(round.auth as Round);
+      rounds.plain.push(round.plain as Round);
+    }
+    await stop(plain);
     const rate = (r: autocannon.Result) => r['2xx'] / r.duration;
+    const ratios = (pick: (x: Round) => autocannon.Result) => rounds.auth.map((x, i) => rate(pick(x)) / rate(pick(rounds.plain[i]!)));
+    const refused = (list: Round[]) => list.reduce((n, x) => n + x.bookings.non2xx + x.bookings.errors + x.health.non2xx + x.agenda.non2xx, 0);
+    const a = rounds.auth;
+    const p = rounds.plain;
 
     // Operations: a backup, then agenda load while a PDF report of every consulta is built.
-    const backupMs = await timeTask(url, '/sistema/tasks/backup', undefined);
+    const backupMs = await timeTask(auth, '/sistema/tasks/backup', undefined);
     const reportStart = performance.now();
-    const reportDone = timeTask(url, '/sistema/tasks/relatorio', { de: '2030-01-01', ate: '2030-12-31' });
-    const during = await load({ url: `${url}/medicos/${medicoIds[0]}/agenda?data=2030-01-01`, duration: 5 });
+    const reportDone = timeTask(auth, '/sistema/tasks/relatorio', { de: '2030-01-01', ate: '2030-12-31' });
+    const during = await agendaLoad(auth, 5);
     await reportDone;
     const reportMs = performance.now() - reportStart;
     return {
@@ -299,20 +380,30 @@ async function measure(size: number): Promise<Row> {
       fanoutP99: fan.p99,
       fanoutMissing: fan.missing,
       rssWithClientsMb: fan.rssMb,
-      readyMs,
-      health: median(rounds.map((x) => rate(x.health))),
-      agenda: median(rounds.map((x) => rate(x.agenda))),
-      agendaP99: median(rounds.map((x) => x.agenda.latency.p99)),
-      bookings: median(rounds.map((x) => rate(x.bookings))),
-      bookingP99: median(rounds.map((x) => x.bookings.latency.p99)),
-      bookingP99Worst: Math.max(...rounds.map((x) => x.bookings.latency.p99)),
-      refused: rounds.reduce((n, x) => n + x.bookings.non2xx + x.bookings.errors + x.health.non2xx + x.agenda.non2xx, 0),
-      rssMb: rssMb(child.pid!),
+      readyMs: auth.readyMs,
+      health: median(a.map((x) => rate(x.health))),
+      agenda: median(a.map((x) => rate(x.agenda))),
+      agendaP99: median(a.map((x) => x.agenda.latency.p99)),
+      bookings: median(a.map((x) => rate(x.bookings))),
+      bookingP99: median(a.map((x) => x.bookings.latency.p99)),
+      bookingP99Worst: Math.max(...a.map((x) => x.bookings.latency.p99)),
+      refused: refused(a),
+      rssMb: rssMb(auth.child.pid!),
+      plain: {
+        health: median(p.map((x) => rate(x.health))),
+        agenda: median(p.map((x) => rate(x.agenda))),
+        agendaP99: median(p.map((x) => x.agenda.latency.p99)),
+        bookings: median(p.map((x) => rate(x.bookings))),
+        bookingP99: median(p.map((x) => x.bookings.latency.p99)),
+        refused: refused(p),
+      },
+      roundRatios: { health: ratios((x) => x.health), agenda: ratios((x) => x.agenda), bookings: ratios((x) => x.bookings) },
     };
   } finally {
-    child.kill('SIGTERM');
-    await new Promise((resolve) => child.once('exit', resolve));
+    await stop(plain);
+    await stop(auth);
     rmSync(dir, { recursive: true, force: true });
+    rmSync(plainDir, { recursive: true, force: true });
   }
 }
 
@@ -322,8 +413,11 @@ for (const size of SIZES) rows.push(await measure(size));
 const base = rows[0]!;
 const f = (n: number, digits = 0) => n.toFixed(digits);
 const pct = (a: number, b: number) => `${((100 * a) / b).toFixed(0)}%`;
+const range = (xs: number[]) => `${pct(Math.min(...xs), 1)}–${pct(Math.max(...xs), 1)}`;
 const lines = [
   `Agenda Médica benchmark (${quick ? 'quick' : 'full'}): ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${SECONDS}s per load, node ${process.version}, ${MEDICOS} médicos, ${PACIENTES} pacientes`,
+  'Authentication on: requests carry a bearer session of the admin; WRITE_RATE_LIMIT=0 (one session books thousands a second),',
+  'SSE_MAX_PER_SESSION=2000 (the 1,000 fan-out streams share the session).',
   '',
   '(rates and p99s are medians of the rounds, the worst booking p99 in brackets; every rate counts 2xx answers only;',
   '"refused" counts any other answer or error in the three loads)',
@@ -340,6 +434,21 @@ const lines = [
   '| existing consultas | SSE fan-out to 1,000 clients, p99 ms after the 201 | events missed | server RSS MB with 1,000 SSE clients (before the booking load) |',
   '|---|---|---|---|',
   ...rows.map((r) => `| ${r.size.toLocaleString('en-US')} | ${f(r.fanoutP99, 1)} | ${r.fanoutMissing} | ${f(r.rssWithClientsMb)} |`),
+  '',
+  'With auth vs without (same run, same dist/, identical data, servers taking turns on each load; "without" = authenticate',
+  'puts a fixed admin into the request context, authorize lets all through, no Authorization header; see bench/bench.ts).',
+  'Ratios: with ÷ without of the medians, per-round range in brackets. GET /health is public in both: its ratio is the noise.',
+  '',
+  '| existing consultas | health with / without (control) | ratio | agenda req/s with auth | without | ratio | agenda p99 ms with / without | bookings/s with auth | without | ratio | booking p99 ms with / without | refused without |',
+  '|---|---|---|---|---|---|---|---|---|---|---|---|',
+  ...rows.map((r) =>
+    [
+      r.size.toLocaleString('en-US'), `${f(r.health)} / ${f(r.plain.health)}`, `${pct(r.health, r.plain.health)} (${range(r.roundRatios.health)})`,
+      f(r.agenda), f(r.plain.agenda), `**${pct(r.agenda, r.plain.agenda)}** (${range(r.roundRatios.agenda)})`, `${f(r.agendaP99, 1)} / ${f(r.plain.agendaP99, 1)}`,
+      f(r.bookings), f(r.plain.bookings), `**${pct(r.bookings, r.plain.bookings)}** (${range(r.roundRatios.bookings)})`, `${f(r.bookingP99, 1)} / ${f(r.plain.bookingP99, 1)}`,
+      String(r.plain.refused),
+    ].join(' | ').replace(/^/, '| ').concat(' |'),
+  ),
   '',
   '| existing consultas | backup ms | PDF report of all, ms | agenda p99 idle ms | agenda p99 during report ms | during ÷ idle |',
   '|---|---|---|---|---|---|',

@@ -152,10 +152,12 @@ export class BackupService {
    */
   private keepLiveRecords(records: Map<string, Entity[]>): void {
     const { store } = this.deps;
-    const live = (collection: string) => [...store.values<Entity>(collection)];
-    records.set(COLLECTIONS.sessoes, live(COLLECTIONS.sessoes));
-    records.set(COLLECTIONS.auditoriaPendente, live(COLLECTIONS.auditoriaPendente));
-    if ((records.get(COLLECTIONS.usuarios) ?? []).length === 0) records.set(COLLECTIONS.usuarios, live(COLLECTIONS.usuarios));
+    const keep = (collection: string) => {
+      if (store.collections.includes(collection)) records.set(collection, [...store.values<Entity>(collection)]);
+    };
+    keep(COLLECTIONS.sessoes);
+    keep(COLLECTIONS.auditoriaPendente);
+    if ((records.get(COLLECTIONS.usuarios) ?? []).length === 0) keep(COLLECTIONS.usuarios);
   }
 
   /**
