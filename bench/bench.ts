@@ -182,6 +182,23 @@ function rssMb(pid: number): number {
   return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
 }
 
+/** CPU time the process has used so far (user + system, every thread), in ms; /proc counts in 10 ms ticks. */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * A load, and the server's CPU time per 2xx answer during it (µs). Throughput on a shared machine moves with
+ * whatever else runs; the CPU each answer costs the server moves far less, so it is the steadier measure of
+ * what a code path costs.
+ */
+async function loadWithCpu(pid: number, run: () => Promise<autocannon.Result>): Promise<autocannon.Result & { cpuUs: number }> {
+  const before = cpuMs(pid);
+  const result = await run();
+  return Object.assign(result, { cpuUs: ((cpuMs(pid) - before) * 1000) / Math.max(1, result['2xx']) });
+}
+
 function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
@@ -213,6 +230,8 @@ interface Row {
   plain: { health: number; agenda: number; agendaP99: number; bookings: number; bookingP99: number; refused: number };
   /** With auth ÷ without, round by round (the two ran back to back in each round). */
   roundRatios: { health: number[]; agenda: number[]; bookings: number[] };
+  /** Server CPU µs per 2xx answer, [with auth, without] (medians of the rounds). */
+  cpuUs: { health: [number, number]; agenda: [number, number]; bookings: [number, number] };
 }
 
 /**
@@ -290,9 +309,9 @@ async function timeTask({ url, headers }: Server, route: string, body: unknown):
 
 /** The loads of one round on one server. */
 interface Round {
-  health: autocannon.Result;
-  agenda: autocannon.Result;
-  bookings: autocannon.Result;
+  health: autocannon.Result & { cpuUs: number };
+  agenda: autocannon.Result & { cpuUs: number };
+  bookings: autocannon.Result & { cpuUs: number };
 }
 
 async function stop(server: Server | undefined): Promise<void> {
@@ -351,10 +370,12 @@ async function measure(size: number): Promise<Row> {
       const order = r % 2 === 0 ? (['auth', 'plain'] as const) : (['plain', 'auth'] as const);
       const servers = { auth, plain };
       const round: Partial<Record<'auth' | 'plain', Partial<Round>>> = { auth: {}, plain: {} };
-      for (const which of order) round[which]!.health = await load({ url: `${servers[which].url}/health` });
-      for (const which of order) round[which]!.agenda = await agendaLoad(servers[which]);
+      const pid = (which: 'auth' | 'plain') => servers[which].child.pid!;
+      for (const which of order) round[which]!.health = await loadWithCpu(pid(which), () => load({ url: `${servers[which].url}/health` }));
+      for (const which of order) round[which]!.agenda = await loadWithCpu(pid(which), () => agendaLoad(servers[which]));
       // Each round books its own months, so no round meets another's slots (each server has its own data).
-      for (const which of order) round[which]!.bookings = await bookingLoad(servers[which], `2032-${String(1 + 3 * r).padStart(2, '0')}-01`, SECONDS);
+      const month = `2032-${String(1 + 3 * r).padStart(2, '0')}-01`;
+      for (const which of order) round[which]!.bookings = await loadWithCpu(pid(which), () => bookingLoad(servers[which], month, SECONDS));
       rounds.auth.push(round.auth as Round);
       rounds.plain.push(round.plain as Round);
     }
@@ -396,6 +417,11 @@ async function measure(size: number): Promise<Row> {
         bookings: median(p.map((x) => rate(x.bookings))),
         bookingP99: median(p.map((x) => x.bookings.latency.p99)),
         refused: refused(p),
+      },
+      cpuUs: {
+        health: [median(a.map((x) => x.health.cpuUs)), median(p.map((x) => x.health.cpuUs))],
+        agenda: [median(a.map((x) => x.agenda.cpuUs)), median(p.map((x) => x.agenda.cpuUs))],
+        bookings: [median(a.map((x) => x.bookings.cpuUs)), median(p.map((x) => x.bookings.cpuUs))],
       },
       roundRatios: { health: ratios((x) => x.health), agenda: ratios((x) => x.agenda), bookings: ratios((x) => x.bookings) },
     };
@@ -449,6 +475,15 @@ const lines = [
       String(r.plain.refused),
     ].join(' | ').replace(/^/, '| ').concat(' |'),
   ),
+  '',
+  'Server CPU per 2xx answer, µs (from /proc/<pid>/stat over each load; medians of the rounds): with auth / without → ratio.',
+  '',
+  '| existing consultas | GET /health (control) | agenda | booking |',
+  '|---|---|---|---|',
+  ...rows.map((r) => {
+    const cell = ([w, wo]: [number, number]) => `${f(w)} / ${f(wo)} → ${pct(w, wo)}`;
+    return `| ${r.size.toLocaleString('en-US')} | ${cell(r.cpuUs.health)} | **${cell(r.cpuUs.agenda)}** | **${cell(r.cpuUs.bookings)}** |`;
+  }),
   '',
   '| existing consultas | backup ms | PDF report of all, ms | agenda p99 idle ms | agenda p99 during report ms | during ÷ idle |',
   '|---|---|---|---|---|---|',

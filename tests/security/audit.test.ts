@@ -44,7 +44,6 @@ async function frontDeskDay() {
   const { medicoId } = await clinic(app, { pacientes: 0 });
   const recepcao = await signIn(container, 'recepcao');
   const admin = await signIn(container, 'admin');
-  const as = (token: string) => bearer(token);
   const steps: Step[] = [];
   const step = async (acao: string, status: number, send: () => Promise<request.Response>, recursoId?: (res: request.Response) => string) => {
     clock.advance(60_000);
@@ -54,17 +53,17 @@ async function frontDeskDay() {
     return res;
   };
 
-  const created = await step('paciente.criar', 201, () => request(app).post('/pacientes').set(as(recepcao.token)).send(pacienteBody()), (r) => r.body.id);
+  const created = await step('paciente.criar', 201, () => request(app).post('/pacientes').set(bearer(recepcao.token)).send(pacienteBody()), (r) => r.body.id);
   const pacienteId = created.body.id as string;
-  await step('paciente.ler', 200, () => request(app).get(`/pacientes/${pacienteId}`).set(as(recepcao.token)), () => pacienteId);
-  await step('paciente.listar', 200, () => request(app).get('/pacientes').set(as(recepcao.token)));
-  const booked = await step('consulta.agendar', 201, () => agendar(app, { medicoId, pacienteId, inicio: at('08:00') }, as(recepcao.token)), (r) => r.body.id);
+  await step('paciente.ler', 200, () => request(app).get(`/pacientes/${pacienteId}`).set(bearer(recepcao.token)), () => pacienteId);
+  await step('paciente.listar', 200, () => request(app).get('/pacientes').set(bearer(recepcao.token)));
+  const booked = await step('consulta.agendar', 201, () => agendar(app, { medicoId, pacienteId, inicio: at('08:00') }, bearer(recepcao.token)), (r) => r.body.id);
   const consultaId = booked.body.id as string;
-  await step('consulta.listar', 200, () => request(app).get('/consultas').set(as(recepcao.token)));
-  await step('consulta.ler', 200, () => request(app).get(`/consultas/${consultaId}`).set(as(recepcao.token)), () => consultaId);
-  await step('consulta.cancelar', 200, () => request(app).post(`/consultas/${consultaId}/cancelar`).set(as(recepcao.token)).send({}), () => consultaId);
+  await step('consulta.listar', 200, () => request(app).get('/consultas').set(bearer(recepcao.token)));
+  await step('consulta.ler', 200, () => request(app).get(`/consultas/${consultaId}`).set(bearer(recepcao.token)), () => consultaId);
+  await step('consulta.cancelar', 200, () => request(app).post(`/consultas/${consultaId}/cancelar`).set(bearer(recepcao.token)).send({}), () => consultaId);
   clock.advance(60_000);
-  const exported = await request(app).get(`/pacientes/${pacienteId}/dados`).set(as(admin.token)).expect(200);
+  const exported = await request(app).get(`/pacientes/${pacienteId}/dados`).set(bearer(admin.token)).expect(200);
   await container.auditor.flush();
   return { ...made, clock, recepcao, admin, steps, pacienteId, consultaId, exportRequestId: exported.headers['x-request-id']! };
 }
@@ -103,9 +102,11 @@ describe('audit trail: who did what', () => {
   it('when an admin exports a paciente\'s data, then the export is on record in the admin\'s name', async () => {
     const { app, admin, pacienteId, exportRequestId } = await frontDeskDay();
     const { items } = await trail(app, { acao: 'paciente.exportar' });
-    expect(entryOf(items, exportRequestId)).toMatchObject({
+    const entry = entryOf(items, exportRequestId);
+    expect(entry).toMatchObject({
       acao: 'paciente.exportar', usuarioId: admin.usuarioId, papel: 'admin', recurso: 'paciente', recursoId: pacienteId, pacienteIds: [pacienteId], status: 200,
     });
+    expect(entry.ip).toMatch(LOOPBACK);
   });
 
   it('when a real user signs in with a wrong password, then auth.falha names that user', async () => {

@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { randomBytes } from 'node:crypto';
 import * as fsSync from 'node:fs';
 import * as fsp from 'node:fs/promises';
@@ -297,7 +298,9 @@ export class FileStore extends CachedReads implements Store {
   transact<R>(work: TxWork<R>): Promise<R> {
     if (this.closed) return Promise.reject(new StorageUnavailableError('O armazenamento foi fechado.'));
     return new Promise<R>((resolve, reject) => {
-      this.pending.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      // The work runs later, inside whichever request started the batch: bind it to its own request's context,
+      // so what it reads from the context (the acting user, for the audit entry it stages) is its own.
+      this.pending.push({ work: AsyncResource.bind(work), resolve: resolve as (value: unknown) => void, reject });
       if (!this.flushScheduled) {
         this.flushScheduled = true;
         void this.exclusive(() => this.flush());
