@@ -1,15 +1,24 @@
 import { DateOnly, Email, Instant, Nome, Pagination, SearchText, Telefone, listOf, z } from './common.js';
 
+/** The check digit that follows `digits` (9 digits give the first, 10 the second). */
+function cpfCheckDigit(digits: string): number {
+  let sum = 0;
+  for (let i = 0; i < digits.length; i++) sum += Number(digits[i]) * (digits.length + 1 - i);
+  const rest = (sum * 10) % 11;
+  return rest === 10 ? 0 : rest;
+}
+
 /** True when the 11 digits carry valid CPF check digits and are not all the same digit. */
 export function isValidCpf(digits: string): boolean {
   if (!/^\d{11}$/.test(digits) || /^(\d)\1{10}$/.test(digits)) return false;
-  const check = (length: number): number => {
-    let sum = 0;
-    for (let i = 0; i < length; i++) sum += Number(digits[i]) * (length + 1 - i);
-    const rest = (sum * 10) % 11;
-    return rest === 10 ? 0 : rest;
-  };
-  return check(9) === Number(digits[9]) && check(10) === Number(digits[10]);
+  return cpfCheckDigit(digits.slice(0, 9)) === Number(digits[9]) && cpfCheckDigit(digits.slice(0, 10)) === Number(digits[10]);
+}
+
+/** A valid CPF for every number below 10^9 (its check digits computed): demo data, tests and benchmarks. */
+export function cpfFromNumber(n: number): string {
+  const base = String(100_000_000 + n).slice(-9);
+  const first = cpfCheckDigit(base);
+  return `${base}${first}${cpfCheckDigit(`${base}${first}`)}`;
 }
 
 /** `529.982.247-25` or `52998224725`, returned as 11 digits. */

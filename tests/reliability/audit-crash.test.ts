@@ -1,3 +1,4 @@
+import { cpfFromNumber } from '../../src/schemas/paciente.schema.js';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -18,18 +19,7 @@ const json = { 'content-type': 'application/json' };
  * as the record, and the restart appends whatever the files missed before it listens.
  */
 
-/** A valid CPF for every n (the check digits are computed), as bench/bench.ts makes them. */
-function cpf(n: number): string {
-  const base = String(100_000_000 + n).slice(-9);
-  const digit = (digits: string) => {
-    let sum = 0;
-    for (let i = 0; i < digits.length; i++) sum += Number(digits[i]) * (digits.length + 1 - i);
-    const rest = (sum * 10) % 11;
-    return rest === 10 ? 0 : rest;
-  };
-  const d1 = digit(base);
-  return base + d1 + digit(base + d1);
-}
+const cpf = cpfFromNumber;
 
 /** The n-th half-hour slot from the day after tomorrow, 06:00–22:00 São Paulo time (32 a day). */
 const FIRST_DAY = Date.UTC(new Date().getUTCFullYear(), new Date().getUTCMonth(), new Date().getUTCDate() + 2);
