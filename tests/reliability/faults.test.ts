@@ -15,6 +15,8 @@ describe.each(['ENOSPC', 'EIO'] as const)('disk fault %s', (code) => {
     const t = await makeApp({ fs });
     const { medicoId, pacientes } = await clinic(t.app, { pacientes: 3 });
     await agendar(t.app, { medicoId, pacienteId: pacientes[0], inicio: at('08:00') }).expect(201);
+    // Audit entries of those writes leave the outbox after the answers: let them settle first.
+    await t.container.auditor.flush();
     const before = snapshot(t.dataDir);
 
     control.failing = true;
