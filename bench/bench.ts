@@ -149,6 +149,8 @@ async function startServer(dataDir: string, auth: boolean): Promise<Server> {
     env: {
       ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', SEED: 'false', LOG_LEVEL: 'warn', BACKUP_INTERVAL_MIN: '0',
       ADMIN_EMAIL, ADMIN_SENHA, WRITE_RATE_LIMIT: '0', SSE_MAX_PER_SESSION: '2000',
+      // The data and the loads sit in 2030–2034: the booking horizon must reach them.
+      AGENDA_HORIZONTE_DIAS: '3650',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -226,6 +228,8 @@ interface Row {
   bookingP99Worst: number;
   refused: number;
   rssMb: number;
+  /** GET /horarios-livres from the first day of the existing consultas (with auth): req/s, p99, non-2xx, first slot found. */
+  livres: { rate: number; p99: number; refused: number; first: string };
   /** The same loads on the server without auth (medians of its rounds). */
   plain: { health: number; agenda: number; agendaP99: number; bookings: number; bookingP99: number; refused: number };
   /** With auth ÷ without, round by round (the two ran back to back in each round). */
@@ -290,17 +294,31 @@ async function fanout(server: Server, clients: number, bookings: number, first: 
   return { p99: latencies[Math.floor(latencies.length * 0.99)] ?? Number.NaN, max: latencies.at(-1) ?? Number.NaN, rssMb: rssMbNow, missing };
 }
 
+/**
+ * `fetch`, tried once more when the connection was reset before any answer (a kept-alive socket the server
+ * closed as idle just as it was reused: seen once on the shared machine, between the load rounds and the tasks).
+ */
+async function fetchRetry(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch (error) {
+    if ((error as { cause?: { code?: string } }).cause?.code !== 'ECONNRESET') throw error;
+    process.stderr.write(`bench: ${url} ECONNRESET, tentando de novo\n`);
+    return fetch(url, init);
+  }
+}
+
 /** Posts a task and waits (polling) until it is done; returns the wall time in ms. */
 async function timeTask({ url, headers }: Server, route: string, body: unknown): Promise<number> {
   const started = performance.now();
-  const res = await fetch(`${url}${route}`, {
+  const res = await fetchRetry(`${url}${route}`, {
     method: 'POST',
     headers: body ? { ...headers, 'content-type': 'application/json' } : headers,
     body: body ? JSON.stringify(body) : undefined,
   });
   const task = (await res.json()) as { id: string };
   for (;;) {
-    const state = (await (await fetch(`${url}/sistema/tasks/${task.id}`, { headers })).json()) as { status: string; erro?: unknown };
+    const state = (await (await fetchRetry(`${url}/sistema/tasks/${task.id}`, { headers })).json()) as { status: string; erro?: unknown };
     if (state.status === 'concluida') return performance.now() - started;
     if (state.status === 'falhou') throw new Error(`tarefa ${route} falhou: ${JSON.stringify(state.erro)}`);
     await new Promise((resolve) => setTimeout(resolve, 20));
@@ -380,6 +398,11 @@ async function measure(size: number): Promise<Row> {
       rounds.plain.push(round.plain as Round);
     }
     await stop(plain);
+    // Next free slots of 50 médicos from the day the existing consultas start: every slot before the first free one
+    // is occupied (100k consultas fill 33 days of all 50 médicos), so each request walks all of those days.
+    const livresUrl = `${auth.url}/horarios-livres?especialidade=${encodeURIComponent('Clínica geral')}&de=2030-01-01&limit=10`;
+    const livresFirst = ((await (await fetch(livresUrl, { headers: auth.headers })).json()) as { items: { inicio: string }[] }).items[0]?.inicio ?? '-';
+    const livresLoad = await load({ url: livresUrl, headers: auth.headers });
     const rate = (r: autocannon.Result) => r['2xx'] / r.duration;
     const ratios = (pick: (x: Round) => autocannon.Result) => rounds.auth.map((x, i) => rate(pick(x)) / rate(pick(rounds.plain[i]!)));
     const refused = (list: Round[]) => list.reduce((n, x) => n + x.bookings.non2xx + x.bookings.errors + x.health.non2xx + x.agenda.non2xx, 0);
@@ -410,6 +433,7 @@ async function measure(size: number): Promise<Row> {
       bookingP99Worst: Math.max(...a.map((x) => x.bookings.latency.p99)),
       refused: refused(a),
       rssMb: rssMb(auth.child.pid!),
+      livres: { rate: rate(livresLoad), p99: livresLoad.latency.p99, refused: livresLoad.non2xx + livresLoad.errors, first: livresFirst },
       plain: {
         health: median(p.map((x) => rate(x.health))),
         agenda: median(p.map((x) => rate(x.agenda))),
@@ -431,6 +455,62 @@ async function measure(size: number): Promise<Row> {
     rmSync(dir, { recursive: true, force: true });
     rmSync(plainDir, { recursive: true, force: true });
   }
+}
+
+// ---- Issue 10: an uncached 31-day agenda of a 5-minute-slot médico (about 1 MB), /health measured meanwhile ----
+
+/**
+ * A médico working 00:00–24:00 every day in 5-minute slots; 10 clients ask for its 31-day agenda over and over,
+ * each request a different range (so the answer cache never hits), while one client measures `GET /health`.
+ * The goal: /health p99 under 50 ms with the 10 agenda requests in flight.
+ */
+async function agenda31(): Promise<string[]> {
+  const dir = writeDataDir(0);
+  const server = await startServer(dir, true);
+  try {
+    const headers = { ...server.headers, 'content-type': 'application/json' };
+    const horarios = [0, 1, 2, 3, 4, 5, 6].map((diaSemana) => ({ diaSemana, inicio: '00:00', fim: '24:00' }));
+    const created = await fetch(`${server.url}/medicos`, {
+      method: 'POST', headers, body: JSON.stringify({ nome: 'Plantão', crm: '777777/SP', especialidade: 'Clínica geral', duracaoConsultaMin: 5, horarios }),
+    });
+    const medico = (await created.json()) as { id: string };
+    const seconds = quick ? 3 : 6;
+    const idle = await autocannon({ url: `${server.url}/health`, connections: 1, duration: seconds });
+    let next = 0;
+    // Each request a different 31-day range (a day later each time, then the next year), so no answer is cached.
+    const nextPath = () => {
+      const k = next++;
+      const de = DateTime.fromISO('2027-01-01', { zone: 'UTC' }).plus({ days: k % 300, years: Math.floor(k / 300) });
+      return `/medicos/${medico.id}/agenda?de=${de.toISODate()}&ate=${de.plus({ days: 30 }).toISODate()}`;
+    };
+    const sample = await fetch(`${server.url}${nextPath()}`, { headers: server.headers });
+    const bytes = (await sample.arrayBuffer()).byteLength;
+    // autocannon does not parse bodies, so the client process stays idle enough not to skew /health's latency.
+    const [busy, agenda] = await Promise.all([
+      autocannon({ url: `${server.url}/health`, connections: 1, duration: seconds }),
+      autocannon({
+        url: server.url, connections: 10, duration: seconds, headers: server.headers,
+        requests: [{ method: 'GET', setupRequest: (req: object) => ({ ...req, path: nextPath() }) }],
+      } as autocannon.Options),
+    ]);
+    return [
+      '',
+      `Uncached 31-day agenda of a 5-minute-slot médico working 24 h (${(bytes / 1e6).toFixed(2)} MB each), 10 clients at once for ${seconds}s, every request a different range:`,
+      '',
+      '| agenda req/s | agenda p50 ms | agenda p99 ms | GET /health p99 ms idle | GET /health p99 ms during | GET /health max ms during |',
+      '|---|---|---|---|---|---|',
+      `| ${(agenda['2xx'] / seconds).toFixed(0)} | ${agenda.latency.p50} | ${agenda.latency.p99} | ${idle.latency.p99} | ${busy.latency.p99} | ${busy.latency.max} |`,
+      '',
+    ];
+  } finally {
+    await stop(server);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv.includes('--agenda31')) {
+  process.stdout.write((await agenda31()).join('\n'));
+  process.exit(0);
 }
 
 const rows: Row[] = [];
@@ -485,6 +565,10 @@ const lines = [
     return `| ${r.size.toLocaleString('en-US')} | ${cell(r.cpuUs.health)} | **${cell(r.cpuUs.agenda)}** | **${cell(r.cpuUs.bookings)}** |`;
   }),
   '',
+  `| existing consultas | GET /horarios-livres req/s (${MEDICOS} médicos, limit 10, from the first booked day) | p99 ms | refused | first free slot found |`,
+  '|---|---|---|---|---|',
+  ...rows.map((r) => `| ${r.size.toLocaleString('en-US')} | ${f(r.livres.rate)} | ${f(r.livres.p99, 1)} | ${r.livres.refused} | ${r.livres.first} |`),
+  '',
   '| existing consultas | backup ms | PDF report of all, ms | agenda p99 idle ms | agenda p99 during report ms | during ÷ idle |',
   '|---|---|---|---|---|---|',
   ...rows.map((r) =>
@@ -492,4 +576,5 @@ const lines = [
   ),
   '',
 ];
+lines.push(...(await agenda31()));
 process.stdout.write(lines.join('\n'));

@@ -4,6 +4,7 @@ import helmet from 'helmet';
 import swaggerUi from 'swagger-ui-express';
 import type { Container } from './composition.js';
 import { AgendaController } from './controllers/agenda.controller.js';
+import { BloqueioController } from './controllers/bloqueio.controller.js';
 import { ConsultaController } from './controllers/consulta.controller.js';
 import { medicoController } from './controllers/medico.controller.js';
 import { LogsController } from './controllers/logs.controller.js';
@@ -17,6 +18,7 @@ import { mount, type RouteSpec } from './http/route.js';
 import { authenticate, originGuard, writeRateLimit } from './http/auth.js';
 import { AuthController } from './controllers/auth.controller.js';
 import { UsuarioController } from './controllers/usuario.controller.js';
+import { ListaEsperaController } from './controllers/lista-espera.controller.js';
 import { AuditoriaController } from './controllers/auditoria.controller.js';
 import { buildOpenApiDocument, toYaml } from './openapi/document.js';
 
@@ -40,6 +42,8 @@ export function apiRoutes(container: Container): RouteSpec[] {
     ...pacienteController(container.services.pacientes).routes(),
     ...new ConsultaController(container.services.booking, container.services.consultas).routes(),
     ...new AgendaController(container.services.agenda, container.agendaBroker).routes(),
+    ...new BloqueioController(container.services.bloqueios, container.services.feriados).routes(),
+    ...new ListaEsperaController(container.services.listaEspera, container.services.horariosLivres).routes(),
     ...new TaskController(container.queue).routes(),
     ...new OperationsController({ backups: container.services.backups, reports: container.services.reports, queue: container.queue }).routes(),
     ...new LogsController({ buffer: container.logBuffer, broker: container.logsBroker, timezone: container.config.clinicTz }).routes(),

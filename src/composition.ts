@@ -14,6 +14,9 @@ import { LOG_STREAM_MAX_CLIENTS, LogStreamFeed } from './infra/log-stream.js';
 import { TaskQueue } from './infra/task-queue.js';
 import { IdempotencyRepository } from './repositories/idempotency.repository.js';
 import { AgendaService } from './services/agenda.service.js';
+import { BloqueioRepository, FeriadoRepository } from './repositories/bloqueio.repository.js';
+import { BloqueioService } from './services/bloqueio.service.js';
+import { FeriadoService } from './services/feriado.service.js';
 import { BookingRules } from './services/booking-rules.js';
 import { BackupService } from './services/backup.service.js';
 import { BookingService } from './services/booking.service.js';
@@ -28,7 +31,13 @@ import { SessaoRepository, UsuarioRepository } from './repositories/usuario.repo
 import { Auditor } from './services/audit.service.js';
 import { AuthService } from './services/auth.service.js';
 import { UsuarioService } from './services/usuario.service.js';
+import { ListaEsperaRepository } from './repositories/lista-espera.repository.js';
+import { ListaEsperaService } from './services/lista-espera.service.js';
+import { HorariosLivresService } from './services/horarios-livres.service.js';
+import { VagaDisponivelNotifier } from './services/vaga-disponivel.js';
+import { FreeSlotCache, interimDaySlotStates } from './services/free-slots.js';
 import path from 'node:path';
+import { formatInstant } from './core/time.js';
 
 export interface ContainerOptions {
   clock?: Clock;
@@ -66,8 +75,12 @@ export interface Container {
     consultas: ConsultaService;
     booking: BookingService;
     agenda: AgendaService;
+    bloqueios: BloqueioService;
+    feriados: FeriadoService;
     auth: AuthService;
     usuarios: UsuarioService;
+    listaEspera: ListaEsperaService;
+    horariosLivres: HorariosLivresService;
   };
   /** Ends event streams (so HTTP connections can finish). */
   endStreams(): void;
@@ -119,7 +132,8 @@ export async function createContainer(config: Config, options: ContainerOptions 
     if (event.type === 'resync') agendaBroker.publish('resync', {});
     else {
       const { type, ...data } = event;
-      agendaBroker.publish(type, data, data.medicoId);
+      // `antes` is for domain listeners (the waiting list), not the stream's payload (JSON leaves undefined out).
+      agendaBroker.publish(type, { ...data, antes: undefined }, data.medicoId);
     }
   });
 
@@ -129,14 +143,30 @@ export async function createContainer(config: Config, options: ContainerOptions 
   // Batched and off the request's hot path: see LogStreamFeed.
   const logFeed = new LogStreamFeed({ buffer: logBuffer, broker: logsBroker, present: (entry) => presentLog(entry, timezone) });
 
-  const rules = new BookingRules({ medicos, pacientes, consultas, clock, timezone });
+  // Time off and holidays: what closes a slot that nobody holds.
+  const bloqueioRepo = new BloqueioRepository(store);
+  const feriados = new FeriadoService({
+    store, feriados: new FeriadoRepository(store), auditor, clock, timezone, logger, nacionais: config.feriadosNacionais, uf: config.clinicUf,
+  });
+  const bloqueios = new BloqueioService({ store, bloqueios: bloqueioRepo, medicos, consultas, feriados, schedule, auditor, clock, timezone, logger });
+  // A removed bloqueio frees slots: the stream tells each médico's clients (bounded: see BloqueioService).
+  bloqueios.onSlotsFreed((medicoId, slots) => {
+    for (const slot of slots) {
+      const data = { medicoId, inicio: formatInstant(slot.inicioMs, timezone), fim: formatInstant(slot.fimMs, timezone), estado: 'disponivel' };
+      agendaBroker.publish('horario_disponivel', data, medicoId);
+    }
+  });
+  const rules = new BookingRules({
+    medicos, pacientes, consultas, clock, timezone, horizonDays: config.agendaHorizonteDias,
+    blockedReason: (medicoId, inicioMs, fimMs) => bloqueios.blockedAt(medicoId, inicioMs, fimMs)?.motivo,
+  });
   const booking = new BookingService({ store, consultas, idempotency, rules, schedule, queue, clock, timezone, logger, auditor });
   const backups = new BackupService({
     store, backupDir: config.backupDir, keep: config.backupKeep, key: config.backupKey, clock, timezone, auditor, logger: logger.child({ module: 'backup' }),
   });
   if (!config.backupKey) logger.warn('BACKUP_KEY não configurada: os backups são gravados sem criptografia (dados de pacientes em claro)');
   const reports = new ReportService({
-    store, medicos, reportsDir: config.reportsDir, keep: config.reportsKeep, clinicName: config.clinicName, clock, timezone, logger: logger.child({ module: 'relatorio' }),
+    store, medicos, feriados, reportsDir: config.reportsDir, keep: config.reportsKeep, clinicName: config.clinicName, clock, timezone, logger: logger.child({ module: 'relatorio' }),
   });
   // Backups and reports take their own lanes, one at a time, so they never hold up bookings. A backup asked
   // while one waits is that backup (the contract's "returns the pending task"); a report joins a waiting one
@@ -158,6 +188,19 @@ export async function createContainer(config: Config, options: ContainerOptions 
         }, config.backupIntervalMin * 60_000).unref()
       : undefined;
 
+  // The waiting list, and the free slots it and GET /horarios-livres read (the agenda's states, bloqueios included).
+  const daySlots = interimDaySlotStates({ consultas, schedule, clock, timezone, blockedAt: (medicoId, inicioMs, fimMs) => bloqueios.blockedAt(medicoId, inicioMs, fimMs) });
+  const listaEspera = new ListaEsperaService({
+    store, listaEspera: new ListaEsperaRepository(store, timezone), medicos, pacientes, consultas, auditor, clock, timezone, logger,
+  });
+  const vagas = new VagaDisponivelNotifier({
+    medicos, listaEspera, daySlots, timezone, logger, publish: (vaga) => agendaBroker.publish('vaga_disponivel', vaga, vaga.medicoId),
+  });
+  const freeSlots = new FreeSlotCache({ daySlots, store, schedule });
+  // Slots freed by a cancelled or moved consulta (schedule events), or by a removed bloqueio (its hook).
+  schedule.subscribe(vagas.onScheduleEvent);
+  bloqueios.onSlotsFreed((medicoId, slots) => vagas.onSlotsFreed(medicoId, slots));
+
   const services = {
     backups,
     reports,
@@ -165,12 +208,18 @@ export async function createContainer(config: Config, options: ContainerOptions 
     pacientes: new PacienteService({
       store, pacientes, consultas, auditor, clock, timezone, logger,
       auditOf: async (pacienteId) => (await auditLog.query({ pacienteId, limit: 10_000, offset: 0 })).items,
+      listaEsperaOf: (pacienteId) => listaEspera.ofPaciente(pacienteId),
+      forgetListaEspera: (tx, pacienteId) => listaEspera.forgetPaciente(tx, pacienteId),
     }),
     consultas: new ConsultaService({ store, consultas, clock, timezone, logger, auditor }),
     booking,
-    agenda: new AgendaService({ store, medicos, consultas, schedule, timezone }),
+    agenda: new AgendaService({ store, medicos, consultas, bloqueios: bloqueioRepo, feriados, schedule, clock, timezone }),
+    bloqueios,
+    feriados,
     auth: new AuthService({ store, usuarios, sessoes, auditor, clock, timezone, logger, sessionTtlMin: config.sessionTtlMin }),
     usuarios: new UsuarioService({ store, usuarios, sessoes, medicos, auditor, clock, timezone, logger }),
+    listaEspera,
+    horariosLivres: new HorariosLivresService({ medicos, freeOn: (m, d) => freeSlots.freeOn(m, d), clock, timezone, horizonDays: config.agendaHorizonteDias }),
   };
   const purgeSessions = () =>
     services.auth.purgeExpired().catch((error: unknown) => logger.warn({ err: error }, 'limpeza de sessões falhou'));

@@ -3,7 +3,7 @@ import { currentActor } from '../core/context.js';
 import type { RouteSpec } from '../http/route.js';
 import type { SseBroker } from '../infra/sse-broker.js';
 import { IdParams } from '../schemas/common.js';
-import { Agenda, AgendaQuery } from '../schemas/consulta.schema.js';
+import { Agenda, AgendaQuery } from '../schemas/agenda.schema.js';
 import { AgendaStreamQuery } from '../schemas/task.schema.js';
 import type { AgendaService } from '../services/agenda.service.js';
 import { BAD_REQUEST, NOT_FOUND, json, problem } from './responses.js';
@@ -25,8 +25,8 @@ export class AgendaController {
     private readonly broker: SseBroker,
   ) {}
 
-  agenda = (req: Request, res: Response): void => {
-    res.type('application/json').send(this.agendaService.agendaJson(req.params['id'] as string, req.query as unknown as AgendaQuery));
+  agenda = async (req: Request, res: Response): Promise<void> => {
+    res.type('application/json').send(await this.agendaService.agendaJson(req.params['id'] as string, req.query as unknown as AgendaQuery));
   };
 
   stream = (req: Request, res: Response): void => {
@@ -42,7 +42,11 @@ export class AgendaController {
     return [
       {
         method: 'get', path: '/medicos/:id/agenda', permission: 'agenda:ler', tag: 'Agenda', summary: 'Horários de um médico com seus estados',
-        description: 'Informe `data` (um dia) ou `de` e `ate` (no máximo 31 dias). Os dias e horários são lidos no fuso da clínica.',
+        description:
+          'Informe `data` (um dia) ou `de` e `ate` (no máximo 31 dias). Os dias e horários são lidos no fuso da clínica. ' +
+          'Estados: `disponivel` (o único que aceita agendamento), `reservado`, `ocupado` (com `consultaId`), `bloqueado` ' +
+          '(bloqueio do médico, feriado que não é ponto facultativo ou médico inativo, com `motivo`) e `passado` (já começou). ' +
+          '`encaixes` lista as consultas de encaixe do período.',
         params: IdParams, query: AgendaQuery,
         responses: { 200: json('A agenda', Agenda), 400: BAD_REQUEST, 404: NOT_FOUND },
         handler: this.agenda,
@@ -51,7 +55,10 @@ export class AgendaController {
         method: 'get', path: '/sistema/agenda/stream', permission: 'agenda:ler', tag: 'Agenda', summary: 'Eventos da agenda ao vivo (Server-Sent Events)',
         description:
           'Começa com `retry: 3000`. Eventos `horario_reservado`, `horario_ocupado`, `horario_disponivel` com `id` inteiro crescente e ' +
-          '`data: { "medicoId", "inicio", "fim", "estado", "consultaId"? }`. Comentário `: ping` a cada SSE_HEARTBEAT_MS. ' +
+          '`data: { "medicoId", "inicio", "fim", "estado", "consultaId"? }`. ' +
+          'Evento `consulta_status` `{ "medicoId", "inicio", "fim", "consultaId", "status", "encaixe" }` a cada mudança de status de uma ' +
+          'consulta (confirmada, aguardando, em_atendimento, realizada, faltou, cancelada) e a cada encaixe agendado; o horário continua ' +
+          '`ocupado` em todo status menos `cancelada`, e encaixes nunca mudam o estado de um horário. Comentário `: ping` a cada SSE_HEARTBEAT_MS. ' +
           'Com `Last-Event-ID` (ou `?lastEventId=`) reenvia os eventos seguintes; um id mais antigo que o buffer recebe `event: resync` ' +
           '(recarregue a agenda). Um cliente que não lê é desconectado. No máximo SSE_MAX_CLIENTS fluxos abertos no total ' +
           '(além disso, 503 `/problemas/limite-de-conexoes`) e 20 por sessão (além disso, 429 `/problemas/muitas-conexoes`), ' +

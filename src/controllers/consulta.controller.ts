@@ -68,6 +68,10 @@ export class ConsultaController {
     res.json(outcome.consulta);
   };
 
+  checkin = async (req: Request, res: Response): Promise<void> => {
+    res.json(await this.consultas.checkin(req.params['id'] as string));
+  };
+
   atualizarStatus = async (req: Request, res: Response): Promise<void> => {
     res.json(await this.consultas.atualizarStatus(req.params['id'] as string, req.body as AtualizarStatusInput));
   };
@@ -76,14 +80,24 @@ export class ConsultaController {
     const tag = 'Consultas';
     const one = '/consultas/:id';
     const ocupado = problem('Horário reservado/ocupado (`/problemas/horario-ocupado`) ou paciente com outra consulta no horário (`/problemas/conflito-paciente`)');
-    const regra = problem('Regra de agendamento: horário no passado, fora dos horários do médico, médico inativo, médico ou paciente inexistente, Idempotency-Key com outro corpo');
+    const regra = problem(
+      'Regra de agendamento: horário no passado ou além de AGENDA_HORIZONTE_DIAS, fora dos horários do médico, horário bloqueado, médico inativo, ' +
+        'médico ou paciente inexistente, limite diário de encaixes, Idempotency-Key com outro corpo',
+    );
+    const statusInvalido = (quando: string) => problem(`Transição não permitida pela máquina de status (\`/problemas/status-invalido\`): ${quando}`);
     return [
       {
         method: 'post', path: '/consultas/agendar', permission: 'consultas:escrever', tag, summary: 'Agenda uma consulta (pela fila)', body: AgendarInput,
         description:
           'O horário fica `reservado` na hora, a tarefa `agendar_consulta` entra na fila e o trabalhador confere as regras sob a trava dos arquivos. ' +
           'Por padrão a resposta espera a tarefa (201). Com `Prefer: respond-async` responde 202 com a tarefa. ' +
-          'Com `Idempotency-Key`, uma repetição com o mesmo corpo devolve a primeira resposta (lembrada por 48 h, mesmo após reinício).',
+          'Com `Idempotency-Key`, uma repetição com o mesmo corpo devolve a primeira resposta, seja qual for a etapa que a deu ' +
+          '(inclusive uma recusa 409/422 das verificações iniciais), lembrada por 48 h, mesmo após reinício. ' +
+          '`inicio` a mais de AGENDA_HORIZONTE_DIAS dias (padrão 365) → 422. ' +
+          'Encaixe: com `"encaixe": true` e `"duracaoMin"` (5–60, padrão 15) a consulta começa em qualquer minuto exato dentro de um ' +
+          'intervalo de atendimento do médico (o encaixe inteiro dentro dele), mesmo sobre um horário ocupado; no máximo `maxEncaixesDia` ' +
+          'do médico por dia (além disso, 422); conflito de paciente continua valendo (409). Encaixes não reservam nem ocupam horários: ' +
+          'o estado dos horários regulares não muda, e a agenda os lista em `encaixes`.',
         responses: {
           201: json('Consulta agendada', Consulta, { Location: 'URL da consulta' }),
           202: json('Aceita (Prefer: respond-async)', Task, { Location: 'URL da tarefa', 'Preference-Applied': 'respond-async' }),
@@ -104,32 +118,56 @@ export class ConsultaController {
         handler: this.get,
       },
       {
-        method: 'post', path: `${one}/cancelar`, permission: 'consultas:escrever', tag, summary: 'Cancela uma consulta agendada', params: IdParams, body: CancelarInput, optionalBody: true,
-        responses: { 200: json('Consulta cancelada', Consulta), ...WRITE_ERRORS, 404: NOT_FOUND, 409: problem('A consulta não está agendada') },
+        method: 'post', path: `${one}/cancelar`, permission: 'consultas:escrever', tag, summary: 'Cancela uma consulta agendada ou confirmada', params: IdParams, body: CancelarInput, optionalBody: true,
+        description: 'Só antes do início (`agendada` ou `confirmada` → `cancelada`); depois dele, 409: registre a falta com `PATCH` `{ "status": "faltou" }`.',
+        responses: {
+          200: json('Consulta cancelada', Consulta),
+          ...WRITE_ERRORS,
+          404: NOT_FOUND,
+          409: statusInvalido('a consulta não está agendada/confirmada, ou já começou (use faltou)'),
+        },
         handler: this.cancelar,
       },
       {
+        method: 'post', path: `${one}/checkin`, permission: 'consultas:escrever', tag, summary: 'Check-in: o paciente chegou (sala de espera)', params: IdParams,
+        description:
+          '`agendada` ou `confirmada` → `aguardando`, registrando `chegouEm`. Abre 2 horas antes do início (e continua aberto depois dele); ' +
+          'antes disso, ou em outro status, 409 `/problemas/status-invalido`.',
+        responses: {
+          200: json('Consulta aguardando', Consulta),
+          ...WRITE_ERRORS,
+          404: NOT_FOUND,
+          409: statusInvalido('outro status, ou mais de 2 horas antes do início'),
+        },
+        handler: this.checkin,
+      },
+      {
         method: 'post', path: `${one}/remarcar`, permission: 'consultas:escrever', tag, summary: 'Remarca uma consulta (pela fila)', params: IdParams, body: RemarcarInput,
-        description: 'Mesmas regras do agendamento; se o novo horário falhar, o antigo é mantido.',
+        description:
+          'Mesmas regras do agendamento; se o novo horário falhar, o antigo é mantido. Só para consultas `agendada` ou `confirmada` ' +
+          'antes do início (o status é mantido); encaixes não são remarcados (422: cancele e agende outro).',
         responses: {
           200: json('Consulta no novo horário', Consulta),
           202: json('Aceita (Prefer: respond-async)', Task, { Location: 'URL da tarefa', 'Preference-Applied': 'respond-async' }),
           ...WRITE_ERRORS,
           404: NOT_FOUND,
-          409: problem('Consulta não agendada, novo horário ocupado ou paciente com outra consulta'),
+          409: problem('Consulta não agendada/confirmada ou já começada (`/problemas/status-invalido`), novo horário ocupado ou paciente com outra consulta'),
           422: regra,
         },
         handler: this.remarcar,
       },
       {
-        method: 'patch', path: one, permission: 'consultas:status', tag, summary: 'Registra consulta realizada ou falta', params: IdParams, body: AtualizarStatusInput,
-        description: 'Só para consultas `agendada` cujo início já passou.',
+        method: 'patch', path: one, permission: 'consultas:status', tag, summary: 'Muda o status: confirmada, em_atendimento, realizada ou faltou', params: IdParams, body: AtualizarStatusInput,
+        description:
+          'Transições permitidas (uma só máquina de status; qualquer outra → 409 `/problemas/status-invalido`): antes do início, ' +
+          '`agendada → confirmada`; depois do início, `agendada|confirmada|aguardando → em_atendimento`, ' +
+          '`agendada|confirmada|aguardando|em_atendimento → realizada` e `agendada|confirmada → faltou`. ' +
+          '`cancelada` e `aguardando` têm rotas próprias (`/cancelar`, `/checkin`). Confirmar pede a permissão `consultas:escrever`.',
         responses: {
           200: json('Consulta atualizada', Consulta),
           ...WRITE_ERRORS,
           404: NOT_FOUND,
-          409: problem('A consulta não está agendada'),
-          422: problem('A consulta ainda não começou'),
+          409: statusInvalido('status atual não permite, ou fora do momento (antes/depois do início)'),
           503: UNAVAILABLE,
         },
         handler: this.atualizarStatus,

@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import type { RouteSpec } from '../http/route.js';
 import { IdParams, z } from '../schemas/common.js';
 import { Consulta } from '../schemas/consulta.schema.js';
+import { ListaEspera } from '../schemas/lista-espera.schema.js';
 import { ListPacientesQuery, Paciente, PacienteInput, PacienteList } from '../schemas/paciente.schema.js';
 import type { PacienteService } from '../services/paciente.service.js';
 import { AuditEntrySchema } from './auditoria.controller.js';
@@ -13,7 +14,7 @@ const PacienteDados = z
     geradoEm: z.string(),
     paciente: Paciente,
     consultas: z.array(Consulta),
-    listaEspera: z.array(z.unknown()),
+    listaEspera: z.array(ListaEspera),
     auditoria: z.array(AuditEntrySchema),
   })
   .meta({ id: 'PacienteDados' });

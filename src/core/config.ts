@@ -63,6 +63,11 @@ const EnvSchema = z.object({
     .optional(),
   WRITE_RATE_LIMIT: intFromEnv(0, 1_000_000).default(300),
   REPORTS_KEEP: intFromEnv(1, 10_000).default(50),
+  // ---- v2: front desk ----
+  FERIADOS_NACIONAIS: booleanFromEnv.default(true),
+  AGENDA_HORIZONTE_DIAS: intFromEnv(1, 3650).default(365),
+  /** Not in the contract's list: the clinic's state (UF), whose state holidays then block slots too. */
+  CLINIC_UF: z.string().trim().toUpperCase().regex(/^[A-Z]{2}$/, 'use a sigla da UF (ex.: SP)').optional(),
 });
 
 /** A 32-byte key written as 64 hex digits or as base64; undefined when it is neither. */
@@ -109,6 +114,12 @@ export interface Config {
   /** Writes per minute per session; 0 turns the limit off. */
   readonly writeRateLimit: number;
   readonly reportsKeep: number;
+  /** Brazil's national holidays block slots (and are listed by GET /feriados). */
+  readonly feriadosNacionais: boolean;
+  /** Bookings may start at most this many days ahead (further → 422). */
+  readonly agendaHorizonteDias: number;
+  /** The clinic's UF, for state holidays; undefined: none. */
+  readonly clinicUf: string | undefined;
 }
 
 /** Raised when the environment holds a value the server cannot start with. */
@@ -157,6 +168,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     backupKey: e.BACKUP_KEY,
     writeRateLimit: e.WRITE_RATE_LIMIT,
     reportsKeep: e.REPORTS_KEEP,
+    feriadosNacionais: e.FERIADOS_NACIONAIS,
+    agendaHorizonteDias: e.AGENDA_HORIZONTE_DIAS,
+    clinicUf: e.CLINIC_UF,
   });
 }
 

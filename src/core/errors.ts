@@ -23,6 +23,7 @@ export const PROBLEMS = {
   CPF_DUPLICADO: { status: 409, type: '/problemas/cpf-duplicado', title: 'CPF já cadastrado' },
   HORARIO_OCUPADO: { status: 409, type: '/problemas/horario-ocupado', title: 'Horário indisponível' },
   CONFLITO_PACIENTE: { status: 409, type: '/problemas/conflito-paciente', title: 'Paciente já tem consulta nesse horário' },
+  CONSULTAS_AFETADAS: { status: 409, type: '/problemas/consultas-afetadas', title: 'Consultas agendadas seriam afetadas' },
   STATUS_INVALIDO: { status: 409, type: '/problemas/status-invalido', title: 'Operação incompatível com o status da consulta' },
   REGRA_AGENDAMENTO: { status: 422, type: '/problemas/regra-de-agendamento', title: 'Regra de agendamento violada' },
   REFERENCIA_INVALIDA: { status: 422, type: '/problemas/referencia-invalida', title: 'Médico ou paciente inexistente' },
@@ -69,15 +70,18 @@ export class AppError extends Error {
   readonly title: string;
   /** Extra response headers, such as `Retry-After`. */
   readonly headers: Record<string, string> | undefined;
+  /** Extra members of the problem document, such as `consultas` (RFC 9457 extension members). */
+  readonly extras: Record<string, unknown> | undefined;
 
   constructor(
     readonly code: ProblemCode,
     readonly detail: string,
     readonly errors?: FieldError[],
-    options?: { cause?: unknown; headers?: Record<string, string> },
+    options?: { cause?: unknown; headers?: Record<string, string>; extras?: Record<string, unknown> },
   ) {
     super(detail, options);
     this.headers = options?.headers;
+    this.extras = options?.extras;
     const kind: ProblemKind = PROBLEMS[code];
     this.status = kind.status;
     this.type = kind.type;

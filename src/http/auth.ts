@@ -26,7 +26,8 @@ export function sessionToken(req: Request): { token: string; via: 'bearer' | 'co
  * whether a route needs a user is the route's own declaration, checked by {@link authorize}.
  */
 export function authenticate(auth: AuthService): RequestHandler {
-  return async (req, res, next) => {
+  // Not an async function: it runs on every request, and only a renewal (once a minute per session) has to wait.
+  return (req, res, next) => {
     const carried = sessionToken(req);
     if (carried) {
       const found = auth.authenticate(carried.token);
@@ -34,8 +35,8 @@ export function authenticate(auth: AuthService): RequestHandler {
         requestScope.setActor(found.actor);
         res.locals.authVia = carried.via;
         res.locals.sessionExpiry = found.expiraEm;
-        // At most once a minute per session: the renewal is on disk before the answer leaves.
-        if (found.renewal) await found.renewal;
+        // The renewal is on disk before the answer leaves (it never rejects: a failed renewal is only logged).
+        if (found.renewal) return found.renewal.then(() => next());
       }
     }
     next();

@@ -10,6 +10,7 @@ export function sendProblem(res: Response, error: AppError, instance: string): v
     .status(error.status)
     .type('application/problem+json')
     .json({
+      ...error.extras,
       type: error.type,
       title: error.title,
       status: error.status,

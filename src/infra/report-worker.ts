@@ -7,14 +7,17 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { constants, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
+import { loadReportFonts } from './report-fonts.js';
 import { materialize } from './storage/data-files.js';
-import { buildReportData, type ReportParams } from '../services/report-data.js';
+import { buildReportData, type ClosedDate, type ReportParams } from '../services/report-data.js';
 import { writeReportPdf } from '../services/report-pdf.js';
 
 export interface ReportJob {
   files: { name: string; bytes: Uint8Array }[];
   collections: string[];
   params: ReportParams;
+  /** Dates of the period on which the clinic is closed (holidays are computed on the main thread). */
+  fechados: ClosedDate[];
   outFile: string;
 }
 
@@ -33,11 +36,13 @@ const post = (message: ReportMessage) => parentPort!.postMessage(message);
 
 try {
   const files = new Map(job.files.map((f) => [f.name, Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength)]));
-  const data = buildReportData(materialize(files, job.collections), job.params);
+  const data = buildReportData(materialize(files, job.collections), job.params, job.fechados);
+  // Embedded Unicode fonts, registered on the report's documents (see writeReportPdf).
+  const fonts = loadReportFonts();
   post({ progress: 10 });
   const temp = `${job.outFile}.tmp-${process.pid}-w`;
   try {
-    const paginas = await writeReportPdf(data, createWriteStream(temp), (progress) => post({ progress }));
+    const paginas = await writeReportPdf(data, fonts, createWriteStream(temp), (progress) => post({ progress }));
     await rename(temp, job.outFile);
     post({ done: { paginas, consultas: data.total } });
   } catch (error) {

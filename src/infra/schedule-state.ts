@@ -3,7 +3,8 @@ import { AppError } from '../core/errors.js';
 import { formatInstant } from '../core/time.js';
 import { COLLECTIONS } from '../repositories/collections.js';
 import { times, type ConsultaRecord, type ConsultaRepository } from '../repositories/consulta.repository.js';
-import type { SlotEstado } from '../schemas/consulta.schema.js';
+import { holdsSlot as statusHoldsSlot } from '../domain/consulta-status.js';
+import type { SlotEstado, StatusConsulta } from '../schemas/consulta.schema.js';
 import type { SlotTime } from '../services/slots.js';
 import type { Change, Store } from './storage/store.js';
 
@@ -17,10 +18,27 @@ export interface SlotEvent {
   fim: string;
   estado: SlotEstado;
   consultaId?: string;
+  /** The state the slot left, when that was `ocupado` (a consulta cancelled or moved away): the waiting list
+   *  listens for it. A released reservation (a failed booking) leaves it out. Not sent on the stream. */
+  antes?: SlotEstado;
 }
 
-/** Everything listeners of the schedule hear: slot transitions, or "refetch everything". */
-export type ScheduleEvent = SlotEvent | { type: 'resync' };
+/**
+ * A consulta changed status (confirmada, aguardando, em_atendimento, realizada, faltou, cancelada), or an
+ * encaixe was booked (encaixes hold no slot, so no slot event tells of them). No patient data.
+ */
+export interface ConsultaStatusEvent {
+  type: 'consulta_status';
+  medicoId: string;
+  inicio: string;
+  fim: string;
+  consultaId: string;
+  status: StatusConsulta;
+  encaixe: boolean;
+}
+
+/** Everything listeners of the schedule hear: slot transitions, consulta statuses, or "refetch everything". */
+export type ScheduleEvent = SlotEvent | ConsultaStatusEvent | { type: 'resync' };
 
 /** A slot held for a booking in flight. Only the holder can release it. */
 export interface Reservation {
@@ -54,7 +72,7 @@ export interface ScheduleStateDeps {
  *         └──────────────────────┴────────────────────────────────────────────┘
  *
  * `reservado` lives here, in memory: a booking in flight. `ocupado` is derived from durable data: a slot is
- * occupied while an `agendada` consulta holds it. Commits — this process's after fsync, or another process's
+ * occupied while a consulta of any status but `cancelada` holds it (encaixes never hold a slot). Commits — this process's after fsync, or another process's
  * once read from the journal — drive the `→ ocupado` and `ocupado →` transitions, so every transition emits
  * exactly one event, in order, and nothing else changes slot state.
  *
@@ -147,17 +165,34 @@ export class ScheduleState {
       const after = holdsSlot(change.after);
       if (before && !(after && sameSlot(before, after))) {
         const t = times(before);
-        if (!this.reservations.has(slotKey(before.medicoId, t.inicio))) this.emitSlot('disponivel', before.medicoId, t.inicio, t.fim);
+        if (!this.reservations.has(slotKey(before.medicoId, t.inicio))) this.emitSlot('disponivel', before.medicoId, t.inicio, t.fim, undefined, 'ocupado');
       }
       if (after && !(before && sameSlot(before, after))) {
         const t = times(after);
         this.reservations.delete(slotKey(after.medicoId, t.inicio));
         this.emitSlot('ocupado', after.medicoId, t.inicio, t.fim, after.id);
       }
+      this.emitStatus(change.before as ConsultaRecord | undefined, change.after as ConsultaRecord | undefined);
     }
   }
 
-  private emitSlot(estado: SlotEstado, medicoId: string, inicioMs: number, fimMs: number, consultaId?: string): void {
+  /** A status transition of a consulta, or a new encaixe: live screens update the consulta's badge. */
+  private emitStatus(before: ConsultaRecord | undefined, after: ConsultaRecord | undefined): void {
+    if (!after) return;
+    const changed = before ? before.status !== after.status : after.encaixe === true;
+    if (!changed) return;
+    this.emit({
+      type: 'consulta_status',
+      medicoId: after.medicoId,
+      inicio: after.inicio,
+      fim: after.fim,
+      consultaId: after.id,
+      status: after.status,
+      encaixe: after.encaixe === true,
+    });
+  }
+
+  private emitSlot(estado: SlotEstado, medicoId: string, inicioMs: number, fimMs: number, consultaId?: string, antes?: SlotEstado): void {
     const zone = this.deps.timezone;
     this.emit({
       type: EVENT_OF[estado],
@@ -166,6 +201,7 @@ export class ScheduleState {
       fim: formatInstant(fimMs, zone),
       estado,
       ...(consultaId ? { consultaId } : {}),
+      ...(antes ? { antes } : {}),
     });
   }
 
@@ -180,7 +216,7 @@ function slotKey(medicoId: string, inicioMs: number): string {
 
 function holdsSlot(record: unknown): ConsultaRecord | undefined {
   const c = record as ConsultaRecord | undefined;
-  return c && c.status === 'agendada' ? c : undefined;
+  return c && statusHoldsSlot(c) ? c : undefined;
 }
 
 function sameSlot(a: ConsultaRecord, b: ConsultaRecord): boolean {

@@ -6,6 +6,12 @@ export const COLLECTIONS = {
   idempotencia: 'idempotencia',
   usuarios: 'usuarios',
   sessoes: 'sessoes',
+  /** A médico's time off (`Bloqueio`). */
+  bloqueios: 'bloqueios',
+  /** The clinic's own holidays and closures (national ones are computed, not stored). */
+  feriados: 'feriados',
+  /** Pacientes waiting for a slot with a médico or an especialidade. */
+  listaEspera: 'lista_espera',
   /** Audit entries of writes, committed with their write, until moved to `auditoria/` (see Auditor). */
   auditoriaPendente: 'auditoria_pendente',
 } as const;

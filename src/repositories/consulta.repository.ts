@@ -1,3 +1,4 @@
+import { holdsSlot, isPendente } from '../domain/consulta-status.js';
 import type { Store, Tx } from '../infra/storage/store.js';
 import type { Consulta, StatusConsulta } from '../schemas/consulta.schema.js';
 import { COLLECTIONS } from './collections.js';
@@ -6,7 +7,7 @@ import { TimelineIndex, paginate, type Page } from './index.js';
 export type ConsultaRecord = Consulta;
 
 const C = COLLECTIONS.consultas;
-/** The longest consulta (`duracaoConsultaMin` ≤ 240): how far back an overlapping one can start. */
+/** The longest consulta (`duracaoConsultaMin` ≤ 240; encaixes ≤ 60): how far back an overlapping one can start. */
 const LONGEST_MS = 240 * 60_000;
 
 /**
@@ -15,6 +16,14 @@ const LONGEST_MS = 240 * 60_000;
  */
 export function times(c: ConsultaRecord): { inicio: number; fim: number } {
   return { inicio: Date.parse(c.inicio), fim: Date.parse(c.fim) };
+}
+
+/**
+ * A record as v2 answers it: records written before v2 (or restored from a backup of then) lack `chegouEm` and
+ * `encaixe`; they read as `null` and `false`. Current records are returned as they are (no copy).
+ */
+export function withDefaults(c: ConsultaRecord): ConsultaRecord {
+  return c.chegouEm === undefined || c.encaixe === undefined ? { ...c, chegouEm: c.chegouEm ?? null, encaixe: c.encaixe ?? false } : c;
 }
 
 const spanOf = (c: ConsultaRecord) => [Date.parse(c.inicio), Date.parse(c.fim)] as const;
@@ -44,7 +53,8 @@ export class ConsultaRepository {
 
   get(id: string): ConsultaRecord | undefined {
     this.store.refresh();
-    return this.store.get<ConsultaRecord>(C, id);
+    const consulta = this.store.get<ConsultaRecord>(C, id);
+    return consulta && withDefaults(consulta);
   }
 
   /** The médico's consultas (any status) starting in [fromMs, toMs), in `inicio` order. */
@@ -53,28 +63,44 @@ export class ConsultaRepository {
     return this.byMedico.between(medicoId, fromMs, toMs);
   }
 
-  /** An `agendada` consulta of the médico overlapping [fromMs, toMs), other than `exceptId`. */
+  /**
+   * A consulta of the médico that holds a slot overlapping [fromMs, toMs), other than `exceptId`: any status but
+   * `cancelada` (a confirmed, checked-in or finished consulta keeps its slot `ocupado`), and never an encaixe
+   * (encaixes do not change slot states).
+   */
   medicoConflict(medicoId: string, fromMs: number, toMs: number, exceptId?: string): ConsultaRecord | undefined {
     this.store.refresh();
-    return this.byMedico.overlapping(medicoId, fromMs, toMs, LONGEST_MS, (c) => c.id !== exceptId && c.status === 'agendada');
+    return this.byMedico.overlapping(medicoId, fromMs, toMs, LONGEST_MS, (c) => c.id !== exceptId && holdsSlot(c));
   }
 
-  /** An `agendada` consulta of the paciente, with any médico, overlapping [fromMs, toMs), other than `exceptId`. */
+  /**
+   * A consulta of the paciente still to happen (agendada, confirmada, aguardando, em_atendimento), with any
+   * médico, regular or encaixe, overlapping [fromMs, toMs), other than `exceptId`.
+   */
   pacienteConflict(pacienteId: string, fromMs: number, toMs: number, exceptId?: string): ConsultaRecord | undefined {
     this.store.refresh();
-    return this.byPaciente.overlapping(pacienteId, fromMs, toMs, LONGEST_MS, (c) => c.id !== exceptId && c.status === 'agendada');
+    return this.byPaciente.overlapping(pacienteId, fromMs, toMs, LONGEST_MS, (c) => c.id !== exceptId && isPendente(c.status));
   }
 
-  /** True when the médico has an `agendada` consulta starting after `now`. */
+  /**
+   * The médico's encaixes that are not cancelled, starting in [fromMs, toMs), in `inicio` order: what counts
+   * against `maxEncaixesDia`, and what the agenda lists under `encaixes`.
+   */
+  encaixesBetween(medicoId: string, fromMs: number, toMs: number): ConsultaRecord[] {
+    this.store.refresh();
+    return this.byMedico.between(medicoId, fromMs, toMs).filter((c) => c.encaixe === true && c.status !== 'cancelada');
+  }
+
+  /** True when the médico has a consulta still to happen starting after `now`. */
   medicoHasFutureAgendada(medicoId: string, now: Date): boolean {
     this.store.refresh();
-    return this.byMedico.between(medicoId, now.getTime() + 1, Infinity).some((c) => c.status === 'agendada');
+    return this.byMedico.between(medicoId, now.getTime() + 1, Infinity).some((c) => isPendente(c.status));
   }
 
-  /** True when the paciente has an `agendada` consulta starting after `now`. */
+  /** True when the paciente has a consulta still to happen starting after `now`. */
   pacienteHasFutureAgendada(pacienteId: string, now: Date): boolean {
     this.store.refresh();
-    return this.byPaciente.between(pacienteId, now.getTime() + 1, Infinity).some((c) => c.status === 'agendada');
+    return this.byPaciente.between(pacienteId, now.getTime() + 1, Infinity).some((c) => isPendente(c.status));
   }
 
   /** True when any consulta (any status, any time) refers to the médico. */
@@ -111,12 +137,13 @@ export class ConsultaRepository {
       : filter.medicoId
         ? this.byMedico.between(filter.medicoId, fromMs, toMs)
         : this.byMedico.allBetween(fromMs, toMs);
-    return paginate(
+    const page = paginate(
       candidates,
       (c) => (!filter.medicoId || c.medicoId === filter.medicoId) && (!filter.status || c.status === filter.status),
       filter.limit,
       filter.offset,
     );
+    return { ...page, items: page.items.map(withDefaults) };
   }
 
   save(tx: Tx, consulta: ConsultaRecord): void {

@@ -128,6 +128,7 @@ export const Problem = z
     detail: z.string(),
     instance: z.string(),
     errors: z.array(ProblemFieldError).optional(),
+    consultas: z.array(z.string()).optional().meta({ description: 'Ids das consultas afetadas (`/problemas/consultas-afetadas`)' }),
   })
   .meta({ id: 'Problem' });
 

@@ -1,9 +1,15 @@
 import { DateOnly, Instant, MOTIVO_MAX, OBSERVACOES_MAX, Pagination, listOf, texto, z } from './common.js';
 
-export const STATUS_CONSULTA = ['agendada', 'cancelada', 'realizada', 'faltou'] as const;
+/** v1's four, then the front desk's (v2): confirmed, checked in (waiting room), being seen. */
+export const STATUS_CONSULTA = ['agendada', 'cancelada', 'realizada', 'faltou', 'confirmada', 'aguardando', 'em_atendimento'] as const;
 export type StatusConsulta = (typeof STATUS_CONSULTA)[number];
 
 /** An instant with an offset or `Z` (`2026-12-01T09:00:00-03:00`, `2026-12-01T12:00:00Z`). */
+/** Encaixe length in minutes: bounds and default (one home for schema and service). */
+export const ENCAIXE_DURACAO_MIN = 5;
+export const ENCAIXE_DURACAO_MAX = 60;
+export const ENCAIXE_DURACAO_PADRAO_MIN = 15;
+
 export const InstantInput = z.iso
   .datetime({ offset: true, message: 'Use um instante ISO 8601 com fuso (ex.: 2026-12-01T09:00:00-03:00).' })
   .meta({ example: '2026-12-01T09:00:00-03:00' });
@@ -17,7 +23,18 @@ export const AgendarInput = z
     pacienteId: z.string().min(1).max(100),
     inicio: InstantInput,
     observacoes: Observacoes.nullish(),
+    encaixe: z.boolean().optional().meta({
+      description: 'Encaixe: começa em qualquer minuto dentro do horário de atendimento, mesmo sobre um horário ocupado (até maxEncaixesDia do médico por dia)',
+    }),
+    duracaoMin: z
+      .number()
+      .int()
+      .min(ENCAIXE_DURACAO_MIN)
+      .max(ENCAIXE_DURACAO_MAX)
+      .optional()
+      .meta({ description: `Duração do encaixe em minutos (padrão ${ENCAIXE_DURACAO_PADRAO_MIN}); só com encaixe` }),
   })
+  .refine((b) => b.duracaoMin === undefined || b.encaixe === true, { path: ['duracaoMin'], message: 'duracaoMin só vale para encaixe (encaixe: true).' })
   .meta({ id: 'AgendarInput' });
 export type AgendarInput = z.output<typeof AgendarInput>;
 
@@ -31,7 +48,7 @@ export type RemarcarInput = z.output<typeof RemarcarInput>;
 
 export const AtualizarStatusInput = z
   .object({
-    status: z.enum(['realizada', 'faltou']),
+    status: z.enum(['confirmada', 'em_atendimento', 'realizada', 'faltou']),
     observacoes: Observacoes.nullish(),
   })
   .meta({ id: 'AtualizarStatusInput' });
@@ -47,6 +64,9 @@ export const Consulta = z
     status: z.enum(STATUS_CONSULTA),
     observacoes: z.string().nullable(),
     motivoCancelamento: z.string().nullable(),
+    // Defaults: records written before v2 lack these (backups of then still validate and restore).
+    chegouEm: Instant.nullable().default(null).meta({ description: 'Quando o paciente fez o check-in' }),
+    encaixe: z.boolean().default(false),
     criadaEm: Instant,
     atualizadaEm: Instant,
   })
@@ -71,32 +91,5 @@ export const ConsultaList = listOf(Consulta, 'ConsultaList');
 export const SLOT_ESTADOS = ['disponivel', 'reservado', 'ocupado'] as const;
 export type SlotEstado = (typeof SLOT_ESTADOS)[number];
 
-export const Slot = z
-  .object({
-    inicio: Instant,
-    fim: Instant,
-    estado: z.enum(SLOT_ESTADOS),
-    consultaId: z.string().nullable(),
-  })
-  .meta({ id: 'Slot' });
-
-export const Agenda = z
-  .object({ medicoId: z.string(), timezone: z.string(), slots: z.array(Slot) })
-  .meta({ id: 'Agenda' });
-
-export const AgendaQuery = z
-  .object({
-    data: DateOnly.optional().meta({ description: 'Um dia (AAAA-MM-DD)' }),
-    de: DateOnly.optional().meta({ description: 'Primeiro dia do intervalo' }),
-    ate: DateOnly.optional().meta({ description: 'Último dia do intervalo (no máximo 31 dias)' }),
-  })
-  .superRefine((q, ctx) => {
-    if (q.data && (q.de || q.ate)) ctx.addIssue({ code: 'custom', path: ['data'], message: 'Use data ou de/ate, não os dois.' });
-    if (!q.data && !(q.de && q.ate)) ctx.addIssue({ code: 'custom', path: ['data'], message: 'Informe data ou de e ate.' });
-    if (q.de && q.ate) {
-      const days = (Date.parse(`${q.ate}T00:00:00Z`) - Date.parse(`${q.de}T00:00:00Z`)) / 86_400_000 + 1;
-      if (days < 1) ctx.addIssue({ code: 'custom', path: ['ate'], message: 'ate deve ser igual ou posterior a de.' });
-      if (days > 31) ctx.addIssue({ code: 'custom', path: ['ate'], message: 'O intervalo pode ter no máximo 31 dias.' });
-    }
-  });
-export type AgendaQuery = z.output<typeof AgendaQuery>;
+// The agenda's own schemas (its states, bloqueado and passado included) live in agenda.schema.ts.
+export { Agenda, AgendaQuery, Slot } from './agenda.schema.js';

@@ -16,11 +16,17 @@ export const Crm = z
 
 const minutes = (hhmm: string): number => Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
 
+/** An interval's end: a time of day, or `24:00` for one that runs to midnight. */
+const EndOfInterval = z
+  .string()
+  .regex(/^(([01]\d|2[0-3]):[0-5]\d|24:00)$/, 'Use o formato HH:MM (00:00 a 24:00).')
+  .meta({ example: '18:00' });
+
 export const Horario = z
   .object({
     diaSemana: z.number().int().min(0).max(6).meta({ description: '0 = domingo … 6 = sábado' }),
     inicio: TimeOfDay,
-    fim: TimeOfDay,
+    fim: EndOfInterval,
   })
   .refine((h) => minutes(h.inicio) < minutes(h.fim), { message: 'O início deve ser antes do fim.', path: ['fim'] })
   .meta({ id: 'Horario' });
@@ -49,6 +55,7 @@ export const MedicoInput = z
     email: Email.nullish(),
     telefone: Telefone.nullish(),
     duracaoConsultaMin: z.number().int().min(5).max(240).default(30),
+    maxEncaixesDia: z.number().int().min(0).max(20).default(2),
     horarios: Horarios.default([]),
     ativo: z.boolean().default(true),
   })
@@ -64,6 +71,7 @@ export const Medico = z
     email: z.string().nullable(),
     telefone: z.string().nullable(),
     duracaoConsultaMin: z.number().int(),
+    maxEncaixesDia: z.number().int().min(0).max(20).default(2),
     horarios: z.array(z.object({ diaSemana: z.number().int(), inicio: z.string(), fim: z.string() })),
     ativo: z.boolean(),
     criadoEm: Instant,

@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import type { Actor } from '../core/context.js';
 import { AppError } from '../core/errors.js';
@@ -41,8 +41,12 @@ export interface LoginResult {
 /** A session's last-use time is written at most this often (each touch is a journal write). */
 const TOUCH_EVERY_MS = 60_000;
 
-/** The SHA-256 of a token: what the store keeps, so a copy of the data files holds no usable session. */
-export const tokenId = (token: string): string => createHash('sha256').update(token).digest('hex');
+/**
+ * The SHA-256 of a token: what the store keeps, so a copy of the data files holds no usable session. Computed on
+ * every request: the one-shot `hash` costs about half of `createHash(…).update(…).digest(…)` and allocates no
+ * stream object.
+ */
+export const tokenId = (token: string): string => hash('sha256', token, 'hex');
 
 /**
  * Sign-in and sessions. Tokens are 256 random bits, handed out once and stored only as their hash; a session
@@ -52,6 +56,8 @@ export const tokenId = (token: string): string => createHash('sha256').update(to
 export class AuthService {
   private readonly throttle: LoginThrottle;
   private decoy: Promise<string> | undefined;
+  /** Each session record's expiry as text: records change only when renewed, so this is formatted once a minute, not per request. */
+  private readonly expiries = new WeakMap<SessaoRecord, string>();
 
   constructor(private readonly deps: AuthServiceDeps) {
     this.throttle = new LoginThrottle({ clock: deps.clock, maxFailures: 5, windowMs: 15 * 60_000 });
@@ -92,12 +98,12 @@ export class AuthService {
     const usuario = usuarios.get(sessao.usuarioId);
     if (!usuario || !usuario.ativo) return undefined;
     const renewal = now - sessao.usadaEm > TOUCH_EVERY_MS ? this.touch(sessao, now) : undefined;
-    const usadaEm = Math.max(now, sessao.usadaEm);
     return {
       renewal,
       actor: { usuarioId: usuario.id, papel: usuario.papel, medicoId: usuario.medicoId ?? undefined, sessionId: sessao.id },
       usuario,
-      expiraEm: this.expiry(usadaEm),
+      // The session ends `ttl` after its recorded use: now when this use renews it, otherwise the stored time.
+      expiraEm: renewal ? this.expiry(now) : this.recordedExpiry(sessao),
     };
   }
 
@@ -161,6 +167,12 @@ export class AuthService {
 
   private expiry(usadaEm: number): string {
     return formatInstant(usadaEm + this.ttlMs, this.deps.timezone);
+  }
+
+  private recordedExpiry(sessao: SessaoRecord): string {
+    let text = this.expiries.get(sessao);
+    if (text === undefined) this.expiries.set(sessao, (text = this.expiry(sessao.usadaEm)));
+    return text;
   }
 }
 

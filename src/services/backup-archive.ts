@@ -6,6 +6,9 @@ import type { Entity } from '../infra/storage/store.js';
 import { ZipReader, ZipRejected } from '../infra/zip-reader.js';
 import { COLLECTIONS } from '../repositories/collections.js';
 import { Consulta } from '../schemas/consulta.schema.js';
+import { Bloqueio } from '../schemas/bloqueio.schema.js';
+import { FeriadoRecord } from '../schemas/feriado.schema.js';
+import { ListaEsperaRecordSchema } from '../schemas/lista-espera.schema.js';
 import { IdempotencyRecordSchema } from '../schemas/records.schema.js';
 import { Medico } from '../schemas/medico.schema.js';
 import { Paciente } from '../schemas/paciente.schema.js';
@@ -26,6 +29,9 @@ const RECORD_SCHEMAS: Record<string, z.ZodType> = {
   // Users decide who may do what: a backup must not smuggle in a malformed account.
   [COLLECTIONS.usuarios]: UsuarioRecordSchema,
   [COLLECTIONS.sessoes]: SessaoRecordSchema,
+  [COLLECTIONS.bloqueios]: Bloqueio,
+  [COLLECTIONS.feriados]: FeriadoRecord,
+  [COLLECTIONS.listaEspera]: ListaEsperaRecordSchema,
 };
 
 export interface Manifest {

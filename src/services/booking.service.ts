@@ -1,4 +1,4 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { AppError, notFound } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -7,20 +7,17 @@ import type { Reservation, ScheduleState } from '../infra/schedule-state.js';
 import type { Store } from '../infra/storage/store.js';
 import type { TaskQueue, TaskRecord } from '../infra/task-queue.js';
 import { times, type ConsultaRecord, type ConsultaRepository } from '../repositories/consulta.repository.js';
-import type { IdempotencyRecord, IdempotencyRepository } from '../repositories/idempotency.repository.js';
-import type { AgendarInput } from '../schemas/consulta.schema.js';
-import type { BookingRules } from './booking-rules.js';
+import type { IdempotencyRepository } from '../repositories/idempotency.repository.js';
+import { keyOf, problemResponse, toResponse, type BookingResponse, type IdempotencyKey } from './booking-keys.js';
+import { ENCAIXE_DURACAO_PADRAO_MIN, type AgendarInput } from '../schemas/consulta.schema.js';
+import { assertRemarcavel } from '../domain/consulta-status.js';
+import type { BookingRequest, BookingRules, EncaixeRequest } from './booking-rules.js';
 import { currentContext, type RequestContext } from '../core/context.js';
 import { assertOwnMedico } from '../core/permissions.js';
 import type { Auditor } from './audit.service.js';
 import type { SlotTime } from './slots.js';
 
-/** A response to send as it is: a fresh booking, or one remembered under an Idempotency-Key. */
-export interface BookingResponse {
-  status: number;
-  body: unknown;
-  location: string | null;
-}
+export type { BookingResponse } from './booking-keys.js';
 
 /** What a booking request gets back: the response, or (with `Prefer: respond-async`) the task. */
 export type BookingOutcome = { kind: 'response'; response: BookingResponse } | { kind: 'accepted'; task: TaskRecord };
@@ -34,8 +31,11 @@ interface AgendarTask {
   input: AgendarInput;
   inicioMs: number;
   slot: SlotTime;
-  reservation: Reservation;
-  key: { hash: string; fingerprint: string } | undefined;
+  /** The slot held while the task waits; none for an encaixe, which holds no slot. */
+  reservation: Reservation | undefined;
+  /** Set for an encaixe: its length in minutes. */
+  encaixe?: { duracaoMin: number } | undefined;
+  key: IdempotencyKey | undefined;
   /** Who asked: the worker runs later, outside the request, and audits in their name. */
   context: RequestContext | undefined;
 }
@@ -86,6 +86,11 @@ export class BookingService {
     });
   }
 
+  /**
+   * Books a consulta (or, with `encaixe: true`, squeezes one in). With an Idempotency-Key, every answer under
+   * 500 is remembered, whichever stage gave it — the early checks here as much as the worker — so a retry
+   * replays the first answer instead of booking a slot that became free in between.
+   */
   async agendar(input: AgendarInput, options: BookingOptions): Promise<BookingOutcome> {
     assertOwnMedico('consultas:escrever', input.medicoId);
     const inicioMs = Date.parse(input.inicio);
@@ -95,13 +100,13 @@ export class BookingService {
       const replay = await this.replay(key, options.respondAsync);
       if (replay) return replay;
     }
-    const { rules } = this.deps;
-    const request = { medicoId: input.medicoId, pacienteId: input.pacienteId, inicioMs };
-    const { slot } = rules.slotFor(request);
-    rules.assertPacienteFree(request, slot);
-    const enqueued = this.reserveAndEnqueue<BookingResponse>('agendar_consulta', input.medicoId, slot, (reservation) => ({
-      input, inicioMs, slot, reservation, key, context,
-    }) satisfies AgendarTask);
+    let enqueued: { task: TaskRecord; done: Promise<BookingResponse> };
+    try {
+      enqueued = input.encaixe ? this.enqueueEncaixe(input, inicioMs, key, context) : this.enqueueRegular(input, inicioMs, key, context);
+    } catch (error) {
+      if (key && error instanceof AppError && error.status < 500) await this.rememberFailure(key, error);
+      throw error;
+    }
     if (key) {
       this.inflight.set(key.hash, { fingerprint: key.fingerprint, task: enqueued.task, done: enqueued.done });
       enqueued.done.then(
@@ -113,12 +118,39 @@ export class BookingService {
     return { kind: 'response', response: await enqueued.done };
   }
 
+  /** Early checks of a regular booking against the cache, then the slot reserved and the task queued. */
+  private enqueueRegular(input: AgendarInput, inicioMs: number, key: IdempotencyKey | undefined, context: RequestContext | undefined) {
+    const { rules } = this.deps;
+    const request = { medicoId: input.medicoId, pacienteId: input.pacienteId, inicioMs };
+    const { slot } = rules.slotFor(request);
+    rules.assertPacienteFree(request, slot);
+    return this.reserveAndEnqueue<BookingResponse>('agendar_consulta', input.medicoId, slot, (reservation) => ({
+      input, inicioMs, slot, reservation, key, context,
+    }) satisfies AgendarTask);
+  }
+
+  /**
+   * Early checks of an encaixe, then its task queued. No slot is reserved (encaixes never change slot states);
+   * the daily limit is decided by the worker under the storage lock, so it holds across processes.
+   */
+  private enqueueEncaixe(input: AgendarInput, inicioMs: number, key: IdempotencyKey | undefined, context: RequestContext | undefined) {
+    const { rules, queue } = this.deps;
+    const duracaoMin = input.duracaoMin ?? ENCAIXE_DURACAO_PADRAO_MIN;
+    const request = { medicoId: input.medicoId, pacienteId: input.pacienteId, inicioMs, duracaoMin };
+    const { medico, slot } = rules.encaixeFor(request);
+    rules.assertEncaixeLimit(medico, slot);
+    rules.assertPacienteFree(request, slot);
+    const task: AgendarTask = { input, inicioMs, slot, reservation: undefined, encaixe: { duracaoMin }, key, context };
+    return queue.add<BookingResponse>('agendar_consulta', task);
+  }
+
   async remarcar(consultaId: string, inicio: string, respondAsync: boolean): Promise<{ kind: 'done'; consulta: ConsultaRecord } | { kind: 'accepted'; task: TaskRecord }> {
     const { consultas, rules } = this.deps;
     const consulta = consultas.get(consultaId);
     if (!consulta) throw notFound('Consulta');
     assertOwnMedico('consultas:escrever', consulta.medicoId);
-    assertAgendada(consulta);
+    assertRemarcavel(consulta.status, times(consulta).inicio, this.deps.clock.now().getTime());
+    assertNotEncaixe(consulta);
     const inicioMs = Date.parse(inicio);
     if (inicioMs === times(consulta).inicio) {
       throw new AppError('REGRA_AGENDAMENTO', 'A consulta já está neste horário.', [{ path: 'inicio', message: 'Mesmo horário atual.' }]);
@@ -163,7 +195,7 @@ export class BookingService {
   // ---- workers -----------------------------------------------------------------------------------
 
   private async runAgendar(task: AgendarTask): Promise<BookingResponse> {
-    const { store, consultas, idempotency, rules, schedule, clock, timezone, logger, auditor } = this.deps;
+    const { store, consultas, idempotency, schedule, clock, timezone, logger, auditor } = this.deps;
     const { input, inicioMs, key } = task;
     try {
       const response = await store.transact((tx): BookingResponse => {
@@ -171,8 +203,7 @@ export class BookingService {
         const stored = key && idempotency.get(key.hash);
         if (stored) return toResponse(stored);
         const request = { medicoId: input.medicoId, pacienteId: input.pacienteId, inicioMs };
-        const { slot } = rules.slotFor(request);
-        rules.assertFree(request, slot);
+        const slot = task.encaixe ? this.checkEncaixe({ ...request, ...task.encaixe }) : this.checkRegular(request);
         const now = formatInstant(clock.now(), timezone);
         const consulta: ConsultaRecord = {
           id: randomUUID(),
@@ -183,6 +214,8 @@ export class BookingService {
           status: 'agendada',
           observacoes: input.observacoes ?? null,
           motivoCancelamento: null,
+          chegouEm: null,
+          encaixe: task.encaixe !== undefined,
           criadaEm: now,
           atualizadaEm: now,
         };
@@ -198,8 +231,24 @@ export class BookingService {
       if (key && error instanceof AppError && error.status < 500) await this.rememberFailure(key, error);
       throw error;
     } finally {
-      schedule.release(task.reservation);
+      if (task.reservation) schedule.release(task.reservation);
     }
+  }
+
+  /** The worker's decisive run of a regular booking's rules (under the lock). */
+  private checkRegular(request: BookingRequest): SlotTime {
+    const { slot } = this.deps.rules.slotFor(request);
+    this.deps.rules.assertFree(request, slot);
+    return slot;
+  }
+
+  /** The worker's decisive run of an encaixe's rules (under the lock): the daily limit holds across processes. */
+  private checkEncaixe(request: EncaixeRequest): SlotTime {
+    const { rules } = this.deps;
+    const { medico, slot } = rules.encaixeFor(request);
+    rules.assertEncaixeLimit(medico, slot);
+    rules.assertPacienteFree(request, slot);
+    return slot;
   }
 
   private async runRemarcar(task: RemarcarTask): Promise<ConsultaRecord> {
@@ -208,7 +257,7 @@ export class BookingService {
       const updated = await store.transact((tx) => {
         const current = consultas.get(task.consultaId);
         if (!current) throw notFound('Consulta');
-        assertAgendada(current);
+        assertRemarcavel(current.status, times(current).inicio, clock.now().getTime());
         const request = { medicoId: current.medicoId, pacienteId: current.pacienteId, inicioMs: task.slot.inicioMs, exceptConsultaId: current.id };
         const { slot } = rules.slotFor(request);
         rules.assertFree(request, slot);
@@ -230,14 +279,12 @@ export class BookingService {
   }
 
   /** A keyed request that failed on a rule answers the same failure when retried. */
-  private async rememberFailure(key: { hash: string; fingerprint: string }, error: AppError): Promise<void> {
+  private async rememberFailure(key: IdempotencyKey, error: AppError): Promise<void> {
     const { store, idempotency, clock, logger } = this.deps;
-    const body = { type: error.type, title: error.title, status: error.status, detail: error.detail, instance: '/consultas/agendar', ...(error.errors ? { errors: error.errors } : {}) };
+    const response = problemResponse(error);
     try {
       await store.transact((tx) => {
-        if (!idempotency.get(key.hash)) {
-          idempotency.save(tx, { id: key.hash, fingerprint: key.fingerprint, status: error.status, body, location: null, criadoEm: clock.now().getTime() });
-        }
+        if (!idempotency.get(key.hash)) idempotency.save(tx, { id: key.hash, fingerprint: key.fingerprint, ...response, criadoEm: clock.now().getTime() });
       });
     } catch (failure) {
       logger.warn({ err: failure }, 'não foi possível guardar a resposta idempotente');
@@ -245,7 +292,7 @@ export class BookingService {
   }
 
   /** The remembered or in-flight answer for a key, or 422 when the key came with another body. */
-  private async replay(key: { hash: string; fingerprint: string }, respondAsync: boolean): Promise<BookingOutcome | undefined> {
+  private async replay(key: IdempotencyKey, respondAsync: boolean): Promise<BookingOutcome | undefined> {
     const stored = this.deps.idempotency.get(key.hash);
     const inflight = this.inflight.get(key.hash);
     const fingerprint = stored?.fingerprint ?? inflight?.fingerprint;
@@ -259,22 +306,13 @@ export class BookingService {
   }
 }
 
-function assertAgendada(consulta: ConsultaRecord): void {
-  if (consulta.status !== 'agendada') {
-    throw new AppError('STATUS_INVALIDO', `A consulta está ${consulta.status}; só consultas agendadas podem ser alteradas assim.`);
+/** An encaixe is not moved to a slot: it is cancelled and squeezed in again (remarcar books regular slots). */
+function assertNotEncaixe(consulta: ConsultaRecord): void {
+  if (consulta.encaixe) {
+    throw new AppError('REGRA_AGENDAMENTO', 'Encaixes não são remarcados: cancele e agende outro encaixe.', [
+      { path: 'encaixe', message: 'Consulta de encaixe.' },
+    ]);
   }
-}
-
-/** The key itself is never stored: its SHA-256 is. The fingerprint covers the normalised body. */
-function keyOf(key: string, input: AgendarInput, inicioMs: number, usuarioId: string | undefined): { hash: string; fingerprint: string } {
-  const sha = (text: string) => createHash('sha256').update(text).digest('hex');
-  const normalised = JSON.stringify([input.medicoId, input.pacienteId, inicioMs, input.observacoes ?? null]);
-  // Keys are per user: another user's identical key must never replay (and reveal) someone else's answer.
-  return { hash: sha(`agendar\n${usuarioId ?? ''}\n${key}`), fingerprint: sha(normalised) };
-}
-
-function toResponse(record: IdempotencyRecord): BookingResponse {
-  return { status: record.status, body: record.body, location: record.location };
 }
 
 function describeResponse(response: BookingResponse): unknown {

@@ -1,8 +1,10 @@
 import type { Clock } from '../core/clock.js';
+import { currentActor } from '../core/context.js';
 import { AppError, notFound } from '../core/errors.js';
+import { TRANSICOES, assertTransicao, type StatusDestino } from '../domain/consulta-status.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
-import { assertOwnMedico, ownMedicoOnly } from '../core/permissions.js';
+import { assertOwnMedico, ownMedicoOnly, scopeOf } from '../core/permissions.js';
 import type { Store } from '../infra/storage/store.js';
 import type { Auditor } from './audit.service.js';
 import { times, type ConsultaRecord, type ConsultaRepository } from '../repositories/consulta.repository.js';
@@ -21,7 +23,7 @@ export interface ConsultaServiceDeps {
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
 
-/** Reading consultas and the changes that need no slot: cancel, and recording what happened. */
+/** Reading consultas, and the status changes that need no new slot (all through one state machine). */
 export class ConsultaService {
   constructor(private readonly deps: ConsultaServiceDeps) {}
 
@@ -57,40 +59,51 @@ export class ConsultaService {
     return this.deps.consultas.list({ ...query, fromMs, toMs });
   }
 
-  /** `agendada → cancelada`; the commit frees the slot. */
+  /** `agendada | confirmada → cancelada`, before the start only (after it, `faltou`); the commit frees the slot. */
   async cancelar(id: string, motivo: string | null | undefined): Promise<ConsultaRecord> {
-    const consulta = await this.update(id, 'consulta.cancelar', (current) => ({ ...current, status: 'cancelada', motivoCancelamento: motivo ?? null }));
-    this.deps.logger.info({ consultaId: id }, 'consulta cancelada');
-    return consulta;
+    return this.transition(id, 'cancelada', 'consulta.cancelar', (current) => ({ ...current, motivoCancelamento: motivo ?? null }));
   }
 
-  /** `agendada → realizada | faltou`, only once the consulta's start has passed. */
+  /** Check-in: `agendada | confirmada → aguardando`, from 2 hours before the start; records `chegouEm`. */
+  async checkin(id: string): Promise<ConsultaRecord> {
+    return this.transition(id, 'aguardando', 'consulta.checkin', (current, now) => ({ ...current, chegouEm: now }));
+  }
+
+  /** `PATCH /consultas/{id}`: confirmada, em_atendimento, realizada or faltou, as the state machine allows. */
   async atualizarStatus(id: string, input: AtualizarStatusInput): Promise<ConsultaRecord> {
-    const consulta = await this.update(id, `consulta.${input.status}`, (current) => {
-      if (times(current).inicio > this.deps.clock.now().getTime()) {
-        throw new AppError('REGRA_AGENDAMENTO', 'A consulta ainda não começou; só depois do início ela pode ser marcada como realizada ou falta.', [
-          { path: 'status', message: 'Consulta futura.' },
-        ]);
-      }
-      return { ...current, status: input.status, observacoes: input.observacoes ?? current.observacoes };
-    });
-    this.deps.logger.info({ consultaId: id, status: input.status }, 'status da consulta atualizado');
-    return consulta;
+    return this.transition(id, input.status, `consulta.${input.status}`, (current) => ({
+      ...current,
+      observacoes: input.observacoes ?? current.observacoes,
+    }));
   }
 
-  private update(id: string, acao: string, change: (current: ConsultaRecord) => ConsultaRecord): Promise<ConsultaRecord> {
-    const { store, consultas, clock, timezone, auditor } = this.deps;
-    const permission = acao === 'consulta.cancelar' ? 'consultas:escrever' : 'consultas:status';
+  /**
+   * Every status change: the state machine (src/domain/consulta-status.ts) decides, against the record read
+   * under the storage lock, at the clock's now; the change and its audit entry commit together, and the
+   * commit is what the agenda stream reports (`consulta_status`, and the slot's event when it frees).
+   */
+  private async transition(
+    id: string,
+    para: StatusDestino,
+    acao: string,
+    change: (current: ConsultaRecord, now: string) => ConsultaRecord,
+  ): Promise<ConsultaRecord> {
+    const { store, consultas, clock, timezone, auditor, logger } = this.deps;
+    // The route's gate is `consultas:status`; confirming asks `consultas:escrever`: the table names which.
+    const { permission } = TRANSICOES[para];
+    const actor = currentActor();
+    if (actor && !scopeOf(actor.papel, permission)) throw new AppError('ACESSO_NEGADO', 'Seu usuário não pode fazer esta mudança de status.');
     assertOwnMedico(permission, this.record(id).medicoId);
-    return store.transact((tx) => {
+    const updated = await store.transact((tx) => {
       const current = this.record(id);
-      if (current.status !== 'agendada') {
-        throw new AppError('STATUS_INVALIDO', `A consulta está ${current.status}; só consultas agendadas podem mudar de status.`);
-      }
-      const updated = { ...change(current), atualizadaEm: formatInstant(clock.now(), timezone) };
-      consultas.save(tx, updated);
+      assertTransicao(current.status, para, times(current).inicio, clock.now().getTime());
+      const now = formatInstant(clock.now(), timezone);
+      const next: ConsultaRecord = { ...change(current, now), status: para, atualizadaEm: now };
+      consultas.save(tx, next);
       auditor.stage(tx, { acao, recurso: 'consulta', recursoId: id, pacienteIds: [current.pacienteId], status: 200 });
-      return updated;
+      return next;
     });
+    logger.info({ consultaId: id, status: para }, 'status da consulta atualizado');
+    return updated;
   }
 }

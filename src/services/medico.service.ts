@@ -5,10 +5,12 @@ import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
 import type { Store } from '../infra/storage/store.js';
 import type { Auditor } from './audit.service.js';
-import type { ConsultaRepository } from '../repositories/consulta.repository.js';
+import type { ConsultaRecord, ConsultaRepository } from '../repositories/consulta.repository.js';
 import type { Page } from '../repositories/index.js';
 import type { MedicoFilter, MedicoRepository } from '../repositories/medico.repository.js';
 import type { Medico, MedicoInput } from '../schemas/medico.schema.js';
+import { consultasAfetadas } from './bloqueio.service.js';
+import { localDate, slotStartingAt, workingIntervals } from './slots.js';
 
 export interface MedicoServiceDeps {
   store: Store;
@@ -55,6 +57,13 @@ export class MedicoService {
       const current = this.get(id);
       this.assertCrmFree(input.crm, id);
       const updated: Medico = { ...current, ...editable(input), atualizadoEm: this.now() };
+      const stranded = this.stranded(updated);
+      if (stranded.length > 0) {
+        throw consultasAfetadas(
+          `A mudança deixaria ${stranded.length} consulta(s) futura(s) fora dos horários de atendimento; cancele ou remarque antes.`,
+          stranded,
+        );
+      }
       medicos.save(tx, updated);
       this.deps.auditor.stage(tx, { acao: 'medico.atualizar', recurso: 'medico', recursoId: id, status: 200 });
       return updated;
@@ -75,6 +84,25 @@ export class MedicoService {
       this.deps.auditor.stage(tx, { acao: 'medico.excluir', recurso: 'medico', recursoId: id, status: 204 });
     });
     logger.info({ medicoId: id }, 'médico excluído');
+  }
+
+  /**
+   * Future `agendada`/`confirmada` consultas the new schedule would orphan: a regular one must still be a slot
+   * (same start and end, so a new duration that moves the grid counts), an encaixe must still fall inside working
+   * hours. Deactivating is not checked here: an inactive médico's free slots show `bloqueado`, its consultas stay.
+   */
+  private stranded(medico: Medico): ConsultaRecord[] {
+    const { consultas, clock, timezone } = this.deps;
+    const now = clock.now().getTime();
+    return consultas.forMedicoBetween(medico.id, now + 1, Infinity).filter((c) => {
+      if (c.status !== 'agendada' && (c.status as string) !== 'confirmada') return false;
+      const inicioMs = Date.parse(c.inicio);
+      const fimMs = Date.parse(c.fim);
+      if ((c as { encaixe?: unknown }).encaixe === true) {
+        return !workingIntervals(medico, localDate(inicioMs, timezone), timezone).some((w) => w.inicioMs <= inicioMs && fimMs <= w.fimMs);
+      }
+      return slotStartingAt(medico, inicioMs, timezone)?.fimMs !== fimMs;
+    });
   }
 
   private assertCrmFree(crm: string, exceptId?: string): void {
@@ -99,6 +127,7 @@ function editable(input: MedicoInput): Omit<Medico, 'id' | 'criadoEm' | 'atualiz
     email: input.email ?? null,
     telefone: input.telefone ?? null,
     duracaoConsultaMin: input.duracaoConsultaMin,
+    maxEncaixesDia: input.maxEncaixesDia,
     horarios: input.horarios.map(({ diaSemana, inicio, fim }) => ({ diaSemana, inicio, fim })),
     ativo: input.ativo,
   };

@@ -4,7 +4,7 @@ import { AppError, notFound } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { ownMedicoOnly } from '../core/permissions.js';
 import { formatInstant, todayIn } from '../core/time.js';
-import type { Store } from '../infra/storage/store.js';
+import type { Store, Tx } from '../infra/storage/store.js';
 import type { ConsultaRecord, ConsultaRepository } from '../repositories/consulta.repository.js';
 import type { Page } from '../repositories/index.js';
 import type { PacienteFilter, PacienteRepository } from '../repositories/paciente.repository.js';
@@ -18,6 +18,10 @@ export interface PacienteServiceDeps {
   auditor: Auditor;
   /** The audit entries naming one paciente (for the LGPD export). */
   auditOf: (pacienteId: string) => Promise<AuditEntry[]>;
+  /** The paciente's waiting-list entries (for the LGPD export). */
+  listaEsperaOf?: (pacienteId: string) => unknown[];
+  /** Removes the paciente's waiting-list entries inside `tx` (deletion and anonymisation leave none behind). */
+  forgetListaEspera?: (tx: Tx, pacienteId: string) => void;
   clock: Clock;
   timezone: string;
   logger: Logger;
@@ -103,6 +107,7 @@ export class PacienteService {
         throw new AppError('EXCLUSAO_BLOQUEADA', 'O paciente tem consultas registradas; use POST /pacientes/{id}/anonimizar em vez de excluir.');
       }
       pacientes.remove(tx, id);
+      this.deps.forgetListaEspera?.(tx, id);
       auditor.stage(tx, { acao: 'paciente.excluir', recurso: 'paciente', recursoId: id, pacienteIds: [id], status: 204 });
     });
     logger.info({ pacienteId: id }, 'paciente excluído');
@@ -127,6 +132,8 @@ export class PacienteService {
         atualizadoEm: this.now(),
       };
       pacientes.save(tx, anonymised);
+      // Entries name the paciente and may hold notes about them; nobody can call an anonymised paciente back.
+      this.deps.forgetListaEspera?.(tx, id);
       auditor.stage(tx, { acao: 'paciente.anonimizar', recurso: 'paciente', recursoId: id, pacienteIds: [id], status: 200 });
       return anonymised;
     });
@@ -139,9 +146,9 @@ export class PacienteService {
   /** LGPD export: the record, every consulta, waiting-list entries and the audit entries naming the paciente. */
   async dados(id: string): Promise<PacienteDados> {
     const paciente = this.record(id);
-    const { consultas, auditor, auditOf } = this.deps;
+    const { consultas, auditor, auditOf, listaEsperaOf } = this.deps;
     await auditor.record({ acao: 'paciente.exportar', recurso: 'paciente', recursoId: id, pacienteIds: [id], status: 200 });
-    return { geradoEm: this.now(), paciente, consultas: consultas.ofPaciente(id), listaEspera: [], auditoria: await auditOf(id) };
+    return { geradoEm: this.now(), paciente, consultas: consultas.ofPaciente(id), listaEspera: listaEsperaOf?.(id) ?? [], auditoria: await auditOf(id) };
   }
 
   private record(id: string): Paciente {

@@ -12,7 +12,8 @@ import type { ReportJob, ReportMessage } from '../infra/report-worker.js';
 import type { Store } from '../infra/storage/store.js';
 import type { TaskContext } from '../infra/task-queue.js';
 import type { MedicoRepository } from '../repositories/medico.repository.js';
-import type { ReportParams } from './report-data.js';
+import { datesBetween } from './slots.js';
+import type { ClosedDate, ReportParams } from './report-data.js';
 
 const NAME = /^relatorio-(\d{8})-(\d{6})(?:-(\d+))?\.pdf$/;
 
@@ -44,6 +45,8 @@ export type ReportInfo = CatalogEntry;
 export interface ReportServiceDeps {
   store: Store;
   medicos: MedicoRepository;
+  /** Holidays that close the clinic: their dates offer no slots, so they do not count against occupancy. */
+  feriados?: { closingOn(data: string): { nome: string } | undefined };
   reportsDir: string;
   /** Reports kept: after each new one, all but the newest `keep` are removed (never the one just made). */
   keep?: number;
@@ -92,7 +95,7 @@ export class ReportService {
     const nome = await this.freeName(params.geradoEm);
     const snapshot = await store.snapshot();
     const files = snapshot.files.map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength) }));
-    const job: ReportJob = { files, collections: [...store.collections], params, outFile: path.join(reportsDir, nome) };
+    const job: ReportJob = { files, collections: [...store.collections], params, fechados: this.closedDates(params), outFile: path.join(reportsDir, nome) };
     // Transfer the snapshot's memory instead of copying it (only buffers that own their memory can move).
     const transfer = files
       .filter((f) => f.bytes.byteOffset === 0 && f.bytes.buffer.byteLength === f.bytes.byteLength)
@@ -111,6 +114,16 @@ export class ReportService {
     logger.info({ relatorio: nome, ...result }, 'relatório gerado');
     await this.prune(nome);
     return { nome, ...result };
+  }
+
+  /** The dates of the period that a holiday closes (at most 367 look-ups, each a small cached list). */
+  private closedDates(params: ReportParams): ClosedDate[] {
+    const { feriados } = this.deps;
+    if (!feriados) return [];
+    return datesBetween(params.de, params.ate).flatMap((data) => {
+      const feriado = feriados.closingOn(data);
+      return feriado ? [{ data, nome: feriado.nome }] : [];
+    });
   }
 
   /** Keeps the newest `keep` reports, never the one just made; a failure is logged, never thrown. */

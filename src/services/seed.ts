@@ -14,22 +14,22 @@ const weekdays = (inicio: string, fim: string, days = [1, 2, 3, 4, 5]) => days.m
 const MEDICOS: MedicoInput[] = [
   {
     nome: 'Ana Souza', crm: '123456/SP', especialidade: 'Cardiologia', email: 'ana.souza@clinica.com.br',
-    telefone: '+55 11 91234-5678', duracaoConsultaMin: 30, ativo: true,
+    telefone: '+55 11 91234-5678', duracaoConsultaMin: 30, ativo: true, maxEncaixesDia: 2,
     horarios: [...weekdays('08:00', '12:00'), ...weekdays('14:00', '18:00', [1, 3])],
   },
   {
     nome: 'Bruno Araújo', crm: '54321/RJ', especialidade: 'Pediatria', email: 'bruno.araujo@clinica.com.br',
-    telefone: '+55 21 98765-4321', duracaoConsultaMin: 20, ativo: true,
+    telefone: '+55 21 98765-4321', duracaoConsultaMin: 20, ativo: true, maxEncaixesDia: 2,
     horarios: weekdays('13:00', '19:00'),
   },
   {
     nome: 'Cláudia Mendonça', crm: '778899/MG', especialidade: 'Dermatologia', email: null, telefone: null,
-    duracaoConsultaMin: 45, ativo: true,
+    duracaoConsultaMin: 45, ativo: true, maxEncaixesDia: 2,
     horarios: [...weekdays('09:00', '12:00', [2, 4]), { diaSemana: 6, inicio: '08:00', fim: '12:00' }],
   },
   {
     nome: 'Diego Ferreira', crm: '2468/RS', especialidade: 'Ortopedia', email: 'diego@clinica.com.br', telefone: null,
-    duracaoConsultaMin: 30, ativo: true,
+    duracaoConsultaMin: 30, ativo: true, maxEncaixesDia: 2,
     horarios: weekdays('07:30', '11:30', [1, 2, 3, 4, 5]),
   },
 ];

@@ -16,7 +16,9 @@ type Schedule = Pick<Medico, 'horarios' | 'duracaoConsultaMin'>;
  *
  * Cutting happens on real (absolute) time, so on a daylight-saving day an interval 01:00–04:00 holds as many
  * slots as it has real minutes: fewer when the clock jumps forward, more when it falls back. A start time that
- * does not exist that day (inside the forward jump) moves forward with the clock, as luxon resolves it.
+ * does not exist that day (inside the forward jump) moves forward with the clock, as luxon resolves it; an end
+ * that does not exist ends the interval at the jump ({@link intervalEndMs}), and `24:00` is the next midnight.
+ * One day's slots are sorted, never overlap and never repeat an instant.
  */
 export function slotsForDate(medico: Schedule, date: string, zone: string): readonly SlotTime[] {
   // Stored médicos are frozen, so their slots for a date can be computed once and reused.
@@ -36,34 +38,80 @@ export function slotsForDate(medico: Schedule, date: string, zone: string): read
 const cache = new WeakMap<object, Map<string, readonly SlotTime[]>>();
 
 function computeSlots(medico: Schedule, date: string, zone: string): SlotTime[] {
-  const day = DateTime.fromISO(date, { zone });
-  if (!day.isValid) return [];
-  const diaSemana = day.weekday % 7; // luxon: 1 = Monday … 7 = Sunday; contract: 0 = domingo
   const stepMs = medico.duracaoConsultaMin * 60_000;
   const slots: SlotTime[] = [];
-  for (const h of medico.horarios) {
-    if (h.diaSemana !== diaSemana) continue;
-    const start = wallClockToMs(date, h.inicio, zone, 'earliest');
-    const end = wallClockToMs(date, h.fim, zone, 'latest');
-    for (let t = start; t + stepMs <= end; t += stepMs) slots.push({ inicioMs: t, fimMs: t + stepMs });
+  for (const { inicioMs, fimMs } of workingIntervals(medico, date, zone)) {
+    for (let t = inicioMs; t + stepMs <= fimMs; t += stepMs) slots.push({ inicioMs: t, fimMs: t + stepMs });
   }
-  return slots.sort((a, b) => a.inicioMs - b.inicioMs);
+  return slots;
+}
+
+/**
+ * The médico's working intervals on a local date, in real time, sorted and never overlapping: each starts at
+ * the first occurrence of its start time and ends where {@link intervalEndMs} says. When the clock falls back,
+ * 00:00–01:30 ends at the second 01:30 and 01:30–03:00 would start at the first one: the second interval starts
+ * where the first ended instead, so one day's slots never overlap nor repeat an instant.
+ */
+export function workingIntervals(medico: Pick<Medico, 'horarios'>, date: string, zone: string): SlotTime[] {
+  const weekday = new Date(`${date}T00:00:00Z`).getUTCDay(); // 0 = domingo, as the contract counts
+  if (Number.isNaN(weekday)) return [];
+  const intervals = medico.horarios.filter((h) => h.diaSemana === weekday).sort((a, b) => (a.inicio < b.inicio ? -1 : 1));
+  const out: SlotTime[] = [];
+  let floor = -Infinity;
+  for (const h of intervals) {
+    const inicioMs = Math.max(wallClockToMs(date, h.inicio, zone, 'earliest'), floor);
+    const fimMs = intervalEndMs(date, h.fim, zone);
+    if (fimMs > inicioMs) out.push({ inicioMs, fimMs });
+    floor = Math.max(floor, fimMs);
+  }
+  return out;
+}
+
+/**
+ * Where a working interval ending at `time` on `date` ends in real time: the last moment the wall clock is
+ * still before `time`. That is its last occurrence when the clock falls back; the instant of the jump when
+ * `time` falls inside a forward jump (00:00–02:30 on a 02:00 → 03:00 night ends at the jump, not at 03:30);
+ * and the start of the next day for `24:00`.
+ */
+export function intervalEndMs(date: string, time: string, zone: string): number {
+  if (time === '24:00') return startOfDate(nextDate(date), zone);
+  const wall = `${date}T${time}`;
+  const resolved = DateTime.fromISO(wall, { zone }).toMillis();
+  const matches = occurrences(resolved, wall, zone);
+  if (matches.length > 0) return Math.max(...matches);
+  // Inside a forward jump: luxon moved the time past the jump. The jump is the first minute, within the
+  // three hours before, whose wall clock reads later than `time` (wall clocks only move forward there).
+  let lo = resolved - 3 * 3_600_000; // reads earlier than `time`
+  let hi = resolved; // reads later
+  while (hi - lo > 60_000) {
+    const mid = lo + Math.floor((hi - lo) / 120_000) * 60_000;
+    if (wallOf(mid, zone) > wall) hi = mid;
+    else lo = mid;
+  }
+  return hi;
 }
 
 /**
  * The instant a wall-clock time has on a date in a zone. When the clock falls back a time happens twice:
- * a working interval starts at its first occurrence (`earliest`) and ends at its last (`latest`), so the
- * whole interval is worked. A time inside a forward jump does not exist; luxon moves it forward.
+ * a working interval starts at its first occurrence (`earliest`); {@link intervalEndMs} ends it at its last.
+ * A time inside a forward jump does not exist; luxon moves it forward.
  */
 export function wallClockToMs(date: string, time: string, zone: string, pick: 'earliest' | 'latest'): number {
-  const resolved = DateTime.fromISO(`${date}T${time}`, { zone }).toMillis();
   const wall = `${date}T${time}`;
-  // Zones shift by 30 or 60 minutes (a few by other amounts; those are resolved by luxon alone).
-  const matches = [-3_600_000, -1_800_000, 0, 1_800_000, 3_600_000]
-    .map((delta) => resolved + delta)
-    .filter((ms) => DateTime.fromMillis(ms, { zone }).toFormat("yyyy-MM-dd'T'HH:mm") === wall);
+  const resolved = DateTime.fromISO(wall, { zone }).toMillis();
+  const matches = occurrences(resolved, wall, zone);
   if (matches.length === 0) return resolved;
   return pick === 'earliest' ? Math.min(...matches) : Math.max(...matches);
+}
+
+/** The instants near `resolved` whose wall clock reads `wall` (zones shift by 30 or 60 minutes). */
+function occurrences(resolved: number, wall: string, zone: string): number[] {
+  return [-3_600_000, -1_800_000, 0, 1_800_000, 3_600_000].map((delta) => resolved + delta).filter((ms) => wallOf(ms, zone) === wall);
+}
+
+/** `YYYY-MM-DDTHH:mm` of an instant in a zone. */
+function wallOf(ms: number, zone: string): string {
+  return formatInstant(ms, zone).slice(0, 16);
 }
 
 /** Every date from `de` to `ate`, inclusive (`YYYY-MM-DD`). */

@@ -12,9 +12,14 @@ export interface RunningServer {
 /** The first admin of test servers (created on first start from ADMIN_EMAIL / ADMIN_SENHA). */
 export const TEST_ADMIN = { email: 'admin@teste.local', senha: 'senha-de-teste-123' };
 
-/** Load tests book hundreds of times a minute on one session: the write limit is tested on its own. */
+/**
+ * Load tests book hundreds of times a minute on one session: the write limit is tested on its own. They run on
+ * the real clock and book years ahead (never in the past): the booking horizon is widened for them, and is
+ * tested on its own too.
+ */
 const TEST_SERVER_ENV = {
   PORT: '0', HOST: '127.0.0.1', SEED: 'false', ADMIN_EMAIL: TEST_ADMIN.email, ADMIN_SENHA: TEST_ADMIN.senha, WRITE_RATE_LIMIT: '0',
+  AGENDA_HORIZONTE_DIAS: '3650',
 };
 
 const tokens = new Map<string, Promise<string>>();

@@ -101,13 +101,13 @@ describe('POST /consultas/{id}/remarcar', () => {
 });
 
 describe('PATCH /consultas/{id}', () => {
-  it('when the consulta has not started, then 422; once it has, then realizada; then 409', async () => {
+  it('when the consulta has not started, then 409 status-invalido (v2: one state machine, one answer); once it has, then realizada; then 409', async () => {
     const clock = new ManualClock(TEST_NOW);
     const { app } = await makeApp({ clock });
     const { medicoId, pacienteId } = await clinic(app);
     const c = await agendar(app, { medicoId, pacienteId, inicio: at('08:00') }).expect(201);
     const early = await request(app).patch(`/consultas/${c.body.id}`).send({ status: 'realizada' });
-    expect(early.status).toBe(422);
+    expect(early.body).toMatchObject({ status: 409, type: '/problemas/status-invalido' });
     clock.set(new Date('2026-12-07T11:10:00Z'));
     const done = await request(app).patch(`/consultas/${c.body.id}`).send({ status: 'realizada', observacoes: 'retorno em 30 dias' });
     expect(done.status).toBe(200);
@@ -116,11 +116,11 @@ describe('PATCH /consultas/{id}', () => {
     expect(again.status).toBe(409);
   });
 
-  it('when the status is not realizada or faltou, then 400', async () => {
+  it('when the status is not one PATCH can set (cancelada, aguardando and agendada have their own routes or none), then 400', async () => {
     const { app } = await makeApp();
     const { medicoId, pacienteId } = await clinic(app);
     const c = await agendar(app, { medicoId, pacienteId, inicio: at('08:00') }).expect(201);
-    for (const status of ['cancelada', 'agendada', 'x', undefined]) {
+    for (const status of ['cancelada', 'agendada', 'aguardando', 'x', undefined]) {
       expect((await request(app).patch(`/consultas/${c.body.id}`).send({ status })).status).toBe(400);
     }
   });

@@ -38,7 +38,9 @@ describe('POST /medicos', () => {
     ['duration not an integer', { duracaoConsultaMin: 30.5 }, 'duracaoConsultaMin'],
     ['weekday 7', { horarios: [{ diaSemana: 7, inicio: '08:00', fim: '09:00' }] }, 'horarios.0.diaSemana'],
     ['start after end', { horarios: [{ diaSemana: 1, inicio: '10:00', fim: '09:00' }] }, 'horarios.0.fim'],
-    ['time 24:00', { horarios: [{ diaSemana: 1, inicio: '08:00', fim: '24:00' }] }, 'horarios.0.fim'],
+    // v2: an interval may end at 24:00 (runs to midnight), but not start there nor end past it.
+    ['start 24:00', { horarios: [{ diaSemana: 1, inicio: '24:00', fim: '24:00' }] }, 'horarios.0.inicio'],
+    ['end 24:30', { horarios: [{ diaSemana: 1, inicio: '08:00', fim: '24:30' }] }, 'horarios.0.fim'],
     [
       'overlapping intervals of one day',
       { horarios: [{ diaSemana: 2, inicio: '08:00', fim: '12:00' }, { diaSemana: 2, inicio: '11:00', fim: '13:00' }] },

@@ -130,6 +130,15 @@ describe('openapi.yaml', () => {
     check('get', '/medicos/{id}/agenda', await request(app).get(`/medicos/${medicoId}/agenda`).query({ data: '2026-12-07' }));
     check('get', '/medicos/{id}/agenda', await request(app).get(`/medicos/${medicoId}/agenda`));
     check('get', '/medicos/{id}/agenda', await request(app).get(`/medicos/${missing}/agenda`).query({ data: '2026-12-07' }));
+    const bloqueio = check('post', '/medicos/{id}/bloqueios', await request(app).post(`/medicos/${medicoId}/bloqueios`).send({ inicio: at('17:00'), fim: at('18:00'), motivo: 'Reunião' }));
+    check('post', '/medicos/{id}/bloqueios', await request(app).post(`/medicos/${medicoId}/bloqueios`).send({ inicio: at('08:00'), fim: at('09:00'), motivo: 'x' }));
+    check('get', '/medicos/{id}/bloqueios', await request(app).get(`/medicos/${medicoId}/bloqueios`));
+    check('delete', '/bloqueios/{id}', await request(app).delete(`/bloqueios/${bloqueio.body.id}`));
+    check('delete', '/bloqueios/{id}', await request(app).delete(`/bloqueios/${missing}`));
+    const feriado = check('post', '/feriados', await request(app).post('/feriados').send({ data: '2026-12-08', nome: 'Feriado municipal' }));
+    check('get', '/feriados', await request(app).get('/feriados').query({ ano: 2026 }));
+    check('get', '/feriados', await request(app).get('/feriados'));
+    check('delete', '/feriados/{id}', await request(app).delete(`/feriados/${feriado.body.id}`));
     check('post', '/consultas/{id}/remarcar', await request(app).post(`/consultas/${cid}/remarcar`).send({ inicio: at('10:00') }));
     check('post', '/consultas/{id}/remarcar', await request(app).post(`/consultas/${cid}/remarcar`).send({ inicio: at('09:00') }));
     check('post', '/consultas/{id}/remarcar', await request(app).post(`/consultas/${cid}/remarcar`).send({ inicio: at('10:10') }));
@@ -143,6 +152,12 @@ describe('openapi.yaml', () => {
     clock.set(new Date('2026-12-07T14:00:00Z'));
     const past = (await request(app).get('/consultas').query({ status: 'agendada' })).body.items[0];
     check('patch', '/consultas/{id}', await request(app).patch(`/consultas/${past.id}`).send({ status: 'faltou' }));
+    // Front desk (v2): check-in from 2 h before the start (now 11:00 in São Paulo), and an encaixe.
+    const soon = check('post', '/consultas/agendar', await book({ inicio: at('11:30') }));
+    check('post', '/consultas/{id}/checkin', await request(app).post(`/consultas/${soon.body.id}/checkin`));
+    check('post', '/consultas/{id}/checkin', await request(app).post(`/consultas/${soon.body.id}/checkin`));
+    check('post', '/consultas/{id}/checkin', await request(app).post(`/consultas/${missing}/checkin`));
+    check('post', '/consultas/agendar', await book({ inicio: at('11:35'), pacienteId: pacientes[1], encaixe: true, duracaoMin: 10 }));
 
     // Operations.
     const backupTask = check('post', '/sistema/tasks/backup', await request(app).post('/sistema/tasks/backup'));
@@ -188,6 +203,18 @@ describe('openapi.yaml', () => {
     check('get', '/sistema/auditoria', await request(app).get('/sistema/auditoria').query({ pacienteId }));
     check('get', '/sistema/auditoria', await request(app).get('/sistema/auditoria').query({ de: 'ontem' }));
     check('get', '/sistema/auditoria/verificacao', await request(app).get('/sistema/auditoria/verificacao'));
+
+    // Waiting list and next free slots.
+    const espera = check('post', '/lista-espera', await request(app).post('/lista-espera').send({ pacienteId, medicoId, de: '2026-12-14', ate: '2026-12-18' }));
+    check('post', '/lista-espera', await request(app).post('/lista-espera').send({ pacienteId, de: '2026-12-18', ate: '2026-12-14' }));
+    check('post', '/lista-espera', await request(app).post('/lista-espera').send({ pacienteId: missing, medicoId, de: '2026-12-14', ate: '2026-12-18' }));
+    check('get', '/lista-espera', await request(app).get('/lista-espera').query({ medicoId, ativa: 'true' }));
+    check('get', '/lista-espera', await request(app).get('/lista-espera').query({ ativa: 'talvez' }));
+    check('delete', '/lista-espera/{id}', await request(app).delete(`/lista-espera/${espera.body.id}`));
+    check('delete', '/lista-espera/{id}', await request(app).delete(`/lista-espera/${espera.body.id}`));
+    check('get', '/horarios-livres', await request(app).get('/horarios-livres').query({ especialidade: 'Cardiologia', limit: 3 }));
+    check('get', '/horarios-livres', await request(app).get('/horarios-livres').query({ limit: 0 }));
+    check('get', '/horarios-livres', await request(app).get('/horarios-livres').query({ medicoId: missing }));
 
     // The event streams, over a real connection.
     const server = await listen(app);

@@ -19,7 +19,7 @@ async function services(now = '2026-03-01T12:00:00Z') {
 }
 
 const medico: MedicoInput = {
-  nome: 'Ana', crm: '1234/SP', especialidade: 'Clínica', email: null, telefone: null, duracaoConsultaMin: 30, horarios: [], ativo: true,
+  nome: 'Ana', crm: '1234/SP', especialidade: 'Clínica', email: null, telefone: null, duracaoConsultaMin: 30, maxEncaixesDia: 2, horarios: [], ativo: true,
 };
 
 describe('MedicoService', () => {

@@ -18,7 +18,7 @@ function setup() {
 
 const slot = { inicioMs: Date.parse('2026-12-07T11:00:00Z'), fimMs: Date.parse('2026-12-07T11:30:00Z') };
 const consulta = (status: ConsultaRecord['status'], inicio = '2026-12-07T08:00:00-03:00', fim = '2026-12-07T08:30:00-03:00'): ConsultaRecord => ({
-  id: 'c1', medicoId: 'm1', pacienteId: 'p1', inicio, fim, status, observacoes: null, motivoCancelamento: null, criadaEm: 'x', atualizadaEm: 'x',
+  id: 'c1', medicoId: 'm1', pacienteId: 'p1', inicio, fim, status, observacoes: null, motivoCancelamento: null, chegouEm: null, encaixe: false, criadaEm: 'x', atualizadaEm: 'x',
 });
 
 describe('ScheduleState', () => {
@@ -54,6 +54,7 @@ describe('ScheduleState', () => {
       'horario_disponivel 08:00',
       'horario_ocupado 09:00',
       'horario_disponivel 09:00',
+      'consulta_status 09:00', // v2: every status change is told too (here agendada → cancelada)
     ]);
   });
 
