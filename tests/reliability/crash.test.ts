@@ -9,7 +9,7 @@ const json = { 'content-type': 'application/json' };
 
 /** The n-th bookable slot from 2031-01-02: 32 half-hour slots a day, 06:00–22:00 São Paulo time. */
 function slot(n: number): string {
-  const date = new Date(Date.UTC(2031, 0, 1 + Math.floor(n / 32)));
+  const date = new Date(Date.UTC(2031, 0, 2 + Math.floor(n / 32)));
   const minutes = 6 * 60 + (n % 32) * 30;
   const hh = String(Math.floor(minutes / 60)).padStart(2, '0');
   const mm = String(minutes % 60).padStart(2, '0');
