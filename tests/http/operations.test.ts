@@ -146,7 +146,7 @@ describe('SIGTERM during bookings', () => {
     const medico = (await (await post('/medicos', medicoBody({ horarios: [0, 1, 2, 3, 4, 5, 6].map((d) => ({ diaSemana: d, inicio: '06:00', fim: '22:00' })) }))).json()) as { id: string };
     const paciente = (await (await post('/pacientes', pacienteBody())).json()) as { id: string };
     const attempts = Array.from({ length: 300 }, (_, i) => {
-      const day = 1 + Math.floor(i / 32);
+      const day = 2 + Math.floor(i / 32); // from 2031-01-02: New Year's Day is a holiday (slots bloqueado)
       const minutes = 6 * 60 + (i % 32) * 30;
       const inicio = `2031-01-${String(day).padStart(2, '0')}T${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}:00-03:00`;
       return post('/consultas/agendar', { medicoId: medico.id, pacienteId: paciente.id, inicio }).then(
@@ -166,7 +166,7 @@ describe('SIGTERM during bookings', () => {
     const list = (await (await authedFetch(`${again.url}/consultas?limit=500`)).json()) as { items: { id: string }[] };
     const onDisk = new Set(list.items.map((c) => c.id));
     expect(created.filter((id) => !onDisk.has(id))).toEqual([]);
-    const agenda = (await (await authedFetch(`${again.url}/medicos/${medico.id}/agenda?de=2031-01-01&ate=2031-01-10`)).json()) as { slots: { estado: string }[] };
+    const agenda = (await (await authedFetch(`${again.url}/medicos/${medico.id}/agenda?de=2031-01-02&ate=2031-01-12`)).json()) as { slots: { estado: string }[] };
     expect(agenda.slots.filter((s) => s.estado === 'reservado')).toEqual([]);
     await again.stop();
   }, 60_000);
