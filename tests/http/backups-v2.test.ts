@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Writable } from 'node:stream';
+import { dataFileBytes } from '../helpers/files.js';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { createContainer } from '../../src/composition.js';
@@ -27,14 +28,6 @@ async function backup(t: App): Promise<string> {
   return task.body.resultado.nome as string;
 }
 
-/** Every data file's bytes, to prove a refused restore changed nothing. */
-function dataBytes(dataDir: string): Record<string, string> {
-  return Object.fromEntries(
-    readdirSync(dataDir)
-      .filter((f) => f.endsWith('.json') || f.endsWith('.wal'))
-      .map((f) => [f, readFileSync(path.join(dataDir, f)).toString('base64')]),
-  );
-}
 
 /** What the API shows of the clinic's records (data files also hold sessions and audit, which requests touch). */
 async function records(app: App['app']) {
@@ -109,12 +102,12 @@ describe('encrypted backups (BACKUP_KEY)', () => {
     writeFileSync(path.join(backupDir, flipped), bytes);
     // Audit entries of earlier writes leave the outbox collection asynchronously: let them settle first.
     await t.container.auditor.flush();
-    const before = dataBytes(t.dataDir);
+    const before = dataFileBytes(t.dataDir);
     const shown = await records(t.app);
     const res = await request(t.app).post(`/sistema/backups/${flipped}/restaurar`);
     expect(res.status).toBe(422);
     expect(res.body).toMatchObject({ type: '/problemas/backup-invalido', detail: expect.stringMatching(/chave não confere ou o arquivo foi alterado/) });
-    expect(dataBytes(t.dataDir)).toEqual(before);
+    expect(dataFileBytes(t.dataDir)).toEqual(before);
     await t.container.close();
 
     const otherKey = await makeApp({ env: { DATA_DIR: t.dataDir, BACKUP_KEY: randomBytes(32).toString('base64') } });

@@ -3,6 +3,7 @@ import { createWriteStream, readFileSync, readdirSync, writeFileSync } from 'nod
 import { once } from 'node:events';
 import path from 'node:path';
 import { ZipArchive } from 'archiver';
+import { dataFileBytes } from '../helpers/files.js';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { readZip } from '../../src/infra/zip-reader.js';
@@ -22,14 +23,6 @@ async function backup(t: App): Promise<string> {
   return task.body.resultado.nome as string;
 }
 
-/** Every data file's bytes, to prove a refused restore changed nothing. */
-function dataBytes(dataDir: string): Record<string, string> {
-  return Object.fromEntries(
-    readdirSync(dataDir)
-      .filter((f) => f.endsWith('.json') || f.endsWith('.wal'))
-      .map((f) => [f, readFileSync(path.join(dataDir, f)).toString('base64')]),
-  );
-}
 
 /** Writes a ZIP by hand (entries as given), as an attacker or a broken disk would. */
 async function writeZip(file: string, entries: Record<string, Buffer | string>): Promise<void> {
@@ -132,13 +125,13 @@ describe('backups', () => {
       await writeZip(path.join(t.container.config.backupDir, bad), mutate(entries));
       // Audit entries of earlier writes leave the outbox collection asynchronously: let them settle first.
       await t.container.auditor.flush();
-      const before = dataBytes(t.dataDir);
+      const before = dataFileBytes(t.dataDir);
       const backupsBefore = readdirSync(t.container.config.backupDir).sort();
       const res = await request(t.app).post(`/sistema/backups/${bad}/restaurar`);
       expect(res.status).toBe(422);
       expect(res.headers['content-type']).toMatch(/problem\+json/);
       expect(res.body.type).toBe('/problemas/backup-invalido');
-      expect(dataBytes(t.dataDir)).toEqual(before);
+      expect(dataFileBytes(t.dataDir)).toEqual(before);
       expect(readdirSync(t.container.config.backupDir).sort()).toEqual(backupsBefore); // not even a safety backup
       return res.body.detail as string;
     }
@@ -197,10 +190,10 @@ describe('backups', () => {
     writeFileSync(path.join(t.container.config.backupDir, 'backup-20200101-000000.zip'), bytes.subarray(0, bytes.length - 40));
     // Audit entries of earlier writes leave the outbox collection asynchronously: let them settle first.
     await t.container.auditor.flush();
-    const before = dataBytes(t.dataDir);
+    const before = dataFileBytes(t.dataDir);
     const res = await request(t.app).post('/sistema/backups/backup-20200101-000000.zip/restaurar');
     expect(res.status).toBe(422);
-    expect(dataBytes(t.dataDir)).toEqual(before);
+    expect(dataFileBytes(t.dataDir)).toEqual(before);
   });
 
   it('when a backup is taken while 200 bookings are written, then it holds a consistent set', async () => {

@@ -1,5 +1,6 @@
 import { inflateSync } from 'node:zlib';
 import { PDFParse } from 'pdf-parse';
+import { downloadPdf } from '../helpers/files.js';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { CHART_TITLE } from '../../src/services/report-chart.js';
@@ -12,18 +13,6 @@ const LONG_NAME =
   'Maria Aparecida Conceição dos Santos Albuquerque Cavalcanti de Vasconcelos Bragança e Orléans Figueiredo Montenegro';
 const LONG_PACIENTE = 'Francisca Valdirene Rodrigues de Oliveira Nascimento Pimentel Assunção Bittencourt';
 
-async function pdfBytes(t: App, nome: string): Promise<Buffer> {
-  const res = await request(t.app)
-    .get(`/sistema/relatorios/${nome}`)
-    .buffer(true)
-    .parse((r, cb) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => cb(null, Buffer.concat(chunks)));
-    });
-  expect(res.status).toBe(200);
-  return res.body as Buffer;
-}
 
 /** The (inflated) page content streams of a PDF, joined: where the drawing operators are. */
 function contentStreams(pdf: Buffer): string {
@@ -99,7 +88,7 @@ async function generate(t: App): Promise<Buffer> {
   await t.container.queue.onIdle();
   const task = await request(t.app).get(`/sistema/tasks/${res.body.id}`).expect(200);
   expect(task.body).toMatchObject({ status: 'concluida', resultado: { consultas: 13 } });
-  return pdfBytes(t, task.body.resultado.nome);
+  return downloadPdf(t.app, task.body.resultado.nome);
 }
 
 describe('PDF report v2', () => {
@@ -148,7 +137,7 @@ describe('PDF report v2', () => {
     const res = await request(t.app).post('/sistema/tasks/relatorio').send({ de: '2026-11-30', ate: '2026-12-07' }).expect(202);
     await t.container.queue.onIdle();
     const task = await request(t.app).get(`/sistema/tasks/${res.body.id}`).expect(200);
-    const { text } = await new PDFParse({ data: await pdfBytes(t, task.body.resultado.nome) }).getText();
+    const { text } = await new PDFParse({ data: await downloadPdf(t.app, task.body.resultado.nome) }).getText();
     expect(text).toContain('Clínica fechada: 07/12/2026 (Aniversário da cidade)');
     expect(text).toMatch(/İlkay Gündoğan\s+Cardiologia\s+0\s+4\s+0\s+0\s+0,0%/); // 4 slots: 11-30 only
   });

@@ -1,6 +1,7 @@
 import { readFileSync, readdirSync } from 'node:fs';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { PDFParse } from 'pdf-parse';
+import { downloadPdf } from '../helpers/files.js';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { makeApp, medicoBody, pacienteBody } from '../helpers/app.js';
@@ -9,17 +10,7 @@ import { agendar, at, clinic } from '../helpers/scheduling.js';
 type App = Awaited<ReturnType<typeof makeApp>>;
 
 async function pdfText(t: App, nome: string): Promise<{ text: string; pages: number }> {
-  const res = await request(t.app)
-    .get(`/sistema/relatorios/${nome}`)
-    .buffer(true)
-    .parse((r, cb) => {
-      const chunks: Buffer[] = [];
-      r.on('data', (c: Buffer) => chunks.push(c));
-      r.on('end', () => cb(null, Buffer.concat(chunks)));
-    });
-  expect(res.status).toBe(200);
-  expect(res.headers['content-type']).toBe('application/pdf');
-  const parsed = await new PDFParse({ data: res.body as Buffer }).getText();
+  const parsed = await new PDFParse({ data: await downloadPdf(t.app, nome) }).getText();
   return { text: parsed.text, pages: parsed.total };
 }
 

@@ -1,13 +1,10 @@
-import { readFileSync, readdirSync } from 'node:fs';
-import path from 'node:path';
+import { dataFileBytes } from '../helpers/files.js';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { makeApp } from '../helpers/app.js';
 import { faultyFs } from '../helpers/faults.js';
 import { agendar, at, clinic } from '../helpers/scheduling.js';
 
-const snapshot = (dir: string) =>
-  Object.fromEntries(readdirSync(dir).filter((f) => /\.(json|wal)$/.test(f)).map((f) => [f, readFileSync(path.join(dir, f)).toString('base64')]));
 
 describe.each(['ENOSPC', 'EIO'] as const)('disk fault %s', (code) => {
   it('when writes fail, then bookings answer 503 problem, slots go back to disponivel, files are intact, and service resumes', async () => {
@@ -17,7 +14,7 @@ describe.each(['ENOSPC', 'EIO'] as const)('disk fault %s', (code) => {
     await agendar(t.app, { medicoId, pacienteId: pacientes[0], inicio: at('08:00') }).expect(201);
     // Audit entries of those writes leave the outbox after the answers: let them settle first.
     await t.container.auditor.flush();
-    const before = snapshot(t.dataDir);
+    const before = dataFileBytes(t.dataDir);
 
     control.failing = true;
     const results = await Promise.all(
@@ -32,7 +29,7 @@ describe.each(['ENOSPC', 'EIO'] as const)('disk fault %s', (code) => {
     expect(cancel.status).toBe(400);
     const agenda = await request(t.app).get(`/medicos/${medicoId}/agenda`).query({ data: '2026-12-07' }).expect(200);
     expect(agenda.body.slots.filter((s: { estado: string }) => s.estado !== 'disponivel').map((s: { inicio: string }) => s.inicio)).toEqual([at('08:00')]);
-    expect(snapshot(t.dataDir)).toEqual(before); // the failed appends were cut back
+    expect(dataFileBytes(t.dataDir)).toEqual(before); // the failed appends were cut back
 
     control.failing = false;
     await agendar(t.app, { medicoId, pacienteId: pacientes[1], inicio: at('09:00') }).expect(201);

@@ -1,6 +1,5 @@
-import { readFileSync, readdirSync } from 'node:fs';
-import path from 'node:path';
 import fc from 'fast-check';
+import { dataFileBytes } from '../helpers/files.js';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { makeApp } from '../helpers/app.js';
@@ -9,8 +8,6 @@ import { listen } from '../helpers/sse.js';
 
 const RUNS = Number(process.env.HOSTILE_RUNS ?? 5000);
 
-const dataFiles = (dir: string) =>
-  Object.fromEntries(readdirSync(dir).filter((f) => /\.(json|wal)$/.test(f)).map((f) => [f, readFileSync(path.join(dir, f)).toString('base64')]));
 
 /** Every route (event streams aside: they never end), with placeholders for what varies. */
 const ROUTES = [
@@ -63,7 +60,7 @@ describe('hostile input', () => {
     await clinic(t.app, { medicos: 2, pacientes: 2 });
     // Audit entries of those writes leave the outbox after the answers: let them settle first.
     await t.container.auditor.flush();
-    const before = dataFiles(t.dataDir);
+    const before = dataFileBytes(t.dataDir);
     // One listening server for all requests (supertest would otherwise open one per request).
     const server = await listen(t.app);
     const statuses = new Map<number, number>();
@@ -84,7 +81,7 @@ describe('hostile input', () => {
     );
     await server.close();
     await t.container.queue.onIdle();
-    expect(dataFiles(t.dataDir)).toEqual(before);
+    expect(dataFileBytes(t.dataDir)).toEqual(before);
     expect([...statuses.keys()].every((s) => s < 500)).toBe(true);
     expect((await request(t.app).get('/health')).status).toBe(200); // still alive
   }, 180_000);
