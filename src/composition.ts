@@ -35,7 +35,9 @@ import { ListaEsperaRepository } from './repositories/lista-espera.repository.js
 import { ListaEsperaService } from './services/lista-espera.service.js';
 import { HorariosLivresService } from './services/horarios-livres.service.js';
 import { VagaDisponivelNotifier } from './services/vaga-disponivel.js';
-import { FreeSlotCache, interimDaySlotStates } from './services/free-slots.js';
+import { FreeSlotCache } from './services/free-slots.js';
+import { SlotStates } from './services/slot-states.js';
+import { CPU_QUANTUM_MS, TimeSlicer } from './core/time-slice.js';
 import path from 'node:path';
 import { formatInstant } from './core/time.js';
 
@@ -189,7 +191,10 @@ export async function createContainer(config: Config, options: ContainerOptions 
       : undefined;
 
   // The waiting list, and the free slots it and GET /horarios-livres read (the agenda's states, bloqueios included).
-  const daySlots = interimDaySlotStates({ consultas, schedule, clock, timezone, blockedAt: (medicoId, inicioMs, fimMs) => bloqueios.blockedAt(medicoId, inicioMs, fimMs) });
+  const slotStates = new SlotStates({ consultas, bloqueios: bloqueioRepo, feriados, schedule, clock, timezone });
+  const daySlots = slotStates.day;
+  // Long agendas and free-slot searches share one quantum of CPU per turn of the event loop (see TimeSlicer).
+  const slicer = new TimeSlicer(CPU_QUANTUM_MS);
   const listaEspera = new ListaEsperaService({
     store, listaEspera: new ListaEsperaRepository(store, timezone), medicos, pacientes, consultas, auditor, clock, timezone, logger,
   });
@@ -213,13 +218,16 @@ export async function createContainer(config: Config, options: ContainerOptions 
     }),
     consultas: new ConsultaService({ store, consultas, clock, timezone, logger, auditor }),
     booking,
-    agenda: new AgendaService({ store, medicos, consultas, bloqueios: bloqueioRepo, feriados, schedule, clock, timezone }),
+    agenda: new AgendaService({
+      store, medicos, slotStates, schedule, clock, timezone, slicer,
+      announce: (medicoId) => agendaBroker.publish('agenda_alterada', medicoId === undefined ? {} : { medicoId }, medicoId),
+    }),
     bloqueios,
     feriados,
     auth: new AuthService({ store, usuarios, sessoes, auditor, clock, timezone, logger, sessionTtlMin: config.sessionTtlMin }),
     usuarios: new UsuarioService({ store, usuarios, sessoes, medicos, auditor, clock, timezone, logger }),
     listaEspera,
-    horariosLivres: new HorariosLivresService({ medicos, freeOn: (m, d) => freeSlots.freeOn(m, d), clock, timezone, horizonDays: config.agendaHorizonteDias }),
+    horariosLivres: new HorariosLivresService({ medicos, freeOn: (m, d) => freeSlots.freeOn(m, d), clock, timezone, horizonDays: config.agendaHorizonteDias, slicer }),
   };
   const purgeSessions = () =>
     services.auth.purgeExpired().catch((error: unknown) => logger.warn({ err: error }, 'limpeza de sessões falhou'));

@@ -58,7 +58,7 @@ export class AgendaController {
           '`data: { "medicoId", "inicio", "fim", "estado", "consultaId"? }`. ' +
           'Evento `consulta_status` `{ "medicoId", "inicio", "fim", "consultaId", "status", "encaixe" }` a cada mudança de status de uma ' +
           'consulta (confirmada, aguardando, em_atendimento, realizada, faltou, cancelada) e a cada encaixe agendado; o horário continua ' +
-          '`ocupado` em todo status menos `cancelada`, e encaixes nunca mudam o estado de um horário. Evento `vaga_disponivel` `{ "medicoId", "inicio", "fim", "listaEsperaIds" }` quando um horário que atende a uma entrada ativa da lista de espera fica livre (cancelamento, remarcação, bloqueio removido), sem dados de pacientes. Comentário `: ping` a cada SSE_HEARTBEAT_MS. ' +
+          '`ocupado` em todo status menos `cancelada`, e encaixes nunca mudam o estado de um horário. Evento `vaga_disponivel` `{ "medicoId", "inicio", "fim", "listaEsperaIds" }` quando um horário que atende a uma entrada ativa da lista de espera fica livre (cancelamento, remarcação, bloqueio removido), sem dados de pacientes. Evento `agenda_alterada` `{ "medicoId" }` quando a agenda de um médico muda sem evento de horário (horário de trabalho, bloqueio criado ou removido) e `{}` quando todas mudam (feriado): recarregue a agenda. Comentário `: ping` a cada SSE_HEARTBEAT_MS. ' +
           'Com `Last-Event-ID` (ou `?lastEventId=`) reenvia os eventos seguintes; um id mais antigo que o buffer recebe `event: resync` ' +
           '(recarregue a agenda). Um cliente que não lê é desconectado. No máximo SSE_MAX_CLIENTS fluxos abertos no total ' +
           '(além disso, 503 `/problemas/limite-de-conexoes`) e 20 por sessão (além disso, 429 `/problemas/muitas-conexoes`), ' +

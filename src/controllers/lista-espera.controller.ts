@@ -36,8 +36,8 @@ export class ListaEsperaController {
     res.status(204).end();
   };
 
-  livres = (req: Request, res: Response): void => {
-    res.json(this.horariosLivres.next(req.query as unknown as HorariosLivresQuery));
+  livres = async (req: Request, res: Response): Promise<void> => {
+    res.json(await this.horariosLivres.next(req.query as unknown as HorariosLivresQuery));
   };
 
   routes(): RouteSpec[] {

@@ -62,3 +62,30 @@ export function formatInstant(instant: Date | number, zone: string): string {
 export function todayIn(zone: string, now: Date): string {
   return formatInstant(now, zone).slice(0, 10);
 }
+
+/**
+ * ms since the epoch of a stored instant. Every stored instant is `YYYY-MM-DDTHH:mm:ss±HH:MM` (formatInstant),
+ * read here digit by digit; anything else goes to `Date.parse`. V8's `Date.parse` takes about 1.5 µs on such a
+ * string: a GET /horarios-livres that walks a month of 50 fully booked médicos parses 200k of them, and spent
+ * most of its time there.
+ */
+export function instantMs(text: string): number {
+  if (text.length === 25 && text.charCodeAt(10) === 84 /* T */ && text.charCodeAt(22) === 58 /* : */) {
+    const sign = text.charCodeAt(19) === 45 /* - */ ? -1 : text.charCodeAt(19) === 43 /* + */ ? 1 : NaN;
+    const local = Date.UTC(digits(text, 0, 4), digits(text, 5, 2) - 1, digits(text, 8, 2), digits(text, 11, 2), digits(text, 14, 2), digits(text, 17, 2));
+    const ms = local - sign * (digits(text, 20, 2) * 60 + digits(text, 23, 2)) * 60_000;
+    if (!Number.isNaN(ms)) return ms;
+  }
+  return Date.parse(text);
+}
+
+/** The number written by `length` ASCII digits from `start`, or NaN. */
+function digits(text: string, start: number, length: number): number {
+  let value = 0;
+  for (let i = start; i < start + length; i++) {
+    const d = text.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return NaN;
+    value = value * 10 + d;
+  }
+  return value;
+}

@@ -1,53 +1,38 @@
-import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { Clock } from '../core/clock.js';
+import type { Slice, TimeSlicer } from '../core/time-slice.js';
 import { notFound } from '../core/errors.js';
 import { assertOwnMedico, ownMedicoOnly } from '../core/permissions.js';
 import { formatInstant } from '../core/time.js';
 import type { ScheduleState } from '../infra/schedule-state.js';
 import type { Change, Store } from '../infra/storage/store.js';
-import type { BloqueioRepository } from '../repositories/bloqueio.repository.js';
 import { COLLECTIONS } from '../repositories/collections.js';
-import type { ConsultaRepository } from '../repositories/consulta.repository.js';
 import type { MedicoRepository } from '../repositories/medico.repository.js';
-import type { AgendaQuery } from '../schemas/agenda.schema.js';
+import { AGENDA_ESTADOS, type AgendaEstado, type AgendaQuery } from '../schemas/agenda.schema.js';
 import type { Medico } from '../schemas/medico.schema.js';
-import { MEDICO_INATIVO } from './bloqueio.service.js';
-import type { FeriadoService } from './feriado.service.js';
-import { datesBetween, slotsForDate } from './slots.js';
+import type { SlotStates } from './slot-states.js';
+import { datesBetween } from './slots.js';
 
 export interface AgendaServiceDeps {
   store: Store;
   medicos: MedicoRepository;
-  consultas: ConsultaRepository;
-  bloqueios: BloqueioRepository;
-  feriados: FeriadoService;
+  slotStates: SlotStates;
   schedule: ScheduleState;
   clock: Clock;
   timezone: string;
+  slicer: TimeSlicer;
+  /**
+   * Told when a médico's agenda changed other than by a slot event (its working hours, a bloqueio), or every
+   * agenda did (a holiday: `undefined`), here or in another process: the stream's `agenda_alterada`.
+   */
+  announce?: (medicoId: string | undefined) => void;
 }
 
 /** Cached answers are dropped all at once past this many bytes (a day's agenda is about 9 kB). */
 const MAX_CACHED_BYTES = 8 * 1024 * 1024;
-/** The longest consulta: how far before a range a consulta overlapping it can start. */
-const LONGEST_MS = 240 * 60_000;
-/**
- * Agenda work allowed per turn of the event loop, shared by every agenda being built at once: ten 31-day
- * builds yielding on their own budgets would still run back to back in one turn and hold up `/health`.
- */
-const TURN_BUDGET_MS = 4;
-const turn = { start: 0 };
-
 interface Cached {
   json: Buffer;
   /** The answer is right until this instant: the next slot start, when that slot turns `passado`. */
   validUntil: number;
-}
-
-/** A consulta that holds time in the agenda, its times parsed once. */
-interface Held {
-  id: string;
-  inicio: number;
-  fim: number;
 }
 
 /**
@@ -58,9 +43,10 @@ interface Held {
  * process or read from another's journal), a change to the médico or its bloqueios, any holiday change, a full
  * reload, or the clock reaching the next slot start of the answer (that slot turns `passado`).
  *
- * Building one is plain arithmetic over the cached slot cuts with sorted sweeps (consultas, bloqueios), written
- * straight into a JSON string; a long range yields to the event loop every few milliseconds, so a burst of
- * 31-day agendas of 5-minute slots does not hold up other requests. A médico's generation number tells
+ * Building one is plain arithmetic over the cached slot cuts with one sorted sweep (SlotStates: the one place that
+ * decides a slot's state), written straight into bytes; a long range is built a day at a time within the CPU
+ * quantum that all long agendas share per turn of the event loop (TimeSlicer), so a burst of 31-day agendas of
+ * 5-minute slots does not hold up other requests. A médico's generation number tells
  * whether something changed while an answer was being built, in which case it is sent but not kept.
  */
 export class AgendaService {
@@ -105,72 +91,43 @@ export class AgendaService {
     return built.json;
   }
 
-  private async build(medico: Medico, dates: readonly string[], now: number): Promise<Cached> {
-    const { consultas, bloqueios, feriados, schedule, timezone } = this.deps;
-    const medicoId = medico.id;
-    const cuts = dates.map((date) => slotsForDate(medico, date, timezone));
-    const fromMs = Date.parse(`${dates[0]}T00:00:00Z`) - 86_400_000; // a day either side covers every offset
-    const toMs = Date.parse(`${dates[dates.length - 1]}T00:00:00Z`) + 2 * 86_400_000;
-    const firstDay = dates[0]!;
-    const lastDay = dates[dates.length - 1]!;
+  /** Builds the answer as one task of the shared {@link TimeSlicer}. */
+  private build(medico: Medico, dates: readonly string[], now: number): Promise<Cached> {
+    return this.deps.slicer.run((slice) => this.buildSliced(slice, medico, dates, now));
+  }
 
-    // One index lookup for the whole range; consultas and slots then meet in order.
-    const held: Held[] = [];
-    const encaixes: string[] = [];
-    for (const c of consultas.forMedicoBetween(medicoId, fromMs - LONGEST_MS, toMs)) {
-      if (c.status === 'cancelada') continue;
-      const inicio = Date.parse(c.inicio);
-      const fim = Date.parse(c.fim);
-      if ((c as { encaixe?: unknown }).encaixe === true) {
-        const day = formatInstant(inicio, timezone).slice(0, 10);
-        if (day >= firstDay && day <= lastDay) encaixes.push(`{"inicio":"${formatInstant(inicio, timezone)}","fim":"${formatInstant(fim, timezone)}","consultaId":"${c.id}"}`);
-      } else held.push({ id: c.id, inicio, fim });
-    }
-    const blocks = bloqueios.ofMedico(medicoId).filter((b) => b.inicioMs < toMs && b.fimMs > fromMs);
-    const inactive = !medico.ativo;
-
-    const out = new ByteWriter(cuts.reduce((n, day) => n + day.length, 0) * 112 + 256);
-    out.write(`{"medicoId":${JSON.stringify(medicoId)},"timezone":${JSON.stringify(timezone)},"slots":[`);
+  private async buildSliced(slice: Slice, medico: Medico, dates: readonly string[], now: number): Promise<Cached> {
+    const { timezone } = this.deps;
+    const sweep = this.deps.slotStates.sweep(medico, dates[0]!, dates[dates.length - 1]!, now);
+    // A slot is about 114 bytes of JSON (more with a consultaId or a motivo): 120 leaves room for most answers,
+    // which then grow no buffer and are not copied to trim it (ByteWriter.bytes keeps up to an eighth spare).
+    const out = new ByteWriter(dates.length * sweep.cuts(dates[0]!).length * 120 + 256);
+    out.write(`{"medicoId":${JSON.stringify(medico.id)},"timezone":${JSON.stringify(timezone)},"slots":[`);
     let first = true;
     let validUntil = Infinity;
-    let h = 0;
     for (let d = 0; d < dates.length; d++) {
-      // Let other requests in between days of a long range, sharing one budget with every agenda being built.
-      if (d > 0 && performance.now() - turn.start >= TURN_BUDGET_MS) {
-        await nextTurn();
-        if (performance.now() - turn.start >= TURN_BUDGET_MS) turn.start = performance.now(); // the first back opens a new turn
-      }
-      const slots = cuts[d]!;
+      // A day at a time, within the quantum that every long agenda and search being built shares (TimeSlicer);
+      // the first day never waits, so a one-day agenda (the common case) is answered at once.
+      if (d > 0 && slice.spent()) await slice.pause();
+      const date = dates[d]!;
+      const slots = sweep.cuts(date);
       if (slots.length === 0) continue;
-      let day = '';
-      const holiday = feriados.closingOn(dates[d]!)?.nome;
-      const format = dayFormatter(dates[d]!, timezone, slots[0]!.inicioMs, slots[slots.length - 1]!.fimMs);
-      const anyReserved = schedule.reservedCount > 0;
-      for (const { inicioMs, fimMs } of slots) {
-        // Consultas by start: skip those that ended before this slot could start (none lasts longer than LONGEST_MS).
-        while (h < held.length && held[h]!.inicio + LONGEST_MS <= inicioMs) h++;
-        let holder: Held | undefined;
-        for (let k = h; k < held.length && held[k]!.inicio < fimMs; k++) {
-          if (held[k]!.fim > inicioMs) {
-            holder = held[k];
-            break;
-          }
-        }
-        let tail: string;
-        if (anyReserved && schedule.isReserved(medicoId, inicioMs)) tail = '"reservado","consultaId":null}';
-        else if (holder) tail = `"ocupado","consultaId":"${holder.id}"}`;
-        else {
-          const motivo = inactive ? MEDICO_INATIVO : (blocks.find((b) => b.inicioMs < fimMs && b.fimMs > inicioMs)?.bloqueio.motivo ?? holiday);
-          if (motivo !== undefined) tail = `"bloqueado","consultaId":null,"motivo":${JSON.stringify(motivo)}}`;
-          else if (inicioMs <= now) tail = '"passado","consultaId":null}';
-          else tail = '"disponivel","consultaId":null}';
-        }
+      const format = dayFormatter(date, timezone, slots[0]!.inicioMs, slots[slots.length - 1]!.fimMs);
+      // One flat string per day (joined, not a chain of concatenations), encoded into the answer at once.
+      const day: string[] = [];
+      sweep.visit(date, slots, (inicioMs, fimMs, estado, consultaId, motivo) => {
         if (inicioMs > now && inicioMs < validUntil) validUntil = inicioMs;
-        day += `${first ? '' : ','}{"inicio":"${format(inicioMs)}","fim":"${format(fimMs)}","estado":${tail}`;
-        first = false;
-      }
-      out.write(day);
+        const tail =
+          consultaId !== undefined ? `"${estado}","consultaId":"${consultaId}"}`
+          : motivo !== undefined ? `"${estado}","consultaId":null,"motivo":${JSON.stringify(motivo)}}`
+          : FREE_TAIL[estado];
+        day.push(`{"inicio":"${format(inicioMs)}","fim":"${format(fimMs)}","estado":${tail}`);
+      });
+      if (day.length === 0) continue;
+      out.write(`${first ? '' : ','}${day.join(',')}`);
+      first = false;
     }
+    const encaixes = sweep.encaixes.map((e) => `{"inicio":"${formatInstant(e.inicioMs, timezone)}","fim":"${formatInstant(e.fimMs, timezone)}","consultaId":"${e.id}"}`);
     out.write(`],"encaixes":[${encaixes.join(',')}]}`);
     return { json: out.bytes(), validUntil };
   }
@@ -186,13 +143,21 @@ export class AgendaService {
   }
 
   private onChange(change: Change): void {
-    if (change.collection === COLLECTIONS.medicos) this.forget(change.id);
+    const changed = new Set<string>();
+    if (change.collection === COLLECTIONS.medicos) changed.add(change.id);
     else if (change.collection === COLLECTIONS.bloqueios) {
       for (const record of [change.before, change.after]) {
         const medicoId = (record as { medicoId?: string } | undefined)?.medicoId;
-        if (medicoId) this.forget(medicoId);
+        if (medicoId) changed.add(medicoId);
       }
-    } else if (change.collection === COLLECTIONS.feriados) this.clear();
+    } else if (change.collection === COLLECTIONS.feriados) {
+      this.clear();
+      this.deps.announce?.(undefined);
+    }
+    for (const medicoId of changed) {
+      this.forget(medicoId);
+      this.deps.announce?.(medicoId);
+    }
   }
 
   private versionOf(medicoId: string): string {
@@ -211,6 +176,9 @@ export class AgendaService {
     this.epoch++;
   }
 }
+
+/** The end of a slot's JSON when no consulta holds it and it has no motivo: one constant string per state. */
+const FREE_TAIL = Object.fromEntries(AGENDA_ESTADOS.map((estado) => [estado, `"${estado}","consultaId":null}`])) as Record<AgendaEstado, string>;
 
 const TWO_DIGITS = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, '0'));
 
@@ -257,8 +225,13 @@ class ByteWriter {
     this.length += this.buffer.write(text, this.length, 'utf8');
   }
 
-  /** The bytes written, in a buffer of their own size (a cached answer should not hold spare room). */
+  /**
+   * The bytes written. A cached answer should not hold much spare room, but copying a megabyte to trim a few
+   * kilobytes doubles what each answer allocates outside the heap (which is what drives full collections here):
+   * the buffer is trimmed by a copy only when more than an eighth of it is spare.
+   */
   bytes(): Buffer {
-    return this.length === this.buffer.length ? this.buffer : Buffer.from(this.buffer.subarray(0, this.length));
+    const view = this.buffer.subarray(0, this.length);
+    return this.buffer.length - this.length > this.buffer.length / 8 ? Buffer.from(view) : view;
   }
 }

@@ -1,4 +1,5 @@
 import type { Clock } from '../core/clock.js';
+import type { Slice, TimeSlicer } from '../core/time-slice.js';
 import { notFound } from '../core/errors.js';
 import { assertOwnMedico, ownMedicoOnly } from '../core/permissions.js';
 import { formatInstant } from '../core/time.js';
@@ -17,6 +18,8 @@ export interface HorariosLivresDeps {
   timezone: string;
   /** How far ahead bookings are taken (AGENDA_HORIZONTE_DIAS): no slot past it is offered. */
   horizonDays: number;
+  /** The CPU quantum shared with long agendas: a cold walk over many médico-days is done a médico-day at a time. */
+  slicer: TimeSlicer;
 }
 
 const DAY_MS = 86_400_000;
@@ -32,8 +35,13 @@ const DAY_MS = 86_400_000;
 export class HorariosLivresService {
   constructor(private readonly deps: HorariosLivresDeps) {}
 
-  next(query: HorariosLivresQuery): { items: HorarioLivre[] } {
+  next(query: HorariosLivresQuery): Promise<{ items: HorarioLivre[] }> {
+    return this.deps.slicer.run((slice) => this.walk(slice, query));
+  }
+
+  private async walk(slice: Slice, query: HorariosLivresQuery): Promise<{ items: HorarioLivre[] }> {
     const { clock, timezone, freeOn } = this.deps;
+    let walked = 0;
     const medicos = this.candidates(query);
     const now = clock.now().getTime();
     const fromMs = Math.max(now, query.de === undefined ? now : limiteMs(query.de, 'de', timezone));
@@ -43,6 +51,7 @@ export class HorariosLivresService {
     for (let date = localDate(fromMs, timezone); startOfDate(date, timezone) <= horizonMs; date = nextDate(date)) {
       const day: { medicoId: string; inicioMs: number; fimMs: number }[] = [];
       for (const medico of medicos) {
+        if (walked++ > 0 && slice.spent()) await slice.pause(); // the first médico-day never waits
         for (const slot of freeOn(medico, date)) {
           if (slot.inicioMs >= fromMs && slot.inicioMs <= horizonMs) {
             day.push({ medicoId: medico.id, inicioMs: slot.inicioMs, fimMs: slot.fimMs });

@@ -3,7 +3,7 @@ import { formatInstant } from '../core/time.js';
 import type { ScheduleEvent } from '../infra/schedule-state.js';
 import type { MedicoRepository } from '../repositories/medico.repository.js';
 import type { Medico } from '../schemas/medico.schema.js';
-import type { DaySlotStates } from './free-slots.js';
+import type { DaySlotStates } from './slot-states.js';
 import type { ListaEsperaService } from './lista-espera.service.js';
 import { localDate, nextDate, type SlotTime } from './slots.js';
 

@@ -34,6 +34,31 @@ describe('bloqueios', () => {
     await agendar(app, { medicoId, pacienteId, inicio: at('09:00') }).expect(201);
   });
 
+  it('when a bloqueio, a holiday or working hours change, then the stream says agenda_alterada for that médico (or for all)', async () => {
+    const { app, container } = await makeApp();
+    const { medicoId, pacienteId } = await clinic(app);
+    const publish = vi.spyOn(container.agendaBroker, 'publish');
+    const altered = () => publish.mock.calls.filter(([event]) => event === 'agenda_alterada').map(([, data, topic]) => [data, topic]);
+
+    const bloqueio = await request(app).post(`/medicos/${medicoId}/bloqueios`).send({ inicio: at('08:00'), fim: at('10:00'), motivo: 'Congresso' }).expect(201);
+    expect(altered()).toEqual([[{ medicoId }, medicoId]]);
+    await request(app).delete(`/bloqueios/${bloqueio.body.id}`).expect(204);
+    expect(altered()).toHaveLength(2);
+
+    const feriado = await request(app).post('/feriados').send({ data: NEXT_MONDAY, nome: 'Aniversário da cidade' }).expect(201);
+    expect(altered()[2]).toEqual([{}, undefined]); // every médico's agenda: sent to every client
+    await request(app).delete(`/feriados/${feriado.body.id}`).expect(204);
+    expect(altered()).toHaveLength(4);
+
+    const medico = (await request(app).get(`/medicos/${medicoId}`).expect(200)).body;
+    await request(app).put(`/medicos/${medicoId}`).send({ ...medicoBody(), crm: medico.crm, horarios: [{ diaSemana: 2, inicio: '08:00', fim: '12:00' }] }).expect(200);
+    expect(altered()[4]).toEqual([{ medicoId }, medicoId]);
+    // A booking is told by its own slot events, not by agenda_alterada.
+    publish.mockClear();
+    await agendar(app, { medicoId, pacienteId, inicio: at('08:00', '2027-01-05') }).expect(201);
+    expect(altered()).toEqual([]);
+  });
+
   it('when a bloqueio covers booked consultas, then 409 consultas-afetadas lists their ids', async () => {
     const { app } = await makeApp();
     const { medicoId, pacientes } = await clinic(app, { pacientes: 2 });

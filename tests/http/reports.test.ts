@@ -90,6 +90,7 @@ describe('PDF reports', () => {
     const res = await request(t.app).post('/sistema/tasks/relatorio').send({ de: '2026-12-01', ate: '2027-01-31' });
     expect(res.status).toBe(202);
     delay.enable();
+    const started = performance.now();
     // While the worker lays out the PDF, agenda requests keep completing.
     let answered = 0;
     let finished = false;
@@ -101,11 +102,14 @@ describe('PDF reports', () => {
       workerNice = Math.max(workerNice, ...threadNiceValues());
     }
     await idle;
+    const tookMs = performance.now() - started;
     delay.disable();
     const task = await request(t.app).get(`/sistema/tasks/${res.body.id}`).expect(200);
     expect(task.body.status).toBe('concluida');
     expect(answered).toBeGreaterThan(10);
-    expect(delay.max / 1e6).toBeLessThan(500); // ms: no long block of the event loop while the PDF was built
+    // No long block of the event loop while the PDF was built: built on this thread, the longest block would be
+    // most of the build. Relative to the build's own duration, so a loaded machine slows both sides alike.
+    expect(delay.max / 1e6).toBeLessThan(tookMs / 4);
     // The worker thread ran at the lowest priority (the test process's other threads stay at 0).
     if (process.platform === 'linux') expect(workerNice).toBe(19);
     const { text, pages } = await pdfText(t, task.body.resultado.nome);
