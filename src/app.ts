@@ -14,20 +14,22 @@ import { pacienteController } from './controllers/paciente.controller.js';
 import { SystemController } from './controllers/system.controller.js';
 import { errorHandler, requireJsonBody, routeNotFound } from './http/problem.js';
 import { requestContext } from './http/request-context.js';
-import { mount, type RouteSpec } from './http/route.js';
+import { mount, refuseOtherMethods, type RouteSpec } from './http/route.js';
 import { authenticate, originGuard, writeRateLimit } from './http/auth.js';
 import { AuthController } from './controllers/auth.controller.js';
 import { UsuarioController } from './controllers/usuario.controller.js';
 import { ListaEsperaController } from './controllers/lista-espera.controller.js';
 import { AuditoriaController } from './controllers/auditoria.controller.js';
 import { buildOpenApiDocument, toYaml } from './openapi/document.js';
+import { webApp } from './http/web-app.js';
 
 export const API_INFO = {
   title: 'Agenda Médica API',
   version: '1.0.0',
   description:
     'Agendamento de consultas para clínicas. Erros seguem a RFC 9457 (application/problem+json) com textos em pt-BR. ' +
-    'Entre com POST /auth/login e use o botão Authorize (token Bearer) ou o cookie `sessao`.',
+    'Entre com POST /auth/login e use o botão Authorize (token Bearer) ou o cookie `sessao`. ' +
+    'Um método que o caminho não aceita recebe 405 `/problemas/metodo-nao-permitido` com o cabeçalho Allow.',
   license: { name: 'Proprietária — uso da clínica', identifier: 'LicenseRef-Proprietary' },
 };
 
@@ -65,8 +67,15 @@ export function createApp(container: Container): Express {
   app.use(securityHeaders());
   app.use(corsFor(config.corsOrigins));
 
-  app.get('/openapi.json', (_req, res) => void res.json(document));
-  app.get('/openapi.yaml', (_req, res) => void res.type('application/yaml').send(yaml));
+  const specFiles: Record<string, RequestHandler> = {
+    '/openapi.json': (_req, res) => void res.json(document),
+    '/openapi.yaml': (_req, res) => void res.type('application/yaml').send(yaml),
+  };
+  for (const [path, handler] of Object.entries(specFiles)) app.get(path, handler);
+  refuseOtherMethods(app, Object.keys(specFiles).map((path) => ({ method: 'get' as const, path })));
+  // The reception web app (`/` and `/assets/*`): public files, so before authentication; API paths never collide.
+  app.use(webApp());
+  refuseOtherMethods(app, [{ method: 'get', path: '/' }]);
   app.use('/docs', swaggerUi.serve, swaggerUi.setup(document, { customSiteTitle: 'Agenda Médica — API' }));
 
   app.use(noStore);

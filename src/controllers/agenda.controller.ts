@@ -6,6 +6,7 @@ import { IdParams } from '../schemas/common.js';
 import { Agenda, AgendaQuery } from '../schemas/agenda.schema.js';
 import { AgendaStreamQuery } from '../schemas/task.schema.js';
 import type { AgendaService } from '../services/agenda.service.js';
+import { StreamHeaders } from './headers.js';
 import { BAD_REQUEST, NOT_FOUND, json, problem } from './responses.js';
 
 const RETRY_AFTER = { 'Retry-After': 'Segundos até tentar de novo' };
@@ -63,7 +64,7 @@ export class AgendaController {
           '(recarregue a agenda). Um cliente que não lê é desconectado. No máximo SSE_MAX_CLIENTS fluxos abertos no total ' +
           '(além disso, 503 `/problemas/limite-de-conexoes`) e 20 por sessão (além disso, 429 `/problemas/muitas-conexoes`), ' +
           'ambos com `Retry-After`.',
-        query: AgendaStreamQuery,
+        query: AgendaStreamQuery, headers: StreamHeaders,
         responses: {
           200: { description: 'Fluxo text/event-stream', contentType: 'text/event-stream' },
           400: BAD_REQUEST,

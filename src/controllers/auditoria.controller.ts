@@ -3,6 +3,7 @@ import type { RouteSpec } from '../http/route.js';
 import type { AuditLog } from '../infra/audit/audit-log.js';
 import { Instant, Pagination, listOf, z } from '../schemas/common.js';
 import { BAD_REQUEST, json } from './responses.js';
+import { EXEMPLO_AUDITORIA, EXEMPLO_VERIFICACAO } from '../schemas/examples.js';
 
 /** One audit entry as the API shows it (with its place in the hash chain). */
 export const AuditEntrySchema = z
@@ -19,7 +20,7 @@ export const AuditEntrySchema = z
     ip: z.string(),
     requestId: z.string(),
   })
-  .meta({ id: 'EntradaAuditoria' });
+  .meta({ id: 'EntradaAuditoria', example: EXEMPLO_AUDITORIA });
 
 const instantOrDate = z
   .string()
@@ -43,7 +44,7 @@ const Verificacao = z
     entradas: z.number().int(),
     primeiraQuebra: z.object({ arquivo: z.string(), linha: z.number().int() }).optional(),
   })
-  .meta({ id: 'VerificacaoAuditoria' });
+  .meta({ id: 'VerificacaoAuditoria', example: EXEMPLO_VERIFICACAO });
 
 /** `/sistema/auditoria`: the trail (admin), and the check of its hash chain. */
 export class AuditoriaController {

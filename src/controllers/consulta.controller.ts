@@ -14,6 +14,7 @@ import {
 import { Task } from '../schemas/task.schema.js';
 import type { BookingService } from '../services/booking.service.js';
 import type { ConsultaService } from '../services/consulta.service.js';
+import { BookingHeaders, IDEMPOTENCY_KEY, PreferHeaders } from './headers.js';
 import { BAD_REQUEST, NOT_FOUND, UNAVAILABLE, WRITE_ERRORS, json, problem, sendAccepted } from './responses.js';
 
 /** `Prefer: respond-async` (RFC 7240), possibly among other preferences. */
@@ -22,7 +23,7 @@ const wantsAsync = (req: Request) => /(^|[\s,;])respond-async($|[\s,;])/i.test(r
 function idempotencyKey(req: Request): string | undefined {
   const key = req.get('idempotency-key');
   if (key === undefined) return undefined;
-  if (!/^[\x21-\x7e]{1,255}$/.test(key)) {
+  if (!IDEMPOTENCY_KEY.test(key)) {
     throw new AppError('VALIDACAO', 'Idempotency-Key inválida.', [
       { path: 'Idempotency-Key', message: 'Use de 1 a 255 caracteres ASCII visíveis.' },
     ]);
@@ -87,7 +88,7 @@ export class ConsultaController {
     const statusInvalido = (quando: string) => problem(`Transição não permitida pela máquina de status (\`/problemas/status-invalido\`): ${quando}`);
     return [
       {
-        method: 'post', path: '/consultas/agendar', permission: 'consultas:escrever', tag, summary: 'Agenda uma consulta (pela fila)', body: AgendarInput,
+        method: 'post', path: '/consultas/agendar', permission: 'consultas:escrever', tag, summary: 'Agenda uma consulta (pela fila)', body: AgendarInput, headers: BookingHeaders,
         description:
           'O horário fica `reservado` na hora, a tarefa `agendar_consulta` entra na fila e o trabalhador confere as regras sob a trava dos arquivos. ' +
           'Por padrão a resposta espera a tarefa (201). Com `Prefer: respond-async` responde 202 com a tarefa. ' +
@@ -142,7 +143,7 @@ export class ConsultaController {
         handler: this.checkin,
       },
       {
-        method: 'post', path: `${one}/remarcar`, permission: 'consultas:escrever', tag, summary: 'Remarca uma consulta (pela fila)', params: IdParams, body: RemarcarInput,
+        method: 'post', path: `${one}/remarcar`, permission: 'consultas:escrever', tag, summary: 'Remarca uma consulta (pela fila)', params: IdParams, body: RemarcarInput, headers: PreferHeaders,
         description:
           'Mesmas regras do agendamento; se o novo horário falhar, o antigo é mantido. Só para consultas `agendada` ou `confirmada` ' +
           'antes do início (o status é mantido); encaixes não são remarcados (422: cancele e agende outro).',

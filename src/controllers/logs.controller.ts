@@ -5,6 +5,7 @@ import type { RouteSpec } from '../http/route.js';
 import { LOG_STREAM_MAX_CLIENTS } from '../infra/log-stream.js';
 import type { SseBroker } from '../infra/sse-broker.js';
 import { LOG_LEVELS, LogList, LogsQuery } from '../schemas/operations.schema.js';
+import { StreamHeaders } from './headers.js';
 import { BAD_REQUEST, json, problem } from './responses.js';
 
 const LEVEL_NAMES = Object.fromEntries(Object.entries(LOG_LEVELS).map(([name, n]) => [n, name])) as Record<number, string>;
@@ -44,7 +45,7 @@ export class LogsController {
         handler: this.list,
       },
       {
-        method: 'get', path: '/sistema/logs/stream', permission: 'sistema', tag, summary: 'Log ao vivo (Server-Sent Events, `event: log`)',
+        method: 'get', path: '/sistema/logs/stream', permission: 'sistema', tag, summary: 'Log ao vivo (Server-Sent Events, `event: log`)', headers: StreamHeaders,
         description:
           'Entradas enviadas em lotes (a cada ~100 ms); um cliente que não acompanha perde entradas em vez de acumulá-las. ' +
           `No máximo ${LOG_STREAM_MAX_CLIENTS} clientes; além disso, 503 \`/problemas/limite-de-conexoes\` com \`Retry-After\`.`,

@@ -8,6 +8,7 @@ import type { PacienteService } from '../services/paciente.service.js';
 import { AuditEntrySchema } from './auditoria.controller.js';
 import { CrudController } from './crud.controller.js';
 import { NOT_FOUND, UNAVAILABLE, json } from './responses.js';
+import { EXEMPLO_PACIENTE_DADOS } from '../schemas/examples.js';
 
 const PacienteDados = z
   .object({
@@ -17,7 +18,7 @@ const PacienteDados = z
     listaEspera: z.array(ListaEspera),
     auditoria: z.array(AuditEntrySchema),
   })
-  .meta({ id: 'PacienteDados' });
+  .meta({ id: 'PacienteDados', example: EXEMPLO_PACIENTE_DADOS });
 
 /** `/pacientes`: the register of pacientes, and the data subject's rights (LGPD art. 18). */
 export function pacienteController(service: PacienteService) {

@@ -10,7 +10,7 @@ import { z } from '../schemas/common.js';
 import { Status } from '../schemas/operations.schema.js';
 import { json, problem } from './responses.js';
 
-const Health = z.object({ status: z.literal('ok') }).meta({ id: 'Health' });
+const Health = z.object({ status: z.literal('ok') }).meta({ id: 'Health', example: { status: 'ok' } });
 
 export interface SystemDeps {
   config: Config;

@@ -19,6 +19,7 @@ export const PROBLEMS = {
   JSON_INVALIDO: { status: 400, type: '/problemas/json-invalido', title: 'JSON malformado' },
   NAO_ENCONTRADO: { status: 404, type: '/problemas/nao-encontrado', title: 'Recurso não encontrado' },
   ROTA_INEXISTENTE: { status: 404, type: '/problemas/rota-inexistente', title: 'Rota inexistente' },
+  METODO_NAO_PERMITIDO: { status: 405, type: '/problemas/metodo-nao-permitido', title: 'Método não permitido' },
   CRM_DUPLICADO: { status: 409, type: '/problemas/crm-duplicado', title: 'CRM já cadastrado' },
   CPF_DUPLICADO: { status: 409, type: '/problemas/cpf-duplicado', title: 'CPF já cadastrado' },
   HORARIO_OCUPADO: { status: 409, type: '/problemas/horario-ocupado', title: 'Horário indisponível' },

@@ -63,8 +63,14 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[], info: ApiInfo
       security: route.permission === 'publico' ? [] : [{ bearer: [] }, { cookie: [] }],
       ...(route.permission === 'publico' ? {} : { 'x-permissao': route.permission }),
       ...(route.description ? { description: route.description } : {}),
-      ...(route.params || route.query
-        ? { requestParams: { ...(route.params ? { path: route.params } : {}), ...(route.query ? { query: route.query } : {}) } }
+      ...(route.params || route.query || route.headers
+        ? {
+            requestParams: {
+              ...(route.params ? { path: route.params } : {}),
+              ...(route.query ? { query: route.query } : {}),
+              ...(route.headers ? { header: route.headers } : {}),
+            },
+          }
         : {}),
       ...(route.body ? { requestBody: { required: !route.optionalBody, content: { 'application/json': { schema: route.body } } } } : {}),
       responses,
@@ -85,11 +91,42 @@ export function buildOpenApiDocument(routes: readonly RouteSpec[], info: ApiInfo
     },
     security: [{ bearer: [] }, { cookie: [] }],
   });
-  return JSON.parse(JSON.stringify(document)) as Record<string, unknown>;
+  const plain = JSON.parse(JSON.stringify(document)) as Record<string, unknown>;
+  exampleArraysOfExamples(plain);
+  return plain;
 }
 
+type JsonObject = Record<string, unknown>;
+
+/**
+ * A body that is a bare array of a component (`GET /sistema/backups`) gets an example of one item, the
+ * component's own: otherwise Swagger UI makes one up from the item's bounds (integers of -2^53).
+ */
+function exampleArraysOfExamples(document: JsonObject): void {
+  const components = ((document['components'] as JsonObject | undefined)?.['schemas'] ?? {}) as Record<string, JsonObject>;
+  for (const pathItem of Object.values(document['paths'] as Record<string, JsonObject>)) {
+    for (const operation of Object.values(pathItem) as JsonObject[]) {
+      const bodies = [operation['requestBody'], ...Object.values((operation['responses'] ?? {}) as JsonObject)] as (JsonObject | undefined)[];
+      for (const body of bodies) {
+        for (const media of Object.values((body?.['content'] ?? {}) as Record<string, JsonObject>)) {
+          const schema = media['schema'] as JsonObject | undefined;
+          const ref = (schema?.['items'] as JsonObject | undefined)?.['$ref'];
+          if (schema?.['type'] !== 'array' || schema['example'] !== undefined || typeof ref !== 'string') continue;
+          const item = components[ref.split('/').pop() ?? '']?.['example'];
+          if (item !== undefined) schema['example'] = [structuredClone(item)];
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The document as YAML that reads the same in YAML 1.1 and 1.2 parsers. Written as 1.1, the `yaml` package quotes
+ * every string a 1.1 parser would turn into something else: dates and date-times (timestamps), `08:00`
+ * (a base-60 number), `yes`/`no`/`on`/`off`/`n` (booleans). A 1.2 parser reads the quoted strings the same way.
+ */
 export function toYaml(document: Record<string, unknown>): string {
-  return stringify(document, { lineWidth: 0 });
+  return stringify(document, { lineWidth: 0, version: '1.1', aliasDuplicateObjects: false });
 }
 
 function operationId(route: RouteSpec): string {

@@ -1,4 +1,5 @@
 import { DateOnly, Instant, z } from './common.js';
+import { EXEMPLO_AGENDA, EXEMPLO_DIA, EXEMPLO_ENCAIXE, EXEMPLO_SLOT } from './examples.js';
 
 /**
  * The states a slot of the agenda can show. `disponivel`, `reservado` and `ocupado` are also what the agenda
@@ -16,19 +17,19 @@ export const Slot = z
     consultaId: z.string().nullable(),
     motivo: z.string().optional().meta({ description: 'Por que o horário está `bloqueado` (motivo do bloqueio, nome do feriado, médico inativo)' }),
   })
-  .meta({ id: 'Slot' });
+  .meta({ id: 'Slot', example: EXEMPLO_SLOT });
 
 export const EncaixeItem = z
   .object({ inicio: Instant, fim: Instant, consultaId: z.string() })
-  .meta({ id: 'EncaixeAgenda' });
+  .meta({ id: 'EncaixeAgenda', example: EXEMPLO_ENCAIXE });
 
 export const Agenda = z
   .object({ medicoId: z.string(), timezone: z.string(), slots: z.array(Slot), encaixes: z.array(EncaixeItem) })
-  .meta({ id: 'Agenda' });
+  .meta({ id: 'Agenda', example: EXEMPLO_AGENDA });
 
 export const AgendaQuery = z
   .object({
-    data: DateOnly.optional().meta({ description: 'Um dia (AAAA-MM-DD)' }),
+    data: DateOnly.optional().meta({ description: 'Um dia (AAAA-MM-DD)', example: EXEMPLO_DIA }),
     de: DateOnly.optional().meta({ description: 'Primeiro dia do intervalo' }),
     ate: DateOnly.optional().meta({ description: 'Último dia do intervalo (no máximo 31 dias)' }),
   })

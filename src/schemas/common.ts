@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import 'zod-openapi';
+import { EXEMPLO_INSTANTE, EXEMPLO_PROBLEM } from './examples.js';
 
 // Validation messages reach users: pt-BR, with a plainer word for a missing field.
 z.config(z.locales.ptBR());
@@ -15,17 +16,20 @@ export const IdParams = z.object({ id: z.string().meta({ description: 'Id (UUID)
 export const Instant = z.string().meta({
   format: 'date-time',
   description: 'Instante ISO 8601 com o fuso da clínica',
-  example: '2026-12-01T09:00:00-03:00',
+  example: EXEMPLO_INSTANTE,
 });
 
 const DATE_RE = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
 
-/** A calendar date `YYYY-MM-DD` that exists (no 2026-02-30). */
+/**
+ * A calendar date `YYYY-MM-DD` that exists (no 2026-02-30). No example of its own: a birth date and a booking day
+ * need different ones, and Swagger UI would pre-fill every query parameter with it (`data` and `de`/`ate` at once).
+ */
 export const DateOnly = z
   .string()
   .regex(DATE_RE, 'Use o formato AAAA-MM-DD.')
   .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), 'Data inexistente.')
-  .meta({ format: 'date', example: '2026-12-01' });
+  .meta({ format: 'date' });
 
 /** A time of day `HH:MM`, 00:00–23:59. */
 export const TimeOfDay = z
@@ -105,8 +109,9 @@ export const Pagination = {
   offset: z.coerce.number().int().min(0).max(10_000_000).default(0).meta({ description: 'Itens a pular' }),
 };
 
-/** The body of every list: a page of items and the total that matched. */
+/** The body of every list: a page of items and the total that matched; its example is a page of the item's. */
 export function listOf<T extends z.ZodType>(item: T, id: string) {
+  const itemExample: unknown = z.globalRegistry.get(item)?.['example'];
   return z
     .object({
       items: z.array(item),
@@ -114,7 +119,7 @@ export function listOf<T extends z.ZodType>(item: T, id: string) {
       limit: z.number().int(),
       offset: z.number().int(),
     })
-    .meta({ id });
+    .meta({ id, ...(itemExample === undefined ? {} : { example: { items: [itemExample], total: 1, limit: 50, offset: 0 } }) });
 }
 
 export const ProblemFieldError = z.object({ path: z.string(), message: z.string() });
@@ -130,7 +135,7 @@ export const Problem = z
     errors: z.array(ProblemFieldError).optional(),
     consultas: z.array(z.string()).optional().meta({ description: 'Ids das consultas afetadas (`/problemas/consultas-afetadas`)' }),
   })
-  .meta({ id: 'Problem' });
+  .meta({ id: 'Problem', example: EXEMPLO_PROBLEM });
 
 /** Text query parameters: trimmed, bounded. */
 export const SearchText = texto({ max: BUSCA_MAX });

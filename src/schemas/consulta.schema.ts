@@ -1,4 +1,5 @@
 import { DateOnly, Instant, MOTIVO_MAX, OBSERVACOES_MAX, Pagination, listOf, texto, z } from './common.js';
+import { EXEMPLO_AGENDAR, EXEMPLO_ATUALIZAR_STATUS, EXEMPLO_CANCELAR, EXEMPLO_CONSULTA, EXEMPLO_REMARCAR } from './examples.js';
 
 /** v1's four, then the front desk's (v2): confirmed, checked in (waiting room), being seen. */
 export const STATUS_CONSULTA = ['agendada', 'cancelada', 'realizada', 'faltou', 'confirmada', 'aguardando', 'em_atendimento'] as const;
@@ -12,7 +13,7 @@ export const ENCAIXE_DURACAO_PADRAO_MIN = 15;
 
 export const InstantInput = z.iso
   .datetime({ offset: true, message: 'Use um instante ISO 8601 com fuso (ex.: 2026-12-01T09:00:00-03:00).' })
-  .meta({ example: '2026-12-01T09:00:00-03:00' });
+  .meta({ format: 'date-time' });
 
 /** Free notes, typed in a textarea: line breaks allowed. */
 const Observacoes = texto({ max: OBSERVACOES_MAX, multilinha: true });
@@ -35,15 +36,15 @@ export const AgendarInput = z
       .meta({ description: `Duração do encaixe em minutos (padrão ${ENCAIXE_DURACAO_PADRAO_MIN}); só com encaixe` }),
   })
   .refine((b) => b.duracaoMin === undefined || b.encaixe === true, { path: ['duracaoMin'], message: 'duracaoMin só vale para encaixe (encaixe: true).' })
-  .meta({ id: 'AgendarInput' });
+  .meta({ id: 'AgendarInput', example: EXEMPLO_AGENDAR });
 export type AgendarInput = z.output<typeof AgendarInput>;
 
 export const CancelarInput = z
   .object({ motivo: texto({ max: MOTIVO_MAX, multilinha: true }).nullish() })
-  .meta({ id: 'CancelarInput' });
+  .meta({ id: 'CancelarInput', example: EXEMPLO_CANCELAR });
 export type CancelarInput = z.output<typeof CancelarInput>;
 
-export const RemarcarInput = z.object({ inicio: InstantInput }).meta({ id: 'RemarcarInput' });
+export const RemarcarInput = z.object({ inicio: InstantInput }).meta({ id: 'RemarcarInput', example: EXEMPLO_REMARCAR });
 export type RemarcarInput = z.output<typeof RemarcarInput>;
 
 export const AtualizarStatusInput = z
@@ -51,7 +52,7 @@ export const AtualizarStatusInput = z
     status: z.enum(['confirmada', 'em_atendimento', 'realizada', 'faltou']),
     observacoes: Observacoes.nullish(),
   })
-  .meta({ id: 'AtualizarStatusInput' });
+  .meta({ id: 'AtualizarStatusInput', example: EXEMPLO_ATUALIZAR_STATUS });
 export type AtualizarStatusInput = z.output<typeof AtualizarStatusInput>;
 
 export const Consulta = z
@@ -70,7 +71,7 @@ export const Consulta = z
     criadaEm: Instant,
     atualizadaEm: Instant,
   })
-  .meta({ id: 'Consulta' });
+  .meta({ id: 'Consulta', example: EXEMPLO_CONSULTA });
 export type Consulta = z.output<typeof Consulta>;
 
 /** `de`/`ate` take a date (the whole day in the clinic's zone) or an instant. */

@@ -1,5 +1,6 @@
 import { DateOnly, ESPECIALIDADE_MAX, Instant, OBSERVACOES_MAX, Pagination, SearchText, listOf, texto, z } from './common.js';
 import { InstantInput } from './consulta.schema.js';
+import { EXEMPLO_HORARIO_LIVRE, EXEMPLO_LISTA_ESPERA, EXEMPLO_LISTA_ESPERA_INPUT } from './examples.js';
 
 /** `de`/`ate` of a waiting-list entry: a whole day in the clinic's zone, or an exact instant. */
 const Limite = z
@@ -24,7 +25,7 @@ export const ListaEsperaInput = z
       ctx.addIssue({ code: 'custom', path: ['medicoId'], message: 'Informe medicoId, especialidade ou os dois.' });
     }
   })
-  .meta({ id: 'ListaEsperaInput' });
+  .meta({ id: 'ListaEsperaInput', example: EXEMPLO_LISTA_ESPERA_INPUT });
 export type ListaEsperaInput = z.output<typeof ListaEsperaInput>;
 
 /** A waiting-list entry as stored (and as backups must hold it). */
@@ -55,7 +56,7 @@ export const ListaEspera = z
       description: 'A janela ainda não terminou e o paciente ainda não foi agendado nela (com o médico, ou com um médico da especialidade)',
     }),
   })
-  .meta({ id: 'ListaEspera' });
+  .meta({ id: 'ListaEspera', example: EXEMPLO_LISTA_ESPERA });
 export type ListaEspera = z.output<typeof ListaEspera>;
 
 export const ListaEsperaList = listOf(ListaEspera, 'ListaEsperaList');
@@ -83,7 +84,7 @@ export type HorariosLivresQuery = z.output<typeof HorariosLivresQuery>;
 
 export const HorarioLivre = z
   .object({ medicoId: z.string(), inicio: Instant, fim: Instant })
-  .meta({ id: 'HorarioLivre' });
+  .meta({ id: 'HorarioLivre', example: EXEMPLO_HORARIO_LIVRE });
 export type HorarioLivre = z.output<typeof HorarioLivre>;
 
-export const HorariosLivres = z.object({ items: z.array(HorarioLivre) }).meta({ id: 'HorariosLivres' });
+export const HorariosLivres = z.object({ items: z.array(HorarioLivre) }).meta({ id: 'HorariosLivres', example: { items: [EXEMPLO_HORARIO_LIVRE] } });

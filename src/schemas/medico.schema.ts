@@ -1,4 +1,5 @@
 import { ESPECIALIDADE_MAX, Email, Instant, Nome, Pagination, SearchText, Telefone, TimeOfDay, listOf, texto, z } from './common.js';
+import { EXEMPLO_MEDICO, EXEMPLO_MEDICO_INPUT } from './examples.js';
 
 export const UFS = [
   'AC', 'AL', 'AP', 'AM', 'BA', 'CE', 'DF', 'ES', 'GO', 'MA', 'MT', 'MS', 'MG', 'PA',
@@ -29,7 +30,7 @@ export const Horario = z
     fim: EndOfInterval,
   })
   .refine((h) => minutes(h.inicio) < minutes(h.fim), { message: 'O início deve ser antes do fim.', path: ['fim'] })
-  .meta({ id: 'Horario' });
+  .meta({ id: 'Horario', example: EXEMPLO_MEDICO_INPUT.horarios[0] });
 
 /** Working intervals: each valid, and none overlapping another of the same weekday. */
 export const Horarios = z
@@ -59,7 +60,7 @@ export const MedicoInput = z
     horarios: Horarios.default([]),
     ativo: z.boolean().default(true),
   })
-  .meta({ id: 'MedicoInput' });
+  .meta({ id: 'MedicoInput', example: EXEMPLO_MEDICO_INPUT });
 export type MedicoInput = z.output<typeof MedicoInput>;
 
 export const Medico = z
@@ -77,7 +78,7 @@ export const Medico = z
     criadoEm: Instant,
     atualizadoEm: Instant,
   })
-  .meta({ id: 'Medico' });
+  .meta({ id: 'Medico', example: EXEMPLO_MEDICO });
 export type Medico = z.output<typeof Medico>;
 
 export const ListMedicosQuery = z.object({

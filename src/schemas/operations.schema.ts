@@ -1,4 +1,5 @@
 import { DateOnly, Instant, SearchText, z } from './common.js';
+import { EXEMPLO_BACKUP, EXEMPLO_LOG, EXEMPLO_RELATORIO, EXEMPLO_RELATORIO_INPUT, EXEMPLO_RESTAURACAO, EXEMPLO_STATUS } from './examples.js';
 
 export const RelatorioInput = z
   .object({
@@ -6,7 +7,7 @@ export const RelatorioInput = z
     ate: DateOnly.optional().meta({ description: 'Último dia (padrão: fim do mês de `de`); no máximo 366 dias' }),
     medicoId: z.string().max(100).optional(),
   })
-  .meta({ id: 'RelatorioInput' });
+  .meta({ id: 'RelatorioInput', example: EXEMPLO_RELATORIO_INPUT });
 export type RelatorioInput = z.output<typeof RelatorioInput>;
 
 export const BackupInfo = z
@@ -24,15 +25,17 @@ export const BackupInfo = z
       description: 'Arquivo `.zip.enc`: o ZIP inteiro cifrado com AES-256-GCM (autenticado) pela BACKUP_KEY; restaurá-lo exige a mesma chave.',
     }),
   })
-  .meta({ id: 'BackupInfo' });
+  .meta({ id: 'BackupInfo', example: EXEMPLO_BACKUP });
 
-export const ReportInfo = z.object({ nome: z.string(), tamanhoBytes: z.number().int(), criadoEm: Instant }).meta({ id: 'ReportInfo' });
+export const ReportInfo = z
+  .object({ nome: z.string(), tamanhoBytes: z.number().int(), criadoEm: Instant })
+  .meta({ id: 'ReportInfo', example: EXEMPLO_RELATORIO });
 
 export const NomeParams = z.object({ nome: z.string().max(200) });
 
 export const RestoreResult = z
   .object({ restaurado: z.string(), backupDeSeguranca: z.string(), contagens: z.record(z.string(), z.number().int()) })
-  .meta({ id: 'RestoreResult' });
+  .meta({ id: 'RestoreResult', example: EXEMPLO_RESTAURACAO });
 
 export const LOG_LEVELS = { trace: 10, debug: 20, info: 30, warn: 40, error: 50, fatal: 60 } as const;
 
@@ -47,9 +50,9 @@ export type LogsQuery = z.output<typeof LogsQuery>;
 export const LogEntry = z
   .object({ hora: Instant, nivel: z.string(), msg: z.string() })
   .catchall(z.unknown())
-  .meta({ id: 'LogEntry' });
+  .meta({ id: 'LogEntry', example: EXEMPLO_LOG });
 
-export const LogList = z.object({ items: z.array(LogEntry) }).meta({ id: 'LogList' });
+export const LogList = z.object({ items: z.array(LogEntry) }).meta({ id: 'LogList', example: { items: [EXEMPLO_LOG] } });
 
 export const Status = z
   .object({
@@ -69,4 +72,4 @@ export const Status = z
       })
       .meta({ description: 'Política de backups' }),
   })
-  .meta({ id: 'Status' });
+  .meta({ id: 'Status', example: EXEMPLO_STATUS });

@@ -1,4 +1,5 @@
 import { DateOnly, Email, Instant, Nome, Pagination, SearchText, Telefone, listOf, z } from './common.js';
+import { EXEMPLO_PACIENTE, EXEMPLO_PACIENTE_INPUT } from './examples.js';
 
 /** The check digit that follows `digits` (9 digits give the first, 10 the second). */
 function cpfCheckDigit(digits: string): number {
@@ -27,8 +28,7 @@ export const Cpf = z
   .trim()
   .regex(/^(\d{3}\.\d{3}\.\d{3}-\d{2}|\d{11})$/, 'CPF deve ter 11 dígitos (com ou sem pontuação).')
   .transform((s) => s.replace(/\D/g, ''))
-  .refine(isValidCpf, 'CPF inválido.')
-  .meta({ example: '529.982.247-25' });
+  .refine(isValidCpf, 'CPF inválido.');
 
 export const PacienteInput = z
   .object({
@@ -38,21 +38,21 @@ export const PacienteInput = z
     email: Email.nullish(),
     telefone: Telefone.nullish(),
   })
-  .meta({ id: 'PacienteInput' });
+  .meta({ id: 'PacienteInput', example: EXEMPLO_PACIENTE_INPUT });
 export type PacienteInput = z.output<typeof PacienteInput>;
 
 export const Paciente = z
   .object({
     id: z.uuid(),
     nome: z.string(),
-    cpf: z.string().meta({ example: '52998224725' }),
+    cpf: z.string().meta({ description: '11 dígitos' }),
     dataNascimento: z.string().meta({ format: 'date' }),
     email: z.string().nullable(),
     telefone: z.string().nullable(),
     criadoEm: Instant,
     atualizadoEm: Instant,
   })
-  .meta({ id: 'Paciente' });
+  .meta({ id: 'Paciente', example: EXEMPLO_PACIENTE });
 export type Paciente = z.output<typeof Paciente>;
 
 export const ListPacientesQuery = z.object({

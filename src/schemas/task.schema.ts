@@ -1,5 +1,6 @@
 import { TASK_STATUS, TASK_TIPOS } from '../infra/task-queue.js';
 import { Instant, z } from './common.js';
+import { EXEMPLO_TASK } from './examples.js';
 
 export const Task = z
   .object({
@@ -13,7 +14,7 @@ export const Task = z
     resultado: z.unknown().optional(),
     erro: z.object({ type: z.string(), title: z.string(), status: z.number().int(), detail: z.string() }).optional(),
   })
-  .meta({ id: 'Task' });
+  .meta({ id: 'Task', example: EXEMPLO_TASK });
 
 export const ListTasksQuery = z.object({
   tipo: z.enum(TASK_TIPOS).optional(),
@@ -22,9 +23,10 @@ export const ListTasksQuery = z.object({
 });
 export type ListTasksQuery = z.output<typeof ListTasksQuery>;
 
-export const TaskList = z.object({ items: z.array(Task) }).meta({ id: 'TaskList' });
+export const TaskList = z.object({ items: z.array(Task) }).meta({ id: 'TaskList', example: { items: [EXEMPLO_TASK] } });
 
 export const AgendaStreamQuery = z.object({
-  medicoId: z.string().max(100).optional().meta({ description: 'Só eventos deste médico' }),
+  // A UUID, so a typo answers 400 at once instead of a stream that never carries an event.
+  medicoId: z.uuid('Id de médico inválido.').optional().meta({ description: 'Só eventos deste médico (inexistente → 404)' }),
   lastEventId: z.string().max(32).optional().meta({ description: 'Alternativa ao cabeçalho Last-Event-ID' }),
 });

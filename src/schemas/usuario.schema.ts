@@ -1,5 +1,15 @@
 import { PAPEIS } from '../core/context.js';
 import { Instant, Nome, Pagination, listOf, z } from './common.js';
+import {
+  EXEMPLO_LOGIN,
+  EXEMPLO_LOGIN_RESULT,
+  EXEMPLO_SESSAO,
+  EXEMPLO_SESSAO_USUARIO,
+  EXEMPLO_TROCAR_SENHA,
+  EXEMPLO_USUARIO,
+  EXEMPLO_USUARIO_INPUT,
+  EXEMPLO_USUARIO_UPDATE,
+} from './examples.js';
 
 /** Shortest password accepted (contract: ≥ 10 characters). */
 export const SENHA_MIN = 10;
@@ -35,14 +45,14 @@ const medicoIdIssue = { message: 'Usuários de papel médico precisam de medicoI
 export const UsuarioInput = z
   .object({ ...usuarioFields, senha: Senha })
   .refine(medicoIdRequired, medicoIdIssue)
-  .meta({ id: 'UsuarioInput', example: { nome: 'Rita Recepção', email: 'rita@clinica.local', papel: 'recepcao', senha: 'uma-senha-longa', ativo: true } });
+  .meta({ id: 'UsuarioInput', example: EXEMPLO_USUARIO_INPUT });
 export type UsuarioInput = z.output<typeof UsuarioInput>;
 
 /** `PUT /usuarios/{id}`: the password is optional (left out, it stays). */
 export const UsuarioUpdate = z
   .object({ ...usuarioFields, senha: Senha.optional() })
   .refine(medicoIdRequired, medicoIdIssue)
-  .meta({ id: 'UsuarioUpdate', example: { nome: 'Rita Recepção', email: 'rita@clinica.local', papel: 'recepcao', ativo: true } });
+  .meta({ id: 'UsuarioUpdate', example: EXEMPLO_USUARIO_UPDATE });
 export type UsuarioUpdate = z.output<typeof UsuarioUpdate>;
 
 /** A user as the API shows it: never the password hash. */
@@ -57,7 +67,7 @@ export const Usuario = z
     criadoEm: Instant,
     atualizadoEm: Instant,
   })
-  .meta({ id: 'Usuario' });
+  .meta({ id: 'Usuario', example: EXEMPLO_USUARIO });
 export type Usuario = z.output<typeof Usuario>;
 
 /** A user as stored: with the password hash. */
@@ -73,23 +83,23 @@ export const UsuarioList = listOf(Usuario, 'UsuarioList');
 
 export const LoginInput = z
   .object({ email: z.string().trim().max(254).transform((e) => e.toLowerCase()), senha: z.string().max(SENHA_MAX) })
-  .meta({ id: 'LoginInput', example: { email: 'admin@clinica.local', senha: 'troque-esta-senha' } });
+  .meta({ id: 'LoginInput', example: EXEMPLO_LOGIN });
 export type LoginInput = z.output<typeof LoginInput>;
 
 export const SessaoUsuario = z
   .object({ id: z.uuid(), nome: z.string(), email: z.string(), papel: Papel, medicoId: z.string().optional() })
-  .meta({ id: 'SessaoUsuario' });
+  .meta({ id: 'SessaoUsuario', example: EXEMPLO_SESSAO_USUARIO });
 export type SessaoUsuario = z.output<typeof SessaoUsuario>;
 
 export const LoginResult = z
   .object({ token: z.string(), expiraEm: Instant, usuario: SessaoUsuario })
-  .meta({ id: 'LoginResult' });
+  .meta({ id: 'LoginResult', example: EXEMPLO_LOGIN_RESULT });
 
-export const Sessao = z.object({ expiraEm: Instant, usuario: SessaoUsuario }).meta({ id: 'Sessao' });
+export const Sessao = z.object({ expiraEm: Instant, usuario: SessaoUsuario }).meta({ id: 'Sessao', example: EXEMPLO_SESSAO });
 
 export const TrocarSenhaInput = z
   .object({ senhaAtual: z.string().max(SENHA_MAX), novaSenha: Senha })
-  .meta({ id: 'TrocarSenhaInput', example: { senhaAtual: 'senha-antiga-123', novaSenha: 'senha-nova-456' } });
+  .meta({ id: 'TrocarSenhaInput', example: EXEMPLO_TROCAR_SENHA });
 export type TrocarSenhaInput = z.output<typeof TrocarSenhaInput>;
 
 /** A session as stored: keyed by the SHA-256 of its token, so the data files never hold a usable token. */

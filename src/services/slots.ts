@@ -78,7 +78,18 @@ export function intervalEndMs(date: string, time: string, zone: string): number 
   const wall = `${date}T${time}`;
   const resolved = DateTime.fromISO(wall, { zone }).toMillis();
   const matches = occurrences(resolved, wall, zone);
-  if (matches.length > 0) return Math.max(...matches);
+  if (matches.length === 1) return matches[0]!;
+  if (matches.length > 1) {
+    // The clock falls back over `time`: the interval ends after the last minute whose wall clock still reads
+    // before `time`. 00:00–01:30 ends at the second 01:30 (01:00–01:29 happen twice); 00:00–01:00, when the
+    // clock falls back from 02:00 to 01:00, ends at the first 01:00 (00:59 happens once).
+    const [h, m] = time.split(':').map(Number) as [number, number];
+    const before = h * 60 + m - 1;
+    if (before < 0) return Math.min(...matches);
+    const previous = `${date}T${String(Math.floor(before / 60)).padStart(2, '0')}:${String(before % 60).padStart(2, '0')}`;
+    const lastMinute = occurrences(DateTime.fromISO(previous, { zone }).toMillis(), previous, zone);
+    return lastMinute.length > 0 ? Math.max(...lastMinute) + 60_000 : Math.min(...matches);
+  }
   // Inside a forward jump: luxon moved the time past the jump. The jump is the first minute, within the
   // three hours before, whose wall clock reads later than `time` (wall clocks only move forward there).
   let lo = resolved - 3 * 3_600_000; // reads earlier than `time`

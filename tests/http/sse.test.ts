@@ -168,3 +168,25 @@ describe('GET /sistema/agenda/stream', () => {
     await s.close();
   }, 30_000);
 });
+
+describe('GET /sistema/agenda/stream?medicoId= that names no médico', () => {
+  it('when the médico does not exist, then 404 problem at once; when the id is malformed, then 400 naming medicoId', async () => {
+    const s = await served();
+    // fetch resolves on the head: a stream that opened instead would show as 200 here, not as a hang.
+    const open = (query: string) => fetch(`${s.url}/sistema/agenda/stream?${query}`, { headers: { accept: 'text/event-stream' } });
+
+    const unknown = await open('medicoId=00000000-0000-4000-8000-000000000000');
+    expect(unknown.status).toBe(404);
+    expect(unknown.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+    expect(await unknown.json()).toMatchObject({ type: '/problemas/nao-encontrado', status: 404, detail: 'Médico não encontrado(a).' });
+
+    const malformed = await open('medicoId=nao-e-um-id');
+    expect(malformed.status).toBe(400);
+    expect(await malformed.json()).toMatchObject({ type: '/problemas/validacao', errors: [{ path: 'medicoId' }] });
+
+    const known = await open(`medicoId=${s.medicos[0]}`);
+    expect(known.status).toBe(200);
+    await known.body?.cancel();
+    await s.close();
+  });
+});

@@ -129,7 +129,7 @@ describe('route × role matrix', () => {
       }
     };
     walk((rawApp as unknown as { router: { stack: never[] } }).router.stack);
-    expect(mounted.filter((k) => !keys.includes(k)).sort()).toEqual(['GET /openapi.json', 'GET /openapi.yaml']);
+    expect(mounted.filter((k) => !keys.includes(k)).sort()).toEqual(['GET /', 'GET /openapi.json', 'GET /openapi.yaml']);
   });
 
   it('when every route is called by anonymous, admin, recepcao and medico, then 401/403 come exactly where the contract says', async () => {

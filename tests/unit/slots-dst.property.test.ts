@@ -76,6 +76,13 @@ describe('slots of a day, whatever the zone (property)', () => {
     expect(new Set(slots.map((s) => s.inicioMs)).size).toBe(8);
   });
 
+  it('when New York falls back from 02:00 to 01:00, then 00:00–01:00 ends at the first 01:00 (found by the property, seed -268215207)', () => {
+    const medico = { duracaoConsultaMin: 5, horarios: [{ diaSemana: 0, inicio: '00:00', fim: '01:00' }] };
+    const slots = slotsForDate(medico, '2028-11-05', 'America/New_York');
+    expect(slots).toHaveLength(12);
+    expect(slots.at(-1)!.fimMs).toBe(Date.parse('2028-11-05T05:00:00Z')); // 01:00 EDT
+  });
+
   it('when New York springs forward, then 00:00–02:30 ends at the jump and offers no 03:00', () => {
     const medico = { duracaoConsultaMin: 30, horarios: [{ diaSemana: 0, inicio: '00:00', fim: '02:30' }] };
     const slots = slotsForDate(medico, '2027-03-14', 'America/New_York');
