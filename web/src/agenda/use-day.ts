@@ -47,6 +47,10 @@ export function useDay(data: string) {
   const nomesRef = useRef(nomes);
   nomesRef.current = nomes;
   const loadSeq = useRef(0);
+  // An event that arrives while a load is in flight may be older or newer than the load's snapshot: the
+  // snapshot would overwrite it. Such an event marks the load stale, and a stale load loads again.
+  const loading = useRef(false);
+  const stale = useRef(false);
 
   /** Fetches the pacientes' names the grid lacks (one request per paciente, cached for the page). */
   const fetchNames = useCallback(async (pacienteIds: string[]) => {
@@ -78,6 +82,8 @@ export function useDay(data: string) {
 
   const load = useCallback(async () => {
     const seq = ++loadSeq.current;
+    loading.current = true;
+    stale.current = false;
     try {
       const user = currentUser.value;
       const all = await api.get<List<Medico>>('/medicos', { query: { ativo: 'true', limit: 500 } });
@@ -88,6 +94,11 @@ export function useDay(data: string) {
         api.get<List<Consulta>>('/consultas', { query: { de: data, ate: data, limit: 500 } }),
       ]);
       if (seq !== loadSeq.current) return; // a newer load (another day, another event) won
+      loading.current = false;
+      if (stale.current) {
+        void load();
+        return;
+      }
       setMedicos(shown);
       const next = buildGrid(data, shown, agendas);
       setGrid(next);
@@ -97,7 +108,10 @@ export function useDay(data: string) {
       const unknown = consultaIdsOf(next).filter((id) => !day.items.some((c) => c.id === id));
       if (unknown.length > 0) await fetchConsultas(unknown);
     } catch (error) {
-      if (seq === loadSeq.current) setProblem(problemOf(error));
+      if (seq === loadSeq.current) {
+        loading.current = false;
+        setProblem(problemOf(error));
+      }
     }
   }, [data, fetchNames, fetchConsultas]);
 
@@ -123,6 +137,7 @@ export function useDay(data: string) {
         return;
       }
       const event = { ...payload, type } as StreamEvent;
+      if (loading.current) stale.current = true;
       if (event.type === 'vaga_disponivel') {
         setVagas((old) => {
           const next = new Map(old);
