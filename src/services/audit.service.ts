@@ -119,9 +119,13 @@ export class Auditor {
 
   private drain(entries: AuditEntry[], recovering: boolean): void {
     const { sink, store, logger } = this.deps;
+    // Queued at once, not behind the previous drain's outbox cleanup: the sink appends in call order, so a
+    // write's entry lands before the entry of a read that the same user made after the write was answered.
+    const appended = recovering ? sink.appendMissing(entries) : sink.append(entries);
+    appended.catch(() => undefined); // Handled below, when the chain reaches it.
     this.draining = this.draining.then(async () => {
       try {
-        await (recovering ? sink.appendMissing(entries) : sink.append(entries));
+        await appended;
         await store.transact((tx) => {
           for (const e of entries) tx.delete(OUTBOX, e.id);
         });

@@ -233,6 +233,8 @@ describe.skipIf(skipE2e)('the day view in a browser', () => {
       expect(await page.evaluate(() => !!(globalThis as unknown as BrowserGlobals).document.activeElement?.closest('[role="dialog"]'))).toBe(true);
       await page.keyboard.press('Escape');
       await agendar.waitFor({ state: 'detached' });
+      // Focus comes back within a frame of the dialog closing (a re-render of the grid may need one).
+      await page.waitForFunction((inicio) => (globalThis as unknown as BrowserGlobals).document.activeElement?.getAttribute('data-inicio') === inicio, current.inicio, { timeout: 2_000 }).catch(() => undefined);
       const back = await focused();
       expect(back).toMatchObject({ medico: current.medico, inicio: current.inicio });
       await shot(page, 'teclado-foco-devolvido');

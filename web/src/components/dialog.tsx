@@ -61,10 +61,17 @@ export function Dialog({ title, onClose, children, wide }: DialogProps) {
       openStack.splice(openStack.indexOf(dialog), 1);
       if (appRoot && openStack.length === 0) appRoot.inert = false;
       // The opener may have been re-rendered away (a slot that changed state): fall back to its twin by data-*.
-      if (opener?.isConnected) opener.focus();
-      else if (opener?.dataset['inicio']) {
-        document.querySelector<HTMLElement>(`[data-medico-id="${opener.dataset['medicoId']}"][data-inicio="${opener.dataset['inicio']}"]`)?.focus();
-      }
+      // A re-render of the page in the same frame can still take focus away: then try once more a frame later.
+      const returnFocus = () => {
+        const target = opener?.isConnected
+          ? opener
+          : opener?.dataset['inicio']
+            ? document.querySelector<HTMLElement>(`[data-medico-id="${opener.dataset['medicoId']}"][data-inicio="${opener.dataset['inicio']}"]`)
+            : null;
+        target?.focus();
+        return !target || document.activeElement === target;
+      };
+      if (!returnFocus()) requestAnimationFrame(() => void returnFocus());
     };
   }, []);
 
