@@ -14,7 +14,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pino } from 'pino';
-import { FileStore } from '../src/infra/storage/file-store.js';
+import { FileStore } from '../src/infra/storage/json/file-store.js';
 
 const quick = process.argv.includes('--quick');
 const SECONDS = quick ? 1 : 3;

@@ -8,7 +8,7 @@ import { pino } from 'pino';
 import { API_INFO, apiRoutes } from '../src/app.js';
 import { createContainer } from '../src/composition.js';
 import { loadConfig } from '../src/core/config.js';
-import { MemoryStore } from '../src/infra/storage/memory-store.js';
+import { MemoryStore } from '../src/infra/storage/json/memory-store.js';
 import { buildOpenApiDocument, toYaml } from '../src/openapi/document.js';
 import { ALL_COLLECTIONS } from '../src/repositories/collections.js';
 

@@ -2,19 +2,20 @@ import type { Clock } from './core/clock.js';
 import { systemClock } from './core/clock.js';
 import type { Config } from './core/config.js';
 import { LogBuffer, createLogger, type Logger } from './core/logger.js';
-import { FileStore } from './infra/storage/file-store.js';
-import type { Store } from './infra/storage/store.js';
+import { FileStore } from './infra/storage/json/file-store.js';
+import type { Store } from './infra/storage/json/store.js';
+import { JsonStorage } from './infra/storage/json/json-storage.js';
+import type { ConsultaRepository } from './infra/storage/json/repositories/consulta.repository.js';
+import type { MedicoRepository } from './infra/storage/json/repositories/medico.repository.js';
+import type { PacienteRepository } from './infra/storage/json/repositories/paciente.repository.js';
+import type { SessaoRepository, UsuarioRepository } from './infra/storage/json/repositories/usuario.repository.js';
+import type { StoragePort } from './repositories/port.js';
 import { ALL_COLLECTIONS, REFERENCE_FIELDS } from './repositories/collections.js';
-import { ConsultaRepository } from './repositories/consulta.repository.js';
-import { MedicoRepository } from './repositories/medico.repository.js';
-import { PacienteRepository } from './repositories/paciente.repository.js';
 import { ScheduleState } from './infra/schedule-state.js';
 import { SseBroker } from './infra/sse-broker.js';
 import { LOG_STREAM_MAX_CLIENTS, LogStreamFeed } from './infra/log-stream.js';
 import { TaskQueue } from './infra/task-queue.js';
-import { IdempotencyRepository } from './repositories/idempotency.repository.js';
 import { AgendaService } from './services/agenda.service.js';
-import { BloqueioRepository, FeriadoRepository } from './repositories/bloqueio.repository.js';
 import { BloqueioService } from './services/bloqueio.service.js';
 import { FeriadoService } from './services/feriado.service.js';
 import { BookingRules } from './services/booking-rules.js';
@@ -27,11 +28,9 @@ import { ConsultaService } from './services/consulta.service.js';
 import { MedicoService } from './services/medico.service.js';
 import { PacienteService } from './services/paciente.service.js';
 import { AuditLog } from './infra/audit/audit-log.js';
-import { SessaoRepository, UsuarioRepository } from './repositories/usuario.repository.js';
 import { Auditor } from './services/audit.service.js';
 import { AuthService } from './services/auth.service.js';
 import { UsuarioService } from './services/usuario.service.js';
-import { ListaEsperaRepository } from './repositories/lista-espera.repository.js';
 import { ListaEsperaService } from './services/lista-espera.service.js';
 import { HorariosLivresService } from './services/horarios-livres.service.js';
 import { VagaDisponivelNotifier } from './services/vaga-disponivel.js';
@@ -56,6 +55,8 @@ export interface Container {
   logger: Logger;
   logBuffer: LogBuffer;
   store: Store;
+  /** The storage port every service is moving to (see `repositories/port.ts`). */
+  storage: StoragePort;
   repositories: {
     medicos: MedicoRepository;
     pacientes: PacienteRepository;
@@ -107,15 +108,11 @@ export async function createContainer(config: Config, options: ContainerOptions 
       staleMs: config.lockStaleMs,
       sharedFields: REFERENCE_FIELDS,
     });
-  await store.open();
-
-  const medicos = new MedicoRepository(store);
-  const pacientes = new PacienteRepository(store);
-  const consultas = new ConsultaRepository(store);
-  const idempotency = new IdempotencyRepository(store);
-  const usuarios = new UsuarioRepository(store);
-  const sessoes = new SessaoRepository(store);
   const timezone = config.clinicTz;
+  const storage = new JsonStorage(store, timezone);
+  await storage.open();
+
+  const { medicos, pacientes, consultas, idempotency, usuarios, sessoes } = storage.indexed;
 
   // The audit trail: append-only monthly files beside the data, fed by services through the Auditor.
   const auditLog = new AuditLog({ dir: path.join(config.dataDir, 'auditoria'), logger: logger.child({ module: 'auditoria' }), lockStaleMs: config.lockStaleMs });
@@ -146,9 +143,9 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const logFeed = new LogStreamFeed({ buffer: logBuffer, broker: logsBroker, present: (entry) => presentLog(entry, timezone) });
 
   // Time off and holidays: what closes a slot that nobody holds.
-  const bloqueioRepo = new BloqueioRepository(store);
+  const bloqueioRepo = storage.indexed.bloqueios;
   const feriados = new FeriadoService({
-    store, feriados: new FeriadoRepository(store), auditor, clock, timezone, logger, nacionais: config.feriadosNacionais, uf: config.clinicUf,
+    store, feriados: storage.indexed.feriados, auditor, clock, timezone, logger, nacionais: config.feriadosNacionais, uf: config.clinicUf,
   });
   const bloqueios = new BloqueioService({ store, bloqueios: bloqueioRepo, medicos, consultas, feriados, schedule, auditor, clock, timezone, logger });
   // A removed bloqueio frees slots: the stream tells each médico's clients (bounded: see BloqueioService).
@@ -196,7 +193,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   // Long agendas and free-slot searches share one quantum of CPU per turn of the event loop (see TimeSlicer).
   const slicer = new TimeSlicer(CPU_QUANTUM_MS);
   const listaEspera = new ListaEsperaService({
-    store, listaEspera: new ListaEsperaRepository(store, timezone), medicos, pacientes, consultas, auditor, clock, timezone, logger,
+    store, listaEspera: storage.indexed.listaEspera, medicos, pacientes, consultas, auditor, clock, timezone, logger,
   });
   const vagas = new VagaDisponivelNotifier({
     medicos, listaEspera, daySlots, timezone, logger, publish: (vaga) => agendaBroker.publish('vaga_disponivel', vaga, vaga.medicoId),
@@ -244,6 +241,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     logger,
     logBuffer,
     store,
+    storage,
     repositories: { medicos, pacientes, consultas, usuarios, sessoes },
     auditLog,
     auditor,

@@ -3,7 +3,7 @@ import { createApp } from './app.js';
 import { createHttpServer } from './http/http-server.js';
 import { createContainer, type Container } from './composition.js';
 import { ConfigError, ensureDirectories, loadConfig } from './core/config.js';
-import { StorageCorruptError } from './infra/storage/file-store.js';
+import { StorageCorruptError } from './infra/storage/json/file-store.js';
 import { seedDemoData } from './services/seed.js';
 
 /** How long shutdown waits for in-flight requests before closing their connections. */

@@ -2,7 +2,7 @@ import type { Request, Response } from 'express';
 import type { z } from 'zod';
 import type { Permission } from '../core/permissions.js';
 import type { RouteSpec } from '../http/route.js';
-import type { Page } from '../repositories/index.js';
+import type { Page } from '../infra/storage/json/repositories/index.js';
 import { IdParams } from '../schemas/common.js';
 import { BAD_REQUEST, NOT_FOUND, UNAVAILABLE, WRITE_ERRORS, empty, json, problem } from './responses.js';
 

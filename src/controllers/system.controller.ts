@@ -4,7 +4,7 @@ import { AppError } from '../core/errors.js';
 import type { RouteSpec } from '../http/route.js';
 import type { ScheduleState } from '../infra/schedule-state.js';
 import type { SseBroker } from '../infra/sse-broker.js';
-import type { Store } from '../infra/storage/store.js';
+import type { Store } from '../infra/storage/json/store.js';
 import type { TaskQueue } from '../infra/task-queue.js';
 import { z } from '../schemas/common.js';
 import { Status } from '../schemas/operations.schema.js';

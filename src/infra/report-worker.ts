@@ -8,7 +8,7 @@ import { rename, rm } from 'node:fs/promises';
 import { constants, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadReportFonts } from './report-fonts.js';
-import { materialize } from './storage/data-files.js';
+import { materialize } from './storage/json/data-files.js';
 import { buildReportData, type ClosedDate, type ReportParams } from '../services/report-data.js';
 import { writeReportPdf } from '../services/report-pdf.js';
 

@@ -2,11 +2,11 @@ import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import { formatInstant } from '../core/time.js';
 import { COLLECTIONS } from '../repositories/collections.js';
-import { times, type ConsultaRecord, type ConsultaRepository } from '../repositories/consulta.repository.js';
+import { times, type ConsultaRecord, type ConsultaRepository } from './storage/json/repositories/consulta.repository.js';
 import { holdsSlot as statusHoldsSlot } from '../domain/consulta-status.js';
 import type { SlotEstado, StatusConsulta } from '../schemas/consulta.schema.js';
 import type { SlotTime } from '../services/slots.js';
-import type { Change, Store } from './storage/store.js';
+import type { Change, Store } from './storage/json/store.js';
 
 export type SlotEventType = 'horario_reservado' | 'horario_ocupado' | 'horario_disponivel';
 

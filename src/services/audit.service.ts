@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js';
 import { currentContext, type Papel, type RequestContext } from '../core/context.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
-import type { Change, Store, Tx } from '../infra/storage/store.js';
+import type { Change, Store, Tx } from '../infra/storage/json/store.js';
 import { COLLECTIONS } from '../repositories/collections.js';
 
 import type { AuditEntry } from '../infra/audit/types.js';

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { AppError } from '../core/errors.js';
-import { StorageCorruptError, materialize } from '../infra/storage/data-files.js';
-import type { Entity } from '../infra/storage/store.js';
+import { StorageCorruptError, materialize } from '../infra/storage/json/data-files.js';
+import type { Entity } from '../infra/storage/json/store.js';
 import { ZipReader, ZipRejected } from '../infra/zip-reader.js';
 import { COLLECTIONS } from '../repositories/collections.js';
 import { Consulta } from '../schemas/consulta.schema.js';

@@ -12,7 +12,7 @@ import { BackupCryptoError, createEncryptStream, decryptBackup, isEncryptedBacku
 import { FileCatalog } from '../infra/file-catalog.js';
 import { COLLECTIONS } from '../repositories/collections.js';
 import type { Auditor } from './audit.service.js';
-import type { Entity, Store } from '../infra/storage/store.js';
+import type { Entity, Store } from '../infra/storage/json/store.js';
 import type { TaskContext } from '../infra/task-queue.js';
 import { BACKUP_FORMAT, DATA_PREFIX, MANIFEST, type Manifest, invalid, readBackupArchive, sha256 } from './backup-archive.js';
 import { BACKUP_NAME, isAutomaticName, isEncryptedName, publishBackup, stampOf } from './backup-names.js';

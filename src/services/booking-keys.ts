@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { AppError } from '../core/errors.js';
-import type { IdempotencyRecord } from '../repositories/idempotency.repository.js';
+import type { IdempotencyRecord } from '../infra/storage/json/repositories/idempotency.repository.js';
 import { ENCAIXE_DURACAO_PADRAO_MIN, type AgendarInput } from '../schemas/consulta.schema.js';
 
 /** A response to send as it is: a fresh booking, or one remembered under an Idempotency-Key. */

@@ -1,8 +1,8 @@
 import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
-import type { ConsultaRepository } from '../repositories/consulta.repository.js';
-import type { MedicoRepository } from '../repositories/medico.repository.js';
-import type { PacienteRepository } from '../repositories/paciente.repository.js';
+import type { ConsultaRepository } from '../infra/storage/json/repositories/consulta.repository.js';
+import type { MedicoRepository } from '../infra/storage/json/repositories/medico.repository.js';
+import type { PacienteRepository } from '../infra/storage/json/repositories/paciente.repository.js';
 import type { Medico } from '../schemas/medico.schema.js';
 import { intervalEndMs, localDate, nextDate, slotStartingAt, startOfDate, wallClockToMs, type SlotTime } from './slots.js';
 

@@ -5,10 +5,10 @@ import { TRANSICOES, assertTransicao, type StatusDestino } from '../domain/consu
 import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
 import { assertOwnMedico, ownMedicoOnly, scopeOf } from '../core/permissions.js';
-import type { Store } from '../infra/storage/store.js';
+import type { Store } from '../infra/storage/json/store.js';
 import type { Auditor } from './audit.service.js';
-import { times, type ConsultaRecord, type ConsultaRepository } from '../repositories/consulta.repository.js';
-import type { Page } from '../repositories/index.js';
+import { times, type ConsultaRecord, type ConsultaRepository } from '../infra/storage/json/repositories/consulta.repository.js';
+import type { Page } from '../infra/storage/json/repositories/index.js';
 import type { AtualizarStatusInput, ListConsultasQuery } from '../schemas/consulta.schema.js';
 import { nextDate, startOfDate } from './slots.js';
 

@@ -4,8 +4,8 @@ import type { Clock } from '../core/clock.js';
 import { notFound } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
-import type { Store } from '../infra/storage/store.js';
-import type { FeriadoRepository } from '../repositories/bloqueio.repository.js';
+import type { Store } from '../infra/storage/json/store.js';
+import type { FeriadoRepository } from '../infra/storage/json/repositories/bloqueio.repository.js';
 import type { Feriado, FeriadoInput, FeriadoRecord } from '../schemas/feriado.schema.js';
 import type { Auditor } from './audit.service.js';
 

@@ -1,5 +1,5 @@
 import type { ScheduleState } from '../infra/schedule-state.js';
-import type { Store } from '../infra/storage/store.js';
+import type { Store } from '../infra/storage/json/store.js';
 import { COLLECTIONS } from '../repositories/collections.js';
 import type { Medico } from '../schemas/medico.schema.js';
 import type { DaySlotStates } from './slot-states.js';

@@ -4,10 +4,10 @@ import { AppError, notFound } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { ownMedicoOnly } from '../core/permissions.js';
 import { formatInstant, todayIn } from '../core/time.js';
-import type { Store, Tx } from '../infra/storage/store.js';
-import type { ConsultaRecord, ConsultaRepository } from '../repositories/consulta.repository.js';
-import type { Page } from '../repositories/index.js';
-import type { PacienteFilter, PacienteRepository } from '../repositories/paciente.repository.js';
+import type { Store, Tx } from '../infra/storage/json/store.js';
+import type { ConsultaRecord, ConsultaRepository } from '../infra/storage/json/repositories/consulta.repository.js';
+import type { Page } from '../infra/storage/json/repositories/index.js';
+import type { PacienteFilter, PacienteRepository } from '../infra/storage/json/repositories/paciente.repository.js';
 import type { Paciente, PacienteInput } from '../schemas/paciente.schema.js';
 import type { AuditEntry, Auditor } from './audit.service.js';
 

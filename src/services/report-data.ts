@@ -1,5 +1,5 @@
 import { formatInstant } from '../core/time.js';
-import type { Entity } from '../infra/storage/store.js';
+import type { Entity } from '../infra/storage/json/store.js';
 import type { Bloqueio } from '../schemas/bloqueio.schema.js';
 import type { Consulta, StatusConsulta } from '../schemas/consulta.schema.js';
 import type { Medico } from '../schemas/medico.schema.js';

@@ -9,9 +9,9 @@ import { FileCatalog, type CatalogEntry } from '../infra/file-catalog.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant, todayIn } from '../core/time.js';
 import type { ReportJob, ReportMessage } from '../infra/report-worker.js';
-import type { Store } from '../infra/storage/store.js';
+import type { Store } from '../infra/storage/json/store.js';
 import type { TaskContext } from '../infra/task-queue.js';
-import type { MedicoRepository } from '../repositories/medico.repository.js';
+import type { MedicoRepository } from '../infra/storage/json/repositories/medico.repository.js';
 import { datesBetween } from './slots.js';
 import type { ClosedDate, ReportParams } from './report-data.js';
 

@@ -1,6 +1,6 @@
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { Store } from '../infra/storage/store.js';
+import type { Store } from '../infra/storage/json/store.js';
 import type { MedicoInput } from '../schemas/medico.schema.js';
 import type { PacienteInput } from '../schemas/paciente.schema.js';
 import type { MedicoService } from './medico.service.js';

@@ -4,10 +4,10 @@ import { AppError, notFound } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
 import { generatePassword, hashPassword } from '../infra/password.js';
-import type { Store, Tx } from '../infra/storage/store.js';
-import type { Page } from '../repositories/index.js';
-import type { MedicoRepository } from '../repositories/medico.repository.js';
-import type { SessaoRepository, UsuarioRepository } from '../repositories/usuario.repository.js';
+import type { Store, Tx } from '../infra/storage/json/store.js';
+import type { Page } from '../infra/storage/json/repositories/index.js';
+import type { MedicoRepository } from '../infra/storage/json/repositories/medico.repository.js';
+import type { SessaoRepository, UsuarioRepository } from '../infra/storage/json/repositories/usuario.repository.js';
 import type { Usuario, UsuarioInput, UsuarioRecord, UsuarioUpdate } from '../schemas/usuario.schema.js';
 import type { Auditor } from './audit.service.js';
 

@@ -1,7 +1,7 @@
 import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
 import type { ScheduleEvent } from '../infra/schedule-state.js';
-import type { MedicoRepository } from '../repositories/medico.repository.js';
+import type { MedicoRepository } from '../infra/storage/json/repositories/medico.repository.js';
 import type { Medico } from '../schemas/medico.schema.js';
 import type { DaySlotStates } from './slot-states.js';
 import type { ListaEsperaService } from './lista-espera.service.js';

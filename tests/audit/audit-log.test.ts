@@ -2,7 +2,7 @@ import { appendFileSync, readdirSync, readFileSync, rmSync, writeFileSync } from
 import path from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { GENESIS } from '../../src/infra/audit/line-format.js';
-import { DirectoryLock } from '../../src/infra/storage/lock.js';
+import { DirectoryLock } from '../../src/infra/storage/json/lock.js';
 import { tempDir } from '../helpers/tmp.js';
 import { fill, isoAt, makeEntry, openLog } from './helpers.js';
 

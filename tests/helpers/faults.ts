@@ -1,5 +1,5 @@
 import * as fsp from 'node:fs/promises';
-import type { StorageFs } from '../../src/infra/storage/file-store.js';
+import type { StorageFs } from '../../src/infra/storage/json/file-store.js';
 
 /**
  * A storage `fs` seam whose file handles fail `datasync` with the given error code while `failing` is on:

@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { FileStore } from '../../src/infra/storage/file-store.js';
+import { FileStore } from '../../src/infra/storage/json/file-store.js';
 import { ALL_COLLECTIONS } from '../../src/repositories/collections.js';
 import { makeApp, medicoBody } from '../helpers/app.js';
 import { bearer } from '../helpers/app.js';

@@ -4,7 +4,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { formatInstant } from '../../src/core/time.js';
-import type { ConsultaRecord } from '../../src/repositories/consulta.repository.js';
+import type { ConsultaRecord } from '../../src/infra/storage/json/repositories/consulta.repository.js';
 import { STATUS_CONSULTA, type StatusConsulta } from '../../src/schemas/consulta.schema.js';
 import { TEST_NOW, bearer, makeApp, signIn, type TestApp } from '../helpers/app.js';
 import { agendar, at, clinic } from '../helpers/scheduling.js';

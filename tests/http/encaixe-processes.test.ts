@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FileStore } from '../../src/infra/storage/file-store.js';
+import { FileStore } from '../../src/infra/storage/json/file-store.js';
 import { ALL_COLLECTIONS } from '../../src/repositories/collections.js';
 import { medicoBody, pacienteBody } from '../helpers/app.js';
 import { silentLogger } from '../helpers/logger.js';

@@ -2,7 +2,7 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { LOCK_NAME } from '../../src/infra/storage/lock.js';
+import { LOCK_NAME } from '../../src/infra/storage/json/lock.js';
 import { makeApp, medicoBody, pacienteBody } from '../helpers/app.js';
 import { listen } from '../helpers/sse.js';
 

@@ -1,7 +1,7 @@
 import { connect } from 'node:net';
 import { EventSource } from 'eventsource';
 import { describe, expect, it } from 'vitest';
-import type { StorageFs } from '../../src/infra/storage/file-store.js';
+import type { StorageFs } from '../../src/infra/storage/json/file-store.js';
 import { makeApp } from '../helpers/app.js';
 import { faultyFs } from '../helpers/faults.js';
 import { at, clinic } from '../helpers/scheduling.js';

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { AppError } from '../../src/core/errors.js';
-import { MemoryStore } from '../../src/infra/storage/memory-store.js';
+import { MemoryStore } from '../../src/infra/storage/json/memory-store.js';
 import { BackupService } from '../../src/services/backup.service.js';
 import { silentLogger } from '../helpers/logger.js';
 import { tempDir } from '../helpers/tmp.js';

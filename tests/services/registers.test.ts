@@ -4,7 +4,7 @@ import { createContainer } from '../../src/composition.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { loadConfig } from '../../src/core/config.js';
 import { AppError } from '../../src/core/errors.js';
-import { MemoryStore } from '../../src/infra/storage/memory-store.js';
+import { MemoryStore } from '../../src/infra/storage/json/memory-store.js';
 import { ALL_COLLECTIONS } from '../../src/repositories/collections.js';
 import type { MedicoInput } from '../../src/schemas/medico.schema.js';
 

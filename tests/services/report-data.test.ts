@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Entity } from '../../src/infra/storage/store.js';
+import type { Entity } from '../../src/infra/storage/json/store.js';
 import { buildReportData, holdsSlot, type ReportParams } from '../../src/services/report-data.js';
 
 const params: ReportParams = {

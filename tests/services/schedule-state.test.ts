@@ -2,9 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { AppError } from '../../src/core/errors.js';
 import { ScheduleState, type ScheduleEvent } from '../../src/infra/schedule-state.js';
-import { MemoryStore } from '../../src/infra/storage/memory-store.js';
+import { MemoryStore } from '../../src/infra/storage/json/memory-store.js';
 import { ALL_COLLECTIONS } from '../../src/repositories/collections.js';
-import { ConsultaRepository, type ConsultaRecord } from '../../src/repositories/consulta.repository.js';
+import { ConsultaRepository, type ConsultaRecord } from '../../src/infra/storage/json/repositories/consulta.repository.js';
 
 function setup() {
   const store = new MemoryStore(ALL_COLLECTIONS);

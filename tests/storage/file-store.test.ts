@@ -3,9 +3,9 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../../src/core/errors.js';
 import * as fsp from 'node:fs/promises';
-import { FileStore, JOURNAL_FILE, StorageCorruptError, type StorageFs } from '../../src/infra/storage/file-store.js';
-import { LOCK_NAME } from '../../src/infra/storage/lock.js';
-import type { Entity } from '../../src/infra/storage/store.js';
+import { FileStore, JOURNAL_FILE, StorageCorruptError, type StorageFs } from '../../src/infra/storage/json/file-store.js';
+import { LOCK_NAME } from '../../src/infra/storage/json/lock.js';
+import type { Entity } from '../../src/infra/storage/json/store.js';
 import { faultyFs } from '../helpers/faults.js';
 import { silentLogger } from '../helpers/logger.js';
 import { tempDir } from '../helpers/tmp.js';
@@ -67,13 +67,29 @@ describe('FileStore', () => {
     expect((await reopen(dir)).get('itens', 'a')).toBeUndefined();
   });
 
-  it('when work returns a promise, then the transaction is refused', async () => {
-    const store = makeStore(tempDir());
+  it('when units of work await between their check and their write, then they still run one at a time', async () => {
+    const dir = tempDir();
+    const store = makeStore(dir);
     await store.open();
-    await expect(store.transact(async (tx) => tx.put('itens', { id: 'a', n: 1 } as Item))).rejects.toThrow(
-      /síncrono/,
-    );
-    expect(store.count('itens')).toBe(0);
+    // Each reads the counter, yields to the event loop, then writes counter + 1: interleaved, updates are lost.
+    const increment = () =>
+      store.transact(async (tx) => {
+        const n = store.get<Item>('itens', 'contador')?.n ?? 0;
+        await new Promise((resolve) => setImmediate(resolve));
+        tx.put('itens', { id: 'contador', n: n + 1 } as Item);
+      });
+    await Promise.all(Array.from({ length: 50 }, increment));
+    expect(store.get<Item>('itens', 'contador')?.n).toBe(50);
+    expect((await reopen(dir)).get<Item>('itens', 'contador')?.n).toBe(50);
+    // A unit of work that fails after awaiting leaves nothing behind.
+    await expect(
+      store.transact(async (tx) => {
+        tx.put('itens', { id: 'b', n: 1 } as Item);
+        await Promise.resolve();
+        throw new Error('regra violada');
+      }),
+    ).rejects.toThrow('regra violada');
+    expect(store.get('itens', 'b')).toBeUndefined();
   });
 
   it('when deleting, then the record is gone after reopening', async () => {

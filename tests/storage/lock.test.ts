@@ -2,7 +2,7 @@ import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../../src/core/errors.js';
-import { DirectoryLock, LOCK_NAME } from '../../src/infra/storage/lock.js';
+import { DirectoryLock, LOCK_NAME } from '../../src/infra/storage/json/lock.js';
 import { silentLogger } from '../helpers/logger.js';
 import { tempDir } from '../helpers/tmp.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { FileStore } from '../../src/infra/storage/file-store.js';
-import type { Entity } from '../../src/infra/storage/store.js';
+import { FileStore } from '../../src/infra/storage/json/file-store.js';
+import type { Entity } from '../../src/infra/storage/json/store.js';
 import { silentLogger } from '../helpers/logger.js';
 import { exited, onLines, spawnTs } from '../helpers/spawn.js';
 import { tempDir } from '../helpers/tmp.js';

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MemoryStore } from '../../src/infra/storage/memory-store.js';
-import { TimelineIndex } from '../../src/repositories/index.js';
+import { MemoryStore } from '../../src/infra/storage/json/memory-store.js';
+import { TimelineIndex } from '../../src/infra/storage/json/repositories/index.js';
 
 interface Item {
   id: string;

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../core/logger.js';
-import { DirectoryLock } from '../storage/lock.js';
+import { DirectoryLock } from '../storage/json/lock.js';
 import { chainHashOf, encodeLine, GENESIS, MONTH_FILE, monthEndMs, monthFileName, monthOf } from './line-format.js';
 import { idsNearEnd, lineEndingAt, listMonthFiles, wholeLinesEnd } from './month-files.js';
 import { MonthIndex } from './month-index.js';

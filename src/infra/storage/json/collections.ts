@@ -93,9 +93,10 @@ export class Collections {
 
   /**
    * Runs transaction work, applying its writes as they are made so later checks in the same work (and
-   * later work in the same group commit) see them. If the work throws, its writes are undone.
+   * later work in the same group commit) see them. If the work throws, its writes are undone. The caller
+   * runs one unit of work at a time: nothing else writes while `work` awaits.
    */
-  run<R>(work: TxWork<R>): { result: R; changes: Change[] } {
+  async run<R>(work: TxWork<R>): Promise<{ result: R; changes: Change[] }> {
     const changes: Change[] = [];
     const tx: Tx = {
       put: (collection, record) => {
@@ -106,10 +107,7 @@ export class Collections {
       },
     };
     try {
-      const result = work(tx);
-      if (result && typeof (result as { then?: unknown }).then === 'function') {
-        throw new Error('o trabalho de uma transação deve ser síncrono');
-      }
+      const result = await work(tx);
       return { result, changes };
     } catch (error) {
       this.undo(changes);
@@ -139,6 +137,13 @@ export abstract class CachedReads {
 
   count(collection: string): number {
     return this.state.map(collection).size;
+  }
+
+  /** A copy of every collection's records in id order (the records themselves are frozen: shared, not cloned). */
+  protected copyRecords(): Map<string, Entity[]> {
+    return new Map(
+      this.collections.map((collection) => [collection, [...this.state.map(collection).values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0))]),
+    );
   }
 
   subscribe(listener: StoreListener): () => void {

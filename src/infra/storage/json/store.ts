@@ -37,10 +37,10 @@ export interface Tx {
 }
 
 /**
- * Synchronous work: it must not await, so nothing can slip in between its checks and its writes.
- * Returning a promise is a programming error and is refused at run time.
+ * The work of one transaction. It may await reads of the store (they answer from memory), but nothing slow:
+ * the file lock is held, and every other transaction waits, until it ends.
  */
-export type TxWork<R> = (tx: Tx) => R;
+export type TxWork<R> = (tx: Tx) => R | Promise<R>;
 
 export interface Store {
   readonly collections: readonly string[];
@@ -68,6 +68,8 @@ export interface Store {
 
   /** Folds the journal into the data files. */
   checkpoint(): Promise<void>;
+  /** Every committed record at one consistent moment, each collection in id order (exports, backups). */
+  records(): Promise<Map<string, Entity[]>>;
   /** Every file at one consistent moment (for backups and reports). */
   snapshot(): Promise<StoreSnapshot>;
   /** Replaces every collection at once, atomically (a restore). */

@@ -1,6 +1,6 @@
-import type { Store, Tx } from '../infra/storage/store.js';
-import type { Paciente } from '../schemas/paciente.schema.js';
-import { COLLECTIONS } from './collections.js';
+import type { Store, Tx } from '../store.js';
+import type { Paciente } from '../../../../schemas/paciente.schema.js';
+import { COLLECTIONS } from '../../../../repositories/collections.js';
 import { Index, SortedView, fold, paginate, type Page } from './index.js';
 
 export interface PacienteFilter {

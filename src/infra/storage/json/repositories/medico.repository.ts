@@ -1,6 +1,6 @@
-import type { Store, Tx } from '../infra/storage/store.js';
-import type { Medico } from '../schemas/medico.schema.js';
-import { COLLECTIONS } from './collections.js';
+import type { Store, Tx } from '../store.js';
+import type { Medico } from '../../../../schemas/medico.schema.js';
+import { COLLECTIONS } from '../../../../repositories/collections.js';
 import { Index, SortedView, fold, paginate, type Page } from './index.js';
 
 export interface MedicoFilter {
@@ -46,6 +46,12 @@ export class MedicoRepository {
       filter.limit,
       filter.offset,
     );
+  }
+
+  /** Every médico, by name. */
+  all(): readonly Medico[] {
+    this.store.refresh();
+    return this.byName.all();
   }
 
   save(tx: Tx, medico: Medico): void {

@@ -3,12 +3,22 @@ import type { Entity, Store, StoreSnapshot, TxWork } from './store.js';
 
 /** A store that keeps everything in memory: same semantics as the file store, no durability. */
 export class MemoryStore extends CachedReads implements Store {
+  /** One transaction at a time, as the file store runs them: work that awaits must not interleave. */
+  private tail: Promise<unknown> = Promise.resolve();
+
   async open(): Promise<void> {}
   async close(): Promise<void> {}
   refresh(): void {}
   async checkpoint(): Promise<void> {}
   async writable(): Promise<boolean> {
     return true;
+  }
+
+  /** Between transactions: none is half applied. */
+  records(): Promise<Map<string, Entity[]>> {
+    const run = this.tail.then(() => this.copyRecords());
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 
   async snapshot(): Promise<StoreSnapshot> {
@@ -26,9 +36,13 @@ export class MemoryStore extends CachedReads implements Store {
     }
   }
 
-  async transact<R>(work: TxWork<R>): Promise<R> {
-    const { result, changes } = this.state.run(work);
-    this.state.committed(changes);
-    return result;
+  transact<R>(work: TxWork<R>): Promise<R> {
+    const run = this.tail.then(async () => {
+      const { result, changes } = await this.state.run(work);
+      this.state.committed(changes);
+      return result;
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 }

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import lockfile from 'proper-lockfile';
-import { StorageUnavailableError } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
+import { StorageUnavailableError } from '../../../core/errors.js';
+import type { Logger } from '../../../core/logger.js';
 
 /** Name of the lock directory inside the data directory. */
 export const LOCK_NAME = '.agenda.lock';

@@ -1,4 +1,4 @@
-import type { Change, Entity, Store, StoreListener } from '../infra/storage/store.js';
+import type { Change, Entity, Store, StoreListener } from '../store.js';
 
 /**
  * A secondary index over one collection: key → ids. It listens to the store, so it stays right through

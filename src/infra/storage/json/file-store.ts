@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import * as fsSync from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
-import { StorageUnavailableError } from '../../core/errors.js';
-import type { Logger } from '../../core/logger.js';
+import { StorageUnavailableError } from '../../../core/errors.js';
+import type { Logger } from '../../../core/logger.js';
 import { CachedReads } from './collections.js';
 import { encodeEntry, type JournalOp } from './journal.js';
 import { DATA_FORMAT, JOURNAL_NAME, StorageCorruptError, applyEntry, decodeJournal, materializeFiles, openJournal, readFrom } from './data-files.js';
@@ -175,6 +175,16 @@ export class FileStore extends CachedReads implements Store {
 
   async checkpoint(): Promise<void> {
     await this.exclusive(() => this.withLock(() => this.checkpointLocked()));
+  }
+
+  /** Every committed record, read between group commits under the lock, after catching up with other processes. */
+  async records(): Promise<Map<string, Entity[]>> {
+    return this.exclusive(() =>
+      this.withLock(async () => {
+        this.catchUp(true);
+        return this.copyRecords();
+      }),
+    );
   }
 
   /**
@@ -367,7 +377,7 @@ export class FileStore extends CachedReads implements Store {
       for (; processed < batch.length; processed++) {
         const p = batch[processed]!;
         try {
-          const { result, changes } = this.state.run(p.work);
+          const { result, changes } = await this.state.run(p.work);
           done.push({ p, result, changes });
           if (changes.length > 0) lines.push(encodeEntry({ g: this.writeGeneration, t: now, ops: toOps(changes) }));
         } catch (error) {

@@ -1,7 +1,7 @@
 import { DateTime } from 'luxon';
-import type { Store, Tx } from '../infra/storage/store.js';
-import type { ListaEsperaRecord } from '../schemas/lista-espera.schema.js';
-import { COLLECTIONS } from './collections.js';
+import type { Store, Tx } from '../store.js';
+import type { ListaEsperaRecord } from '../../../../schemas/lista-espera.schema.js';
+import { COLLECTIONS } from '../../../../repositories/collections.js';
 import { Index, SortedView } from './index.js';
 
 const C = COLLECTIONS.listaEspera;

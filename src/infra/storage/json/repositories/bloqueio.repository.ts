@@ -1,7 +1,7 @@
-import type { Store, Tx } from '../infra/storage/store.js';
-import type { Bloqueio } from '../schemas/bloqueio.schema.js';
-import type { FeriadoRecord } from '../schemas/feriado.schema.js';
-import { COLLECTIONS } from './collections.js';
+import type { Store, Tx } from '../store.js';
+import type { Bloqueio } from '../../../../schemas/bloqueio.schema.js';
+import type { FeriadoRecord } from '../../../../schemas/feriado.schema.js';
+import { COLLECTIONS } from '../../../../repositories/collections.js';
 import { Index } from './index.js';
 
 /** A bloqueio with its times parsed: [inicioMs, fimMs). */

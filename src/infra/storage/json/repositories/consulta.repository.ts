@@ -1,7 +1,7 @@
-import { holdsSlot, isPendente } from '../domain/consulta-status.js';
-import type { Store, Tx } from '../infra/storage/store.js';
-import type { Consulta, StatusConsulta } from '../schemas/consulta.schema.js';
-import { COLLECTIONS } from './collections.js';
+import { holdsSlot, isPendente } from '../../../../domain/consulta-status.js';
+import type { Store, Tx } from '../store.js';
+import type { Consulta, StatusConsulta } from '../../../../schemas/consulta.schema.js';
+import { COLLECTIONS } from '../../../../repositories/collections.js';
 import { TimelineIndex, paginate, type Page } from './index.js';
 
 export type ConsultaRecord = Consulta;

@@ -1,5 +1,5 @@
-import type { Store, Tx } from '../infra/storage/store.js';
-import { COLLECTIONS } from './collections.js';
+import type { Store, Tx } from '../store.js';
+import { COLLECTIONS } from '../../../../repositories/collections.js';
 
 /** A response remembered under an `Idempotency-Key` (stored by the key's SHA-256, never the key itself). */
 export interface IdempotencyRecord {

@@ -1,6 +1,6 @@
-import type { Store, Tx } from '../infra/storage/store.js';
-import type { SessaoRecord, UsuarioRecord } from '../schemas/usuario.schema.js';
-import { COLLECTIONS } from './collections.js';
+import type { Store, Tx } from '../store.js';
+import type { SessaoRecord, UsuarioRecord } from '../../../../schemas/usuario.schema.js';
+import { COLLECTIONS } from '../../../../repositories/collections.js';
 import { Index, SortedView, paginate, type Page } from './index.js';
 
 const U = COLLECTIONS.usuarios;

@@ -1,0 +1,289 @@
+/**
+ * The storage port: what the domain and the services may ask of storage, and nothing about how it is kept.
+ * Two drivers implement it — `infra/storage/json/` (the data directory: JSON files, a journal, a file lock) and
+ * `infra/storage/postgres/` (one database shared by any number of processes). Nothing outside a driver knows
+ * files or SQL.
+ *
+ * Every method is async: a driver may answer from memory (JSON) or from a query (PostgreSQL). Reads outside a
+ * transaction see committed data. Writes happen only inside {@link StoragePort.run}: the unit of work sees its
+ * own writes, is serializable against every other unit of work of every process, and is retried by the driver
+ * when the database reports a serialization conflict — so `work` must be safe to run more than once (no side
+ * effects outside `tx`; keep those for after `run` resolves).
+ */
+import type { Bloqueio } from '../schemas/bloqueio.schema.js';
+import type { Consulta, StatusConsulta } from '../schemas/consulta.schema.js';
+import type { FeriadoRecord } from '../schemas/feriado.schema.js';
+import type { ListaEsperaRecord } from '../schemas/lista-espera.schema.js';
+import type { Medico } from '../schemas/medico.schema.js';
+import type { Paciente } from '../schemas/paciente.schema.js';
+import type { SessaoRecord, UsuarioRecord } from '../schemas/usuario.schema.js';
+import type { AuditEntry } from '../infra/audit/types.js';
+
+export interface Entity {
+  id: string;
+}
+
+export interface Page<T> {
+  items: T[];
+  total: number;
+  limit: number;
+  offset: number;
+}
+
+// ---- records ------------------------------------------------------------------------------------------
+
+export type ConsultaRecord = Consulta;
+
+/** A response remembered under an `Idempotency-Key` (stored by the key's SHA-256, never the key itself). */
+export interface IdempotencyRecord {
+  id: string;
+  /** SHA-256 of the normalised request: the same key with another body is refused. */
+  fingerprint: string;
+  status: number;
+  body: unknown;
+  location: string | null;
+  /** ms since the epoch. */
+  criadoEm: number;
+}
+
+/** An audit entry staged with its write, until it is in the audit files (see `Auditor`). */
+export interface StagedAuditEntry extends AuditEntry {
+  /** The process that staged it. */
+  origem: string;
+  /** ms since the epoch. */
+  staged: number;
+}
+
+// ---- filters ------------------------------------------------------------------------------------------
+
+export interface MedicoFilter {
+  especialidade?: string | undefined;
+  ativo?: boolean | undefined;
+  q?: string | undefined;
+  limit: number;
+  offset: number;
+}
+
+export interface PacienteFilter {
+  q?: string | undefined;
+  cpf?: string | undefined;
+  limit: number;
+  offset: number;
+  /** Only these ids (a médico user's own pacientes). */
+  only?: ReadonlySet<string> | undefined;
+}
+
+export interface ConsultaFilter {
+  medicoId?: string | undefined;
+  pacienteId?: string | undefined;
+  status?: StatusConsulta | undefined;
+  /** Inclusive bounds on `inicio`, ms since the epoch. */
+  fromMs?: number | undefined;
+  toMs?: number | undefined;
+  limit: number;
+  offset: number;
+}
+
+// ---- reads, per aggregate -----------------------------------------------------------------------------
+
+export interface MedicoReads {
+  get(id: string): Promise<Medico | undefined>;
+  findByCrm(crm: string): Promise<Medico | undefined>;
+  /** Sorted by name (pt-BR collation), then id. `q` and `especialidade` compare without case or accents. */
+  list(filter: MedicoFilter): Promise<Page<Medico>>;
+  /** Every médico, by name: the agenda and the free-slot search walk them (a clinic has tens, not thousands). */
+  all(): Promise<readonly Medico[]>;
+}
+
+export interface PacienteReads {
+  get(id: string): Promise<Paciente | undefined>;
+  findByCpf(cpf: string): Promise<Paciente | undefined>;
+  /** Sorted by name (pt-BR collation), then id. */
+  list(filter: PacienteFilter): Promise<Page<Paciente>>;
+}
+
+/**
+ * Consultas, with the queries the booking rules and the agenda need. "Holds a slot" and "pendente" are the
+ * rules of `domain/consulta-status.ts` (`holdsSlot`, `isPendente`); a driver may enforce them with constraints.
+ */
+export interface ConsultaReads {
+  get(id: string): Promise<ConsultaRecord | undefined>;
+  /** The médico's consultas (any status) starting in [fromMs, toMs), in `inicio` order (then id). */
+  forMedicoBetween(medicoId: string, fromMs: number, toMs: number): Promise<ConsultaRecord[]>;
+  /** A slot-holding consulta of the médico overlapping [fromMs, toMs), other than `exceptId`. */
+  medicoConflict(medicoId: string, fromMs: number, toMs: number, exceptId?: string): Promise<ConsultaRecord | undefined>;
+  /** A pendente consulta of the paciente (any médico, encaixe or not) overlapping [fromMs, toMs), other than `exceptId`. */
+  pacienteConflict(pacienteId: string, fromMs: number, toMs: number, exceptId?: string): Promise<ConsultaRecord | undefined>;
+  /** The médico's encaixes that are not cancelled, starting in [fromMs, toMs), in `inicio` order. */
+  encaixesBetween(medicoId: string, fromMs: number, toMs: number): Promise<ConsultaRecord[]>;
+  /** True when the médico has a pendente consulta starting after `nowMs`. */
+  medicoHasFuturePendente(medicoId: string, nowMs: number): Promise<boolean>;
+  /** True when the paciente has a pendente consulta starting after `nowMs`. */
+  pacienteHasFuturePendente(pacienteId: string, nowMs: number): Promise<boolean>;
+  /** True when any consulta (any status, any time) refers to the médico. */
+  medicoHasAny(medicoId: string): Promise<boolean>;
+  /** Every consulta of the paciente (any status), in `inicio` order. */
+  ofPaciente(pacienteId: string): Promise<ConsultaRecord[]>;
+  /** True when the paciente has any consulta with the médico: what lets a médico user see that paciente. */
+  pacienteSeenBy(pacienteId: string, medicoId: string): Promise<boolean>;
+  /** The pacientes with any consulta with the médico. */
+  pacienteIdsOf(medicoId: string): Promise<Set<string>>;
+  /** A page sorted by `inicio`, then id. */
+  list(filter: ConsultaFilter): Promise<Page<ConsultaRecord>>;
+}
+
+export interface UsuarioReads {
+  get(id: string): Promise<UsuarioRecord | undefined>;
+  findByEmail(email: string): Promise<UsuarioRecord | undefined>;
+  count(): Promise<number>;
+  /** True when some active admin other than `exceptId` exists (the last admin must stay). */
+  hasOtherActiveAdmin(exceptId: string): Promise<boolean>;
+  /** Sorted by name, then id. */
+  list(limit: number, offset: number): Promise<Page<UsuarioRecord>>;
+}
+
+export interface SessaoReads {
+  /** By the hash of its token. */
+  get(id: string): Promise<SessaoRecord | undefined>;
+  ofUser(usuarioId: string): Promise<SessaoRecord[]>;
+  /** Sessions last used before `cutoffMs`. */
+  expired(cutoffMs: number): Promise<SessaoRecord[]>;
+}
+
+export interface BloqueioReads {
+  get(id: string): Promise<Bloqueio | undefined>;
+  /** The médico's bloqueios, by start. */
+  ofMedico(medicoId: string): Promise<Bloqueio[]>;
+}
+
+export interface FeriadoReads {
+  get(id: string): Promise<FeriadoRecord | undefined>;
+  /** The clinic's own holidays of one date (YYYY-MM-DD). */
+  on(data: string): Promise<FeriadoRecord[]>;
+  /** Those of a year. */
+  ofYear(ano: number): Promise<FeriadoRecord[]>;
+}
+
+export interface ListaEsperaReads {
+  get(id: string): Promise<ListaEsperaRecord | undefined>;
+  /** Every entry, oldest first (first come, first served). A clinic keeps hundreds, not millions. */
+  all(): Promise<readonly ListaEsperaRecord[]>;
+  /** The paciente's entries, oldest first. */
+  ofPaciente(pacienteId: string): Promise<ListaEsperaRecord[]>;
+}
+
+export interface IdempotencyReads {
+  get(id: string): Promise<IdempotencyRecord | undefined>;
+  /** Ids of records created before `cutoffMs`. */
+  olderThan(cutoffMs: number): Promise<string[]>;
+}
+
+export interface AuditOutboxReads {
+  /** Staged entries, oldest first. */
+  all(): Promise<StagedAuditEntry[]>;
+}
+
+/** Everything that can be read, outside or inside a unit of work. */
+export interface Reads {
+  medicos: MedicoReads;
+  pacientes: PacienteReads;
+  consultas: ConsultaReads;
+  usuarios: UsuarioReads;
+  sessoes: SessaoReads;
+  bloqueios: BloqueioReads;
+  feriados: FeriadoReads;
+  listaEspera: ListaEsperaReads;
+  idempotency: IdempotencyReads;
+  auditOutbox: AuditOutboxReads;
+}
+
+// ---- the unit of work ---------------------------------------------------------------------------------
+
+/** Writes of one aggregate: a whole record replaces the stored one. */
+export interface Writes<T extends Entity> {
+  save(record: T): Promise<void>;
+  remove(id: string): Promise<void>;
+}
+
+/** Reads and writes inside one unit of work. */
+export interface UnitOfWork {
+  medicos: MedicoReads & Writes<Medico>;
+  pacientes: PacienteReads & Writes<Paciente>;
+  consultas: ConsultaReads & Writes<ConsultaRecord>;
+  usuarios: UsuarioReads & Writes<UsuarioRecord>;
+  sessoes: SessaoReads & Writes<SessaoRecord>;
+  bloqueios: BloqueioReads & Writes<Bloqueio>;
+  feriados: FeriadoReads & Writes<FeriadoRecord>;
+  listaEspera: ListaEsperaReads & Writes<ListaEsperaRecord>;
+  idempotency: IdempotencyReads & Writes<IdempotencyRecord>;
+  auditOutbox: AuditOutboxReads & Writes<StagedAuditEntry>;
+  /**
+   * Serialises units of work that share `key` for the rest of this one (PostgreSQL: a transaction-level
+   * advisory lock; JSON: a no-op, every unit of work already runs alone). For counted limits no constraint
+   * can express, such as encaixes per médico per day.
+   */
+  lock(key: string): Promise<void>;
+}
+
+export type Work<R> = (tx: UnitOfWork) => Promise<R>;
+
+// ---- the change feed ----------------------------------------------------------------------------------
+
+/** One record changed: `before` undefined means inserted, `after` undefined means deleted. */
+export interface Change {
+  collection: string;
+  id: string;
+  before: Entity | undefined;
+  after: Entity | undefined;
+}
+
+export interface ChangeFeed {
+  /**
+   * Calls `listener` with the changes of every durable commit, of this process (once durable) and of other
+   * processes (once seen), in commit order. Domain events (slot states, SSE) are raised from here.
+   */
+  onCommit(listener: (changes: readonly Change[]) => void): () => void;
+  /**
+   * Changes of `collection` may have been missed (a restore, another process's checkpoint, a gap in the
+   * feed): anything derived from it must be rebuilt, and live clients told to refetch.
+   */
+  onReset(listener: (collection: string) => void): () => void;
+}
+
+// ---- export and import (backups, restore, reports, moves between drivers) -----------------------------
+
+/** Every record of every collection at one consistent moment. */
+export interface RecordSnapshot {
+  counts: Readonly<Record<string, number>>;
+  /** The records of one collection, in id order, read a batch at a time. */
+  records(collection: string): AsyncIterable<Entity>;
+  /** Ends the snapshot (PostgreSQL: its transaction). */
+  close(): Promise<void>;
+}
+
+/** Records of every collection to replace the stored ones with (a restore). */
+export type RecordSource = (collection: string) => AsyncIterable<Entity>;
+
+// ---- the port -----------------------------------------------------------------------------------------
+
+export type DriverName = 'json' | 'postgres';
+
+export interface StoragePort extends Reads {
+  readonly driver: DriverName;
+  /** The collections, as named in backups (the same for every driver). */
+  readonly collections: readonly string[];
+  open(): Promise<void>;
+  /** Finishes pending writes and releases resources. */
+  close(): Promise<void>;
+  /** Runs `work` as one serializable, durable unit: it resolves once committed, or rejects and writes nothing. */
+  run<R>(work: Work<R>): Promise<R>;
+  readonly changes: ChangeFeed;
+  /** A consistent snapshot of every record. Close it when done. */
+  exportRecords(): Promise<RecordSnapshot>;
+  /** Replaces every collection at once, atomically (a restore); listeners hear a reset of each. */
+  importRecords(source: RecordSource): Promise<Record<string, number>>;
+  /** Number of records in each collection. */
+  counts(): Promise<Record<string, number>>;
+  /** True when writes can be made now (disk writable, database reachable). */
+  healthy(): Promise<boolean>;
+}
