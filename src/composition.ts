@@ -117,7 +117,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   // The audit trail: append-only monthly files beside the data, fed by services through the Auditor.
   const auditLog = new AuditLog({ dir: path.join(config.dataDir, 'auditoria'), logger: logger.child({ module: 'auditoria' }), lockStaleMs: config.lockStaleMs });
   await auditLog.open();
-  const auditor = new Auditor({ store, sink: auditLog, clock, timezone, logger: logger.child({ module: 'auditoria' }) });
+  const auditor = new Auditor({ storage, sink: auditLog, clock, timezone, logger: logger.child({ module: 'auditoria' }) });
   // Entries a crash left staged (committed with their write, not yet in the files) are appended now.
   await auditor.recover(true);
 

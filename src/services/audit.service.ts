@@ -3,8 +3,9 @@ import type { Clock } from '../core/clock.js';
 import { currentContext, type Papel, type RequestContext } from '../core/context.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
-import type { Change, Store, Tx } from '../infra/storage/json/store.js';
+import type { Tx } from '../infra/storage/json/store.js';
 import { COLLECTIONS } from '../repositories/collections.js';
+import type { Change, StagedAuditEntry, StoragePort, UnitOfWork } from '../repositories/port.js';
 
 import type { AuditEntry } from '../infra/audit/types.js';
 
@@ -30,19 +31,13 @@ export interface AuditSink {
 }
 
 export interface AuditorDeps {
-  store: Store;
+  storage: StoragePort;
   sink: AuditSink;
   clock: Clock;
   timezone: string;
   logger: Logger;
   /** Staged entries older than this are recovered by any process (their writer may have died). */
   recoverAfterMs?: number;
-}
-
-/** A staged entry as kept in the outbox collection: the entry plus the process that staged it. */
-interface StagedEntry extends AuditEntry {
-  origem: string;
-  staged: number;
 }
 
 const OUTBOX = COLLECTIONS.auditoriaPendente;
@@ -61,7 +56,7 @@ export class Auditor {
   private draining: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: AuditorDeps) {
-    this.stopCommitListener = deps.store.onCommit((changes) => this.onCommit(changes));
+    this.stopCommitListener = deps.storage.changes.onCommit((changes) => this.onCommit(changes));
     this.timer = setInterval(() => void this.recover(), 10_000).unref();
   }
 
@@ -88,10 +83,14 @@ export class Auditor {
     await this.deps.sink.append([this.entry(input)]);
   }
 
-  /** Stages the entry of a write inside its transaction: they commit together. */
-  stage(tx: Tx, input: AuditInput, context?: RequestContext): void {
-    const staged: StagedEntry = { ...this.entry(input, context ?? currentContext()), origem: this.instance, staged: this.deps.clock.now().getTime() };
-    tx.put(OUTBOX, staged);
+  /**
+   * Stages the entry of a write inside its unit of work: they commit together. (A JSON-driver `Tx` is still
+   * accepted from code not yet moved to the storage port.)
+   */
+  async stage(tx: UnitOfWork | Tx, input: AuditInput, context?: RequestContext): Promise<void> {
+    const staged: StagedAuditEntry = { ...this.entry(input, context ?? currentContext()), origem: this.instance, staged: this.deps.clock.now().getTime() };
+    if ('auditOutbox' in tx) await tx.auditOutbox.save(staged);
+    else tx.put(OUTBOX, staged);
   }
 
   /** Moves this process's freshly committed entries to the audit files. */
@@ -99,7 +98,7 @@ export class Auditor {
     const mine: AuditEntry[] = [];
     for (const change of changes) {
       if (change.collection !== OUTBOX || !change.after) continue;
-      const staged = change.after as StagedEntry;
+      const staged = change.after as StagedAuditEntry;
       if (staged.origem === this.instance) mine.push(strip(staged));
     }
     if (mine.length > 0) this.drain(mine, false);
@@ -109,8 +108,7 @@ export class Auditor {
   async recover(all = false): Promise<void> {
     const cutoff = this.deps.clock.now().getTime() - (this.deps.recoverAfterMs ?? 30_000);
     const left: AuditEntry[] = [];
-    this.deps.store.refresh();
-    for (const staged of this.deps.store.values<StagedEntry>(OUTBOX)) {
+    for (const staged of await this.deps.storage.auditOutbox.all()) {
       if (all || staged.staged < cutoff) left.push(strip(staged));
     }
     if (left.length > 0) this.drain(left, true);
@@ -118,7 +116,7 @@ export class Auditor {
   }
 
   private drain(entries: AuditEntry[], recovering: boolean): void {
-    const { sink, store, logger } = this.deps;
+    const { sink, storage, logger } = this.deps;
     // Queued at once, not behind the previous drain's outbox cleanup: the sink appends in call order, so a
     // write's entry lands before the entry of a read that the same user made after the write was answered.
     const appended = recovering ? sink.appendMissing(entries) : sink.append(entries);
@@ -126,8 +124,8 @@ export class Auditor {
     this.draining = this.draining.then(async () => {
       try {
         await appended;
-        await store.transact((tx) => {
-          for (const e of entries) tx.delete(OUTBOX, e.id);
+        await storage.run(async (tx) => {
+          for (const e of entries) await tx.auditOutbox.remove(e.id);
         });
       } catch (error) {
         // The entries stay in the outbox, durable; recovery appends them later.
@@ -148,7 +146,7 @@ export class Auditor {
   }
 }
 
-function strip(staged: StagedEntry): AuditEntry {
+function strip(staged: StagedAuditEntry): AuditEntry {
   const { origem: _origem, staged: _at, ...entry } = staged;
   return entry;
 }
