@@ -26,6 +26,12 @@ const EnvSchema = z.object({
   PORT: intFromEnv(0, 65535).default(8000),
   HOST: z.string().min(1).default('0.0.0.0'),
   DATA_DIR: z.string().min(1).default('./data'),
+  // Where records live: the data directory's JSON files (one machine) or a PostgreSQL database (many processes).
+  STORAGE: z.enum(['json', 'postgres']).default('json'),
+  DATABASE_URL: z
+    .string()
+    .refine((url) => /^postgres(ql)?:\/\//.test(url), 'use uma URL postgres://usuario:senha@host:porta/banco')
+    .optional(),
   BACKUP_DIR: z.string().min(1).default('./backups'),
   REPORTS_DIR: z.string().min(1).default('./reports'),
   CLINIC_TZ: z.string().refine(isValidTimeZone, 'fuso horário IANA desconhecido').default('America/Sao_Paulo'),
@@ -85,6 +91,9 @@ export interface Config {
   readonly port: number;
   readonly host: string;
   readonly dataDir: string;
+  /** The storage driver (`STORAGE`): `json` (default) or `postgres` (needs `DATABASE_URL`). */
+  readonly storage: 'json' | 'postgres';
+  readonly databaseUrl: string | undefined;
   readonly backupDir: string;
   readonly reportsDir: string;
   readonly clinicTz: string;
@@ -141,10 +150,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     throw new ConfigError(`configuração inválida:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  if (e.STORAGE === 'postgres' && !e.DATABASE_URL) {
+    throw new ConfigError('configuração inválida:\n  DATABASE_URL: obrigatória com STORAGE=postgres');
+  }
   return Object.freeze({
     port: e.PORT,
     host: e.HOST,
     dataDir: path.resolve(cwd, e.DATA_DIR),
+    storage: e.STORAGE,
+    databaseUrl: e.DATABASE_URL,
     backupDir: path.resolve(cwd, e.BACKUP_DIR),
     reportsDir: path.resolve(cwd, e.REPORTS_DIR),
     clinicTz: e.CLINIC_TZ,

@@ -35,8 +35,17 @@ describe('loadConfig', () => {
     ['SEED', 'maybe'],
     ['BACKUP_KEEP', '0'],
     ['SSE_REPLAY', '-1'],
+    ['STORAGE', 'mysql'],
+    ['DATABASE_URL', 'mysql://x@y/z'],
   ])('when %s=%s, then it refuses, naming the variable', (name, value) => {
     expect(() => loadConfig({ [name]: value })).toThrow(ConfigError);
     expect(() => loadConfig({ [name]: value })).toThrow(name);
+  });
+
+  it('when STORAGE=postgres, then DATABASE_URL is required and both are passed on', () => {
+    expect(loadConfig({})).toMatchObject({ storage: 'json', databaseUrl: undefined });
+    expect(() => loadConfig({ STORAGE: 'postgres' })).toThrow('DATABASE_URL');
+    const url = 'postgres://agenda:segredo@127.0.0.1:5432/agenda';
+    expect(loadConfig({ STORAGE: 'postgres', DATABASE_URL: url })).toMatchObject({ storage: 'postgres', databaseUrl: url });
   });
 });
