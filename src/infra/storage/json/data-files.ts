@@ -1,8 +1,9 @@
 import * as fsSync from 'node:fs';
-import { decodeJournal, type JournalEntry } from './journal.js';
+import { decodeJournal, decodeJournalLines, type JournalEntry, type LineSource } from './journal.js';
 import type { Entity } from './store.js';
 
 export { decodeJournal };
+export type { LineSource };
 
 /**
  * The on-disk formats, as pure functions: data files (`<collection>.json`, a snapshot stamped with a
@@ -57,6 +58,14 @@ export function parseDataFile(file: string, text: string, collection: string): D
   return d as DataFile;
 }
 
+/** One collection's data file, read: its generation and records. */
+export interface LoadedData {
+  generation: number;
+  records: Map<string, Entity>;
+  /** Size of the file in bytes (0 when missing). */
+  bytes: number;
+}
+
 /** What a set of data files plus journal stand for, and how much of the journal was good. */
 export interface Materialized {
   maps: Map<string, Map<string, Entity>>;
@@ -66,53 +75,187 @@ export interface Materialized {
   trailingBytes: number;
   /** The highest generation of any data file or journal line: new lines must not be tagged below it. */
   lastGeneration: number;
+  /** Bytes of the data files. */
+  dataBytes: number;
 }
 
 /**
- * Parses each collection's data file (missing means empty) and applies the journal on top, skipping lines a
- * data file of a later generation already holds. Damage anywhere but a torn journal tail is an error. The one
- * way records are rebuilt from files: by the store when it loads, by restore validation and the report worker.
- * `keep` sees each record before it is kept (the store freezes and pools them).
+ * Loads each collection's data file (`load`) and applies the journal on top, skipping lines a data file of a
+ * later generation already holds. Damage anywhere but a torn journal tail is an error. The one way records are
+ * rebuilt from files: by the store when it loads (streaming, see {@link loadDataFile} and {@link fileLines}), and
+ * from a snapshot's buffers by restore validation of old backups (see {@link materialize}). `keep` sees each
+ * record before it is kept (the store freezes and pools them).
  */
 export function materializeFiles(
-  dataFile: (collection: string) => { name: string; text: string | undefined },
-  journal: Buffer,
+  load: (collection: string, keep: (record: Entity) => Entity) => LoadedData,
+  journal: { lines: LineSource; length: number },
   journalName: string,
   collections: readonly string[],
   keep: (record: Entity) => Entity = (record) => record,
 ): Materialized {
   const generations = new Map<string, number>();
   const maps = new Map<string, Map<string, Entity>>();
+  let dataBytes = 0;
   for (const collection of collections) {
-    const { name, text } = dataFile(collection);
-    const data = text === undefined ? emptyData(collection) : parseDataFile(name, text, collection);
-    maps.set(collection, new Map(data.records.map((record) => [record.id, keep(record)])));
+    const data = load(collection, keep);
+    maps.set(collection, data.records);
     generations.set(collection, data.generation);
+    dataBytes += data.bytes;
   }
-  const decoded = decodeJournal(journal);
-  if (decoded.corruptAt !== undefined) throw new StorageCorruptError(journalName, `linha danificada no byte ${decoded.corruptAt}`);
   let lastGeneration = Math.max(0, ...generations.values());
-  for (const entry of decoded.entries) {
+  const decoded = decodeJournalLines(journal.lines, { from: 0, to: journal.length }, (entry) => {
     lastGeneration = Math.max(lastGeneration, entry.g);
     applyEntry(entry, generations, (c, id, after) => {
       const map = maps.get(c)!;
       if (after) map.set(id, keep(after));
       else map.delete(id);
     });
-  }
-  return { maps, generations, journalLength: decoded.validLength, trailingBytes: decoded.trailingBytes, lastGeneration };
+  });
+  if (decoded.corruptAt !== undefined) throw new StorageCorruptError(journalName, `linha danificada no byte ${decoded.corruptAt}`);
+  return { maps, generations, journalLength: decoded.validLength, trailingBytes: decoded.trailingBytes, lastGeneration, dataBytes };
 }
 
 /** The records of a snapshot's files (by file name); a torn journal tail is damage here too. */
 export function materialize(files: ReadonlyMap<string, Buffer>, collections: readonly string[]): Map<string, Map<string, Entity>> {
+  const journal = files.get(JOURNAL_NAME) ?? Buffer.alloc(0);
   const result = materializeFiles(
-    (collection) => ({ name: `${collection}.json`, text: files.get(`${collection}.json`)?.toString('utf8') }),
-    files.get(JOURNAL_NAME) ?? Buffer.alloc(0),
+    (collection, keep) => {
+      const name = `${collection}.json`;
+      const bytes = files.get(name);
+      const data = bytes === undefined ? emptyData(collection) : parseDataFile(name, bytes.toString('utf8'), collection);
+      return { generation: data.generation, records: new Map(data.records.map((record) => [record.id, keep(record)])), bytes: bytes?.length ?? 0 };
+    },
+    { lines: bufferLines(journal), length: journal.length },
     JOURNAL_NAME,
     collections,
   );
   if (result.trailingBytes > 0) throw new StorageCorruptError(JOURNAL_NAME, `linha danificada no byte ${result.journalLength}`);
   return result.maps;
+}
+
+/** The lines of a buffer. */
+export function bufferLines(bytes: Buffer): LineSource {
+  return (onLine) => {
+    let start = 0;
+    while (start < bytes.length) {
+      const end = bytes.indexOf(NEWLINE, start);
+      if (end === -1) break;
+      onLine(bytes.subarray(start, end), start);
+      start = end + 1;
+    }
+  };
+}
+
+const NEWLINE = 0x0a;
+/** How much of a file is read at a time: a line longer than this is carried over into a larger buffer. */
+const READ_CHUNK = 1 << 20;
+
+/**
+ * The complete lines of bytes [from, to) of an open file, read a chunk at a time (synchronously: the store
+ * loads before it serves, and catches up between requests). Memory holds one chunk and one line, whatever the
+ * file's size — no string of the whole file is ever made (V8 caps a string at 512 MiB).
+ */
+export function fileLines(fd: number, from: number, to: number): LineSource {
+  return (onLine) => {
+    let carry: Buffer = Buffer.alloc(0);
+    let carryAt = from;
+    let position = from;
+    const chunk = Buffer.allocUnsafe(READ_CHUNK);
+    while (position < to) {
+      const n = fsSync.readSync(fd, chunk, 0, Math.min(READ_CHUNK, to - position), position);
+      if (n === 0) break;
+      position += n;
+      const bytes = carry.length > 0 ? Buffer.concat([carry, chunk.subarray(0, n)]) : chunk.subarray(0, n);
+      let start = 0;
+      for (let end = bytes.indexOf(NEWLINE); end !== -1; end = bytes.indexOf(NEWLINE, start)) {
+        onLine(bytes.subarray(start, end), carryAt + start);
+        start = end + 1;
+      }
+      // The unfinished line is copied out: `chunk` is reused by the next read.
+      carry = Buffer.from(bytes.subarray(start));
+      carryAt += start;
+    }
+  };
+}
+
+/**
+ * Reads a data file line by line. The store writes one record per line (see `FileStore.writeDataFile`):
+ *
+ *     {"format":1,"collection":"consultas","generation":7,"records":[
+ *     {…record…},
+ *     {…record…}
+ *     ]}
+ *
+ * which is also one valid JSON document, so an operator can read it with any tool. A file in another layout
+ * (written by hand, pretty-printed) is read whole as JSON when it is small enough for that; a large one in
+ * another layout is refused rather than guessed at.
+ */
+export function loadDataFile(file: string, collection: string, keep: (record: Entity) => Entity): LoadedData {
+  let fd: number;
+  try {
+    fd = fsSync.openSync(file, 'r');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { generation: 0, records: new Map(), bytes: 0 };
+    throw error;
+  }
+  try {
+    const { size } = fsSync.fstatSync(fd);
+    const records = new Map<string, Entity>();
+    let header: { generation: number } | undefined;
+    let ended = false;
+    let layout = true;
+    fileLines(fd, 0, size)((line, offset) => {
+      if (!layout) return;
+      const text = line.toString('utf8').trim();
+      if (header === undefined) {
+        header = parseHeaderLine(text, collection);
+        if (!header) layout = false;
+        return;
+      }
+      if (ended) {
+        if (text !== '') throw new StorageCorruptError(file, `conteúdo após o fim dos registros (byte ${offset})`);
+        return;
+      }
+      if (text === ']}') {
+        ended = true;
+        return;
+      }
+      let record: unknown;
+      try {
+        record = JSON.parse(text.endsWith(',') ? text.slice(0, -1) : text);
+      } catch {
+        layout = false;
+        return;
+      }
+      if (!record || typeof record !== 'object' || typeof (record as Entity).id !== 'string') {
+        throw new StorageCorruptError(file, `registro sem id (byte ${offset})`);
+      }
+      records.set((record as Entity).id, keep(record as Entity));
+    });
+    if (layout && header && ended) return { generation: header.generation, records, bytes: size };
+    if (layout && header && !ended) throw new StorageCorruptError(file, 'arquivo incompleto (sem o fim dos registros)');
+    if (size > WHOLE_READ_LIMIT) throw new StorageCorruptError(file, 'formato não reconhecido (um registro por linha esperado)');
+    const data = parseDataFile(file, fsSync.readFileSync(fd, 'utf8'), collection);
+    return { generation: data.generation, records: new Map(data.records.map((record) => [record.id, keep(record)])), bytes: size };
+  } finally {
+    fsSync.closeSync(fd);
+  }
+}
+
+/** A file in another layout than one record per line is read whole only up to this size. */
+const WHOLE_READ_LIMIT = 256 * 1024 * 1024;
+
+/** The header line `{"format":1,"collection":…,"generation":…,"records":[`, or undefined if the line is not one. */
+function parseHeaderLine(text: string, collection: string): { generation: number } | undefined {
+  if (!text.startsWith('{') || !text.endsWith('"records":[')) return undefined;
+  let header: Partial<DataFile>;
+  try {
+    header = JSON.parse(`${text}]}`) as Partial<DataFile>;
+  } catch {
+    return undefined;
+  }
+  if (header.format !== DATA_FORMAT || header.collection !== collection || !Number.isInteger(header.generation)) return undefined;
+  return { generation: header.generation! };
 }
 
 /** Applies a journal entry's ops, skipping those a data file of a later generation already holds. */
@@ -140,15 +283,4 @@ export function openJournal(file: string): { fd: number; ino: number; size: numb
   }
   const { ino, size } = fsSync.fstatSync(fd);
   return { fd, ino, size };
-}
-
-export function readFrom(fd: number, from: number, to: number): Buffer {
-  const buffer = Buffer.alloc(to - from);
-  let read = 0;
-  while (read < buffer.length) {
-    const n = fsSync.readSync(fd, buffer, read, buffer.length - read, from + read);
-    if (n === 0) break;
-    read += n;
-  }
-  return read === buffer.length ? buffer : buffer.subarray(0, read);
 }

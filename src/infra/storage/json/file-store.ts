@@ -7,7 +7,8 @@ import { StorageUnavailableError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import { CachedReads } from './collections.js';
 import { encodeEntry, type JournalOp } from './journal.js';
-import { DATA_FORMAT, JOURNAL_NAME, StorageCorruptError, applyEntry, decodeJournal, materializeFiles, openJournal, readFrom } from './data-files.js';
+import { DATA_FORMAT, JOURNAL_NAME, StorageCorruptError, applyEntry, fileLines, loadDataFile, materializeFiles, openJournal } from './data-files.js';
+import { decodeJournalLines, type JournalEntry } from './journal.js';
 
 export { StorageCorruptError, materialize } from './data-files.js';
 import { DirectoryLock } from './lock.js';
@@ -448,17 +449,19 @@ export class FileStore extends CachedReads implements Store {
         // Another process checkpointed (a new journal file) or data was restored: read everything again.
         this.loadAll();
       } else if (journal.size > this.journal.offset) {
-        const decoded = decodeJournal(readFrom(journal.fd, this.journal.offset, journal.size));
+        const from = this.journal.offset;
+        const entries: JournalEntry[] = [];
+        const decoded = decodeJournalLines(fileLines(journal.fd, from, journal.size), { from, to: journal.size }, (entry) => entries.push(entry));
         if (decoded.corruptAt !== undefined) {
-          const where = `byte ${this.journal.offset + decoded.corruptAt}`;
+          const where = `byte ${decoded.corruptAt}`;
           throw new StorageUnavailableError('O journal de dados está danificado.', new StorageCorruptError(this.journalFile, where));
         }
         const changes: Change[] = [];
-        for (const entry of decoded.entries) {
+        for (const entry of entries) {
           this.writeGeneration = Math.max(this.writeGeneration, entry.g);
           applyEntry(entry, this.generations, (c, id, after) => changes.push(this.state.apply(c, id, after && this.state.admit(after))));
         }
-        this.journal.offset += decoded.validLength;
+        this.journal.offset = decoded.validLength;
         this.state.committed(changes);
       }
     } finally {
@@ -475,18 +478,16 @@ export class FileStore extends CachedReads implements Store {
   private loadAll(): void {
     for (let attempt = 0; attempt < 5; attempt++) {
       const before = fsSync.statSync(this.journalFile, { throwIfNoEntry: false });
-      let dataBytes = 0;
-      const readData = (collection: string) => {
-        const name = this.dataFile(collection);
-        const text = fsSync.existsSync(name) ? fsSync.readFileSync(name, 'utf8') : undefined;
-        dataBytes += text?.length ?? 0;
-        return { name, text };
-      };
       const journal = before ? openJournal(this.journalFile) : undefined;
       try {
-        const bytes = journal ? readFrom(journal.fd, 0, journal.size) : Buffer.alloc(0);
-        const { maps, generations, journalLength, lastGeneration } = materializeFiles(readData, bytes, this.journalFile, this.collections, (record) =>
-          this.state.admit(record),
+        // Data files and journal are read as streams of lines: memory grows with the records, never with a
+        // copy of a whole file (and no file size meets V8's 512 MiB string limit).
+        const { maps, generations, journalLength, lastGeneration, dataBytes } = materializeFiles(
+          (collection, keep) => loadDataFile(this.dataFile(collection), collection, keep),
+          journal ? { lines: fileLines(journal.fd, 0, journal.size), length: journal.size } : { lines: () => undefined, length: 0 },
+          this.journalFile,
+          this.collections,
+          (record) => this.state.admit(record),
         );
         const after = fsSync.statSync(this.journalFile, { throwIfNoEntry: false });
         if ((journal?.ino ?? -1) !== (before?.ino ?? -1) || (after?.ino ?? -1) !== (before?.ino ?? -1)) continue; // replaced while we read: again

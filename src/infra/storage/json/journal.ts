@@ -55,24 +55,47 @@ function decodeLine(line: Buffer): JournalEntry | undefined {
 /** Decodes a run of journal bytes (from the start of the file or from a previously read offset). */
 export function decodeJournal(bytes: Buffer): DecodedJournal {
   const entries: JournalEntry[] = [];
-  let start = 0;
-  let validLength = 0;
+  const summary = decodeJournalLines((onLine) => {
+    let start = 0;
+    while (start < bytes.length) {
+      const end = bytes.indexOf(NEWLINE, start);
+      if (end === -1) break;
+      onLine(bytes.subarray(start, end), start);
+      start = end + 1;
+    }
+  }, { from: 0, to: bytes.length }, (entry) => entries.push(entry));
+  return { entries, ...summary };
+}
+
+/** Feeds each complete line (without its newline) and its offset to `onLine`, in order. */
+export type LineSource = (onLine: (line: Buffer, offset: number) => void) => void;
+
+/**
+ * Decodes journal lines one at a time as `lines` yields them, handing each good entry to `onEntry` — so a
+ * journal of any size is read with memory for one line, not for the whole file. `range` is the byte range the
+ * lines came from (offsets are in the same terms). The rules of {@link DecodedJournal} apply: a bad line followed
+ * by a good one is damage (`corruptAt`, and the good one is not handed on); bad lines at the end are a torn tail.
+ * `validLength` is the offset just after the last good line (`range.from` when there is none).
+ */
+export function decodeJournalLines(
+  lines: LineSource,
+  range: { from: number; to: number },
+  onEntry: (entry: JournalEntry) => void,
+): Omit<DecodedJournal, 'entries'> {
+  let validLength = range.from;
   let firstBad: number | undefined;
   let corruptAt: number | undefined;
-  while (start < bytes.length) {
-    const end = bytes.indexOf(NEWLINE, start);
-    if (end === -1) break;
-    const entry = decodeLine(bytes.subarray(start, end));
+  lines((line, offset) => {
+    if (corruptAt !== undefined) return;
+    const entry = decodeLine(line);
     if (entry && firstBad === undefined) {
-      entries.push(entry);
-      validLength = end + 1;
+      onEntry(entry);
+      validLength = offset + line.length + 1;
     } else if (entry) {
       corruptAt = firstBad;
-      break;
     } else if (firstBad === undefined) {
-      firstBad = start;
+      firstBad = offset;
     }
-    start = end + 1;
-  }
-  return { entries, validLength, trailingBytes: bytes.length - validLength, corruptAt };
+  });
+  return { validLength, trailingBytes: range.to - validLength, corruptAt };
 }
