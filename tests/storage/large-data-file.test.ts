@@ -23,14 +23,14 @@ async function runLargeLoad(args: string[]): Promise<{ code: number | null; stdo
  * no size limit short of the disk, and memory proportional to the records, not to the file twice over.
  */
 describe('storage: a data file larger than one string can be', () => {
-  it('when consultas.json holds over 600 MB of records, then the store opens it, every record is there, and memory stays near the records’ own size', async () => {
+  it('when consultas.json holds over 600 MB of records, then the store opens it, every record is there, and memory stays near the records’ own size', async ({ annotate }) => {
     const dir = tempDir();
     const result = await runLargeLoad([dir, '100000', '6200']);
     expect(result.code, result.stderr).toBe(0);
     const figures = JSON.parse(result.stdout.trim().split('\n').at(-1)!) as {
       fileBytes: number; loaded: number; loadMs: number; heapUsed: number; maxRss: number; lastNoteChars: number;
     };
-    console.log(`arquivo de ${(figures.fileBytes / 2 ** 20).toFixed(0)} MiB carregado em ${figures.loadMs} ms; heap ${(figures.heapUsed / 2 ** 20).toFixed(0)} MiB, pico de RSS ${(figures.maxRss / 2 ** 20).toFixed(0)} MiB`);
+    await annotate(`arquivo de ${(figures.fileBytes / 2 ** 20).toFixed(0)} MiB carregado em ${figures.loadMs} ms; heap ${(figures.heapUsed / 2 ** 20).toFixed(0)} MiB, pico de RSS ${(figures.maxRss / 2 ** 20).toFixed(0)} MiB`);
     expect(figures.fileBytes).toBeGreaterThan(600 * 1024 * 1024);
     expect(figures.loaded).toBe(100_000);
     expect(figures.lastNoteChars).toBe(6200);
