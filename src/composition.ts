@@ -5,20 +5,17 @@ import { LogBuffer, createLogger, type Logger } from './core/logger.js';
 import { FileStore } from './infra/storage/json/file-store.js';
 import type { Store } from './infra/storage/json/store.js';
 import { JsonStorage } from './infra/storage/json/json-storage.js';
-import type { ConsultaRepository } from './infra/storage/json/repositories/consulta.repository.js';
-import type { MedicoRepository } from './infra/storage/json/repositories/medico.repository.js';
-import type { PacienteRepository } from './infra/storage/json/repositories/paciente.repository.js';
-import type { SessaoRepository, UsuarioRepository } from './infra/storage/json/repositories/usuario.repository.js';
+import { PgStorage } from './infra/storage/postgres/pg-storage.js';
 import type { StoragePort } from './repositories/port.js';
 import { ALL_COLLECTIONS, REFERENCE_FIELDS } from './repositories/collections.js';
-import { ScheduleState } from './infra/schedule-state.js';
+import { ScheduleState } from './domain/schedule-state.js';
 import { SseBroker } from './infra/sse-broker.js';
 import { LOG_STREAM_MAX_CLIENTS, LogStreamFeed } from './infra/log-stream.js';
 import { TaskQueue } from './infra/task-queue.js';
 import { AgendaService } from './services/agenda.service.js';
 import { BloqueioService } from './services/bloqueio.service.js';
 import { FeriadoService } from './services/feriado.service.js';
-import { BookingRules } from './services/booking-rules.js';
+import { BookingRules } from './domain/booking-rules.js';
 import { BackupService } from './services/backup.service.js';
 import { BookingService } from './services/booking.service.js';
 import { REPORTS_MAX_PENDING, ReportService, sameReport } from './services/report.service.js';
@@ -35,14 +32,16 @@ import { ListaEsperaService } from './services/lista-espera.service.js';
 import { HorariosLivresService } from './services/horarios-livres.service.js';
 import { VagaDisponivelNotifier } from './services/vaga-disponivel.js';
 import { FreeSlotCache } from './services/free-slots.js';
-import { SlotStates } from './services/slot-states.js';
+import { SlotStates } from './domain/slot-states.js';
 import { CPU_QUANTUM_MS, TimeSlicer } from './core/time-slice.js';
 import path from 'node:path';
 import { formatInstant } from './core/time.js';
 
 export interface ContainerOptions {
   clock?: Clock;
-  /** Storage other than the data directory (tests pass a MemoryStore). */
+  /** Storage other than the one the config names (tests pass a driver of their own). */
+  storage?: StoragePort;
+  /** The JSON driver over another store than the data directory's files (tests pass a MemoryStore). */
   store?: Store;
   logger?: Logger;
   logBuffer?: LogBuffer;
@@ -54,16 +53,10 @@ export interface Container {
   clock: Clock;
   logger: Logger;
   logBuffer: LogBuffer;
-  store: Store;
-  /** The storage port every service is moving to (see `repositories/port.ts`). */
+  /** The storage port: every service reads and writes through it (see `repositories/port.ts`). */
   storage: StoragePort;
-  repositories: {
-    medicos: MedicoRepository;
-    pacientes: PacienteRepository;
-    consultas: ConsultaRepository;
-    usuarios: UsuarioRepository;
-    sessoes: SessaoRepository;
-  };
+  /** The JSON driver's store, for tests and tools that look at its files; undefined with PostgreSQL. */
+  store: Store | undefined;
   auditLog: AuditLog;
   auditor: Auditor;
   schedule: ScheduleState;
@@ -99,20 +92,24 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const clock = options.clock ?? systemClock;
   const logBuffer = options.logBuffer ?? new LogBuffer();
   const logger = options.logger ?? (await createLogger({ level: config.logLevel, pretty: config.prettyLogs, buffer: logBuffer }));
-  const store =
-    options.store ??
-    new FileStore({
-      dir: config.dataDir,
-      collections: ALL_COLLECTIONS,
-      logger: logger.child({ module: 'storage' }),
-      staleMs: config.lockStaleMs,
-      sharedFields: REFERENCE_FIELDS,
-    });
   const timezone = config.clinicTz;
-  const storage = new JsonStorage(store, timezone);
+  const store =
+    options.storage || config.storage === 'postgres'
+      ? undefined
+      : (options.store ??
+        new FileStore({
+          dir: config.dataDir,
+          collections: ALL_COLLECTIONS,
+          logger: logger.child({ module: 'storage' }),
+          staleMs: config.lockStaleMs,
+          sharedFields: REFERENCE_FIELDS,
+        }));
+  const storage: StoragePort =
+    options.storage ??
+    (store
+      ? new JsonStorage(store)
+      : new PgStorage({ url: config.databaseUrl!, logger: logger.child({ module: 'storage' }), applicationName: `agenda-medica:${process.pid}` }));
   await storage.open();
-
-  const { medicos, pacientes, consultas, idempotency, usuarios, sessoes } = storage.indexed;
 
   // The audit trail: append-only monthly files beside the data, fed by services through the Auditor.
   const auditLog = new AuditLog({ dir: path.join(config.dataDir, 'auditoria'), logger: logger.child({ module: 'auditoria' }), lockStaleMs: config.lockStaleMs });
@@ -121,10 +118,12 @@ export async function createContainer(config: Config, options: ContainerOptions 
   // Entries a crash left staged (committed with their write, not yet in the files) are appended now.
   await auditor.recover(true);
 
-  const schedule = new ScheduleState({ store, consultas, clock, timezone });
+  const schedule = new ScheduleState({ changes: storage.changes, consultas: storage.consultas, clock, timezone });
   const queue = new TaskQueue({ clock, timezone, logger: logger.child({ module: 'fila' }) });
   const agendaBroker = new SseBroker({
     logger, heartbeatMs: config.sseHeartbeatMs, replay: config.sseReplay, maxClients: config.sseMaxClients, maxPerOwner: config.sseMaxPerSession,
+    // Ids from the feed's shared order (PostgreSQL), so Last-Event-ID resumes on any process of the database.
+    position: storage.changes.position ? () => storage.changes.position!() : undefined,
   });
   // SSE is transport only: the schedule's domain events become frames here, and nowhere else.
   schedule.subscribe((event) => {
@@ -143,11 +142,10 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const logFeed = new LogStreamFeed({ buffer: logBuffer, broker: logsBroker, present: (entry) => presentLog(entry, timezone) });
 
   // Time off and holidays: what closes a slot that nobody holds.
-  const bloqueioRepo = storage.indexed.bloqueios;
   const feriados = new FeriadoService({
-    store, feriados: storage.indexed.feriados, auditor, clock, timezone, logger, nacionais: config.feriadosNacionais, uf: config.clinicUf,
+    storage, auditor, clock, timezone, logger, nacionais: config.feriadosNacionais, uf: config.clinicUf,
   });
-  const bloqueios = new BloqueioService({ store, bloqueios: bloqueioRepo, medicos, consultas, feriados, schedule, auditor, clock, timezone, logger });
+  const bloqueios = new BloqueioService({ storage, feriados, schedule, auditor, clock, timezone, logger });
   // A removed bloqueio frees slots: the stream tells each médico's clients (bounded: see BloqueioService).
   bloqueios.onSlotsFreed((medicoId, slots) => {
     for (const slot of slots) {
@@ -156,16 +154,16 @@ export async function createContainer(config: Config, options: ContainerOptions 
     }
   });
   const rules = new BookingRules({
-    medicos, pacientes, consultas, clock, timezone, horizonDays: config.agendaHorizonteDias,
-    blockedReason: (medicoId, inicioMs, fimMs) => bloqueios.blockedAt(medicoId, inicioMs, fimMs)?.motivo,
+    storage, clock, timezone, horizonDays: config.agendaHorizonteDias,
+    blockedReason: async (reads, medicoId, inicioMs, fimMs) => (await bloqueios.blockedAt(reads, medicoId, inicioMs, fimMs))?.motivo,
   });
-  const booking = new BookingService({ store, consultas, idempotency, rules, schedule, queue, clock, timezone, logger, auditor });
+  const booking = new BookingService({ storage, rules, schedule, queue, clock, timezone, logger, auditor });
   const backups = new BackupService({
-    store, backupDir: config.backupDir, keep: config.backupKeep, key: config.backupKey, clock, timezone, auditor, logger: logger.child({ module: 'backup' }),
+    storage, backupDir: config.backupDir, keep: config.backupKeep, key: config.backupKey, clock, timezone, auditor, logger: logger.child({ module: 'backup' }),
   });
   if (!config.backupKey) logger.warn('BACKUP_KEY não configurada: os backups são gravados sem criptografia (dados de pacientes em claro)');
   const reports = new ReportService({
-    store, medicos, feriados, reportsDir: config.reportsDir, keep: config.reportsKeep, clinicName: config.clinicName, clock, timezone, logger: logger.child({ module: 'relatorio' }),
+    storage, feriados, reportsDir: config.reportsDir, keep: config.reportsKeep, clinicName: config.clinicName, clock, timezone, logger: logger.child({ module: 'relatorio' }),
   });
   // Backups and reports take their own lanes, one at a time, so they never hold up bookings. A backup asked
   // while one waits is that backup (the contract's "returns the pending task"); a report joins a waiting one
@@ -188,43 +186,42 @@ export async function createContainer(config: Config, options: ContainerOptions 
       : undefined;
 
   // The waiting list, and the free slots it and GET /horarios-livres read (the agenda's states, bloqueios included).
-  const slotStates = new SlotStates({ consultas, bloqueios: bloqueioRepo, feriados, schedule, clock, timezone });
-  const daySlots = slotStates.day;
+  const slotStates = new SlotStates({ storage, feriados, schedule, timezone });
   // Long agendas and free-slot searches share one quantum of CPU per turn of the event loop (see TimeSlicer).
   const slicer = new TimeSlicer(CPU_QUANTUM_MS);
-  const listaEspera = new ListaEsperaService({
-    store, listaEspera: storage.indexed.listaEspera, medicos, pacientes, consultas, auditor, clock, timezone, logger,
-  });
+  const listaEspera = new ListaEsperaService({ storage, auditor, clock, timezone, logger });
   const vagas = new VagaDisponivelNotifier({
-    medicos, listaEspera, daySlots, timezone, logger, publish: (vaga) => agendaBroker.publish('vaga_disponivel', vaga, vaga.medicoId),
+    medicos: storage.medicos, listaEspera, slotStates, clock, timezone, logger, publish: (vaga) => agendaBroker.publish('vaga_disponivel', vaga, vaga.medicoId),
   });
-  const freeSlots = new FreeSlotCache({ daySlots, store, schedule });
+  const freeSlots = new FreeSlotCache({ slotStates, changes: storage.changes, schedule, clock });
   // Slots freed by a cancelled or moved consulta (schedule events), or by a removed bloqueio (its hook).
   schedule.subscribe(vagas.onScheduleEvent);
-  bloqueios.onSlotsFreed((medicoId, slots) => vagas.onSlotsFreed(medicoId, slots));
+  bloqueios.onSlotsFreed((medicoId, slots) => void vagas.onSlotsFreed(medicoId, slots));
 
   const services = {
     backups,
     reports,
-    medicos: new MedicoService({ store, medicos, consultas, clock, timezone, logger, auditor }),
+    medicos: new MedicoService({ storage, clock, timezone, logger, auditor }),
     pacientes: new PacienteService({
-      store, pacientes, consultas, auditor, clock, timezone, logger,
+      storage, auditor, clock, timezone, logger,
       auditOf: async (pacienteId) => (await auditLog.query({ pacienteId, limit: 10_000, offset: 0 })).items,
       listaEsperaOf: (pacienteId) => listaEspera.ofPaciente(pacienteId),
       forgetListaEspera: (tx, pacienteId) => listaEspera.forgetPaciente(tx, pacienteId),
+      // The JSON driver's journal keeps a replaced record until a checkpoint folds it into the data files.
+      purgeHistory: store ? () => store.checkpoint() : undefined,
     }),
-    consultas: new ConsultaService({ store, consultas, clock, timezone, logger, auditor }),
+    consultas: new ConsultaService({ storage, clock, timezone, logger, auditor }),
     booking,
     agenda: new AgendaService({
-      store, medicos, slotStates, schedule, clock, timezone, slicer,
+      medicos: storage.medicos, changes: storage.changes, slotStates, schedule, clock, timezone, slicer,
       announce: (medicoId) => agendaBroker.publish('agenda_alterada', medicoId === undefined ? {} : { medicoId }, medicoId),
     }),
     bloqueios,
     feriados,
-    auth: new AuthService({ store, usuarios, sessoes, auditor, clock, timezone, logger, sessionTtlMin: config.sessionTtlMin }),
-    usuarios: new UsuarioService({ store, usuarios, sessoes, medicos, auditor, clock, timezone, logger }),
+    auth: new AuthService({ storage, auditor, clock, timezone, logger, sessionTtlMin: config.sessionTtlMin }),
+    usuarios: new UsuarioService({ storage, auditor, clock, timezone, logger }),
     listaEspera,
-    horariosLivres: new HorariosLivresService({ medicos, freeOn: (m, d) => freeSlots.freeOn(m, d), clock, timezone, horizonDays: config.agendaHorizonteDias, slicer }),
+    horariosLivres: new HorariosLivresService({ medicos: storage.medicos, freeOn: (m, d) => freeSlots.freeOn(m, d), clock, timezone, horizonDays: config.agendaHorizonteDias, slicer }),
   };
   const purgeSessions = () =>
     services.auth.purgeExpired().catch((error: unknown) => logger.warn({ err: error }, 'limpeza de sessões falhou'));
@@ -242,7 +239,6 @@ export async function createContainer(config: Config, options: ContainerOptions 
     logBuffer,
     store,
     storage,
-    repositories: { medicos, pacientes, consultas, usuarios, sessoes },
     auditLog,
     auditor,
     schedule,
@@ -264,7 +260,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
       logsBroker.close();
       schedule.stop();
       await auditor.close();
-      await store.close();
+      await storage.close();
       await auditLog.close();
     },
   };

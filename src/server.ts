@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   await container.services.usuarios.ensureFirstAdmin(config.adminEmail, config.adminSenha);
   if (config.seed) {
     const { medicos, pacientes, usuarios } = container.services;
-    await seedDemoData({ store: container.store, medicos, pacientes, usuarios, logger });
+    await seedDemoData({ storage: container.storage, medicos, pacientes, usuarios, logger });
   }
   const app = createApp(container);
   const server = createHttpServer(app).listen(config.port, config.host);

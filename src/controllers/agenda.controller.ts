@@ -30,10 +30,11 @@ export class AgendaController {
     res.type('application/json').send(await this.agendaService.agendaJson(req.params['id'] as string, req.query as unknown as AgendaQuery));
   };
 
-  stream = (req: Request, res: Response): void => {
+  stream = async (req: Request, res: Response): Promise<void> => {
     const query = req.query as { medicoId?: string; lastEventId?: string };
+    const topic = await this.agendaService.streamTopic(query.medicoId);
     this.broker.connect(req, res, {
-      topic: this.agendaService.streamTopic(query.medicoId),
+      topic,
       lastEventId: req.get('last-event-id') ?? query.lastEventId,
       owner: streamOwner(req),
     });

@@ -38,8 +38,8 @@ export class AuthController {
     res.status(204).end();
   };
 
-  sessao = (_req: Request, res: Response): void => {
-    const found = this.auth.authenticateActor(signedIn());
+  sessao = async (_req: Request, res: Response): Promise<void> => {
+    const found = await this.auth.authenticateActor(signedIn());
     res.set('Cache-Control', 'no-store').json({ expiraEm: res.locals.sessionExpiry as string, usuario: presentSessionUser(found) });
   };
 

@@ -16,8 +16,8 @@ export class BloqueioController {
     private readonly feriados: FeriadoService,
   ) {}
 
-  list = (req: Request, res: Response): void => {
-    res.json(this.bloqueios.list(req.params['id'] as string));
+  list = async (req: Request, res: Response): Promise<void> => {
+    res.json(await this.bloqueios.list(req.params['id'] as string));
   };
 
   create = async (req: Request, res: Response): Promise<void> => {
@@ -30,8 +30,8 @@ export class BloqueioController {
     res.status(204).end();
   };
 
-  listFeriados = (req: Request, res: Response): void => {
-    res.json({ items: this.feriados.list((req.query as unknown as FeriadosQuery).ano) });
+  listFeriados = async (req: Request, res: Response): Promise<void> => {
+    res.json({ items: await this.feriados.list((req.query as unknown as FeriadosQuery).ano) });
   };
 
   createFeriado = async (req: Request, res: Response): Promise<void> => {

@@ -2,14 +2,14 @@ import type { Request, Response } from 'express';
 import type { z } from 'zod';
 import type { Permission } from '../core/permissions.js';
 import type { RouteSpec } from '../http/route.js';
-import type { Page } from '../infra/storage/json/repositories/index.js';
+import type { Page } from '../repositories/port.js';
 import { IdParams } from '../schemas/common.js';
 import { BAD_REQUEST, NOT_FOUND, UNAVAILABLE, WRITE_ERRORS, empty, json, problem } from './responses.js';
 
 /** What a register (médicos, pacientes) offers: the same five operations. */
 export interface CrudService<T extends { id: string }, Input, Query> {
-  list(query: Query): Page<T> | Promise<Page<T>>;
-  get(id: string): T | Promise<T>;
+  list(query: Query): Promise<Page<T>>;
+  get(id: string): Promise<T>;
   create(input: Input): Promise<T>;
   replace(id: string, input: Input): Promise<T>;
   remove(id: string): Promise<void>;

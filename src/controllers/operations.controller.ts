@@ -18,8 +18,8 @@ export class OperationsController {
     sendAccepted(res, this.deps.queue.add('backup', { automatic: false }).task);
   };
 
-  relatorio = (req: Request, res: Response): void => {
-    const params = this.deps.reports.resolve(req.body as RelatorioInput);
+  relatorio = async (req: Request, res: Response): Promise<void> => {
+    const params = await this.deps.reports.resolve(req.body as RelatorioInput);
     sendAccepted(res, this.deps.queue.add('gerar_relatorio', params).task);
   };
 

@@ -2,10 +2,10 @@ import type { Request, Response } from 'express';
 import type { Config } from '../core/config.js';
 import { AppError } from '../core/errors.js';
 import type { RouteSpec } from '../http/route.js';
-import type { ScheduleState } from '../infra/schedule-state.js';
+import type { ScheduleState } from '../domain/schedule-state.js';
 import type { SseBroker } from '../infra/sse-broker.js';
-import type { Store } from '../infra/storage/json/store.js';
 import type { TaskQueue } from '../infra/task-queue.js';
+import type { StoragePort } from '../repositories/port.js';
 import { z } from '../schemas/common.js';
 import { Status } from '../schemas/operations.schema.js';
 import { json, problem } from './responses.js';
@@ -14,7 +14,8 @@ const Health = z.object({ status: z.literal('ok') }).meta({ id: 'Health', exampl
 
 export interface SystemDeps {
   config: Config;
-  store: Store;
+  /** Whichever driver runs: the controller asks, it never looks at files or connections itself. */
+  storage: Pick<StoragePort, 'healthy' | 'counts'>;
   queue: TaskQueue;
   schedule: ScheduleState;
   agendaBroker: SseBroker;
@@ -26,14 +27,15 @@ export class SystemController {
   constructor(private readonly deps: SystemDeps) {}
 
   health = async (_req: Request, res: Response): Promise<void> => {
-    if (!(await this.deps.store.writable())) {
-      throw new AppError('ARMAZENAMENTO_INDISPONIVEL', 'O diretório de dados não pode ser gravado.');
-    }
+    // A probe that cannot even ask (the database's connection refused) is as unhealthy as a "no".
+    const healthy = await this.deps.storage.healthy().catch(() => false);
+    if (!healthy) throw new AppError('ARMAZENAMENTO_INDISPONIVEL', 'O armazenamento de dados não aceita gravações no momento.');
     res.json({ status: 'ok' });
   };
 
-  status = (_req: Request, res: Response): void => {
-    const { config, store, queue, schedule, agendaBroker, logsBroker } = this.deps;
+  status = async (_req: Request, res: Response): Promise<void> => {
+    const { config, storage, queue, schedule, agendaBroker, logsBroker } = this.deps;
+    const registros = await storage.counts();
     const memory = process.memoryUsage();
     res.json({
       status: 'ok',
@@ -41,7 +43,7 @@ export class SystemController {
       plataforma: { platform: process.platform, arch: process.arch, node: process.version, pid: process.pid },
       memoria: { rssBytes: memory.rss, heapUsadoBytes: memory.heapUsed, heapTotalBytes: memory.heapTotal, externoBytes: memory.external },
       fila: { pendentes: queue.pendingCount, porStatus: queue.counts() },
-      cache: { registros: Object.fromEntries(store.collections.map((c) => [c, store.count(c)])), horariosReservados: schedule.reservedCount },
+      cache: { registros, horariosReservados: schedule.reservedCount },
       sse: {
         agendaClientes: agendaBroker.clientCount,
         logsClientes: logsBroker.clientCount,

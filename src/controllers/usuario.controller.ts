@@ -9,12 +9,12 @@ import { BAD_REQUEST, NOT_FOUND, UNAVAILABLE, WRITE_ERRORS, empty, json, problem
 export class UsuarioController {
   constructor(private readonly service: UsuarioService) {}
 
-  list = (req: Request, res: Response): void => {
-    res.json(this.service.list(req.query as unknown as ListUsuariosQuery));
+  list = async (req: Request, res: Response): Promise<void> => {
+    res.json(await this.service.list(req.query as unknown as ListUsuariosQuery));
   };
 
-  get = (req: Request, res: Response): void => {
-    res.json(this.service.get(req.params['id'] as string));
+  get = async (req: Request, res: Response): Promise<void> => {
+    res.json(await this.service.get(req.params['id'] as string));
   };
 
   create = async (req: Request, res: Response): Promise<void> => {

@@ -59,6 +59,12 @@ export const PROBLEMS = {
   LIMITE_DE_CONEXOES: { status: 503, type: '/problemas/limite-de-conexoes', title: 'Limite de conexões atingido' },
   MUITAS_CONEXOES: { status: 429, type: '/problemas/muitas-conexoes', title: 'Conexões demais abertas por esta sessão' },
   ERRO_INTERNO: { status: 500, type: '/problemas/erro-interno', title: 'Erro interno' },
+  // Answered outside Express: by the HTTP server to a request its parser refused or that came too slowly, and
+  // by the web app's page when the app was not built. Catalogued here so the one builder makes their bodies too.
+  REQUISICAO_MALFORMADA: { status: 400, type: '/problemas/requisicao-malformada', title: 'Requisição HTTP malformada' },
+  TEMPO_ESGOTADO: { status: 408, type: '/problemas/tempo-esgotado', title: 'Tempo esgotado' },
+  CABECALHO_GRANDE_DEMAIS: { status: 431, type: '/problemas/cabecalho-grande-demais', title: 'Cabeçalhos grandes demais' },
+  APP_WEB_AUSENTE: { status: 503, type: '/problemas/app-web-ausente', title: 'Aplicativo web não compilado' },
 } as const satisfies Record<string, ProblemKind>;
 
 export type ProblemCode = keyof typeof PROBLEMS;

@@ -26,17 +26,17 @@ export function sessionToken(req: Request): { token: string; via: 'bearer' | 'co
  * whether a route needs a user is the route's own declaration, checked by {@link authorize}.
  */
 export function authenticate(auth: AuthService): RequestHandler {
-  // Not an async function: it runs on every request, and only a renewal (once a minute per session) has to wait.
-  return (req, res, next) => {
+  return async (req, res, next) => {
     const carried = sessionToken(req);
     if (carried) {
-      const found = auth.authenticate(carried.token);
+      // Storage may be unreachable (a database restarting): that rejects, and Express answers the 503 problem.
+      const found = await auth.authenticate(carried.token);
       if (found) {
         requestScope.setActor(found.actor);
         res.locals.authVia = carried.via;
         res.locals.sessionExpiry = found.expiraEm;
-        // The renewal is on disk before the answer leaves (it never rejects: a failed renewal is only logged).
-        if (found.renewal) return found.renewal.then(() => next());
+        // The renewal is durable before the answer leaves (it never rejects: a failed renewal is only logged).
+        if (found.renewal) await found.renewal;
       }
     }
     next();

@@ -1,6 +1,8 @@
-import { IncomingMessage, ServerResponse, createServer, type Server } from 'node:http';
+import { IncomingMessage, STATUS_CODES, ServerResponse, createServer, type Server } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Express } from 'express';
+import { AppError } from '../core/errors.js';
+import { problemDocument } from '../core/problem-document.js';
 import { connectionCap, descriptorLimit } from './connection-limit.js';
 
 /** Time a client has to send its request's headers (Node's default is 60 s). */
@@ -44,40 +46,11 @@ function expressClasses(app: Express): { IncomingMessage?: typeof IncomingMessag
   return { IncomingMessage: AppRequest, ServerResponse: AppResponse };
 }
 
-interface RawProblem {
-  status: number;
-  reason: string;
-  type: string;
-  title: string;
-  detail: string;
-}
-
-const REQUEST_TIMEOUT: RawProblem = {
-  status: 408,
-  reason: 'Request Timeout',
-  type: '/problemas/tempo-esgotado',
-  title: 'Tempo esgotado',
-  detail: 'A requisição não chegou inteira a tempo.',
-};
-const HEADER_OVERFLOW: RawProblem = {
-  status: 431,
-  reason: 'Request Header Fields Too Large',
-  type: '/problemas/cabecalho-grande-demais',
-  title: 'Cabeçalhos grandes demais',
-  detail: 'A URL ou os cabeçalhos passam do limite (16 kB).',
-};
-const MALFORMED: RawProblem = {
-  status: 400,
-  reason: 'Bad Request',
-  type: '/problemas/requisicao-malformada',
-  title: 'Requisição HTTP malformada',
-  detail: 'A requisição HTTP não pôde ser lida.',
-};
-
-function problemFor(code: string | undefined): RawProblem {
-  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return REQUEST_TIMEOUT;
-  if (code === 'HPE_HEADER_OVERFLOW') return HEADER_OVERFLOW;
-  return MALFORMED;
+/** Node's parser codes, as catalogued problems (the same builder as every other answer makes their bodies). */
+function problemFor(code: string | undefined): AppError {
+  if (code === 'ERR_HTTP_REQUEST_TIMEOUT') return new AppError('TEMPO_ESGOTADO', 'A requisição não chegou inteira a tempo.');
+  if (code === 'HPE_HEADER_OVERFLOW') return new AppError('CABECALHO_GRANDE_DEMAIS', 'A URL ou os cabeçalhos passam do limite (16 kB).');
+  return new AppError('REQUISICAO_MALFORMADA', 'A requisição HTTP não pôde ser lida.');
 }
 
 /**
@@ -114,10 +87,11 @@ export function createHttpServer(app: Express, options: HttpServerOptions = {}):
       return;
     }
     const problem = problemFor(error.code);
-    const body = JSON.stringify({ type: problem.type, title: problem.title, status: problem.status, detail: problem.detail, instance: '/' });
+    // The request line may not have been read: the instance is the root.
+    const body = JSON.stringify(problemDocument(problem, '/'));
     // Close once the answer is flushed: a client still trickling bytes in must not keep the socket half-open.
     socket.end(
-      `HTTP/1.1 ${problem.status} ${problem.reason}\r\n` +
+      `HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\n` +
         `Content-Type: application/problem+json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       () => socket.destroy(),
     );

@@ -1,23 +1,13 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { AppError, type ProblemCode } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { internalError, problemDocument } from '../core/problem-document.js';
 import { requestLog } from './request-context.js';
 
-/** Writes an RFC 9457 problem document. */
-export function sendProblem(res: Response, error: AppError, instance: string): void {
+/** Writes an RFC 9457 problem document (built by `problemDocument`, the one builder). */
+export function sendProblem(res: Response, error: AppError, instance?: string): void {
   if (error.headers) res.set(error.headers);
-  res
-    .status(error.status)
-    .type('application/problem+json')
-    .json({
-      ...error.extras,
-      type: error.type,
-      title: error.title,
-      status: error.status,
-      detail: error.detail,
-      instance,
-      ...(error.errors ? { errors: error.errors } : {}),
-    });
+  res.status(error.status).type('application/problem+json').json(problemDocument(error, instance));
 }
 
 /** body-parser reports its failures with a `type`; each maps to one problem. */
@@ -65,7 +55,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       return;
     }
     requestLog(res, logger).error({ err: error }, 'erro não tratado');
-    sendProblem(res, new AppError('ERRO_INTERNO', 'Ocorreu um erro inesperado. Tente novamente.'), instanceOf(req.originalUrl));
+    sendProblem(res, internalError(), instanceOf(req.originalUrl));
   };
 }
 

@@ -2,6 +2,8 @@ import { existsSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type Router } from 'express';
+import { AppError } from '../core/errors.js';
+import { sendProblem } from './problem.js';
 
 /**
  * Where `npm run build` puts the web app: `dist/web` beside `src/` when running from source (tsx, vitest),
@@ -22,13 +24,9 @@ export function webApp(webDir: string = defaultWebDir()): Router {
   const indexFile = join(webDir, 'index.html');
   router.get('/', (_req, res) => {
     if (!existsSync(indexFile)) {
-      // Answered here rather than through the error catalogue: it is a deployment state of this one page.
-      res.status(503).type('application/problem+json').json({
-        type: '/problemas/app-web-ausente',
-        title: 'Aplicativo web não compilado',
-        status: 503,
-        detail: 'O aplicativo web não foi compilado neste servidor. Rode `npm run build` e reinicie o servidor.',
-      });
+      // Sent here, not thrown: the error middleware would log every visit as a server error, and this is a
+      // deployment state of this one page. No `instance`, as before (the page has one path).
+      sendProblem(res, new AppError('APP_WEB_AUSENTE', 'O aplicativo web não foi compilado neste servidor. Rode `npm run build` e reinicie o servidor.'));
       return;
     }
     res.set('Cache-Control', 'no-cache');

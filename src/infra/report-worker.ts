@@ -1,25 +1,27 @@
 /**
  * The report worker thread. PDF layout is CPU-bound (a 100k-appointment report takes seconds), so it runs
- * here, off the event loop that serves the API. It receives a storage snapshot (its buffers transferred,
- * not copied), builds the report, writes it to a temp file and renames it into place.
+ * here, off the event loop that serves the API. It receives the records the report needs, in batches (from the
+ * storage port's export, whatever the driver: see `ReportService.generate`), then builds the report, writes it
+ * to a temp file and renames it into place.
  */
 import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { constants, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadReportFonts } from './report-fonts.js';
-import { materialize } from './storage/json/data-files.js';
+import type { Entity } from '../repositories/port.js';
 import { buildReportData, type ClosedDate, type ReportParams } from '../services/report-data.js';
 import { writeReportPdf } from '../services/report-pdf.js';
 
 export interface ReportJob {
-  files: { name: string; bytes: Uint8Array }[];
-  collections: string[];
   params: ReportParams;
   /** Dates of the period on which the clinic is closed (holidays are computed on the main thread). */
   fechados: ClosedDate[];
   outFile: string;
 }
+
+/** What the service sends after starting the worker: batches of records of a collection, then the end. */
+export type ReportInput = { collection: string; records: Entity[] } | { end: true };
 
 export type ReportMessage = { progress: number } | { done: { paginas: number; consultas: number } } | { error: string };
 
@@ -34,9 +36,11 @@ try {
 const job = workerData as ReportJob;
 const post = (message: ReportMessage) => parentPort!.postMessage(message);
 
-try {
-  const files = new Map(job.files.map((f) => [f.name, Buffer.from(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength)]));
-  const data = buildReportData(materialize(files, job.collections), job.params, job.fechados);
+const collections = new Map<string, Map<string, Entity>>(['medicos', 'pacientes', 'consultas', 'bloqueios'].map((c) => [c, new Map()]));
+
+async function build(): Promise<void> {
+  const data = buildReportData(collections, job.params, job.fechados);
+  collections.clear();
   // Embedded Unicode fonts, registered on the report's documents (see writeReportPdf).
   const fonts = loadReportFonts();
   post({ progress: 10 });
@@ -49,6 +53,16 @@ try {
     await rm(temp, { force: true });
     throw error;
   }
-} catch (error) {
-  post({ error: error instanceof Error ? error.message : String(error) });
 }
+
+const fail = (error: unknown) => post({ error: error instanceof Error ? error.message : String(error) });
+
+parentPort!.on('message', (message: ReportInput) => {
+  if ('end' in message) {
+    parentPort!.removeAllListeners('message'); // lets the thread end once the report is written
+    build().catch(fail);
+    return;
+  }
+  const map = collections.get(message.collection);
+  for (const record of message.records) map?.set(record.id, record);
+});

@@ -1,11 +1,18 @@
 import type { Request, Response } from 'express';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import type { FeedPosition } from '../repositories/port.js';
 
 /** Seconds a refused client is told to wait (`Retry-After`) before opening another stream. */
 export const SSE_RETRY_AFTER_S = 30;
 /** How long a client may stay behind (missing frames, in `skip` mode) before it is disconnected. */
 const STALL_MS = 60_000;
+/**
+ * With a shared feed position, an id is `watermark × ID_SPAN + n`: n numbers this process's events at one
+ * watermark. Safe integers leave room for watermarks up to ~9 × 10⁹ feed rows. A million events of one process
+ * with no change delivered in between would carry n into the next watermark's range (not an agenda's rate).
+ */
+const ID_SPAN = 1_000_000;
 
 /** One event as kept for replay. */
 interface SseEvent {
@@ -14,6 +21,8 @@ interface SseEvent {
   frame: string;
   /** Clients subscribed to a topic get its events; clients without one get all. */
   topic: string | undefined;
+  /** With a shared feed position: the highest feed seq among the changes that caused it (none: a local event). */
+  seq?: number | undefined;
 }
 
 interface Client {
@@ -48,6 +57,12 @@ export interface SseBrokerOptions {
    * until its socket drains, and is disconnected only if it stays behind for a minute).
    */
   whenBehind?: 'disconnect' | 'skip';
+  /**
+   * The change feed's position in an order every process shares ({@link ChangeFeed.position}). With it, event
+   * ids are derived from that order, so a client may resume on another process: see {@link SseBroker.connect}.
+   * Without it (one process, or the JSON driver), ids are this process's own sequence.
+   */
+  position?: (() => FeedPosition) | undefined;
 }
 
 /**
@@ -72,11 +87,21 @@ export class SseBroker {
   private readonly retryMs: number;
   private dropped = 0;
   private skipped = 0;
+  /** Position mode: the highest feed seq a replay can no longer give (evicted, or before this process started). */
+  private lostSeq = 0;
+  /** Position mode: the highest id evicted from the ring. */
+  private lostId = 0;
 
   constructor(private readonly options: SseBrokerOptions) {
     // Ids keep increasing across restarts (they start from the clock), so an id from before a restart is
     // recognised as older than the buffer and answered with `resync`, never confused with a new event.
     this.nextId = Date.now() * 1000;
+    if (options.position) {
+      // Changes before this process's feed started were never heard here: a client that missed some must resync.
+      const start = options.position().watermark;
+      this.lostSeq = start;
+      this.nextId = start * ID_SPAN;
+    }
     this.ring = new Array<SseEvent | undefined>(options.replay);
     this.maxBufferedBytes = options.maxBufferedBytes ?? 256 * 1024;
     this.retryMs = options.retryMs ?? 3000;
@@ -103,9 +128,9 @@ export class SseBroker {
 
   /** Numbers, keeps and sends an event. */
   publish(event: string, data: unknown, topic?: string): number {
-    const id = this.nextId++;
+    const { id, seq } = this.number();
     const frame = `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-    this.keep({ id, frame, topic });
+    this.keep({ id, frame, topic, seq });
     for (const client of this.clients) {
       if (matches(client, topic)) this.write(client, frame);
     }
@@ -120,9 +145,9 @@ export class SseBroker {
     if (events.length === 0) return;
     let frames = '';
     for (const { event, data } of events) {
-      const id = this.nextId++;
+      const { id, seq } = this.number();
       const frame = `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-      this.keep({ id, frame, topic });
+      this.keep({ id, frame, topic, seq });
       frames += frame;
     }
     for (const client of this.clients) {
@@ -192,7 +217,20 @@ export class SseBroker {
     else this.perOwner.delete(client.owner);
   }
 
+  /**
+   * The next id, increasing. With a shared position it is at least `watermark × ID_SPAN`: every process that
+   * reads the id knows which changes the client had heard by then, whichever process numbered it.
+   */
+  private number(): { id: number; seq: number | undefined } {
+    if (!this.options.position) return { id: this.nextId++, seq: undefined };
+    const { watermark, seq } = this.options.position();
+    const id = Math.max(this.nextId, watermark * ID_SPAN);
+    this.nextId = id + 1;
+    return { id, seq };
+  }
+
   private replayAfter(lastEventId: string, topic: string | undefined): string {
+    if (this.options.position) return this.replayAcross(lastEventId, topic, this.options.position());
     const last = /^\d{1,16}$/.test(lastEventId) ? Number(lastEventId) : Number.NaN;
     const oldest = this.ringSize > 0 ? this.ring[this.ringStart]!.id : this.nextId;
     if (!Number.isSafeInteger(last) || last + 1 < oldest || last >= this.nextId) {
@@ -207,12 +245,38 @@ export class SseBroker {
     return frames;
   }
 
+  /**
+   * Replay when ids come from the shared feed position: the client's id may have been numbered by another
+   * process. Its watermark W says the client had heard every change up to W: every kept event caused by a later
+   * change is sent, and every local event (a reservation, a release) numbered after the id. An own commit
+   * delivered ahead of the watermark may so be sent twice; events are states, and a state sent twice is harmless,
+   * while one never sent would leave a screen wrong. When the ring no longer holds all of that (evicted, or from
+   * before this process started), or the id is beyond anything this process has heard (another database, or not
+   * ours), the client is told to resync.
+   */
+  private replayAcross(lastEventId: string, topic: string | undefined, position: FeedPosition): string {
+    const last = /^\d{1,16}$/.test(lastEventId) ? Number(lastEventId) : Number.NaN;
+    if (!Number.isSafeInteger(last)) return `event: resync\ndata: {}\n\n`;
+    const watermark = Math.floor(last / ID_SPAN);
+    if (watermark > position.highest || this.lostSeq > watermark || this.lostId > last) return `event: resync\ndata: {}\n\n`;
+    let frames = '';
+    for (let i = 0; i < this.ringSize; i++) {
+      const event = this.ring[(this.ringStart + i) % this.ring.length]!;
+      const missed = event.id > last || (event.seq !== undefined && event.seq > watermark);
+      if (missed && (topic === undefined || event.topic === undefined || event.topic === topic)) frames += event.frame;
+    }
+    return frames;
+  }
+
   private keep(event: SseEvent): void {
     const capacity = this.ring.length;
     if (this.ringSize < capacity) {
       this.ring[(this.ringStart + this.ringSize) % capacity] = event;
       this.ringSize++;
     } else {
+      const evicted = this.ring[this.ringStart]!;
+      this.lostId = Math.max(this.lostId, evicted.id);
+      if (evicted.seq !== undefined) this.lostSeq = Math.max(this.lostSeq, evicted.seq);
       this.ring[this.ringStart] = event;
       this.ringStart = (this.ringStart + 1) % capacity;
     }

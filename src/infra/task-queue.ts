@@ -3,6 +3,7 @@ import PQueue from 'p-queue';
 import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { problemSummary, type ProblemSummary } from '../core/problem-document.js';
 import { formatInstant } from '../core/time.js';
 
 export const TASK_TIPOS = ['agendar_consulta', 'remarcar_consulta', 'backup', 'gerar_relatorio'] as const;
@@ -10,13 +11,8 @@ export type TaskTipo = (typeof TASK_TIPOS)[number];
 export const TASK_STATUS = ['pendente', 'executando', 'concluida', 'falhou'] as const;
 export type TaskStatus = (typeof TASK_STATUS)[number];
 
-/** What a task failed with, as a problem summary the API can show. */
-export interface TaskError {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-}
+/** What a task failed with, as a problem summary the API can show (built by `problemSummary`). */
+export type TaskError = ProblemSummary;
 
 /** The public record of a task. */
 export interface TaskRecord {
@@ -146,7 +142,7 @@ export class TaskQueue {
     const abandoned = new Promise<never>((_, reject) => (abandon = reject));
     this.waiting.set(task.id, (error) => {
       task.status = 'falhou';
-      task.erro = toTaskError(error);
+      task.erro = problemSummary(error);
       task.concluidaEm = this.now();
       abandon(error);
     });
@@ -167,7 +163,7 @@ export class TaskQueue {
         return result as R;
       } catch (error) {
         task.status = 'falhou';
-        task.erro = toTaskError(error);
+        task.erro = problemSummary(error);
         if (!(error instanceof AppError) || error.status >= 500) {
           this.deps.logger.error({ err: error, taskId: task.id, tipo }, 'tarefa falhou');
         }
@@ -244,9 +240,4 @@ export class TaskQueue {
   private now(): string {
     return formatInstant(this.deps.clock.now(), this.deps.timezone);
   }
-}
-
-function toTaskError(error: unknown): TaskError {
-  if (error instanceof AppError) return { type: error.type, title: error.title, status: error.status, detail: error.detail };
-  return { type: '/problemas/erro-interno', title: 'Erro interno', status: 500, detail: 'A tarefa falhou por um erro inesperado.' };
 }

@@ -67,10 +67,11 @@ export class ZipReader {
   }
 
   /**
-   * Streams an entry to `sink` chunk by chunk; refuses (and stops inflating) once more than `maxBytes`
-   * came out. Resolves with the number of bytes produced.
+   * The entry's bytes as they come out of the inflater, pulled by the consumer (so a slow consumer slows the
+   * inflating instead of piling up chunks); refuses (and stops inflating) once more than `maxBytes` came out.
+   * Leaving the loop early closes the entry's stream.
    */
-  async stream(name: string, maxBytes: number, sink: (chunk: Buffer) => void): Promise<number> {
+  async *chunks(name: string, maxBytes: number): AsyncGenerator<Buffer> {
     const entry = this.entries.get(name);
     if (!entry) throw new ZipRejected(`entrada ausente: ${name}`);
     const tooLarge = () => new ZipRejected(`entrada maior que o permitido: ${name}`);
@@ -80,31 +81,34 @@ export class ZipReader {
       this.zip.openReadStream(entry, (error, s) => (error ? reject(new ZipRejected(`arquivo ZIP inválido: ${error.message}`)) : resolve(s))),
     );
     let size = 0;
-    return new Promise<number>((resolve, reject) => {
-      let settled = false;
-      const fail = (error: unknown) => {
-        if (settled) return;
-        settled = true;
-        stream.destroy();
-        reject(error instanceof ZipRejected ? error : new ZipRejected(`arquivo ZIP inválido (${name}): ${(error as Error).message}`));
-      };
-      stream.on('data', (chunk: Buffer) => {
-        if (settled) return;
+    try {
+      for await (const chunk of stream as AsyncIterable<Buffer>) {
         size += chunk.length;
-        if (size > maxBytes) return fail(tooLarge());
-        try {
-          sink(chunk);
-        } catch (error) {
-          fail(error);
-        }
-      });
-      stream.on('error', fail);
-      stream.on('end', () => {
-        if (settled) return;
-        settled = true;
-        resolve(size);
-      });
-    });
+        if (size > maxBytes) throw tooLarge();
+        yield chunk;
+      }
+    } catch (error) {
+      throw error instanceof ZipRejected ? error : new ZipRejected(`arquivo ZIP inválido (${name}): ${(error as Error).message}`);
+    } finally {
+      stream.destroy();
+    }
+  }
+
+  /**
+   * Streams an entry to `sink` chunk by chunk (capped as in {@link chunks}); an error thrown by `sink` stops
+   * the read. Resolves with the number of bytes produced.
+   */
+  async stream(name: string, maxBytes: number, sink: (chunk: Buffer) => void): Promise<number> {
+    let size = 0;
+    for await (const chunk of this.chunks(name, maxBytes)) {
+      size += chunk.length;
+      try {
+        sink(chunk);
+      } catch (error) {
+        throw error instanceof ZipRejected ? error : new ZipRejected(`arquivo ZIP inválido (${name}): ${(error as Error).message}`);
+      }
+    }
+    return size;
   }
 
   /** Size and SHA-256 of an entry, keeping none of its bytes (capped as in {@link stream}). */

@@ -248,6 +248,23 @@ export interface ChangeFeed {
    * feed): anything derived from it must be rebuilt, and live clients told to refetch.
    */
   onReset(listener: (collection: string) => void): () => void;
+  /**
+   * Where this process stands in an order of commits that every process sharing the storage agrees on
+   * (PostgreSQL: the feed's `seq`). Absent when the driver has no such order (JSON). Called while a commit
+   * listener runs, it describes the changes being delivered; otherwise the feed between deliveries. The SSE
+   * broker numbers events with it, so a client can resume on another process (`Last-Event-ID`).
+   */
+  position?(): FeedPosition;
+}
+
+/** See {@link ChangeFeed.position}. */
+export interface FeedPosition {
+  /** Every change with a seq up to this one has been delivered to this process's listeners. */
+  watermark: number;
+  /** While a commit listener runs: the highest seq among the changes it is hearing. */
+  seq?: number | undefined;
+  /** The highest seq this process has delivered (its own commits may run ahead of the watermark). */
+  highest: number;
 }
 
 // ---- export and import (backups, restore, reports, moves between drivers) -----------------------------

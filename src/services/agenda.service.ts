@@ -3,18 +3,19 @@ import type { Slice, TimeSlicer } from '../core/time-slice.js';
 import { notFound } from '../core/errors.js';
 import { assertOwnMedico, ownMedicoOnly } from '../core/permissions.js';
 import { formatInstant } from '../core/time.js';
-import type { ScheduleState } from '../infra/schedule-state.js';
-import type { Change, Store } from '../infra/storage/json/store.js';
+import type { ScheduleState } from '../domain/schedule-state.js';
+import type { SlotStates } from '../domain/slot-states.js';
+import { datesBetween } from '../domain/slots.js';
 import { COLLECTIONS } from '../repositories/collections.js';
-import type { MedicoRepository } from '../infra/storage/json/repositories/medico.repository.js';
+import type { Change, ChangeFeed, MedicoReads } from '../repositories/port.js';
 import { AGENDA_ESTADOS, type AgendaEstado, type AgendaQuery } from '../schemas/agenda.schema.js';
 import type { Medico } from '../schemas/medico.schema.js';
-import type { SlotStates } from './slot-states.js';
-import { datesBetween } from './slots.js';
 
 export interface AgendaServiceDeps {
-  store: Store;
-  medicos: MedicoRepository;
+  /** Committed médicos (the storage port). */
+  medicos: Pick<MedicoReads, 'get'>;
+  /** The storage port's change feed: médicos, bloqueios and holidays changed here or in another process. */
+  changes: ChangeFeed;
   slotStates: SlotStates;
   schedule: ScheduleState;
   clock: Clock;
@@ -40,11 +41,11 @@ interface Cached {
  *
  * Agendas are read far more often than they change, so each answer is kept, as the JSON bytes sent, until
  * something that could change it happens: a slot event of that médico (reserve, commit, release — from this
- * process or read from another's journal), a change to the médico or its bloqueios, any holiday change, a full
- * reload, or the clock reaching the next slot start of the answer (that slot turns `passado`).
+ * process or another's, seen on the change feed), a change to the médico or its bloqueios, any holiday change,
+ * a reset of the feed, or the clock reaching the next slot start of the answer (that slot turns `passado`).
  *
- * Building one is plain arithmetic over the cached slot cuts with one sorted sweep (SlotStates: the one place that
- * decides a slot's state), written straight into bytes; a long range is built a day at a time within the CPU
+ * Building one reads the range's consultas, bloqueios and holidays once, then is plain arithmetic over the cached
+ * slot cuts with one sorted sweep (SlotStates: the one place that decides a slot's state), written straight into bytes; a long range is built a day at a time within the CPU
  * quantum that all long agendas share per turn of the event loop (TimeSlicer), so a burst of 31-day agendas of
  * 5-minute slots does not hold up other requests. A médico's generation number tells
  * whether something changed while an answer was being built, in which case it is sent but not kept.
@@ -57,27 +58,28 @@ export class AgendaService {
 
   constructor(private readonly deps: AgendaServiceDeps) {
     deps.schedule.subscribe((event) => (event.type === 'resync' ? this.clear() : this.forget(event.medicoId)));
-    deps.store.subscribe({
-      change: (change) => this.onChange(change),
-      reset: () => this.clear(),
+    deps.changes.onCommit((changes) => {
+      for (const change of changes) this.onChange(change);
     });
+    deps.changes.onReset(() => this.clear());
   }
 
   /**
    * The médico whose events a stream receives: a médico user always gets their own (the filter is forced),
    * others get what they asked for (undefined: every médico). An unknown médico is 404.
    */
-  streamTopic(requested: string | undefined): string | undefined {
+  async streamTopic(requested: string | undefined): Promise<string | undefined> {
     const topic = ownMedicoOnly('agenda:ler') ?? requested;
-    if (topic !== undefined && !this.deps.medicos.get(topic)) throw notFound('Médico');
+    if (topic !== undefined && !(await this.deps.medicos.get(topic))) throw notFound('Médico');
     return topic;
   }
 
   /** The agenda (schema `Agenda`) as UTF-8 JSON. */
   async agendaJson(medicoId: string, query: AgendaQuery): Promise<Buffer> {
     assertOwnMedico('agenda:ler', medicoId);
-    // Looking the médico up first also reads other processes' commits, whose events invalidate the cache.
-    const medico = this.deps.medicos.get(medicoId);
+    // Looking the médico up first also lets the JSON driver read other processes' commits, whose events
+    // invalidate the cache before it is looked at.
+    const medico = await this.deps.medicos.get(medicoId);
     if (!medico) throw notFound('Médico');
     const key = query.data ?? `${query.de}..${query.ate}`;
     const now = this.deps.clock.now().getTime();
@@ -98,7 +100,8 @@ export class AgendaService {
 
   private async buildSliced(slice: Slice, medico: Medico, dates: readonly string[], now: number): Promise<Cached> {
     const { timezone } = this.deps;
-    const sweep = this.deps.slotStates.sweep(medico, dates[0]!, dates[dates.length - 1]!, now);
+    // The range's records are read once, here; the days below are computed without I/O.
+    const sweep = await this.deps.slotStates.sweep(medico, dates[0]!, dates[dates.length - 1]!, now);
     // A slot is about 114 bytes of JSON (more with a consultaId or a motivo): 120 leaves room for most answers,
     // which then grow no buffer and are not copied to trim it (ByteWriter.bytes keeps up to an eighth spare).
     const out = new ByteWriter(dates.length * sweep.cuts(dates[0]!).length * 120 + 256);

@@ -57,7 +57,11 @@ export class Auditor {
 
   constructor(private readonly deps: AuditorDeps) {
     this.stopCommitListener = deps.storage.changes.onCommit((changes) => this.onCommit(changes));
-    this.timer = setInterval(() => void this.recover(), 10_000).unref();
+    // Storage may be away (a database restart): the entries stay staged and the next round appends them. Left
+    // unhandled, the rejection would end the process.
+    const recoverLater = () =>
+      this.recover().catch((error: unknown) => this.deps.logger.warn({ err: error }, 'recuperação da trilha de auditoria adiada'));
+    this.timer = setInterval(recoverLater, 10_000).unref();
   }
 
   /** Builds an entry from the request context and the service's words. */

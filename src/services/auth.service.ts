@@ -5,16 +5,14 @@ import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
 import { decoyHash, hashPassword, verifyPassword } from '../infra/password.js';
-import type { Store } from '../infra/storage/json/store.js';
-import type { SessaoRepository, UsuarioRepository } from '../infra/storage/json/repositories/usuario.repository.js';
+import type { StoragePort } from '../repositories/port.js';
 import type { SessaoRecord, SessaoUsuario, UsuarioRecord } from '../schemas/usuario.schema.js';
 import type { Auditor } from './audit.service.js';
 import { LoginThrottle } from './login-throttle.js';
+import { endSessions } from './usuario.service.js';
 
 export interface AuthServiceDeps {
-  store: Store;
-  usuarios: UsuarioRepository;
-  sessoes: SessaoRepository;
+  storage: StoragePort;
   auditor: Auditor;
   clock: Clock;
   timezone: string;
@@ -38,11 +36,11 @@ export interface LoginResult {
   usuario: SessaoUsuario;
 }
 
-/** A session's last-use time is written at most this often (each touch is a journal write). */
+/** A session's last-use time is written at most this often (each touch is a durable write). */
 const TOUCH_EVERY_MS = 60_000;
 
 /**
- * The SHA-256 of a token: what the store keeps, so a copy of the data files holds no usable session. Computed on
+ * The SHA-256 of a token: what storage keeps, so a copy of the data holds no usable session. Computed on
  * every request: the one-shot `hash` costs about half of `createHash(…).update(…).digest(…)` and allocates no
  * stream object.
  */
@@ -56,7 +54,11 @@ export const tokenId = (token: string): string => hash('sha256', token, 'hex');
 export class AuthService {
   private readonly throttle: LoginThrottle;
   private decoy: Promise<string> | undefined;
-  /** Each session record's expiry as text: records change only when renewed, so this is formatted once a minute, not per request. */
+  /**
+   * Each session record's expiry as text: records change only when renewed, so with a driver that hands out the
+   * same record object until it changes (JSON) this is formatted once a minute, not per request. A driver that
+   * reads a fresh object each time (PostgreSQL) just misses, and the entry goes with the object.
+   */
   private readonly expiries = new WeakMap<SessaoRecord, string>();
 
   constructor(private readonly deps: AuthServiceDeps) {
@@ -64,10 +66,10 @@ export class AuthService {
   }
 
   async login(email: string, senha: string): Promise<LoginResult> {
-    const { usuarios, auditor, store, clock } = this.deps;
+    const { storage, auditor, clock } = this.deps;
     // Locked accounts are refused before the password is looked at, even the right one.
     this.throttle.assertOpen(email);
-    const usuario = usuarios.findByEmail(email);
+    const usuario = await storage.usuarios.findByEmail(email);
     // Unknown e-mails are checked against a decoy hash: the same work, the same answer, about the same time.
     const ok = await verifyPassword(senha, usuario?.senhaHash ?? (await (this.decoy ??= decoyHash())));
     if (!usuario || !ok || !usuario.ativo) {
@@ -79,23 +81,23 @@ export class AuthService {
     const token = randomBytes(32).toString('base64url');
     const now = clock.now();
     const sessao: SessaoRecord = { id: tokenId(token), usuarioId: usuario.id, criadaEm: formatInstant(now, this.deps.timezone), usadaEm: now.getTime() };
-    await store.transact((tx) => {
-      this.deps.sessoes.save(tx, sessao);
-      auditor.stage(tx, { acao: 'auth.login', recurso: 'sessao', status: 200, usuarioId: usuario.id, papel: usuario.papel });
+    await storage.run(async (tx) => {
+      await tx.sessoes.save(sessao);
+      await auditor.stage(tx, { acao: 'auth.login', recurso: 'sessao', status: 200, usuarioId: usuario.id, papel: usuario.papel });
     });
     this.deps.logger.info({ usuarioId: usuario.id }, 'sessão iniciada');
     return { token, expiraEm: this.expiry(sessao.usadaEm), usuario: presentSessionUser(usuario) };
   }
 
   /** The user behind a token, or undefined (unknown, expired, user inactive or gone). Touches the session. */
-  authenticate(token: string): Authenticated | undefined {
+  async authenticate(token: string): Promise<Authenticated | undefined> {
     if (token.length < 16 || token.length > 200) return undefined;
-    const { sessoes, usuarios, clock } = this.deps;
-    const sessao = sessoes.get(tokenId(token));
+    const { storage, clock } = this.deps;
+    const sessao = await storage.sessoes.get(tokenId(token));
     if (!sessao) return undefined;
     const now = clock.now().getTime();
     if (now - sessao.usadaEm > this.ttlMs) return undefined;
-    const usuario = usuarios.get(sessao.usuarioId);
+    const usuario = await storage.usuarios.get(sessao.usuarioId);
     if (!usuario || !usuario.ativo) return undefined;
     const renewal = now - sessao.usadaEm > TOUCH_EVERY_MS ? this.touch(sessao, now) : undefined;
     return {
@@ -108,55 +110,59 @@ export class AuthService {
   }
 
   /** The current record of the acting user (the session was checked a moment ago). */
-  authenticateActor(actor: Actor): UsuarioRecord {
-    const usuario = this.deps.usuarios.get(actor.usuarioId);
+  async authenticateActor(actor: Actor): Promise<UsuarioRecord> {
+    const usuario = await this.deps.storage.usuarios.get(actor.usuarioId);
     if (!usuario) throw new AppError('NAO_AUTENTICADO', 'Sessão encerrada.');
     return usuario;
   }
 
   /** Ends one session at once. */
   async logout(actor: Actor): Promise<void> {
-    await this.deps.store.transact((tx) => {
-      this.deps.sessoes.remove(tx, actor.sessionId);
-      this.deps.auditor.stage(tx, { acao: 'auth.logout', recurso: 'sessao', status: 204 });
+    await this.deps.storage.run(async (tx) => {
+      await tx.sessoes.remove(actor.sessionId);
+      await this.deps.auditor.stage(tx, { acao: 'auth.logout', recurso: 'sessao', status: 204 });
     });
   }
 
   /** Changes the user's own password; every other session of theirs ends. */
   async changePassword(actor: Actor, senhaAtual: string, novaSenha: string): Promise<void> {
-    const { usuarios, sessoes, store, auditor } = this.deps;
-    const usuario = usuarios.get(actor.usuarioId);
+    const { storage, auditor } = this.deps;
+    const usuario = await storage.usuarios.get(actor.usuarioId);
     if (!usuario || !(await verifyPassword(senhaAtual, usuario.senhaHash))) {
       await auditor.record({ acao: 'auth.senha.falha', recurso: 'usuario', recursoId: actor.usuarioId, status: 401 });
       throw new AppError('CREDENCIAIS_INVALIDAS', 'A senha atual não confere.', [{ path: 'senhaAtual', message: 'Senha atual incorreta.' }]);
     }
     const senhaHash = await hashPassword(novaSenha);
-    await store.transact((tx) => {
-      const current = usuarios.get(actor.usuarioId);
+    const atualizadoEm = formatInstant(this.deps.clock.now(), this.deps.timezone);
+    await storage.run(async (tx) => {
+      const current = await tx.usuarios.get(actor.usuarioId);
       if (!current) throw new AppError('NAO_AUTENTICADO', 'Sessão encerrada.');
-      usuarios.save(tx, { ...current, senhaHash, atualizadoEm: formatInstant(this.deps.clock.now(), this.deps.timezone) });
-      for (const other of sessoes.ofUser(actor.usuarioId)) if (other.id !== actor.sessionId) sessoes.remove(tx, other.id);
-      auditor.stage(tx, { acao: 'auth.senha', recurso: 'usuario', recursoId: actor.usuarioId, status: 204 });
+      await tx.usuarios.save({ ...current, senhaHash, atualizadoEm });
+      await endSessions(tx, actor.usuarioId, actor.sessionId);
+      await auditor.stage(tx, { acao: 'auth.senha', recurso: 'usuario', recursoId: actor.usuarioId, status: 204 });
     });
   }
 
-  /** Deletes sessions idle past their lifetime (they already fail; this keeps the file small). */
+  /** Deletes sessions idle past their lifetime (they already fail; this keeps storage small). */
   async purgeExpired(): Promise<number> {
-    const { sessoes, store, clock } = this.deps;
-    const expired = sessoes.expired(clock.now().getTime() - this.ttlMs);
-    if (expired.length === 0) return 0;
-    await store.transact((tx) => {
-      for (const s of expired) sessoes.remove(tx, s.id);
+    const { storage, clock } = this.deps;
+    const cutoff = clock.now().getTime() - this.ttlMs;
+    // A cheap look first: most hours nothing expired, and then nothing is written.
+    if ((await storage.sessoes.expired(cutoff)).length === 0) return 0;
+    // Read again inside the unit of work: a session renewed since the look (by any process) is not expired.
+    return storage.run(async (tx) => {
+      const expired = await tx.sessoes.expired(cutoff);
+      for (const s of expired) await tx.sessoes.remove(s.id);
+      return expired.length;
     });
-    return expired.length;
   }
 
   private touch(sessao: SessaoRecord, now: number): Promise<void> {
-    const { store, sessoes, logger } = this.deps;
-    return store
-      .transact((tx) => {
-        const current = sessoes.get(sessao.id);
-        if (current && current.usadaEm < now) sessoes.save(tx, { ...current, usadaEm: now });
+    const { storage, logger } = this.deps;
+    return storage
+      .run(async (tx) => {
+        const current = await tx.sessoes.get(sessao.id);
+        if (current && current.usadaEm < now) await tx.sessoes.save({ ...current, usadaEm: now });
       })
       .catch((error: unknown) => logger.warn({ err: error }, 'não foi possível renovar a sessão'));
   }

@@ -1,24 +1,48 @@
 import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import { AppError } from '../core/errors.js';
-import { StorageCorruptError, materialize } from '../infra/storage/json/data-files.js';
-import type { Entity } from '../infra/storage/json/store.js';
-import { ZipReader, ZipRejected } from '../infra/zip-reader.js';
 import { COLLECTIONS } from '../repositories/collections.js';
-import { Consulta } from '../schemas/consulta.schema.js';
+import type { DriverName } from '../repositories/port.js';
 import { Bloqueio } from '../schemas/bloqueio.schema.js';
+import { Consulta } from '../schemas/consulta.schema.js';
 import { FeriadoRecord } from '../schemas/feriado.schema.js';
 import { ListaEsperaRecordSchema } from '../schemas/lista-espera.schema.js';
-import { IdempotencyRecordSchema } from '../schemas/records.schema.js';
 import { Medico } from '../schemas/medico.schema.js';
 import { Paciente } from '../schemas/paciente.schema.js';
+import { IdempotencyRecordSchema } from '../schemas/records.schema.js';
 import { SessaoRecordSchema, UsuarioRecordSchema } from '../schemas/usuario.schema.js';
 
-export const BACKUP_FORMAT = 1;
+/**
+ * The backup ZIP, format 2 (both drivers write it, either restores it):
+ *
+ * - `data/<collection>.jsonl`: every record of the collection, one JSON object per line, in id order — one entry
+ *   per collection of the storage it came from, empty ones included;
+ * - `manifest.json`: format version, when, which driver, records per collection, and per entry its byte count,
+ *   SHA-256 and number of records.
+ *
+ * Format 1 (until issue 12) held the JSON driver's files instead (`data/<collection>.json` and `data/journal.wal`);
+ * clinics keep such backups, so they still restore (see `backup-legacy.ts`). Encryption (`backup-crypto.ts`) wraps
+ * the whole ZIP in either format.
+ */
+export const BACKUP_FORMAT = 2;
+export const LEGACY_FORMAT = 1;
 export const DATA_PREFIX = 'data/';
 export const MANIFEST = 'manifest.json';
-/** A manifest lists a handful of files; anything bigger is not one. */
-const MAX_MANIFEST_BYTES = 1024 * 1024;
+/** Format 1's journal entry. */
+export const LEGACY_JOURNAL = `${DATA_PREFIX}journal.wal`;
+
+/** The entry of a collection in format 2. */
+export const recordsEntry = (collection: string): string => `${DATA_PREFIX}${collection}.jsonl`;
+/** The entry of a collection in format 1. */
+export const legacyEntry = (collection: string): string => `${DATA_PREFIX}${collection}.json`;
+
+/**
+ * The longest line (one record) a restore accepts. The longest real record is a consulta or paciente with every
+ * text field at its limit, a few tens of kB; the cap keeps one hostile line from costing more than this.
+ */
+export const MAX_RECORD_BYTES = 16 * 1024 * 1024;
+/** A manifest lists a handful of entries; anything bigger is not one. */
+export const MAX_MANIFEST_BYTES = 1024 * 1024;
 
 /** What every stored record must look like; a backup with one record off is refused whole. */
 const RECORD_SCHEMAS: Record<string, z.ZodType> = {
@@ -34,8 +58,28 @@ const RECORD_SCHEMAS: Record<string, z.ZodType> = {
   [COLLECTIONS.listaEspera]: ListaEsperaRecordSchema,
 };
 
+/** One collection's entry in a format 2 manifest. */
+export interface ManifestEntry {
+  nome: string;
+  colecao: string;
+  registros: number;
+  bytes: number;
+  sha256: string;
+}
+
 export interface Manifest {
-  formatVersion: number;
+  formatVersion: typeof BACKUP_FORMAT;
+  criadoEm: string;
+  automatico: boolean;
+  /** The storage driver the records came from (informative: every driver restores every backup). */
+  driver: DriverName;
+  contagens: Record<string, number>;
+  arquivos: ManifestEntry[];
+}
+
+/** Format 1's manifest: the driver's files with their sizes and checksums. */
+export interface LegacyManifest {
+  formatVersion: typeof LEGACY_FORMAT;
   criadoEm: string;
   automatico: boolean;
   contagens: Record<string, number>;
@@ -46,100 +90,44 @@ export const sha256 = (bytes: Buffer | string): string => createHash('sha256').u
 
 export const invalid = (detail: string): AppError => new AppError('BACKUP_INVALIDO', `Backup recusado: ${detail}.`);
 
+/** Throws BACKUP_INVALIDO unless `record` (the `index`-th of `collection`) fits its collection's schema. */
+export function checkRecord(collection: string, record: unknown, index: number): void {
+  const schema = RECORD_SCHEMAS[collection];
+  if (!schema) return;
+  const result = schema.safeParse(record);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    throw invalid(`registro ${index} de ${collection} fora do esquema: ${issue?.path.join('.')} ${issue?.message}`);
+  }
+}
+
 /**
- * Reads and checks a plain (decrypted) backup ZIP; returns the records it holds. Throws BACKUP_INVALIDO.
- *
- * Memory, the bound a restore keeps:
- * 1. the central directory (≤ 64 entries) and the manifest (≤ 1 MiB);
- * 2. a first pass inflates each data entry only to count and hash it, holding no bytes (one inflate stream,
- *    a few hundred kB), and stops as soon as an entry passes the size its manifest declares — so a bomb
- *    is refused after at most `maxBytes` (the sum the manifest may declare) bytes came out;
- * 3. only an archive whose every entry matched its manifest is read into memory: at most `maxBytes` of
- *    file bytes, then parsed into records (roughly 2–4× those bytes as objects — the same the store holds
- *    once the data is live).
- * So the peak is about `maxBytes` × 5 for a genuine backup at the cap, and a few MB for anything refused
- * in steps 1–2, whatever the archive claims.
+ * Parses and checks a manifest of either format against the collections this server knows: every entry
+ * named as its format names them, once, sizes and checksums present. Throws BACKUP_INVALIDO.
  */
-export async function readBackupArchive(
-  file: string,
-  collections: readonly string[],
-  maxBytes: number,
-): Promise<Map<string, Entity[]>> {
-  const names = new Set([MANIFEST, ...collections.map((c) => `${DATA_PREFIX}${c}.json`), `${DATA_PREFIX}journal.wal`]);
-  let files: Map<string, Buffer>;
-  let manifest: Manifest;
-  let zip: ZipReader | undefined;
+export function parseManifest(bytes: Buffer, collections: readonly string[]): Manifest | LegacyManifest {
+  let manifest: Manifest | LegacyManifest;
   try {
-    zip = await ZipReader.open(file, { maxEntries: 64, allowed: (n) => names.has(n) });
-    if (!zip.has(MANIFEST)) throw invalid(`${MANIFEST} ausente`);
-    manifest = parseManifest(await zip.read(MANIFEST, MAX_MANIFEST_BYTES));
-    const listed = new Set(manifest.arquivos.map((a) => a.nome));
-    for (const name of zip.names()) {
-      if (name !== MANIFEST && !listed.has(name)) throw invalid(`${name} não consta do manifesto`);
-    }
-    const declared = manifest.arquivos.reduce((sum, a) => sum + a.bytes, 0);
-    if (declared > maxBytes) throw invalid(`o conteúdo declarado (${declared} bytes) passa do limite de ${maxBytes} bytes`);
-    for (const item of manifest.arquivos) {
-      if (!zip.has(item.nome)) throw invalid(`o manifesto lista ${item.nome}, que não está no arquivo`);
-      const seen = await zip.digest(item.nome, item.bytes);
-      if (seen.bytes !== item.bytes || seen.sha256 !== item.sha256) throw invalid(`soma SHA-256 de ${item.nome} não confere`);
-    }
-    files = new Map();
-    for (const item of manifest.arquivos) {
-      const bytes = await zip.read(item.nome, item.bytes);
-      // Checked again: the file could have changed between the passes.
-      if (bytes.length !== item.bytes || sha256(bytes) !== item.sha256) throw invalid(`soma SHA-256 de ${item.nome} não confere`);
-      files.set(item.nome.slice(DATA_PREFIX.length), bytes);
-    }
-  } catch (error) {
-    if (error instanceof ZipRejected) throw invalid(error.message);
-    throw error;
-  } finally {
-    zip?.close();
-  }
-  return toRecords(files, collections, manifest);
-}
-
-function toRecords(files: Map<string, Buffer>, collections: readonly string[], manifest: Manifest): Map<string, Entity[]> {
-  let maps: Map<string, Map<string, Entity>>;
-  try {
-    maps = materialize(files, collections);
-  } catch (error) {
-    if (error instanceof StorageCorruptError) throw invalid(error.message);
-    if (error instanceof RangeError) throw invalid('um arquivo de dados é grande demais para ser lido');
-    throw error;
-  }
-  const records = new Map<string, Entity[]>();
-  for (const [collection, map] of maps) {
-    const schema = RECORD_SCHEMAS[collection];
-    const list = [...map.values()];
-    list.forEach((record, i) => {
-      const result = schema ? schema.safeParse(record) : { success: true as const };
-      if (!result.success) throw invalid(`registro ${i} de ${collection} fora do esquema: ${result.error.issues[0]?.path.join('.')} ${result.error.issues[0]?.message}`);
-    });
-    if (manifest.contagens[collection] !== undefined && manifest.contagens[collection] !== list.length) {
-      throw invalid(`o manifesto diz ${manifest.contagens[collection]} registros de ${collection}, o arquivo tem ${list.length}`);
-    }
-    records.set(collection, list);
-  }
-  return records;
-}
-
-function parseManifest(bytes: Buffer): Manifest {
-  let manifest: Manifest;
-  try {
-    manifest = JSON.parse(bytes.toString('utf8')) as Manifest;
+    manifest = JSON.parse(bytes.toString('utf8')) as Manifest | LegacyManifest;
   } catch {
     throw invalid(`${MANIFEST} não é JSON válido`);
   }
-  if (manifest?.formatVersion !== BACKUP_FORMAT) throw invalid(`versão de formato desconhecida (${String(manifest?.formatVersion)})`);
+  const version: unknown = manifest?.formatVersion;
+  if (version !== BACKUP_FORMAT && version !== LEGACY_FORMAT) throw invalid(`versão de formato desconhecida (${String(version)})`);
   if (!Array.isArray(manifest.arquivos) || typeof manifest.contagens !== 'object' || manifest.contagens === null) {
     throw invalid('manifesto incompleto');
   }
+  const names =
+    manifest.formatVersion === BACKUP_FORMAT
+      ? new Set(collections.map(recordsEntry))
+      : new Set([...collections.map(legacyEntry), LEGACY_JOURNAL]);
   const seen = new Set<string>();
-  for (const a of manifest.arquivos) {
-    if (typeof a?.nome !== 'string' || typeof a.sha256 !== 'string' || !Number.isSafeInteger(a.bytes) || a.bytes < 0) throw invalid('manifesto incompleto');
-    if (!a.nome.startsWith(DATA_PREFIX) || seen.has(a.nome)) throw invalid(`entrada inválida no manifesto: ${JSON.stringify(a.nome)}`);
+  for (const a of manifest.arquivos as Partial<ManifestEntry>[]) {
+    if (typeof a?.nome !== 'string' || typeof a.sha256 !== 'string' || !Number.isSafeInteger(a.bytes) || a.bytes! < 0) throw invalid('manifesto incompleto');
+    if (!names.has(a.nome) || seen.has(a.nome)) throw invalid(`entrada inválida no manifesto: ${JSON.stringify(a.nome)}`);
+    if (manifest.formatVersion === BACKUP_FORMAT) {
+      if (a.nome !== recordsEntry(a.colecao ?? '') || !Number.isSafeInteger(a.registros) || a.registros! < 0) throw invalid('manifesto incompleto');
+    }
     seen.add(a.nome);
   }
   return manifest;

@@ -11,10 +11,12 @@ import { formatInstant } from '../core/time.js';
 import { BackupCryptoError, createEncryptStream, decryptBackup, isEncryptedBackup } from '../infra/backup-crypto.js';
 import { FileCatalog } from '../infra/file-catalog.js';
 import { COLLECTIONS } from '../repositories/collections.js';
+import type { Entity, StoragePort } from '../repositories/port.js';
 import type { Auditor } from './audit.service.js';
-import type { Entity, Store } from '../infra/storage/json/store.js';
 import type { TaskContext } from '../infra/task-queue.js';
-import { BACKUP_FORMAT, DATA_PREFIX, MANIFEST, type Manifest, invalid, readBackupArchive, sha256 } from './backup-archive.js';
+import { invalid } from './backup-archive.js';
+import { type CheckedBackup, openBackup } from './backup-reader.js';
+import { appendRecords } from './backup-writer.js';
 import { BACKUP_NAME, isAutomaticName, isEncryptedName, publishBackup, stampOf } from './backup-names.js';
 
 export { BACKUP_FORMAT, type Manifest } from './backup-archive.js';
@@ -27,8 +29,11 @@ export interface BackupInfo {
   criptografado: boolean;
 }
 
+/** What backups need of storage: a consistent export of every record, and an atomic import of them. */
+export type BackupStorage = Pick<StoragePort, 'driver' | 'collections' | 'exportRecords' | 'importRecords'>;
+
 export interface BackupServiceDeps {
-  store: Store;
+  storage: BackupStorage;
   backupDir: string;
   keep: number;
   clock: Clock;
@@ -36,22 +41,35 @@ export interface BackupServiceDeps {
   logger: Logger;
   /** AES-256 key (32 bytes): backups are written encrypted (`.zip.enc`) and encrypted ones can be restored. */
   key?: Buffer | undefined;
-  /** Most data bytes (uncompressed) a restore accepts; see `readBackupArchive` for the memory this bounds. */
+  /** Most data bytes (uncompressed) a restore of a backup of records accepts; see `openBackup`. */
   maxRestoreBytes?: number;
+  /** Most data bytes (uncompressed) a restore of an old-format backup (read whole) accepts. */
+  maxLegacyRestoreBytes?: number;
   /** Records the restore in the audit trail (absent for the command-line restore, which has no user). */
   auditor?: Pick<Auditor, 'record'>;
 }
 
-/** 256 MiB of data files: several times a large clinic's data, well under V8's 512 MiB string limit. */
-export const DEFAULT_MAX_RESTORE_BYTES = 256 * 1024 * 1024;
+/**
+ * 4 GiB of records (uncompressed JSON lines): several times the largest data a clinic network keeps (100k consultas
+ * with long notes are about 0.7 GB). A backup of records is checked and imported a line at a time, so memory does
+ * not grow with this; it bounds the time a hostile archive can cost (inflated once to be hashed, about a second
+ * per GiB, before anything else). A larger network passes its own `maxRestoreBytes`.
+ */
+export const DEFAULT_MAX_RESTORE_BYTES = 4 * 1024 * 1024 * 1024;
+/**
+ * 256 MiB of old-format data files: several times a large clinic's data then, under V8's 512 MiB string limit.
+ * Those backups are read whole, so this bounds the memory a restore of one takes (about five times it).
+ */
+export const DEFAULT_MAX_LEGACY_RESTORE_BYTES = 256 * 1024 * 1024;
 /** Temp and lock files (`.backup-….tmp`, `.restauracao-….tmp`, `.backup-….lock`) older than this were left by a crash. */
 const STALE_TEMP_MS = 60 * 60 * 1000;
 
 /**
- * Backups: a ZIP of a consistent snapshot of the data directory (taken under the storage lock) with a
- * manifest of counts and checksums — encrypted as a whole when a key is configured — written to a temp file
- * and linked to its final name only when complete, so a half-written archive is never listed. Restore
- * validates everything before one byte of the data changes, one restore at a time.
+ * Backups: a ZIP of every record at one consistent moment (the port's export), one JSON line per record and a
+ * manifest of counts and checksums (see `backup-archive.ts`) — encrypted as a whole when a key is configured —
+ * streamed to a temp file and linked to its final name only when complete, so a half-written archive is never
+ * listed. The same format for every driver: a backup of one restores into the other. Restore validates
+ * everything before one record changes, then imports through the port atomically, one restore at a time.
  */
 export class BackupService {
   private readonly catalog: FileCatalog;
@@ -67,32 +85,17 @@ export class BackupService {
   }
 
   async create(options: { automatic: boolean }, context?: TaskContext): Promise<BackupInfo> {
-    const { store, backupDir, clock, timezone, logger, key } = this.deps;
-    const snapshot = await store.snapshot();
-    context?.progress(20);
+    const { backupDir, clock, timezone, logger, key } = this.deps;
     const criadoEm = formatInstant(clock.now(), timezone);
-    const manifest: Manifest = {
-      formatVersion: BACKUP_FORMAT,
-      criadoEm,
-      automatico: options.automatic,
-      contagens: snapshot.counts,
-      arquivos: snapshot.files.map((f) => ({ nome: DATA_PREFIX + f.name, bytes: f.bytes.length, sha256: sha256(f.bytes) })),
-    };
     await fsp.mkdir(backupDir, { recursive: true });
     await this.removeStaleTemps();
     // A unique temp name per attempt: concurrent backups (this process, the CLI, a safety backup) never share one.
     const temp = path.join(backupDir, `.backup-${randomUUID()}.tmp`);
     let nome: string;
     let size: number;
+    let counts: Readonly<Record<string, number>>;
     try {
-      const archive = new ZipArchive({ zlib: { level: 6 } });
-      archive.on('progress', (p) => context?.progress(20 + (70 * p.entries.processed) / Math.max(1, p.entries.total)));
-      const date = new Date(clock.now());
-      for (const file of snapshot.files) archive.append(file.bytes, { name: DATA_PREFIX + file.name, date });
-      archive.append(`${JSON.stringify(manifest, null, 2)}\n`, { name: MANIFEST, date });
-      const out = createWriteStream(temp, { flags: 'wx', mode: 0o600 });
-      const written = key ? pipeline(archive, createEncryptStream(key), out) : pipeline(archive, out);
-      await Promise.all([archive.finalize(), written]);
+      counts = await this.writeArchive(temp, { criadoEm, automatico: options.automatic }, context);
       const handle = await fsp.open(temp, 'r');
       try {
         await handle.sync(); // the archive is on disk before its name says it is complete
@@ -108,8 +111,32 @@ export class BackupService {
       throw new AppError('ARMAZENAMENTO_INDISPONIVEL', 'Não foi possível gravar o backup.', undefined, { cause: error });
     }
     await this.prune(nome);
-    logger.info({ backup: nome, bytes: size, criptografado: key !== undefined, ...snapshot.counts }, 'backup criado');
+    logger.info({ backup: nome, bytes: size, criptografado: key !== undefined, driver: this.deps.storage.driver, ...counts }, 'backup criado');
     return { nome, tamanhoBytes: size, criadoEm, automatico: options.automatic, criptografado: key !== undefined };
+  }
+
+  /**
+   * Streams a ZIP of every record of one snapshot to `file` (encrypted when a key is set); returns the counts.
+   * The snapshot stays open only while it is written (PostgreSQL: one read-only transaction).
+   */
+  private async writeArchive(file: string, meta: { criadoEm: string; automatico: boolean }, context?: TaskContext): Promise<Readonly<Record<string, number>>> {
+    const { storage, clock, key } = this.deps;
+    const snapshot = await storage.exportRecords();
+    try {
+      context?.progress(20);
+      const archive = new ZipArchive({ zlib: { level: 6 } });
+      archive.on('progress', (p) => context?.progress(20 + (70 * p.entries.processed) / Math.max(1, p.entries.total)));
+      appendRecords(archive, snapshot, storage.collections, { ...meta, driver: storage.driver }, new Date(clock.now()));
+      const out = createWriteStream(file, { flags: 'wx', mode: 0o600 });
+      const written = key ? pipeline(archive, createEncryptStream(key), out) : pipeline(archive, out);
+      // Only the pipeline is awaited: it fails when the archive is destroyed (a failed read of the snapshot),
+      // which `finalize()`'s own promise would never report.
+      archive.finalize().catch(() => undefined);
+      await written;
+      return snapshot.counts;
+    } finally {
+      await snapshot.close();
+    }
   }
 
   /** Newest first. */
@@ -124,63 +151,92 @@ export class BackupService {
 
   /**
    * Restores an archive: validates manifest, checksums and every record first (422 and nothing changes if
-   * anything is off), takes a safety backup of the current data, then swaps the data in atomically.
-   * One restore at a time: a second one while the first runs → 409 RESTAURACAO_EM_ANDAMENTO (two would
-   * only race to overwrite each other, and each may hold up to `maxRestoreBytes` of data in memory).
+   * anything is off), takes a safety backup of the current data, then imports the records through the port,
+   * atomically. One restore at a time: a second one while the first runs → 409 RESTAURACAO_EM_ANDAMENTO (two
+   * would only race to overwrite each other).
    */
   async restore(file: string): Promise<{ restaurado: string; backupDeSeguranca: string; contagens: Record<string, number> }> {
     if (this.restoring) throw new AppError('RESTAURACAO_EM_ANDAMENTO', 'Já há uma restauração em andamento; aguarde o fim dela.');
     this.restoring = true;
     try {
-      const records = await this.validate(file);
-      this.keepLiveRecords(records);
-      const safety = await this.create({ automatic: false });
-      await this.deps.store.replaceAll(records);
-      const contagens = Object.fromEntries([...records].map(([c, list]) => [c, list.length]));
-      await this.deps.auditor?.record({ acao: 'backup.restaurar', recurso: 'backup', recursoId: path.basename(file), status: 200 });
-      this.deps.logger.info({ backup: path.basename(file), seguranca: safety.nome, ...contagens }, 'backup restaurado');
-      return { restaurado: path.basename(file), backupDeSeguranca: safety.nome, contagens };
+      return await this.withBackup(file, async (backup) => {
+        const safety = await this.create({ automatic: false });
+        const contagens = await this.importKeepingLive(backup);
+        await this.deps.auditor?.record({ acao: 'backup.restaurar', recurso: 'backup', recursoId: path.basename(file), status: 200 });
+        this.deps.logger.info({ backup: path.basename(file), seguranca: safety.nome, formato: backup.formatVersion, ...contagens }, 'backup restaurado');
+        return { restaurado: path.basename(file), backupDeSeguranca: safety.nome, contagens };
+      });
     } finally {
       this.restoring = false;
     }
   }
 
   /**
-   * What a restore never rolls back: open sessions (people stay signed in; a session whose user the backup does
-   * not hold simply stops working), audit entries still in the outbox (they are appended by recovery), and the
-   * users themselves when the backup has none (a backup from before access control must not lock everyone out).
+   * Imports the backup's records, except what a restore never rolls back: open sessions (people stay signed in;
+   * a session whose user the backup does not hold simply stops working), audit entries still in the outbox
+   * (they are appended by recovery), and the users themselves when the backup has none (a backup from before
+   * access control must not lock everyone out). Those are read from the live storage as the import runs.
    */
-  private keepLiveRecords(records: Map<string, Entity[]>): void {
-    const { store } = this.deps;
-    const keep = (collection: string) => {
-      if (store.collections.includes(collection)) records.set(collection, [...store.values<Entity>(collection)]);
-    };
-    keep(COLLECTIONS.sessoes);
-    keep(COLLECTIONS.auditoriaPendente);
-    if ((records.get(COLLECTIONS.usuarios) ?? []).length === 0) keep(COLLECTIONS.usuarios);
+  private async importKeepingLive(backup: CheckedBackup): Promise<Record<string, number>> {
+    const { storage } = this.deps;
+    const kept = new Set<string>([COLLECTIONS.sessoes, COLLECTIONS.auditoriaPendente]);
+    if ((backup.counts[COLLECTIONS.usuarios] ?? 0) === 0) kept.add(COLLECTIONS.usuarios);
+    const live = await storage.exportRecords();
+    try {
+      return await storage.importRecords((collection) => (kept.has(collection) ? live.records(collection) : backup.records(collection)));
+    } finally {
+      await live.close();
+    }
   }
 
   /**
-   * Reads and checks an archive, plain or encrypted; returns the records it holds. Throws BACKUP_INVALIDO (422).
-   * An encrypted one is decrypted to a temp file (mode 0600, removed afterwards) and read only once its GCM
-   * tag proved every byte authentic: unauthenticated plaintext is never parsed.
+   * Reads and checks an archive, plain or encrypted; returns every record it holds, in memory (for tools and
+   * tests: a restore streams them instead). Throws BACKUP_INVALIDO (422).
    */
   async validate(file: string): Promise<Map<string, Entity[]>> {
-    const { store, key, backupDir, maxRestoreBytes = DEFAULT_MAX_RESTORE_BYTES } = this.deps;
+    return this.withBackup(file, async (backup) => {
+      const records = new Map<string, Entity[]>();
+      for (const collection of Object.keys(backup.counts)) {
+        const list: Entity[] = [];
+        for await (const record of backup.records(collection)) list.push(record);
+        records.set(collection, list);
+      }
+      return records;
+    });
+  }
+
+  /**
+   * Runs `use` over the checked backup in `file`, plain or encrypted, and closes it afterwards. Throws
+   * BACKUP_INVALIDO (422) before calling `use` if anything is off. An encrypted one is decrypted to a temp file
+   * (mode 0600, removed afterwards) and read only once its GCM tag proved every byte authentic: unauthenticated
+   * plaintext is never parsed.
+   */
+  private async withBackup<R>(file: string, use: (backup: CheckedBackup) => Promise<R>): Promise<R> {
+    const { storage, key, backupDir, maxRestoreBytes = DEFAULT_MAX_RESTORE_BYTES, maxLegacyRestoreBytes = DEFAULT_MAX_LEGACY_RESTORE_BYTES } = this.deps;
     const encrypted = await isEncryptedBackup(file).catch(() => false);
+    const run = async (plain: string) => {
+      const backup = await openBackup(plain, storage.collections, { recordsBytes: maxRestoreBytes, legacyBytes: maxLegacyRestoreBytes });
+      try {
+        return await use(backup);
+      } finally {
+        backup.close();
+      }
+    };
     if (!encrypted) {
       if (isEncryptedName(file)) throw invalid('o arquivo .enc não está no formato de backup criptografado');
-      return readBackupArchive(file, store.collections, maxRestoreBytes);
+      return run(file);
     }
     if (!key) throw invalid('este backup é criptografado e o servidor não tem a chave (configure BACKUP_KEY com a chave usada ao criá-lo)');
     await fsp.mkdir(backupDir, { recursive: true });
     const plain = path.join(backupDir, `.restauracao-${randomUUID()}.tmp`);
     try {
-      await decryptBackup(file, plain, key);
-      return await readBackupArchive(plain, store.collections, maxRestoreBytes);
-    } catch (error) {
-      if (error instanceof BackupCryptoError) throw invalid(`não foi possível decifrar: ${error.message}`);
-      throw error;
+      try {
+        await decryptBackup(file, plain, key);
+      } catch (error) {
+        if (error instanceof BackupCryptoError) throw invalid(`não foi possível decifrar: ${error.message}`);
+        throw error;
+      }
+      return await run(plain);
     } finally {
       await fsp.rm(plain, { force: true });
     }

@@ -4,15 +4,14 @@ import { AppError, notFound } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { assertOwnMedico } from '../core/permissions.js';
 import { formatInstant } from '../core/time.js';
-import type { ScheduleState } from '../infra/schedule-state.js';
-import type { Store } from '../infra/storage/json/store.js';
-import type { BloqueioRepository } from '../infra/storage/json/repositories/bloqueio.repository.js';
-import type { ConsultaRecord, ConsultaRepository } from '../infra/storage/json/repositories/consulta.repository.js';
-import type { MedicoRepository } from '../infra/storage/json/repositories/medico.repository.js';
+import { holdsSlot } from '../domain/consulta-status.js';
+import type { ScheduleState } from '../domain/schedule-state.js';
+import { MEDICO_INATIVO } from '../domain/slot-states.js';
+import { datesBetween, localDate, slotsForDate, type SlotTime } from '../domain/slots.js';
+import type { ConsultaReads, ConsultaRecord, Reads, StoragePort } from '../repositories/port.js';
 import type { Bloqueio, BloqueioInput } from '../schemas/bloqueio.schema.js';
 import type { Auditor } from './audit.service.js';
 import type { FeriadoService } from './feriado.service.js';
-import { datesBetween, localDate, slotsForDate, type SlotTime } from './slots.js';
 
 /** Statuses a bloqueio or a change of working hours must not leave stranded: the consultas still to happen. */
 const PENDING: ReadonlySet<string> = new Set(['agendada', 'confirmada']);
@@ -23,10 +22,8 @@ export const FREED_DAYS = 31;
 export const FREED_MAX = 500;
 
 /** `agendada`/`confirmada` consultas of the médico overlapping [fromMs, toMs). */
-export function pendingOverlapping(consultas: ConsultaRepository, medicoId: string, fromMs: number, toMs: number): ConsultaRecord[] {
-  return consultas
-    .forMedicoBetween(medicoId, fromMs - LONGEST_MS, toMs)
-    .filter((c) => PENDING.has(c.status) && Date.parse(c.fim) > fromMs);
+export async function pendingOverlapping(consultas: Pick<ConsultaReads, 'forMedicoBetween'>, medicoId: string, fromMs: number, toMs: number): Promise<ConsultaRecord[]> {
+  return (await consultas.forMedicoBetween(medicoId, fromMs - LONGEST_MS, toMs)).filter((c) => PENDING.has(c.status) && Date.parse(c.fim) > fromMs);
 }
 
 /** 409 `/problemas/consultas-afetadas`, listing the consultas in `consultas`. */
@@ -36,11 +33,11 @@ export function consultasAfetadas(detail: string, affected: readonly ConsultaRec
 
 export type SlotsFreedListener = (medicoId: string, slots: readonly SlotTime[]) => void;
 
+/** What {@link BloqueioService.blockedAt} reads: the storage port, or a unit of work when a rule runs inside one. */
+export type BlockReads = Pick<Reads, 'medicos' | 'bloqueios' | 'feriados'>;
+
 export interface BloqueioServiceDeps {
-  store: Store;
-  bloqueios: BloqueioRepository;
-  medicos: MedicoRepository;
-  consultas: ConsultaRepository;
+  storage: StoragePort;
   feriados: FeriadoService;
   schedule: ScheduleState;
   auditor: Auditor;
@@ -58,20 +55,21 @@ export class BloqueioService {
 
   constructor(private readonly deps: BloqueioServiceDeps) {}
 
-  list(medicoId: string): { items: Bloqueio[] } {
+  async list(medicoId: string): Promise<{ items: Bloqueio[] }> {
     assertOwnMedico('bloqueios', medicoId);
-    if (!this.deps.medicos.get(medicoId)) throw notFound('Médico');
-    return { items: this.deps.bloqueios.ofMedico(medicoId).map((s) => s.bloqueio) };
+    const { storage } = this.deps;
+    if (!(await storage.medicos.get(medicoId))) throw notFound('Médico');
+    return { items: await storage.bloqueios.ofMedico(medicoId) };
   }
 
   async create(medicoId: string, input: BloqueioInput): Promise<Bloqueio> {
     assertOwnMedico('bloqueios', medicoId);
-    const { store, bloqueios, medicos, consultas, timezone } = this.deps;
+    const { storage, timezone } = this.deps;
     const inicioMs = Date.parse(input.inicio);
     const fimMs = Date.parse(input.fim);
-    const bloqueio = await store.transact((tx) => {
-      if (!medicos.get(medicoId)) throw notFound('Médico');
-      const affected = pendingOverlapping(consultas, medicoId, inicioMs, fimMs);
+    const bloqueio = await storage.run(async (tx) => {
+      if (!(await tx.medicos.get(medicoId))) throw notFound('Médico');
+      const affected = await pendingOverlapping(tx.consultas, medicoId, inicioMs, fimMs);
       if (affected.length > 0) {
         throw consultasAfetadas(`O bloqueio cobre ${affected.length} consulta(s) agendada(s); cancele ou remarque antes.`, affected);
       }
@@ -79,8 +77,8 @@ export class BloqueioService {
         id: randomUUID(), medicoId, inicio: formatInstant(inicioMs, timezone), fim: formatInstant(fimMs, timezone), motivo: input.motivo,
         criadoEm: formatInstant(this.deps.clock.now(), timezone),
       };
-      bloqueios.save(tx, created);
-      this.deps.auditor.stage(tx, { acao: 'bloqueio.criar', recurso: 'bloqueio', recursoId: created.id, status: 201 });
+      await tx.bloqueios.save(created);
+      await this.deps.auditor.stage(tx, { acao: 'bloqueio.criar', recurso: 'bloqueio', recursoId: created.id, status: 201 });
       return created;
     });
     this.deps.logger.info({ bloqueioId: bloqueio.id, medicoId }, 'bloqueio criado');
@@ -88,34 +86,31 @@ export class BloqueioService {
   }
 
   async remove(id: string): Promise<void> {
-    const removed = await this.deps.store.transact((tx) => {
-      const bloqueio = this.deps.bloqueios.get(id);
+    const removed = await this.deps.storage.run(async (tx) => {
+      const bloqueio = await tx.bloqueios.get(id);
       if (!bloqueio) throw notFound('Bloqueio');
       assertOwnMedico('bloqueios', bloqueio.medicoId);
-      this.deps.bloqueios.remove(tx, id);
-      this.deps.auditor.stage(tx, { acao: 'bloqueio.excluir', recurso: 'bloqueio', recursoId: id, status: 204 });
+      await tx.bloqueios.remove(id);
+      await this.deps.auditor.stage(tx, { acao: 'bloqueio.excluir', recurso: 'bloqueio', recursoId: id, status: 204 });
       return bloqueio;
     });
     this.deps.logger.info({ bloqueioId: id, medicoId: removed.medicoId }, 'bloqueio excluído');
-    this.announceFreed(removed);
+    // Told before the answer leaves, so a client that refetches after the 204 has already had its events.
+    await this.announceFreed(removed);
   }
 
   /**
    * Why a slot cannot be booked though nobody holds it, or undefined: the médico is inactive, a bloqueio
-   * overlaps it, or it falls on a holiday that closes the clinic.
+   * overlaps it, or it falls on a holiday that closes the clinic. Reads through `reads`: a unit of work when
+   * the booking worker asks inside one.
    */
-  blockedAt(medicoId: string, inicioMs: number, fimMs: number): { motivo: string } | undefined {
-    const medico = this.deps.medicos.get(medicoId);
+  async blockedAt(reads: BlockReads, medicoId: string, inicioMs: number, fimMs: number): Promise<{ motivo: string } | undefined> {
+    const [medico, bloqueios] = await Promise.all([reads.medicos.get(medicoId), reads.bloqueios.ofMedico(medicoId)]);
     if (medico && !medico.ativo) return { motivo: MEDICO_INATIVO };
-    const bloqueio = this.deps.bloqueios.overlapping(medicoId, inicioMs, fimMs);
+    const bloqueio = bloqueios.find((b) => Date.parse(b.inicio) < fimMs && Date.parse(b.fim) > inicioMs);
     if (bloqueio) return { motivo: bloqueio.motivo };
-    const feriado = this.holidayOf(inicioMs);
-    return feriado ? { motivo: feriado } : undefined;
-  }
-
-  /** The name of the closing holiday a slot falls on (by the local date it starts on). */
-  holidayOf(inicioMs: number): string | undefined {
-    return this.deps.feriados.closingOn(localDate(inicioMs, this.deps.timezone))?.nome;
+    const feriado = await this.deps.feriados.closingOn(localDate(inicioMs, this.deps.timezone), reads);
+    return feriado ? { motivo: feriado.nome } : undefined;
   }
 
   /**
@@ -127,35 +122,53 @@ export class BloqueioService {
     return () => this.freedListeners.delete(listener);
   }
 
-  private announceFreed(bloqueio: Bloqueio): void {
+  /**
+   * The slots a removed bloqueio gave back: the médico's, inside its span and the next FREED_DAYS, that nobody
+   * holds or reserves and that nothing else blocks. What that needs is read once (consultas, bloqueios and
+   * holidays of the range), then the slots are walked without I/O.
+   */
+  private async announceFreed(bloqueio: Bloqueio): Promise<void> {
     if (this.freedListeners.size === 0) return;
-    const { medicos, consultas, schedule, timezone, clock } = this.deps;
-    const medico = medicos.get(bloqueio.medicoId);
-    if (!medico || !medico.ativo) return;
-    const now = clock.now().getTime();
-    const from = Math.max(now, Date.parse(bloqueio.inicio));
-    const to = Math.min(Date.parse(bloqueio.fim), now + FREED_DAYS * 86_400_000);
-    if (from >= to) return;
-    const freed: SlotTime[] = [];
-    for (const date of datesBetween(localDate(from, timezone), localDate(to - 1, timezone))) {
-      for (const slot of slotsForDate(medico, date, timezone)) {
-        if (slot.inicioMs <= now || slot.fimMs <= from || slot.inicioMs >= to) continue;
-        if (schedule.isReserved(medico.id, slot.inicioMs) || consultas.medicoConflict(medico.id, slot.inicioMs, slot.fimMs)) continue;
-        if (this.blockedAt(medico.id, slot.inicioMs, slot.fimMs)) continue;
-        freed.push(slot);
+    const { storage, feriados, schedule, timezone, clock } = this.deps;
+    try {
+      const medico = await storage.medicos.get(bloqueio.medicoId);
+      if (!medico || !medico.ativo) return;
+      const now = clock.now().getTime();
+      const from = Math.max(now, Date.parse(bloqueio.inicio));
+      const to = Math.min(Date.parse(bloqueio.fim), now + FREED_DAYS * 86_400_000);
+      if (from >= to) return;
+      const firstDate = localDate(from, timezone);
+      const lastDate = localDate(to - 1, timezone);
+      const [consultas, bloqueios, closures] = await Promise.all([
+        storage.consultas.forMedicoBetween(medico.id, from - LONGEST_MS, to),
+        storage.bloqueios.ofMedico(medico.id),
+        feriados.closures(firstDate, lastDate),
+      ]);
+      const held = consultas.filter(holdsSlot).map((c) => ({ inicioMs: Date.parse(c.inicio), fimMs: Date.parse(c.fim) }));
+      const blocks = bloqueios.map((b) => ({ inicioMs: Date.parse(b.inicio), fimMs: Date.parse(b.fim) }));
+      const overlaps = (spans: readonly SlotTime[], slot: SlotTime) => spans.some((s) => s.inicioMs < slot.fimMs && s.fimMs > slot.inicioMs);
+      const freed: SlotTime[] = [];
+      for (const date of datesBetween(firstDate, lastDate)) {
+        if (closures(date) !== undefined) continue;
+        for (const slot of slotsForDate(medico, date, timezone)) {
+          if (slot.inicioMs <= now || slot.fimMs <= from || slot.inicioMs >= to) continue;
+          if (schedule.isReserved(medico.id, slot.inicioMs) || overlaps(held, slot) || overlaps(blocks, slot)) continue;
+          freed.push(slot);
+          if (freed.length >= FREED_MAX) break;
+        }
         if (freed.length >= FREED_MAX) break;
       }
-      if (freed.length >= FREED_MAX) break;
-    }
-    if (freed.length === 0) return;
-    for (const listener of this.freedListeners) {
-      try {
-        listener(medico.id, freed);
-      } catch (error) {
-        this.deps.logger.warn({ err: error }, 'ouvinte de horários liberados falhou');
+      if (freed.length === 0) return;
+      for (const listener of this.freedListeners) {
+        try {
+          listener(medico.id, freed);
+        } catch (error) {
+          this.deps.logger.warn({ err: error }, 'ouvinte de horários liberados falhou');
+        }
       }
+    } catch (error) {
+      // The bloqueio is gone (committed): a failed announcement must not turn the answer into an error.
+      this.deps.logger.warn({ err: error, medicoId: bloqueio.medicoId }, 'aviso de horários liberados falhou');
     }
   }
 }
-
-export const MEDICO_INATIVO = 'Médico inativo';

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { AppError } from '../core/errors.js';
-import type { IdempotencyRecord } from '../infra/storage/json/repositories/idempotency.repository.js';
+import { problemDocument } from '../core/problem-document.js';
+import type { IdempotencyRecord } from '../repositories/port.js';
 import { ENCAIXE_DURACAO_PADRAO_MIN, type AgendarInput } from '../schemas/consulta.schema.js';
 
 /** A response to send as it is: a fresh booking, or one remembered under an Idempotency-Key. */
@@ -31,16 +32,7 @@ export function toResponse(record: IdempotencyRecord): BookingResponse {
   return { status: record.status, body: record.body, location: record.location };
 }
 
-/** A refusal as remembered: the same members, in the same order, as the error middleware's problem document. */
+/** A refusal as remembered: the document the error middleware would have answered (the same builder). */
 export function problemResponse(error: AppError): BookingResponse {
-  const body = {
-    ...error.extras,
-    type: error.type,
-    title: error.title,
-    status: error.status,
-    detail: error.detail,
-    instance: '/consultas/agendar',
-    ...(error.errors ? { errors: error.errors } : {}),
-  };
-  return { status: error.status, body, location: null };
+  return { status: error.status, body: problemDocument(error, '/consultas/agendar'), location: null };
 }

@@ -3,19 +3,17 @@ import type { Clock } from '../core/clock.js';
 import { AppError, notFound } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
-import type { Reservation, ScheduleState } from '../infra/schedule-state.js';
-import type { Store } from '../infra/storage/json/store.js';
+import type { Reservation, ScheduleState } from '../domain/schedule-state.js';
 import type { TaskQueue, TaskRecord } from '../infra/task-queue.js';
-import { times, type ConsultaRecord, type ConsultaRepository } from '../infra/storage/json/repositories/consulta.repository.js';
-import type { IdempotencyRepository } from '../infra/storage/json/repositories/idempotency.repository.js';
+import type { ConsultaRecord, IdempotencyRecord, StoragePort, UnitOfWork } from '../repositories/port.js';
 import { keyOf, problemResponse, toResponse, type BookingResponse, type IdempotencyKey } from './booking-keys.js';
 import { ENCAIXE_DURACAO_PADRAO_MIN, type AgendarInput } from '../schemas/consulta.schema.js';
 import { assertRemarcavel } from '../domain/consulta-status.js';
-import type { BookingRequest, BookingRules, EncaixeRequest } from './booking-rules.js';
+import type { BookingRequest, BookingRules, EncaixeRequest } from '../domain/booking-rules.js';
+import type { SlotTime } from '../domain/slots.js';
 import { currentContext, type RequestContext } from '../core/context.js';
 import { assertOwnMedico } from '../core/permissions.js';
 import type { Auditor } from './audit.service.js';
-import type { SlotTime } from './slots.js';
 
 export type { BookingResponse } from './booking-keys.js';
 
@@ -48,9 +46,7 @@ interface RemarcarTask {
 }
 
 export interface BookingServiceDeps {
-  store: Store;
-  consultas: ConsultaRepository;
-  idempotency: IdempotencyRepository;
+  storage: StoragePort;
   rules: BookingRules;
   schedule: ScheduleState;
   queue: TaskQueue;
@@ -67,13 +63,20 @@ export const IDEMPOTENCY_TTL_MS = 48 * 60 * 60 * 1000;
  * The booking flow of the contract:
  *   1. the slot goes `disponivel → reservado` at once (or 409),
  *   2. an `agendar_consulta` task enters the queue,
- *   3. the worker re-checks every rule under the storage lock and persists (group-committed with others),
+ *   3. the worker re-checks every rule inside one unit of work and persists (JSON: group-committed with others
+ *      under the file lock; PostgreSQL: a serializable transaction, its constraints deciding races),
  *   4. the commit makes the slot `ocupado`; a failure releases it back to `disponivel`.
  * Rescheduling follows the same steps with `remarcar_consulta`; the old time is kept unless the new one commits.
+ * A unit of work may run more than once (the driver retries serialization conflicts): inside it there are only
+ * reads and writes through `tx` and staged audit entries; logs and slot releases come after it resolves.
  */
 export class BookingService {
-  /** Keyed requests in flight in this process, so a concurrent retry joins the first instead of racing it. */
-  private readonly inflight = new Map<string, { fingerprint: string; task: TaskRecord; done: Promise<BookingResponse> }>();
+  /**
+   * Keyed requests in flight in this process, so a concurrent retry joins the first instead of racing it. An
+   * entry is made before the first request's early checks are awaited, and `started` settles once the task is
+   * queued (or, on an early refusal, once that refusal is remembered).
+   */
+  private readonly inflight = new Map<string, Inflight>();
 
   constructor(private readonly deps: BookingServiceDeps) {
     deps.queue.register<AgendarTask, BookingResponse>('agendar_consulta', (payload) => this.runAgendar(payload), {
@@ -96,34 +99,38 @@ export class BookingService {
     const inicioMs = Date.parse(input.inicio);
     const context = currentContext();
     const key = options.idempotencyKey ? keyOf(options.idempotencyKey, input, inicioMs, context?.actor?.usuarioId) : undefined;
+    const enqueue = () => (input.encaixe ? this.enqueueEncaixe(input, inicioMs, key, context) : this.enqueueRegular(input, inicioMs, key, context));
+    let enqueued: Enqueued;
     if (key) {
-      const replay = await this.replay(key, options.respondAsync);
+      const stored = await this.deps.storage.idempotency.get(key.hash);
+      // From here until the key is in `inflight`, nothing is awaited: a concurrent retry in this process either
+      // joins an entry already there or finds this one.
+      const replay = this.replay(key, stored, options.respondAsync);
       if (replay) return replay;
-    }
-    let enqueued: { task: TaskRecord; done: Promise<BookingResponse> };
-    try {
-      enqueued = input.encaixe ? this.enqueueEncaixe(input, inicioMs, key, context) : this.enqueueRegular(input, inicioMs, key, context);
-    } catch (error) {
-      if (key && error instanceof AppError && error.status < 500) await this.rememberFailure(key, error);
-      throw error;
-    }
-    if (key) {
-      this.inflight.set(key.hash, { fingerprint: key.fingerprint, task: enqueued.task, done: enqueued.done });
-      enqueued.done.then(
-        () => this.inflight.delete(key.hash),
-        () => this.inflight.delete(key.hash),
-      );
+      const started = enqueue().catch(async (error: unknown) => {
+        if (error instanceof AppError && error.status < 500) await this.rememberFailure(key, error);
+        throw error;
+      });
+      const entry: Inflight = { fingerprint: key.fingerprint, started };
+      this.inflight.set(key.hash, entry);
+      const forget = () => {
+        if (this.inflight.get(key.hash) === entry) this.inflight.delete(key.hash);
+      };
+      started.then((e) => e.done).then(forget, forget);
+      enqueued = await started;
+    } else {
+      enqueued = await enqueue();
     }
     if (options.respondAsync) return { kind: 'accepted', task: enqueued.task };
     return { kind: 'response', response: await enqueued.done };
   }
 
-  /** Early checks of a regular booking against the cache, then the slot reserved and the task queued. */
-  private enqueueRegular(input: AgendarInput, inicioMs: number, key: IdempotencyKey | undefined, context: RequestContext | undefined) {
+  /** Early checks of a regular booking against committed data, then the slot reserved and the task queued. */
+  private async enqueueRegular(input: AgendarInput, inicioMs: number, key: IdempotencyKey | undefined, context: RequestContext | undefined) {
     const { rules } = this.deps;
     const request = { medicoId: input.medicoId, pacienteId: input.pacienteId, inicioMs };
-    const { slot } = rules.slotFor(request);
-    rules.assertPacienteFree(request, slot);
+    const { slot } = await rules.slotFor(request);
+    await rules.assertPacienteFree(request, slot);
     return this.reserveAndEnqueue<BookingResponse>('agendar_consulta', input.medicoId, slot, (reservation) => ({
       input, inicioMs, slot, reservation, key, context,
     }) satisfies AgendarTask);
@@ -131,34 +138,35 @@ export class BookingService {
 
   /**
    * Early checks of an encaixe, then its task queued. No slot is reserved (encaixes never change slot states);
-   * the daily limit is decided by the worker under the storage lock, so it holds across processes.
+   * the daily limit is decided by the worker inside its unit of work, under a lock on the médico and day, so it
+   * holds across processes.
    */
-  private enqueueEncaixe(input: AgendarInput, inicioMs: number, key: IdempotencyKey | undefined, context: RequestContext | undefined) {
+  private async enqueueEncaixe(input: AgendarInput, inicioMs: number, key: IdempotencyKey | undefined, context: RequestContext | undefined) {
     const { rules, queue } = this.deps;
     const duracaoMin = input.duracaoMin ?? ENCAIXE_DURACAO_PADRAO_MIN;
     const request = { medicoId: input.medicoId, pacienteId: input.pacienteId, inicioMs, duracaoMin };
-    const { medico, slot } = rules.encaixeFor(request);
-    rules.assertEncaixeLimit(medico, slot);
-    rules.assertPacienteFree(request, slot);
+    const { medico, slot } = await rules.encaixeFor(request);
+    await rules.assertEncaixeLimit(medico, slot);
+    await rules.assertPacienteFree(request, slot);
     const task: AgendarTask = { input, inicioMs, slot, reservation: undefined, encaixe: { duracaoMin }, key, context };
     return queue.add<BookingResponse>('agendar_consulta', task);
   }
 
   async remarcar(consultaId: string, inicio: string, respondAsync: boolean): Promise<{ kind: 'done'; consulta: ConsultaRecord } | { kind: 'accepted'; task: TaskRecord }> {
-    const { consultas, rules } = this.deps;
-    const consulta = consultas.get(consultaId);
+    const { storage, rules } = this.deps;
+    const consulta = await storage.consultas.get(consultaId);
     if (!consulta) throw notFound('Consulta');
     assertOwnMedico('consultas:escrever', consulta.medicoId);
-    assertRemarcavel(consulta.status, times(consulta).inicio, this.deps.clock.now().getTime());
+    assertRemarcavel(consulta.status, Date.parse(consulta.inicio), this.deps.clock.now().getTime());
     assertNotEncaixe(consulta);
     const inicioMs = Date.parse(inicio);
-    if (inicioMs === times(consulta).inicio) {
+    if (inicioMs === Date.parse(consulta.inicio)) {
       throw new AppError('REGRA_AGENDAMENTO', 'A consulta já está neste horário.', [{ path: 'inicio', message: 'Mesmo horário atual.' }]);
     }
     const request = { medicoId: consulta.medicoId, pacienteId: consulta.pacienteId, inicioMs, exceptConsultaId: consultaId };
-    const { slot } = rules.slotFor(request);
-    rules.assertPacienteFree(request, slot);
-    const enqueued = this.reserveAndEnqueue<ConsultaRecord>('remarcar_consulta', consulta.medicoId, slot, (reservation) => ({
+    const { slot } = await rules.slotFor(request);
+    await rules.assertPacienteFree(request, slot);
+    const enqueued = await this.reserveAndEnqueue<ConsultaRecord>('remarcar_consulta', consulta.medicoId, slot, (reservation) => ({
       consultaId, slot, reservation, context: currentContext(),
     }) satisfies RemarcarTask);
     if (respondAsync) return { kind: 'accepted', task: enqueued.task };
@@ -166,14 +174,14 @@ export class BookingService {
   }
 
   /** Steps 1 and 2: reserve the slot (or 409), then queue the task that will confirm or release it. */
-  private reserveAndEnqueue<R>(tipo: 'agendar_consulta' | 'remarcar_consulta', medicoId: string, slot: SlotTime, payload: (reservation: Reservation) => unknown) {
+  private async reserveAndEnqueue<R>(tipo: 'agendar_consulta' | 'remarcar_consulta', medicoId: string, slot: SlotTime, payload: (reservation: Reservation) => unknown) {
     const { schedule, queue } = this.deps;
-    const reservation = schedule.reserve(medicoId, slot);
+    const reservation = await schedule.reserve(medicoId, slot);
     let enqueued;
     try {
       enqueued = queue.add<R>(tipo, payload(reservation));
     } catch (error) {
-      schedule.release(reservation);
+      await schedule.release(reservation);
       throw error;
     }
     // A task dropped at shutdown never runs its worker: give its slot back here (release is idempotent).
@@ -183,11 +191,11 @@ export class BookingService {
 
   /** Deletes remembered keys past their time. */
   async purgeExpiredKeys(): Promise<number> {
-    const { store, idempotency, clock } = this.deps;
-    if (idempotency.olderThan(clock.now().getTime() - IDEMPOTENCY_TTL_MS).length === 0) return 0;
-    return store.transact((tx) => {
-      const expired = idempotency.olderThan(clock.now().getTime() - IDEMPOTENCY_TTL_MS);
-      for (const id of expired) idempotency.remove(tx, id);
+    const { storage, clock } = this.deps;
+    if ((await storage.idempotency.olderThan(clock.now().getTime() - IDEMPOTENCY_TTL_MS)).length === 0) return 0;
+    return storage.run(async (tx) => {
+      const expired = await tx.idempotency.olderThan(clock.now().getTime() - IDEMPOTENCY_TTL_MS);
+      for (const id of expired) await tx.idempotency.remove(id);
       return expired.length;
     });
   }
@@ -195,15 +203,15 @@ export class BookingService {
   // ---- workers -----------------------------------------------------------------------------------
 
   private async runAgendar(task: AgendarTask): Promise<BookingResponse> {
-    const { store, consultas, idempotency, schedule, clock, timezone, logger, auditor } = this.deps;
+    const { storage, schedule, clock, timezone, logger, auditor } = this.deps;
     const { input, inicioMs, key } = task;
     try {
-      const response = await store.transact((tx): BookingResponse => {
+      const response = await storage.run(async (tx): Promise<BookingResponse> => {
         // Another process may have answered this key while we waited for the lock.
-        const stored = key && idempotency.get(key.hash);
+        const stored = key && (await tx.idempotency.get(key.hash));
         if (stored) return toResponse(stored);
         const request = { medicoId: input.medicoId, pacienteId: input.pacienteId, inicioMs };
-        const slot = task.encaixe ? this.checkEncaixe({ ...request, ...task.encaixe }) : this.checkRegular(request);
+        const slot = task.encaixe ? await this.checkEncaixe(tx, { ...request, ...task.encaixe }) : await this.checkRegular(tx, request);
         const now = formatInstant(clock.now(), timezone);
         const consulta: ConsultaRecord = {
           id: randomUUID(),
@@ -219,10 +227,10 @@ export class BookingService {
           criadaEm: now,
           atualizadaEm: now,
         };
-        consultas.save(tx, consulta);
-        auditor.stage(tx, { acao: 'consulta.agendar', recurso: 'consulta', recursoId: consulta.id, pacienteIds: [consulta.pacienteId], status: 201 }, task.context);
+        await tx.consultas.save(consulta);
+        await auditor.stage(tx, { acao: 'consulta.agendar', recurso: 'consulta', recursoId: consulta.id, pacienteIds: [consulta.pacienteId], status: 201 }, task.context);
         const created: BookingResponse = { status: 201, body: consulta, location: `/consultas/${consulta.id}` };
-        if (key) idempotency.save(tx, { id: key.hash, fingerprint: key.fingerprint, ...created, criadoEm: clock.now().getTime() });
+        if (key) await tx.idempotency.save({ id: key.hash, fingerprint: key.fingerprint, ...created, criadoEm: clock.now().getTime() });
         return created;
       });
       if (response.status === 201) logger.info({ consultaId: (response.body as ConsultaRecord).id, medicoId: input.medicoId }, 'consulta agendada');
@@ -231,79 +239,110 @@ export class BookingService {
       if (key && error instanceof AppError && error.status < 500) await this.rememberFailure(key, error);
       throw error;
     } finally {
-      if (task.reservation) schedule.release(task.reservation);
+      if (task.reservation) await schedule.release(task.reservation);
     }
   }
 
-  /** The worker's decisive run of a regular booking's rules (under the lock). */
-  private checkRegular(request: BookingRequest): SlotTime {
-    const { slot } = this.deps.rules.slotFor(request);
-    this.deps.rules.assertFree(request, slot);
+  /** The worker's decisive run of a regular booking's rules, inside the unit of work. */
+  private async checkRegular(tx: UnitOfWork, request: BookingRequest): Promise<SlotTime> {
+    const { slot } = await this.deps.rules.slotFor(request, tx);
+    await this.deps.rules.assertFree(request, slot, tx);
     return slot;
   }
 
-  /** The worker's decisive run of an encaixe's rules (under the lock): the daily limit holds across processes. */
-  private checkEncaixe(request: EncaixeRequest): SlotTime {
+  /**
+   * The worker's decisive run of an encaixe's rules, inside the unit of work. The count is taken under a lock
+   * on the médico and day (PostgreSQL: an advisory lock; JSON: every unit of work already runs alone), so
+   * two processes cannot both see room for the last encaixe: no constraint can express the daily limit.
+   */
+  private async checkEncaixe(tx: UnitOfWork, request: EncaixeRequest): Promise<SlotTime> {
     const { rules } = this.deps;
-    const { medico, slot } = rules.encaixeFor(request);
-    rules.assertEncaixeLimit(medico, slot);
-    rules.assertPacienteFree(request, slot);
+    const { medico, slot } = await rules.encaixeFor(request, tx);
+    await tx.lock(`encaixe:${medico.id}:${rules.encaixeDay(slot)}`);
+    await rules.assertEncaixeLimit(medico, slot, tx);
+    await rules.assertPacienteFree(request, slot, tx);
     return slot;
   }
 
   private async runRemarcar(task: RemarcarTask): Promise<ConsultaRecord> {
-    const { store, consultas, rules, schedule, clock, timezone, logger, auditor } = this.deps;
+    const { storage, rules, schedule, clock, timezone, logger, auditor } = this.deps;
     try {
-      const updated = await store.transact((tx) => {
-        const current = consultas.get(task.consultaId);
+      const updated = await storage.run(async (tx) => {
+        const current = await tx.consultas.get(task.consultaId);
         if (!current) throw notFound('Consulta');
-        assertRemarcavel(current.status, times(current).inicio, clock.now().getTime());
+        assertRemarcavel(current.status, Date.parse(current.inicio), clock.now().getTime());
         const request = { medicoId: current.medicoId, pacienteId: current.pacienteId, inicioMs: task.slot.inicioMs, exceptConsultaId: current.id };
-        const { slot } = rules.slotFor(request);
-        rules.assertFree(request, slot);
+        const { slot } = await rules.slotFor(request, tx);
+        await rules.assertFree(request, slot, tx);
         const moved: ConsultaRecord = {
           ...current,
           inicio: formatInstant(slot.inicioMs, timezone),
           fim: formatInstant(slot.fimMs, timezone),
           atualizadaEm: formatInstant(clock.now(), timezone),
         };
-        consultas.save(tx, moved);
-        auditor.stage(tx, { acao: 'consulta.remarcar', recurso: 'consulta', recursoId: moved.id, pacienteIds: [moved.pacienteId], status: 200 }, task.context);
+        await tx.consultas.save(moved);
+        await auditor.stage(tx, { acao: 'consulta.remarcar', recurso: 'consulta', recursoId: moved.id, pacienteIds: [moved.pacienteId], status: 200 }, task.context);
         return moved;
       });
       logger.info({ consultaId: updated.id }, 'consulta remarcada');
       return updated;
     } finally {
-      schedule.release(task.reservation);
+      await schedule.release(task.reservation);
     }
   }
 
   /** A keyed request that failed on a rule answers the same failure when retried. */
   private async rememberFailure(key: IdempotencyKey, error: AppError): Promise<void> {
-    const { store, idempotency, clock, logger } = this.deps;
+    const { storage, clock, logger } = this.deps;
     const response = problemResponse(error);
     try {
-      await store.transact((tx) => {
-        if (!idempotency.get(key.hash)) idempotency.save(tx, { id: key.hash, fingerprint: key.fingerprint, ...response, criadoEm: clock.now().getTime() });
+      await storage.run(async (tx) => {
+        if (!(await tx.idempotency.get(key.hash))) await tx.idempotency.save({ id: key.hash, fingerprint: key.fingerprint, ...response, criadoEm: clock.now().getTime() });
       });
     } catch (failure) {
       logger.warn({ err: failure }, 'não foi possível guardar a resposta idempotente');
     }
   }
 
-  /** The remembered or in-flight answer for a key, or 422 when the key came with another body. */
-  private async replay(key: IdempotencyKey, respondAsync: boolean): Promise<BookingOutcome | undefined> {
-    const stored = this.deps.idempotency.get(key.hash);
+  /**
+   * The remembered or in-flight answer for a key, or 422 when the key came with another body; undefined when
+   * the key is new. Synchronous up to the answer it returns (see `agendar`).
+   */
+  private replay(key: IdempotencyKey, stored: IdempotencyRecord | undefined, respondAsync: boolean): Promise<BookingOutcome> | undefined {
     const inflight = this.inflight.get(key.hash);
     const fingerprint = stored?.fingerprint ?? inflight?.fingerprint;
     if (fingerprint === undefined) return undefined;
     if (fingerprint !== key.fingerprint) {
       throw new AppError('IDEMPOTENCIA_CONFLITO', 'Esta Idempotency-Key já foi usada com outro corpo de requisição.');
     }
-    if (stored) return { kind: 'response', response: toResponse(stored) };
-    if (respondAsync) return { kind: 'accepted', task: inflight!.task };
-    return { kind: 'response', response: await inflight!.done };
+    if (stored) return Promise.resolve({ kind: 'response', response: toResponse(stored) });
+    return this.follow(key, inflight!, respondAsync);
   }
+
+  /** Joins a keyed request in flight: its task, or its answer. */
+  private async follow(key: IdempotencyKey, inflight: Inflight, respondAsync: boolean): Promise<BookingOutcome> {
+    let enqueued: Enqueued;
+    try {
+      enqueued = await inflight.started;
+    } catch (error) {
+      // Refused before it was queued: that refusal was remembered, and is this retry's answer too.
+      const stored = await this.deps.storage.idempotency.get(key.hash);
+      if (stored) return { kind: 'response', response: toResponse(stored) };
+      throw error;
+    }
+    if (respondAsync) return { kind: 'accepted', task: enqueued.task };
+    return { kind: 'response', response: await enqueued.done };
+  }
+}
+
+interface Enqueued<R = BookingResponse> {
+  task: TaskRecord;
+  done: Promise<R>;
+}
+
+interface Inflight {
+  fingerprint: string;
+  started: Promise<Enqueued>;
 }
 
 /** An encaixe is not moved to a slot: it is cancelled and squeezed in again (remarcar books regular slots). */

@@ -5,16 +5,13 @@ import { TRANSICOES, assertTransicao, type StatusDestino } from '../domain/consu
 import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
 import { assertOwnMedico, ownMedicoOnly, scopeOf } from '../core/permissions.js';
-import type { Store } from '../infra/storage/json/store.js';
+import { nextDate, startOfDate } from '../domain/slots.js';
+import type { ConsultaRecord, Page, Reads, StoragePort } from '../repositories/port.js';
 import type { Auditor } from './audit.service.js';
-import { times, type ConsultaRecord, type ConsultaRepository } from '../infra/storage/json/repositories/consulta.repository.js';
-import type { Page } from '../infra/storage/json/repositories/index.js';
 import type { AtualizarStatusInput, ListConsultasQuery } from '../schemas/consulta.schema.js';
-import { nextDate, startOfDate } from './slots.js';
 
 export interface ConsultaServiceDeps {
-  store: Store;
-  consultas: ConsultaRepository;
+  storage: StoragePort;
   clock: Clock;
   timezone: string;
   logger: Logger;
@@ -29,7 +26,7 @@ export class ConsultaService {
 
   /** One consulta, read by the acting user (recorded in the audit trail). */
   async get(id: string): Promise<ConsultaRecord> {
-    const consulta = this.record(id);
+    const consulta = await this.record(this.deps.storage, id);
     assertOwnMedico('consultas:ler', consulta.medicoId);
     await this.deps.auditor.record({ acao: 'consulta.ler', recurso: 'consulta', recursoId: id, pacienteIds: [consulta.pacienteId], status: 200 });
     return consulta;
@@ -39,24 +36,24 @@ export class ConsultaService {
   async list(query: ListConsultasQuery): Promise<Page<ConsultaRecord>> {
     const own = ownMedicoOnly('consultas:ler');
     if (own !== undefined && query.medicoId !== undefined && query.medicoId !== own) assertOwnMedico('consultas:ler', query.medicoId);
-    const page = this.page(own === undefined ? query : { ...query, medicoId: own });
+    const page = await this.page(own === undefined ? query : { ...query, medicoId: own });
     await this.deps.auditor.record({ acao: 'consulta.listar', recurso: 'consulta', pacienteIds: page.items.map((c) => c.pacienteId), status: 200 });
     return page;
   }
 
-  private record(id: string): ConsultaRecord {
-    const consulta = this.deps.consultas.get(id);
+  private async record(reads: Pick<Reads, 'consultas'>, id: string): Promise<ConsultaRecord> {
+    const consulta = await reads.consultas.get(id);
     if (!consulta) throw notFound('Consulta');
     return consulta;
   }
 
-  private page(query: ListConsultasQuery): Page<ConsultaRecord> {
+  private page(query: ListConsultasQuery): Promise<Page<ConsultaRecord>> {
     const zone = this.deps.timezone;
     // A date means the whole day in the clinic's zone: `de` from its first instant, `ate` to its last.
     const fromMs = query.de === undefined ? undefined : DATE_ONLY.test(query.de) ? startOfDate(query.de, zone) : Date.parse(query.de);
     const toMs =
       query.ate === undefined ? undefined : DATE_ONLY.test(query.ate) ? startOfDate(nextDate(query.ate), zone) - 1 : Date.parse(query.ate);
-    return this.deps.consultas.list({ ...query, fromMs, toMs });
+    return this.deps.storage.consultas.list({ ...query, fromMs, toMs });
   }
 
   /** `agendada | confirmada → cancelada`, before the start only (after it, `faltou`); the commit frees the slot. */
@@ -79,7 +76,7 @@ export class ConsultaService {
 
   /**
    * Every status change: the state machine (src/domain/consulta-status.ts) decides, against the record read
-   * under the storage lock, at the clock's now; the change and its audit entry commit together, and the
+   * inside the unit of work, at the clock's now; the change and its audit entry commit together, and the
    * commit is what the agenda stream reports (`consulta_status`, and the slot's event when it frees).
    */
   private async transition(
@@ -88,19 +85,19 @@ export class ConsultaService {
     acao: string,
     change: (current: ConsultaRecord, now: string) => ConsultaRecord,
   ): Promise<ConsultaRecord> {
-    const { store, consultas, clock, timezone, auditor, logger } = this.deps;
+    const { storage, clock, timezone, auditor, logger } = this.deps;
     // The route's gate is `consultas:status`; confirming asks `consultas:escrever`: the table names which.
     const { permission } = TRANSICOES[para];
     const actor = currentActor();
     if (actor && !scopeOf(actor.papel, permission)) throw new AppError('ACESSO_NEGADO', 'Seu usuário não pode fazer esta mudança de status.');
-    assertOwnMedico(permission, this.record(id).medicoId);
-    const updated = await store.transact((tx) => {
-      const current = this.record(id);
-      assertTransicao(current.status, para, times(current).inicio, clock.now().getTime());
+    assertOwnMedico(permission, (await this.record(storage, id)).medicoId);
+    const updated = await storage.run(async (tx) => {
+      const current = await this.record(tx, id);
+      assertTransicao(current.status, para, Date.parse(current.inicio), clock.now().getTime());
       const now = formatInstant(clock.now(), timezone);
       const next: ConsultaRecord = { ...change(current, now), status: para, atualizadaEm: now };
-      consultas.save(tx, next);
-      auditor.stage(tx, { acao, recurso: 'consulta', recursoId: id, pacienteIds: [current.pacienteId], status: 200 });
+      await tx.consultas.save(next);
+      await auditor.stage(tx, { acao, recurso: 'consulta', recursoId: id, pacienteIds: [current.pacienteId], status: 200 });
       return next;
     });
     logger.info({ consultaId: id, status: para }, 'status da consulta atualizado');

@@ -4,14 +4,13 @@ import type { Clock } from '../core/clock.js';
 import { notFound } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
-import type { Store } from '../infra/storage/json/store.js';
-import type { FeriadoRepository } from '../infra/storage/json/repositories/bloqueio.repository.js';
+import type { Closures, ClosingHolidays } from '../domain/slot-states.js';
+import type { Reads, StoragePort } from '../repositories/port.js';
 import type { Feriado, FeriadoInput, FeriadoRecord } from '../schemas/feriado.schema.js';
 import type { Auditor } from './audit.service.js';
 
 export interface FeriadoServiceDeps {
-  store: Store;
-  feriados: FeriadoRepository;
+  storage: Pick<StoragePort, 'feriados' | 'run'>;
   auditor: Auditor;
   clock: Clock;
   timezone: string;
@@ -38,7 +37,7 @@ const NOMES: Record<string, string> = {
  * are the federal government's pontos facultativos. Its `optional` half days (Ash Wednesday morning,
  * Christmas and New Year's Eve afternoons) and `observance` days (Mother's Day) are neither, and left out.
  */
-export class FeriadoService {
+export class FeriadoService implements ClosingHolidays {
   private readonly computed = new Map<number, Feriado[]>();
   private readonly calendar: Holidays | undefined;
   private readonly stateCalendar: Holidays | undefined;
@@ -49,24 +48,41 @@ export class FeriadoService {
   }
 
   /** Every holiday of a year, by date: national, state and the clinic's. */
-  list(ano: number): Feriado[] {
-    const clinica = this.deps.feriados.ofYear(ano).map((f): Feriado => ({ id: f.id, data: f.data, nome: f.nome, tipo: 'clinica', pontoFacultativo: false }));
+  async list(ano: number): Promise<Feriado[]> {
+    const clinica = (await this.deps.storage.feriados.ofYear(ano)).map((f): Feriado => ({ id: f.id, data: f.data, nome: f.nome, tipo: 'clinica', pontoFacultativo: false }));
     return [...this.computedFor(ano), ...clinica].sort((a, b) => (a.data < b.data ? -1 : a.data > b.data ? 1 : 0));
   }
 
   /** The holiday that closes the clinic on a date (`YYYY-MM-DD`), if any: not a ponto facultativo. */
-  closingOn(data: string): { nome: string } | undefined {
-    const clinica = this.deps.feriados.on(data)[0];
-    if (clinica) return { nome: clinica.nome };
-    const computed = this.computedFor(Number(data.slice(0, 4))).find((f) => f.data === data && !f.pontoFacultativo);
-    return computed ? { nome: computed.nome } : undefined;
+  async closingOn(data: string, reads: Pick<Reads, 'feriados'> = this.deps.storage): Promise<{ nome: string } | undefined> {
+    const nome = (await this.closures(data, data, reads))(data);
+    return nome === undefined ? undefined : { nome };
+  }
+
+  /**
+   * The closing holidays of the dates from `firstDate` to `lastDate` (`YYYY-MM-DD`), read once: the clinic's own
+   * (which win over a computed one on the same date) with one query per year of the range, or one for a single
+   * date; then each date is answered without I/O (the agenda asks for every day of a range). `reads` is a unit
+   * of work when a booking rule asks inside one.
+   */
+  async closures(firstDate: string, lastDate: string, reads: Pick<Reads, 'feriados'> = this.deps.storage): Promise<Closures> {
+    const { feriados } = reads;
+    const first = Number(firstDate.slice(0, 4));
+    const last = Number(lastDate.slice(0, 4));
+    const clinica = new Map<string, string>();
+    const own =
+      firstDate === lastDate
+        ? await feriados.on(firstDate)
+        : (await Promise.all(Array.from({ length: last - first + 1 }, (_, i) => feriados.ofYear(first + i)))).flat();
+    for (const f of own) if (!clinica.has(f.data)) clinica.set(f.data, f.nome);
+    return (date) => clinica.get(date) ?? this.computedFor(Number(date.slice(0, 4))).find((f) => f.data === date && !f.pontoFacultativo)?.nome;
   }
 
   async create(input: FeriadoInput): Promise<FeriadoRecord> {
-    const feriado = await this.deps.store.transact((tx) => {
+    const feriado = await this.deps.storage.run(async (tx) => {
       const created: FeriadoRecord = { id: randomUUID(), data: input.data, nome: input.nome, criadoEm: formatInstant(this.deps.clock.now(), this.deps.timezone) };
-      this.deps.feriados.save(tx, created);
-      this.deps.auditor.stage(tx, { acao: 'feriado.criar', recurso: 'feriado', recursoId: created.id, status: 201 });
+      await tx.feriados.save(created);
+      await this.deps.auditor.stage(tx, { acao: 'feriado.criar', recurso: 'feriado', recursoId: created.id, status: 201 });
       return created;
     });
     this.deps.logger.info({ feriadoId: feriado.id }, 'feriado da clínica cadastrado');
@@ -74,10 +90,10 @@ export class FeriadoService {
   }
 
   async remove(id: string): Promise<void> {
-    await this.deps.store.transact((tx) => {
-      if (!this.deps.feriados.get(id)) throw notFound('Feriado');
-      this.deps.feriados.remove(tx, id);
-      this.deps.auditor.stage(tx, { acao: 'feriado.excluir', recurso: 'feriado', recursoId: id, status: 204 });
+    await this.deps.storage.run(async (tx) => {
+      if (!(await tx.feriados.get(id))) throw notFound('Feriado');
+      await tx.feriados.remove(id);
+      await this.deps.auditor.stage(tx, { acao: 'feriado.excluir', recurso: 'feriado', recursoId: id, status: 204 });
     });
     this.deps.logger.info({ feriadoId: id }, 'feriado da clínica excluído');
   }

@@ -3,17 +3,17 @@ import type { Slice, TimeSlicer } from '../core/time-slice.js';
 import { notFound } from '../core/errors.js';
 import { assertOwnMedico, ownMedicoOnly } from '../core/permissions.js';
 import { formatInstant } from '../core/time.js';
-import { fold } from '../infra/storage/json/repositories/index.js';
-import { limiteMs } from '../infra/storage/json/repositories/lista-espera.repository.js';
-import type { MedicoRepository } from '../infra/storage/json/repositories/medico.repository.js';
+import { limiteMs } from '../domain/janela.js';
+import { localDate, nextDate, startOfDate, type SlotTime } from '../domain/slots.js';
+import { fold } from '../domain/text.js';
+import type { MedicoReads } from '../repositories/port.js';
 import type { HorarioLivre, HorariosLivresQuery } from '../schemas/lista-espera.schema.js';
 import type { Medico } from '../schemas/medico.schema.js';
-import { localDate, nextDate, startOfDate, type SlotTime } from './slots.js';
 
 export interface HorariosLivresDeps {
-  medicos: MedicoRepository;
+  medicos: Pick<MedicoReads, 'get' | 'all'>;
   /** Each médico-day's free slots (cached: see FreeSlotCache). */
-  freeOn: (medico: Medico, date: string) => readonly SlotTime[];
+  freeOn: (medico: Medico, date: string) => Promise<readonly SlotTime[]>;
   clock: Clock;
   timezone: string;
   /** How far ahead bookings are taken (AGENDA_HORIZONTE_DIAS): no slot past it is offered. */
@@ -42,7 +42,7 @@ export class HorariosLivresService {
   private async walk(slice: Slice, query: HorariosLivresQuery): Promise<{ items: HorarioLivre[] }> {
     const { clock, timezone, freeOn } = this.deps;
     let walked = 0;
-    const medicos = this.candidates(query);
+    const medicos = await this.candidates(query);
     const now = clock.now().getTime();
     const fromMs = Math.max(now, query.de === undefined ? now : limiteMs(query.de, 'de', timezone));
     const horizonMs = now + this.deps.horizonDays * DAY_MS;
@@ -52,7 +52,7 @@ export class HorariosLivresService {
       const day: { medicoId: string; inicioMs: number; fimMs: number }[] = [];
       for (const medico of medicos) {
         if (walked++ > 0 && slice.spent()) await slice.pause(); // the first médico-day never waits
-        for (const slot of freeOn(medico, date)) {
+        for (const slot of await freeOn(medico, date)) {
           if (slot.inicioMs >= fromMs && slot.inicioMs <= horizonMs) {
             day.push({ medicoId: medico.id, inicioMs: slot.inicioMs, fimMs: slot.fimMs });
           }
@@ -71,17 +71,18 @@ export class HorariosLivresService {
    * The médicos to look at: active, with working hours, of the especialidade if asked. A médico user looks
    * at its own agenda only (asking for another médico is refused, as for the agenda itself).
    */
-  private candidates(query: HorariosLivresQuery): Medico[] {
+  private async candidates(query: HorariosLivresQuery): Promise<Medico[]> {
     const own = ownMedicoOnly('agenda:ler');
     if (own !== undefined && query.medicoId !== undefined) assertOwnMedico('agenda:ler', query.medicoId);
     const medicoId = own ?? query.medicoId;
-    let medicos: Medico[];
+    let medicos: readonly Medico[];
     if (medicoId !== undefined) {
-      const medico = this.deps.medicos.get(medicoId);
+      const medico = await this.deps.medicos.get(medicoId);
       if (!medico && own === undefined) throw notFound('Médico');
       medicos = medico ? [medico] : [];
     } else {
-      medicos = this.deps.medicos.list({ ativo: true, limit: Number.MAX_SAFE_INTEGER, offset: 0 }).items;
+      // Every médico, by name (inactive ones are dropped below): the same order the list gave.
+      medicos = await this.deps.medicos.all();
     }
     const especialidade = query.especialidade === undefined ? undefined : fold(query.especialidade);
     return medicos.filter((m) => m.ativo && m.horarios.length > 0 && (especialidade === undefined || fold(m.especialidade) === especialidade));

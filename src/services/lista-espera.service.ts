@@ -4,23 +4,16 @@ import { AppError, notFound } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { assertOwnMedico, ownMedicoOnly } from '../core/permissions.js';
 import { formatInstant } from '../core/time.js';
-import type { Store, Tx } from '../infra/storage/json/store.js';
-import type { ConsultaRepository } from '../infra/storage/json/repositories/consulta.repository.js';
-import { fold, paginate, type Page } from '../infra/storage/json/repositories/index.js';
-import { limiteMs, type ListaEsperaRepository } from '../infra/storage/json/repositories/lista-espera.repository.js';
-import type { MedicoRepository } from '../infra/storage/json/repositories/medico.repository.js';
-import type { PacienteRepository } from '../infra/storage/json/repositories/paciente.repository.js';
+import { Janelas, limiteMs } from '../domain/janela.js';
+import type { SlotTime } from '../domain/slots.js';
+import { fold } from '../domain/text.js';
+import type { ConsultaRecord, Page, Reads, StoragePort, UnitOfWork } from '../repositories/port.js';
 import type { ListaEspera, ListaEsperaInput, ListaEsperaRecord, ListListaEsperaQuery } from '../schemas/lista-espera.schema.js';
 import type { Medico } from '../schemas/medico.schema.js';
-import type { SlotTime } from './slots.js';
 import type { Auditor } from './audit.service.js';
 
 export interface ListaEsperaServiceDeps {
-  store: Store;
-  listaEspera: ListaEsperaRepository;
-  medicos: MedicoRepository;
-  pacientes: PacienteRepository;
-  consultas: ConsultaRepository;
+  storage: StoragePort;
   auditor: Auditor;
   clock: Clock;
   timezone: string;
@@ -28,6 +21,9 @@ export interface ListaEsperaServiceDeps {
 }
 
 const PERMISSION = 'lista-espera';
+
+/** Whether an entry is *ativa* now, answered without I/O once its pacientes' consultas have been read. */
+type Ativa = (entry: ListaEsperaRecord) => boolean;
 
 /**
  * The waiting list: pacientes waiting for a slot with a médico, or with any médico of an especialidade, inside
@@ -37,20 +33,27 @@ const PERMISSION = 'lista-espera';
  *
  * A médico user works only with entries naming its own médico; entries by especialidade alone are the front
  * desk's (they name a paciente who may never see that médico, so they are not shown to médico users).
+ *
+ * Reads go to storage first (the entries, their pacientes' consultas, the médicos: one query each), then every
+ * entry is judged without I/O.
  */
 export class ListaEsperaService {
-  constructor(private readonly deps: ListaEsperaServiceDeps) {}
+  private readonly janelas: Janelas;
+
+  constructor(private readonly deps: ListaEsperaServiceDeps) {
+    this.janelas = new Janelas(deps.timezone);
+  }
 
   async create(input: ListaEsperaInput): Promise<ListaEspera> {
-    const { store, listaEspera, auditor, logger } = this.deps;
+    const { storage, auditor, logger } = this.deps;
     const medicoId = input.medicoId ?? null;
     if (medicoId) assertOwnMedico(PERMISSION, medicoId);
     else if (ownMedicoOnly(PERMISSION) !== undefined) {
       throw new AppError('ACESSO_NEGADO', 'Seu usuário só pode incluir pacientes na lista de espera do próprio médico.');
     }
     this.assertWindow(input.de, input.ate);
-    const entry = await store.transact((tx) => {
-      this.assertReferences(input.pacienteId, medicoId, input.especialidade ?? null);
+    const entry = await storage.run(async (tx) => {
+      await this.assertReferences(tx, input.pacienteId, medicoId, input.especialidade ?? null);
       const created: ListaEsperaRecord = {
         id: randomUUID(),
         pacienteId: input.pacienteId,
@@ -61,12 +64,12 @@ export class ListaEsperaService {
         observacoes: input.observacoes ?? null,
         criadaEm: formatInstant(this.deps.clock.now(), this.deps.timezone),
       };
-      listaEspera.save(tx, created);
-      auditor.stage(tx, { acao: 'lista_espera.criar', recurso: 'lista_espera', recursoId: created.id, pacienteIds: [created.pacienteId], status: 201 });
+      await tx.listaEspera.save(created);
+      await auditor.stage(tx, { acao: 'lista_espera.criar', recurso: 'lista_espera', recursoId: created.id, pacienteIds: [created.pacienteId], status: 201 });
       return created;
     });
     logger.info({ listaEsperaId: entry.id }, 'paciente incluído na lista de espera');
-    return this.present(entry);
+    return (await this.present([entry]))[0]!;
   }
 
   /** A page of entries, oldest first (recorded in the audit trail: entries name pacientes). */
@@ -76,83 +79,98 @@ export class ListaEsperaService {
     const medicoId = own ?? query.medicoId;
     const especialidade = query.especialidade === undefined ? undefined : fold(query.especialidade);
     const now = this.deps.clock.now().getTime();
-    const page = paginate(
-      this.deps.listaEspera.all(),
-      (e) =>
-        (medicoId === undefined || e.medicoId === medicoId) &&
-        (especialidade === undefined || this.especialidadeOf(e) === especialidade) &&
-        (query.ativa === undefined || this.isAtiva(e, now) === query.ativa),
-      query.limit,
-      query.offset,
+    const [entries, medicos] = await Promise.all([this.deps.storage.listaEspera.all(), this.medicosById()]);
+    let matched = entries.filter(
+      (e) => (medicoId === undefined || e.medicoId === medicoId) && (especialidade === undefined || especialidadeOf(e, medicos) === especialidade),
     );
+    // `ativa` reads the pacientes' consultas: only for the entries the filter or the page needs.
+    if (query.ativa !== undefined) {
+      const ativa = await this.ativa(matched, now, medicos);
+      matched = matched.filter((e) => ativa(e) === query.ativa);
+    }
+    const items = matched.slice(query.offset, query.offset + query.limit);
+    const page = { items, total: matched.length, limit: query.limit, offset: query.offset };
     await this.deps.auditor.record({ acao: 'lista_espera.listar', recurso: 'lista_espera', pacienteIds: page.items.map((e) => e.pacienteId), status: 200 });
-    return { ...page, items: page.items.map((e) => this.present(e, now)) };
+    return { ...page, items: await this.present(items, now, medicos) };
   }
 
   async remove(id: string): Promise<void> {
-    const { store, listaEspera, auditor, logger } = this.deps;
-    this.assertMayTouch(this.record(id));
-    await store.transact((tx) => {
-      const entry = this.record(id);
-      listaEspera.remove(tx, id);
-      auditor.stage(tx, { acao: 'lista_espera.excluir', recurso: 'lista_espera', recursoId: id, pacienteIds: [entry.pacienteId], status: 204 });
+    const { storage, auditor, logger } = this.deps;
+    this.assertMayTouch(await this.record(storage, id));
+    await storage.run(async (tx) => {
+      const entry = await this.record(tx, id);
+      await tx.listaEspera.remove(id);
+      await auditor.stage(tx, { acao: 'lista_espera.excluir', recurso: 'lista_espera', recursoId: id, pacienteIds: [entry.pacienteId], status: 204 });
     });
     logger.info({ listaEsperaId: id }, 'entrada da lista de espera excluída');
   }
 
   /** The paciente's entries, for the LGPD export (the caller records the read). */
-  ofPaciente(pacienteId: string): ListaEspera[] {
-    const now = this.deps.clock.now().getTime();
-    return this.deps.listaEspera.ofPaciente(pacienteId).map((e) => this.present(e, now));
+  async ofPaciente(pacienteId: string): Promise<ListaEspera[]> {
+    return this.present(await this.deps.storage.listaEspera.ofPaciente(pacienteId));
   }
 
   /** Removes the paciente's entries inside `tx` (the paciente is deleted or anonymised; their audit entry covers it). */
-  forgetPaciente(tx: Tx, pacienteId: string): void {
-    for (const entry of this.deps.listaEspera.ofPaciente(pacienteId)) this.deps.listaEspera.remove(tx, entry.id);
+  async forgetPaciente(tx: UnitOfWork, pacienteId: string): Promise<void> {
+    for (const entry of await tx.listaEspera.ofPaciente(pacienteId)) await tx.listaEspera.remove(entry.id);
   }
 
-  /** The ids of the active entries a free slot of `medico` serves, oldest first. */
-  matching(medico: Medico, slot: SlotTime): string[] {
+  /**
+   * For the free slots of `medico`: a function giving the ids of the active entries a slot serves, oldest first.
+   * The entries and what decides whether each is active are read once; each slot is then matched without I/O.
+   */
+  async matcher(medico: Medico): Promise<(slot: SlotTime) => string[]> {
     const now = this.deps.clock.now().getTime();
     const especialidade = fold(medico.especialidade);
-    const ids: string[] = [];
-    for (const entry of this.deps.listaEspera.all()) {
-      if (entry.medicoId !== null && entry.medicoId !== medico.id) continue;
-      if (entry.especialidade !== null && fold(entry.especialidade) !== especialidade) continue;
-      const { deMs, ateMs } = this.deps.listaEspera.janela(entry);
-      if (slot.inicioMs < deMs || slot.fimMs > ateMs) continue;
-      if (this.isAtiva(entry, now)) ids.push(entry.id);
-    }
-    return ids;
+    const candidates = (await this.deps.storage.listaEspera.all()).filter(
+      (e) => (e.medicoId === null || e.medicoId === medico.id) && (e.especialidade === null || fold(e.especialidade) === especialidade),
+    );
+    if (candidates.length === 0) return () => [];
+    const ativa = await this.ativa(candidates, now, await this.medicosById());
+    const waiting = candidates.filter(ativa);
+    return (slot) =>
+      waiting.filter((entry) => {
+        const { deMs, ateMs } = this.janelas.of(entry);
+        return slot.inicioMs >= deMs && slot.fimMs <= ateMs;
+      }).map((entry) => entry.id);
   }
 
-  private isAtiva(entry: ListaEsperaRecord, now: number): boolean {
-    const { deMs, ateMs } = this.deps.listaEspera.janela(entry);
+  /** Reads the consultas of the entries' pacientes (one query per paciente), then judges each entry as of `now`. */
+  private async ativa(entries: readonly ListaEsperaRecord[], now: number, medicos: ReadonlyMap<string, Medico>): Promise<Ativa> {
+    const open = entries.filter((e) => this.janelas.of(e).ateMs > now);
+    const pacienteIds = [...new Set(open.map((e) => e.pacienteId))];
+    const lists = await Promise.all(pacienteIds.map((id) => this.deps.storage.consultas.ofPaciente(id)));
+    const consultasOf = new Map(pacienteIds.map((id, i) => [id, lists[i]!]));
+    return (entry) => this.isAtiva(entry, now, consultasOf.get(entry.pacienteId) ?? [], medicos);
+  }
+
+  private isAtiva(entry: ListaEsperaRecord, now: number, consultas: readonly ConsultaRecord[], medicos: ReadonlyMap<string, Medico>): boolean {
+    const { deMs, ateMs } = this.janelas.of(entry);
     if (ateMs <= now) return false;
     const since = Date.parse(entry.criadaEm);
-    return !this.deps.consultas.ofPaciente(entry.pacienteId).some((c) => {
+    return !consultas.some((c) => {
       if (c.status === 'cancelada' || Date.parse(c.criadaEm) < since) return false;
       const inicio = Date.parse(c.inicio);
       if (inicio < deMs || inicio >= ateMs) return false;
       if (entry.medicoId !== null) return c.medicoId === entry.medicoId;
-      const medico = this.deps.medicos.get(c.medicoId);
+      const medico = medicos.get(c.medicoId);
       return medico !== undefined && fold(medico.especialidade) === fold(entry.especialidade ?? '');
     });
   }
 
-  /** The especialidade an entry waits for: its own, or its médico's (folded, for comparison). */
-  private especialidadeOf(entry: ListaEsperaRecord): string | undefined {
-    if (entry.especialidade !== null) return fold(entry.especialidade);
-    const medico = entry.medicoId === null ? undefined : this.deps.medicos.get(entry.medicoId);
-    return medico ? fold(medico.especialidade) : undefined;
+  /** Every médico by id: a clinic has tens (see `MedicoReads.all`). */
+  private async medicosById(): Promise<Map<string, Medico>> {
+    return new Map((await this.deps.storage.medicos.all()).map((m) => [m.id, m]));
   }
 
-  private present(entry: ListaEsperaRecord, now = this.deps.clock.now().getTime()): ListaEspera {
-    return { ...entry, ativa: this.isAtiva(entry, now) };
+  private async present(entries: readonly ListaEsperaRecord[], now = this.deps.clock.now().getTime(), medicos?: ReadonlyMap<string, Medico>): Promise<ListaEspera[]> {
+    if (entries.length === 0) return [];
+    const ativa = await this.ativa(entries, now, medicos ?? (await this.medicosById()));
+    return entries.map((e) => ({ ...e, ativa: ativa(e) }));
   }
 
-  private record(id: string): ListaEsperaRecord {
-    const entry = this.deps.listaEspera.get(id);
+  private async record(reads: Pick<Reads, 'listaEspera'>, id: string): Promise<ListaEsperaRecord> {
+    const entry = await reads.listaEspera.get(id);
     if (!entry) throw notFound('Entrada da lista de espera');
     return entry;
   }
@@ -170,10 +188,10 @@ export class ListaEsperaService {
     if (ateMs <= this.deps.clock.now().getTime()) throw invalid('ate', 'A janela já terminou.');
   }
 
-  private assertReferences(pacienteId: string, medicoId: string | null, especialidade: string | null): void {
-    if (!this.deps.pacientes.get(pacienteId)) throw reference('pacienteId', 'Paciente inexistente.');
+  private async assertReferences(tx: UnitOfWork, pacienteId: string, medicoId: string | null, especialidade: string | null): Promise<void> {
+    if (!(await tx.pacientes.get(pacienteId))) throw reference('pacienteId', 'Paciente inexistente.');
     if (medicoId === null) return;
-    const medico = this.deps.medicos.get(medicoId);
+    const medico = await tx.medicos.get(medicoId);
     if (!medico) throw reference('medicoId', 'Médico inexistente.');
     if (especialidade !== null && fold(especialidade) !== fold(medico.especialidade)) {
       throw invalid('especialidade', `O médico é de ${medico.especialidade}; deixe especialidade vazia ou use a dele.`);
@@ -184,6 +202,13 @@ export class ListaEsperaService {
   private normalise(value: string): string {
     return /^\d{4}-\d{2}-\d{2}$/.test(value) ? value : formatInstant(Date.parse(value), this.deps.timezone);
   }
+}
+
+/** The especialidade an entry waits for: its own, or its médico's (folded, for comparison). */
+function especialidadeOf(entry: ListaEsperaRecord, medicos: ReadonlyMap<string, Medico>): string | undefined {
+  if (entry.especialidade !== null) return fold(entry.especialidade);
+  const medico = entry.medicoId === null ? undefined : medicos.get(entry.medicoId);
+  return medico ? fold(medico.especialidade) : undefined;
 }
 
 const invalid = (path: string, message: string): AppError => new AppError('VALIDACAO', 'A requisição tem 1 erro de validação.', [{ path, message }]);

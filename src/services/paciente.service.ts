@@ -4,24 +4,24 @@ import { AppError, notFound } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { ownMedicoOnly } from '../core/permissions.js';
 import { formatInstant, todayIn } from '../core/time.js';
-import type { Store, Tx } from '../infra/storage/json/store.js';
-import type { ConsultaRecord, ConsultaRepository } from '../infra/storage/json/repositories/consulta.repository.js';
-import type { Page } from '../infra/storage/json/repositories/index.js';
-import type { PacienteFilter, PacienteRepository } from '../infra/storage/json/repositories/paciente.repository.js';
+import type { ConsultaRecord, Page, PacienteFilter, Reads, StoragePort, UnitOfWork } from '../repositories/port.js';
 import type { Paciente, PacienteInput } from '../schemas/paciente.schema.js';
 import type { AuditEntry, Auditor } from './audit.service.js';
 
 export interface PacienteServiceDeps {
-  store: Store;
-  pacientes: PacienteRepository;
-  consultas: ConsultaRepository;
+  storage: StoragePort;
   auditor: Auditor;
   /** The audit entries naming one paciente (for the LGPD export). */
   auditOf: (pacienteId: string) => Promise<AuditEntry[]>;
   /** The paciente's waiting-list entries (for the LGPD export). */
-  listaEsperaOf?: (pacienteId: string) => unknown[];
+  listaEsperaOf?: (pacienteId: string) => Promise<unknown[]>;
   /** Removes the paciente's waiting-list entries inside `tx` (deletion and anonymisation leave none behind). */
-  forgetListaEspera?: (tx: Tx, pacienteId: string) => void;
+  forgetListaEspera?: (tx: UnitOfWork, pacienteId: string) => Promise<void>;
+  /**
+   * Drops earlier versions of records that storage still keeps after a commit replaced them (the JSON driver's
+   * journal), so an anonymised paciente's old values leave the disk now rather than at the next checkpoint.
+   */
+  purgeHistory?: () => Promise<void>;
   clock: Clock;
   timezone: string;
   logger: Logger;
@@ -48,50 +48,48 @@ export class PacienteService {
   constructor(private readonly deps: PacienteServiceDeps) {}
 
   async list(filter: PacienteFilter): Promise<Page<Paciente>> {
+    const { storage, auditor } = this.deps;
     const own = ownMedicoOnly('pacientes:ler');
-    let page = this.deps.pacientes.list(filter);
-    if (own !== undefined) {
-      const mine = this.deps.consultas.pacienteIdsOf(own);
-      page = this.deps.pacientes.list({ ...filter, only: mine });
-    }
-    await this.deps.auditor.record({ acao: 'paciente.listar', recurso: 'paciente', pacienteIds: page.items.map((p) => p.id), status: 200 });
+    const only = own === undefined ? filter.only : await storage.consultas.pacienteIdsOf(own);
+    const page = await storage.pacientes.list({ ...filter, only });
+    await auditor.record({ acao: 'paciente.listar', recurso: 'paciente', pacienteIds: page.items.map((p) => p.id), status: 200 });
     return page;
   }
 
   /** One paciente, read by the acting user (recorded in the audit trail). */
   async get(id: string): Promise<Paciente> {
-    const paciente = this.visible(id);
+    const paciente = await this.visible(id);
     await this.deps.auditor.record({ acao: 'paciente.ler', recurso: 'paciente', recursoId: id, pacienteIds: [id], status: 200 });
     return paciente;
   }
 
   async create(input: PacienteInput): Promise<Paciente> {
     this.assertBorn(input.dataNascimento);
-    const { store, pacientes, auditor, logger } = this.deps;
-    const paciente = await store.transact((tx) => {
-      this.assertCpfFree(input.cpf);
-      const now = this.now();
-      const created: Paciente = { id: randomUUID(), ...editable(input), criadoEm: now, atualizadoEm: now };
-      pacientes.save(tx, created);
-      auditor.stage(tx, { acao: 'paciente.criar', recurso: 'paciente', recursoId: created.id, pacienteIds: [created.id], status: 201 });
-      return created;
+    const { storage, auditor, logger } = this.deps;
+    // Made once, outside the unit of work: a retried unit writes the same record.
+    const now = this.now();
+    const created: Paciente = { id: randomUUID(), ...editable(input), criadoEm: now, atualizadoEm: now };
+    await storage.run(async (tx) => {
+      await assertCpfFree(tx, input.cpf);
+      await tx.pacientes.save(created);
+      await auditor.stage(tx, { acao: 'paciente.criar', recurso: 'paciente', recursoId: created.id, pacienteIds: [created.id], status: 201 });
     });
-    logger.info({ pacienteId: paciente.id }, 'paciente cadastrado');
-    return paciente;
+    logger.info({ pacienteId: created.id }, 'paciente cadastrado');
+    return created;
   }
 
   async replace(id: string, input: PacienteInput): Promise<Paciente> {
     this.assertBorn(input.dataNascimento);
-    const { store, pacientes, auditor, logger } = this.deps;
-    const paciente = await store.transact((tx) => {
-      const current = this.record(id);
+    const { storage, auditor, logger } = this.deps;
+    const paciente = await storage.run(async (tx) => {
+      const current = found(await tx.pacientes.get(id));
       if (current.nome === ANONYMISED_NAME && current.cpf === '') {
         throw new AppError('STATUS_INVALIDO', 'Paciente anonimizado não pode ser editado.');
       }
-      this.assertCpfFree(input.cpf, id);
+      await assertCpfFree(tx, input.cpf, id);
       const updated: Paciente = { ...current, ...editable(input), atualizadoEm: this.now() };
-      pacientes.save(tx, updated);
-      auditor.stage(tx, { acao: 'paciente.atualizar', recurso: 'paciente', recursoId: id, pacienteIds: [id], status: 200 });
+      await tx.pacientes.save(updated);
+      await auditor.stage(tx, { acao: 'paciente.atualizar', recurso: 'paciente', recursoId: id, pacienteIds: [id], status: 200 });
       return updated;
     });
     logger.info({ pacienteId: id }, 'paciente atualizado');
@@ -100,15 +98,15 @@ export class PacienteService {
 
   /** Only a paciente no consulta refers to (any status, any time) can be deleted; anonymise the others. */
   async remove(id: string): Promise<void> {
-    const { store, pacientes, consultas, auditor, logger } = this.deps;
-    await store.transact((tx) => {
-      this.record(id);
-      if (consultas.ofPaciente(id).length > 0) {
+    const { storage, auditor, logger, forgetListaEspera } = this.deps;
+    await storage.run(async (tx) => {
+      found(await tx.pacientes.get(id));
+      if ((await tx.consultas.ofPaciente(id)).length > 0) {
         throw new AppError('EXCLUSAO_BLOQUEADA', 'O paciente tem consultas registradas; use POST /pacientes/{id}/anonimizar em vez de excluir.');
       }
-      pacientes.remove(tx, id);
-      this.deps.forgetListaEspera?.(tx, id);
-      auditor.stage(tx, { acao: 'paciente.excluir', recurso: 'paciente', recursoId: id, pacienteIds: [id], status: 204 });
+      await tx.pacientes.remove(id);
+      await forgetListaEspera?.(tx, id);
+      await auditor.stage(tx, { acao: 'paciente.excluir', recurso: 'paciente', recursoId: id, pacienteIds: [id], status: 204 });
     });
     logger.info({ pacienteId: id }, 'paciente excluído');
   }
@@ -116,12 +114,12 @@ export class PacienteService {
   /**
    * Irreversible: the name becomes "Paciente anonimizado", CPF, e-mail and telephone are removed, the birth date
    * keeps only its year (as `YYYY-01-01`, so the field stays a date). Consultas stay, pointing at the same id.
-   * The old values leave the data files at the next checkpoint, which is forced here (the journal held them).
+   * Storage's history of the record (the JSON driver's journal) is purged at once (`purgeHistory`).
    */
   async anonimizar(id: string): Promise<Paciente> {
-    const { store, pacientes, auditor, logger } = this.deps;
-    const paciente = await store.transact((tx) => {
-      const current = this.record(id);
+    const { storage, auditor, logger, forgetListaEspera, purgeHistory } = this.deps;
+    const paciente = await storage.run(async (tx) => {
+      const current = found(await tx.pacientes.get(id));
       const anonymised: Paciente = {
         ...current,
         nome: ANONYMISED_NAME,
@@ -131,37 +129,32 @@ export class PacienteService {
         dataNascimento: `${current.dataNascimento.slice(0, 4)}-01-01`,
         atualizadoEm: this.now(),
       };
-      pacientes.save(tx, anonymised);
+      await tx.pacientes.save(anonymised);
       // Entries name the paciente and may hold notes about them; nobody can call an anonymised paciente back.
-      this.deps.forgetListaEspera?.(tx, id);
-      auditor.stage(tx, { acao: 'paciente.anonimizar', recurso: 'paciente', recursoId: id, pacienteIds: [id], status: 200 });
+      await forgetListaEspera?.(tx, id);
+      await auditor.stage(tx, { acao: 'paciente.anonimizar', recurso: 'paciente', recursoId: id, pacienteIds: [id], status: 200 });
       return anonymised;
     });
-    // The journal still holds the old record until it is folded into the data files: fold it now.
-    await store.checkpoint();
+    await purgeHistory?.();
     logger.info({ pacienteId: id }, 'paciente anonimizado');
     return paciente;
   }
 
   /** LGPD export: the record, every consulta, waiting-list entries and the audit entries naming the paciente. */
   async dados(id: string): Promise<PacienteDados> {
-    const paciente = this.record(id);
-    const { consultas, auditor, auditOf, listaEsperaOf } = this.deps;
+    const { storage, auditor, auditOf, listaEsperaOf } = this.deps;
+    const paciente = found(await storage.pacientes.get(id));
     await auditor.record({ acao: 'paciente.exportar', recurso: 'paciente', recursoId: id, pacienteIds: [id], status: 200 });
-    return { geradoEm: this.now(), paciente, consultas: consultas.ofPaciente(id), listaEspera: listaEsperaOf?.(id) ?? [], auditoria: await auditOf(id) };
-  }
-
-  private record(id: string): Paciente {
-    const paciente = this.deps.pacientes.get(id);
-    if (!paciente) throw notFound('Paciente');
-    return paciente;
+    const [consultas, listaEspera, auditoria] = await Promise.all([storage.consultas.ofPaciente(id), listaEsperaOf?.(id) ?? [], auditOf(id)]);
+    return { geradoEm: this.now(), paciente, consultas, listaEspera, auditoria };
   }
 
   /** The paciente, if the acting user may see them; a médico user gets 404 for pacientes who are not theirs. */
-  private visible(id: string): Paciente {
-    const paciente = this.record(id);
+  private async visible(id: string): Promise<Paciente> {
+    const { storage } = this.deps;
+    const paciente = found(await storage.pacientes.get(id));
     const own = ownMedicoOnly('pacientes:ler');
-    if (own !== undefined && !this.deps.consultas.pacienteSeenBy(id, own)) {
+    if (own !== undefined && !(await storage.consultas.pacienteSeenBy(id, own))) {
       throw new AppError('ACESSO_NEGADO', 'Este paciente não tem consultas com o seu médico.');
     }
     return paciente;
@@ -175,15 +168,21 @@ export class PacienteService {
     }
   }
 
-  private assertCpfFree(cpf: string, exceptId?: string): void {
-    const holder = this.deps.pacientes.findByCpf(cpf);
-    if (holder && holder.id !== exceptId) {
-      throw new AppError('CPF_DUPLICADO', 'Já existe um paciente com este CPF.', [{ path: 'cpf', message: 'CPF já cadastrado.' }]);
-    }
-  }
-
   private now(): string {
     return formatInstant(this.deps.clock.now(), this.deps.timezone);
+  }
+}
+
+function found(paciente: Paciente | undefined): Paciente {
+  if (!paciente) throw notFound('Paciente');
+  return paciente;
+}
+
+/** Read inside the unit of work that writes; across processes the database's UNIQUE is the backstop. */
+async function assertCpfFree(reads: Pick<Reads, 'pacientes'>, cpf: string, exceptId?: string): Promise<void> {
+  const holder = await reads.pacientes.findByCpf(cpf);
+  if (holder && holder.id !== exceptId) {
+    throw new AppError('CPF_DUPLICADO', 'Já existe um paciente com este CPF.', [{ path: 'cpf', message: 'CPF já cadastrado.' }]);
   }
 }
 

@@ -1,10 +1,10 @@
 import { formatInstant } from '../core/time.js';
-import type { Entity } from '../infra/storage/json/store.js';
+import type { Entity } from '../repositories/port.js';
 import type { Bloqueio } from '../schemas/bloqueio.schema.js';
 import type { Consulta, StatusConsulta } from '../schemas/consulta.schema.js';
 import type { Medico } from '../schemas/medico.schema.js';
 import type { Paciente } from '../schemas/paciente.schema.js';
-import { datesBetween, nextDate, slotsForDate, startOfDate, type SlotTime } from './slots.js';
+import { datesBetween, nextDate, slotsForDate, startOfDate, type SlotTime } from '../domain/slots.js';
 
 export interface ReportParams {
   de: string;
@@ -61,6 +61,11 @@ export const brDate = (date: string) => `${date.slice(8, 10)}/${date.slice(5, 7)
 /** Names are printed as composed characters (NFC): a name typed as letters + combining marks prints the same. */
 const nfc = (text: string) => text.normalize('NFC');
 
+/** The period's bounds in ms since the epoch: from the start of `de` to the start of the day after `ate`, in the clinic's zone. */
+export function periodOf(params: Pick<ReportParams, 'de' | 'ate' | 'timezone'>): { fromMs: number; toMs: number } {
+  return { fromMs: startOfDate(params.de, params.timezone), toMs: startOfDate(nextDate(params.ate), params.timezone) };
+}
+
 /**
  * Everything the report shows, computed from the records: totals by status, per médico its consultas, the
  * occupancy of its offered slots, the consultas outside them and its no-show rate, and the rows.
@@ -70,8 +75,7 @@ export function buildReportData(collections: Map<string, Map<string, Entity>>, p
   const medicos = collections.get('medicos') as Map<string, Medico>;
   const pacientes = collections.get('pacientes') as Map<string, Paciente>;
   const bloqueios = [...((collections.get('bloqueios') as Map<string, Bloqueio> | undefined)?.values() ?? [])];
-  const from = startOfDate(params.de, zone);
-  const to = startOfDate(nextDate(params.ate), zone);
+  const { fromMs: from, toMs: to } = periodOf(params);
   const now = Date.parse(params.geradoEm);
   // Each start parsed once, then sorted by it.
   const dated = [...(collections.get('consultas') as Map<string, Consulta>).values()]

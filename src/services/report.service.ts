@@ -8,12 +8,13 @@ import { AppError } from '../core/errors.js';
 import { FileCatalog, type CatalogEntry } from '../infra/file-catalog.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant, todayIn } from '../core/time.js';
-import type { ReportJob, ReportMessage } from '../infra/report-worker.js';
-import type { Store } from '../infra/storage/json/store.js';
+import type { ReportInput, ReportJob, ReportMessage } from '../infra/report-worker.js';
 import type { TaskContext } from '../infra/task-queue.js';
-import type { MedicoRepository } from '../infra/storage/json/repositories/medico.repository.js';
-import { datesBetween } from './slots.js';
-import type { ClosedDate, ReportParams } from './report-data.js';
+import { COLLECTIONS } from '../repositories/collections.js';
+import type { Entity, RecordSnapshot, StoragePort } from '../repositories/port.js';
+import type { Consulta } from '../schemas/consulta.schema.js';
+import { datesBetween } from '../domain/slots.js';
+import { type ClosedDate, type ReportParams, periodOf } from './report-data.js';
 
 const NAME = /^relatorio-(\d{8})-(\d{6})(?:-(\d+))?\.pdf$/;
 
@@ -43,10 +44,13 @@ export interface ReportRequest {
 export type ReportInfo = CatalogEntry;
 
 export interface ReportServiceDeps {
-  store: Store;
-  medicos: MedicoRepository;
-  /** Holidays that close the clinic: their dates offer no slots, so they do not count against occupancy. */
-  feriados?: { closingOn(data: string): { nome: string } | undefined };
+  /** Where the records come from: a consistent export of them, and the médico a request names. */
+  storage: Pick<StoragePort, 'exportRecords' | 'medicos'>;
+  /**
+   * Holidays that close the clinic: their dates offer no slots, so they do not count against occupancy. The
+   * closing holidays of a range of dates (FeriadoService), read once per report.
+   */
+  feriados?: { closures(firstDate: string, lastDate: string): Promise<(data: string) => string | undefined> };
   reportsDir: string;
   /** Reports kept: after each new one, all but the newest `keep` are removed (never the one just made). */
   keep?: number;
@@ -60,13 +64,13 @@ export interface ReportServiceDeps {
  * Starts the report worker: the built `.js` file, or — running from source (tests, `npm run dev`) — the `.ts`
  * file behind a small bootstrap that registers tsx inside the worker first.
  */
-function startWorker(job: ReportJob, transferList: ArrayBuffer[]): Worker {
+function startWorker(job: ReportJob): Worker {
   const ext = path.extname(fileURLToPath(import.meta.url));
   const entry = new URL(`../infra/report-worker${ext}`, import.meta.url);
-  if (ext !== '.ts') return new Worker(entry, { workerData: job, transferList });
+  if (ext !== '.ts') return new Worker(entry, { workerData: job });
   const tsx = createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs');
   const bootstrap = `import(${JSON.stringify(pathToFileURL(tsx).href)}).then((api) => { api.register(); return import(${JSON.stringify(entry.href)}); });`;
-  return new Worker(bootstrap, { eval: true, workerData: job, transferList });
+  return new Worker(bootstrap, { eval: true, workerData: job });
 }
 
 /** PDF reports of a period, built in a worker thread so the API keeps answering meanwhile. */
@@ -78,30 +82,24 @@ export class ReportService {
   }
 
   /** Checks what can be checked before queueing: the period and the médico. */
-  resolve(request: ReportRequest): ReportParams {
-    const { clock, timezone, clinicName, medicos } = this.deps;
+  async resolve(request: ReportRequest): Promise<ReportParams> {
+    const { clock, timezone, clinicName, storage } = this.deps;
     const today = todayIn(timezone, clock.now());
     const de = request.de ?? `${today.slice(0, 8)}01`;
     const ate = request.ate ?? lastDayOfMonth(de);
     if (ate < de) throw rule('ate', 'O fim do período é anterior ao início.');
     if ((Date.parse(ate) - Date.parse(de)) / 86_400_000 > 366) throw rule('ate', 'O período pode ter no máximo 366 dias.');
-    if (request.medicoId && !medicos.get(request.medicoId)) throw new AppError('REFERENCIA_INVALIDA', 'Médico inexistente.', [{ path: 'medicoId', message: 'Médico inexistente.' }]);
+    if (request.medicoId && !(await storage.medicos.get(request.medicoId))) throw new AppError('REFERENCIA_INVALIDA', 'Médico inexistente.', [{ path: 'medicoId', message: 'Médico inexistente.' }]);
     return { de, ate, medicoId: request.medicoId, clinicName, timezone, geradoEm: formatInstant(clock.now(), timezone) };
   }
 
   async generate(params: ReportParams, context?: TaskContext): Promise<{ nome: string; paginas: number; consultas: number }> {
-    const { store, reportsDir, logger } = this.deps;
+    const { storage, reportsDir, logger } = this.deps;
     await fsp.mkdir(reportsDir, { recursive: true });
     const nome = await this.freeName(params.geradoEm);
-    const snapshot = await store.snapshot();
-    const files = snapshot.files.map((f) => ({ name: f.name, bytes: new Uint8Array(f.bytes.buffer, f.bytes.byteOffset, f.bytes.byteLength) }));
-    const job: ReportJob = { files, collections: [...store.collections], params, fechados: this.closedDates(params), outFile: path.join(reportsDir, nome) };
-    // Transfer the snapshot's memory instead of copying it (only buffers that own their memory can move).
-    const transfer = files
-      .filter((f) => f.bytes.byteOffset === 0 && f.bytes.buffer.byteLength === f.bytes.byteLength)
-      .map((f) => f.bytes.buffer as ArrayBuffer);
-    const worker = startWorker(job, transfer);
-    const result = await new Promise<{ paginas: number; consultas: number }>((resolve, reject) => {
+    const job: ReportJob = { params, fechados: await this.closedDates(params), outFile: path.join(reportsDir, nome) };
+    const worker = startWorker(job);
+    const result = new Promise<{ paginas: number; consultas: number }>((resolve, reject) => {
       worker.on('message', (message: ReportMessage) => {
         if ('progress' in message) context?.progress(message.progress);
         else if ('done' in message) resolve(message.done);
@@ -110,19 +108,33 @@ export class ReportService {
       worker.on('error', reject);
       worker.on('exit', (code) => (code === 0 ? undefined : reject(new Error(`o worker de relatório saiu com ${code}`))));
     });
-    await worker.terminate();
-    logger.info({ relatorio: nome, ...result }, 'relatório gerado');
-    await this.prune(nome);
-    return { nome, ...result };
+    // When sending fails (the export), `result` is never awaited: its rejection (the worker ends) must not go unhandled.
+    result.catch(() => undefined);
+    try {
+      const snapshot = await storage.exportRecords();
+      try {
+        await sendRecords(snapshot, params, (batch) => worker.postMessage(batch));
+      } finally {
+        await snapshot.close();
+      }
+      worker.postMessage({ end: true } satisfies ReportInput);
+      const done = await result;
+      logger.info({ relatorio: nome, ...done }, 'relatório gerado');
+      await this.prune(nome);
+      return { nome, ...done };
+    } finally {
+      await worker.terminate();
+    }
   }
 
-  /** The dates of the period that a holiday closes (at most 367 look-ups, each a small cached list). */
-  private closedDates(params: ReportParams): ClosedDate[] {
+  /** The dates of the period that a holiday closes (the clinic's own read once, then at most 367 look-ups in memory). */
+  private async closedDates(params: ReportParams): Promise<ClosedDate[]> {
     const { feriados } = this.deps;
     if (!feriados) return [];
+    const closing = await feriados.closures(params.de, params.ate);
     return datesBetween(params.de, params.ate).flatMap((data) => {
-      const feriado = feriados.closingOn(data);
-      return feriado ? [{ data, nome: feriado.nome }] : [];
+      const nome = closing(data);
+      return nome !== undefined ? [{ data, nome }] : [];
     });
   }
 
@@ -155,6 +167,42 @@ export class ReportService {
       if (!(await this.catalog.exists(nome))) return nome;
     }
   }
+}
+
+/** Records sent to the worker per message: each is cloned on this thread, so small batches keep it responsive. */
+const BATCH = 1000;
+
+/**
+ * Sends the worker the records of one consistent snapshot that the report needs, a batch per message: every
+ * médico and bloqueio (a clinic has tens of médicos), the consultas of the period (and médico, if one is asked),
+ * then only the pacientes those consultas name — not the whole clinic's history.
+ */
+async function sendRecords(snapshot: RecordSnapshot, params: ReportParams, send: (batch: ReportInput) => void): Promise<void> {
+  const { fromMs, toMs } = periodOf(params);
+  const pacientes = new Set<string>();
+  const stream = async (collection: string, keep: (record: Entity) => boolean) => {
+    let records: Entity[] = [];
+    for await (const record of snapshot.records(collection)) {
+      if (!keep(record)) continue;
+      records.push(record);
+      if (records.length === BATCH) {
+        send({ collection, records });
+        records = [];
+      }
+    }
+    if (records.length > 0) send({ collection, records });
+  };
+  await stream(COLLECTIONS.medicos, () => true);
+  await stream(COLLECTIONS.bloqueios, () => true);
+  await stream(COLLECTIONS.consultas, (record) => {
+    const c = record as Consulta;
+    if (params.medicoId && c.medicoId !== params.medicoId) return false;
+    const at = Date.parse(c.inicio);
+    if (at < fromMs || at >= toMs) return false;
+    pacientes.add(c.pacienteId);
+    return true;
+  });
+  await stream(COLLECTIONS.pacientes, (record) => pacientes.has(record.id));
 }
 
 const rule = (p: string, message: string) => new AppError('VALIDACAO', message, [{ path: p, message }]);

@@ -1,12 +1,12 @@
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import type { Store } from '../infra/storage/json/store.js';
 import type { MedicoInput } from '../schemas/medico.schema.js';
 import type { PacienteInput } from '../schemas/paciente.schema.js';
 import type { MedicoService } from './medico.service.js';
 import type { PacienteService } from './paciente.service.js';
 import { generatePassword } from '../infra/password.js';
 import { COLLECTIONS } from '../repositories/collections.js';
+import type { StoragePort } from '../repositories/port.js';
 import type { UsuarioService } from './usuario.service.js';
 
 const weekdays = (inicio: string, fim: string, days = [1, 2, 3, 4, 5]) => days.map((diaSemana) => ({ diaSemana, inicio, fim }));
@@ -44,17 +44,17 @@ const PACIENTES: PacienteInput[] = [
 
 /** With SEED=true and empty storage, registers a few demo médicos and pacientes through the services. */
 export async function seedDemoData(deps: {
-  store: Store;
+  storage: Pick<StoragePort, 'counts'>;
   medicos: MedicoService;
   pacientes: PacienteService;
   usuarios: UsuarioService;
   logger: Logger;
 }): Promise<boolean> {
-  const { store } = deps;
-  store.refresh();
+  // Counted now, as committed by every process (another may have seeded a moment ago).
+  const counts = await deps.storage.counts();
   const clinicData = [COLLECTIONS.medicos, COLLECTIONS.pacientes, COLLECTIONS.consultas];
-  if (clinicData.some((c) => store.count(c) > 0)) return false;
-  // Another process seeding the same directory at the same moment makes some of these conflicts: skip them.
+  if (clinicData.some((c) => (counts[c] ?? 0) > 0)) return false;
+  // Another process seeding the same storage at the same moment makes some of these conflicts: skip them.
   const skipConflict = (error: unknown) => {
     if (!(error instanceof AppError && error.status === 409)) throw error;
   };

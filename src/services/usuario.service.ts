@@ -4,18 +4,12 @@ import { AppError, notFound } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
 import { generatePassword, hashPassword } from '../infra/password.js';
-import type { Store, Tx } from '../infra/storage/json/store.js';
-import type { Page } from '../infra/storage/json/repositories/index.js';
-import type { MedicoRepository } from '../infra/storage/json/repositories/medico.repository.js';
-import type { SessaoRepository, UsuarioRepository } from '../infra/storage/json/repositories/usuario.repository.js';
+import type { Page, Reads, StoragePort, UnitOfWork } from '../repositories/port.js';
 import type { Usuario, UsuarioInput, UsuarioRecord, UsuarioUpdate } from '../schemas/usuario.schema.js';
 import type { Auditor } from './audit.service.js';
 
 export interface UsuarioServiceDeps {
-  store: Store;
-  usuarios: UsuarioRepository;
-  sessoes: SessaoRepository;
-  medicos: MedicoRepository;
+  storage: StoragePort;
   auditor: Auditor;
   clock: Clock;
   timezone: string;
@@ -29,55 +23,54 @@ export interface UsuarioServiceDeps {
 export class UsuarioService {
   constructor(private readonly deps: UsuarioServiceDeps) {}
 
-  list(query: { limit: number; offset: number }): Page<Usuario> {
-    const page = this.deps.usuarios.list(query.limit, query.offset);
+  async list(query: { limit: number; offset: number }): Promise<Page<Usuario>> {
+    const page = await this.deps.storage.usuarios.list(query.limit, query.offset);
     return { ...page, items: page.items.map(present) };
   }
 
-  get(id: string): Usuario {
-    return present(this.record(id));
+  async get(id: string): Promise<Usuario> {
+    return present(found(await this.deps.storage.usuarios.get(id)));
   }
 
   async create(input: UsuarioInput): Promise<Usuario> {
     const senhaHash = await hashPassword(input.senha);
-    const { store, usuarios, auditor, logger } = this.deps;
-    const created = await store.transact((tx) => {
-      this.assertValid(input);
-      const now = this.now();
-      const usuario: UsuarioRecord = { id: randomUUID(), ...editable(input), senhaHash, criadoEm: now, atualizadoEm: now };
-      usuarios.save(tx, usuario);
-      auditor.stage(tx, { acao: 'usuario.criar', recurso: 'usuario', recursoId: usuario.id, status: 201 });
-      return usuario;
+    const { storage, auditor, logger } = this.deps;
+    const now = this.now();
+    const usuario: UsuarioRecord = { id: randomUUID(), ...editable(input), senhaHash, criadoEm: now, atualizadoEm: now };
+    await storage.run(async (tx) => {
+      await assertValid(tx, input);
+      await tx.usuarios.save(usuario);
+      await auditor.stage(tx, { acao: 'usuario.criar', recurso: 'usuario', recursoId: usuario.id, status: 201 });
     });
-    logger.info({ usuarioId: created.id, papel: created.papel }, 'usuário criado');
-    return present(created);
+    logger.info({ usuarioId: usuario.id, papel: usuario.papel }, 'usuário criado');
+    return present(usuario);
   }
 
   async replace(id: string, input: UsuarioUpdate): Promise<Usuario> {
     const senhaHash = input.senha ? await hashPassword(input.senha) : undefined;
-    const { store, usuarios, auditor } = this.deps;
-    const updated = await store.transact((tx) => {
-      const current = this.record(id);
-      this.assertValid(input, id);
-      if (current.papel === 'admin' && current.ativo && (input.papel !== 'admin' || !input.ativo)) this.assertNotLastAdmin(id);
+    const { storage, auditor } = this.deps;
+    const updated = await storage.run(async (tx) => {
+      const current = found(await tx.usuarios.get(id));
+      await assertValid(tx, input, id);
+      if (current.papel === 'admin' && current.ativo && (input.papel !== 'admin' || !input.ativo)) await assertNotLastAdmin(tx, id);
       const usuario: UsuarioRecord = { ...current, ...editable(input), senhaHash: senhaHash ?? current.senhaHash, atualizadoEm: this.now() };
-      usuarios.save(tx, usuario);
+      await tx.usuarios.save(usuario);
       const privilegesChanged = senhaHash !== undefined || !usuario.ativo || usuario.papel !== current.papel || usuario.medicoId !== current.medicoId;
-      if (privilegesChanged) this.endSessions(tx, id);
-      auditor.stage(tx, { acao: 'usuario.atualizar', recurso: 'usuario', recursoId: id, status: 200 });
+      if (privilegesChanged) await endSessions(tx, id);
+      await auditor.stage(tx, { acao: 'usuario.atualizar', recurso: 'usuario', recursoId: id, status: 200 });
       return usuario;
     });
     return present(updated);
   }
 
   async remove(id: string): Promise<void> {
-    const { store, usuarios, auditor } = this.deps;
-    await store.transact((tx) => {
-      const current = this.record(id);
-      if (current.papel === 'admin' && current.ativo) this.assertNotLastAdmin(id);
-      usuarios.remove(tx, id);
-      this.endSessions(tx, id);
-      auditor.stage(tx, { acao: 'usuario.excluir', recurso: 'usuario', recursoId: id, status: 204 });
+    const { storage, auditor } = this.deps;
+    await storage.run(async (tx) => {
+      const current = found(await tx.usuarios.get(id));
+      if (current.papel === 'admin' && current.ativo) await assertNotLastAdmin(tx, id);
+      await tx.usuarios.remove(id);
+      await endSessions(tx, id);
+      await auditor.stage(tx, { acao: 'usuario.excluir', recurso: 'usuario', recursoId: id, status: 204 });
     });
   }
 
@@ -86,54 +79,62 @@ export class UsuarioService {
    * password that is printed once. Returns the password used, or undefined when users already exist.
    */
   async ensureFirstAdmin(email: string, senha: string | undefined): Promise<string | undefined> {
-    if (this.deps.usuarios.count() > 0) return undefined;
+    const { storage, auditor, logger } = this.deps;
+    if ((await storage.usuarios.count()) > 0) return undefined;
     const password = senha ?? generatePassword();
     const senhaHash = await hashPassword(password);
-    const created = await this.deps.store.transact((tx) => {
-      if (this.deps.usuarios.count() > 0) return false; // another process made it first
-      const now = this.now();
-      this.deps.usuarios.save(tx, { id: randomUUID(), nome: 'Administrador', email, papel: 'admin', medicoId: null, ativo: true, senhaHash, criadoEm: now, atualizadoEm: now });
-      this.deps.auditor.stage(tx, { acao: 'usuario.criar', recurso: 'usuario', status: 201 });
-      return true;
-    });
+    const now = this.now();
+    const admin: UsuarioRecord = { id: randomUUID(), nome: 'Administrador', email, papel: 'admin', medicoId: null, ativo: true, senhaHash, criadoEm: now, atualizadoEm: now };
+    const created = await storage
+      .run(async (tx) => {
+        if ((await tx.usuarios.count()) > 0) return false; // another process made it first
+        await tx.usuarios.save(admin);
+        await auditor.stage(tx, { acao: 'usuario.criar', recurso: 'usuario', status: 201 });
+        return true;
+      })
+      .catch((error: unknown) => {
+        // Processes starting together on one database: the other one's admin may win on the unique e-mail.
+        if (error instanceof AppError && error.code === 'EMAIL_DUPLICADO') return false;
+        throw error;
+      });
     if (!created) return undefined;
     if (senha === undefined) {
-      this.deps.logger.warn(`primeiro acesso: entre como ${email} com a senha ${password} (mostrada só agora; troque-a em POST /auth/senha)`);
+      logger.warn(`primeiro acesso: entre como ${email} com a senha ${password} (mostrada só agora; troque-a em POST /auth/senha)`);
     } else {
-      this.deps.logger.info('administrador inicial criado a partir de ADMIN_EMAIL e ADMIN_SENHA');
+      logger.info('administrador inicial criado a partir de ADMIN_EMAIL e ADMIN_SENHA');
     }
     return password;
-  }
-
-  private record(id: string): UsuarioRecord {
-    const usuario = this.deps.usuarios.get(id);
-    if (!usuario) throw notFound('Usuário');
-    return usuario;
-  }
-
-  private assertValid(input: UsuarioInput | UsuarioUpdate, exceptId?: string): void {
-    const holder = this.deps.usuarios.findByEmail(input.email);
-    if (holder && holder.id !== exceptId) {
-      throw new AppError('EMAIL_DUPLICADO', 'Já existe um usuário com este e-mail.', [{ path: 'email', message: 'E-mail já cadastrado.' }]);
-    }
-    if (input.papel === 'medico' && !this.deps.medicos.get(input.medicoId!)) {
-      throw new AppError('REFERENCIA_INVALIDA', 'O médico informado não existe.', [{ path: 'medicoId', message: 'Médico inexistente.' }]);
-    }
-  }
-
-  private assertNotLastAdmin(id: string): void {
-    if (!this.deps.usuarios.hasOtherActiveAdmin(id)) {
-      throw new AppError('ULTIMO_ADMIN', 'É preciso manter ao menos um administrador ativo.');
-    }
-  }
-
-  private endSessions(tx: Tx, usuarioId: string): void {
-    for (const s of this.deps.sessoes.ofUser(usuarioId)) this.deps.sessoes.remove(tx, s.id);
   }
 
   private now(): string {
     return formatInstant(this.deps.clock.now(), this.deps.timezone);
   }
+}
+
+function found(usuario: UsuarioRecord | undefined): UsuarioRecord {
+  if (!usuario) throw notFound('Usuário');
+  return usuario;
+}
+
+async function assertValid(reads: Pick<Reads, 'usuarios' | 'medicos'>, input: UsuarioInput | UsuarioUpdate, exceptId?: string): Promise<void> {
+  const holder = await reads.usuarios.findByEmail(input.email);
+  if (holder && holder.id !== exceptId) {
+    throw new AppError('EMAIL_DUPLICADO', 'Já existe um usuário com este e-mail.', [{ path: 'email', message: 'E-mail já cadastrado.' }]);
+  }
+  if (input.papel === 'medico' && !(await reads.medicos.get(input.medicoId!))) {
+    throw new AppError('REFERENCIA_INVALIDA', 'O médico informado não existe.', [{ path: 'medicoId', message: 'Médico inexistente.' }]);
+  }
+}
+
+async function assertNotLastAdmin(reads: Pick<Reads, 'usuarios'>, id: string): Promise<void> {
+  if (!(await reads.usuarios.hasOtherActiveAdmin(id))) {
+    throw new AppError('ULTIMO_ADMIN', 'É preciso manter ao menos um administrador ativo.');
+  }
+}
+
+/** Ends every session of the user, inside the unit of work that changed them. */
+export async function endSessions(tx: UnitOfWork, usuarioId: string, except?: string): Promise<void> {
+  for (const s of await tx.sessoes.ofUser(usuarioId)) if (s.id !== except) await tx.sessoes.remove(s.id);
 }
 
 function editable(input: UsuarioInput | UsuarioUpdate): Pick<UsuarioRecord, 'nome' | 'email' | 'papel' | 'medicoId' | 'ativo'> {

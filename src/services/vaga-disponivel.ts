@@ -1,11 +1,12 @@
+import type { Clock } from '../core/clock.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
-import type { ScheduleEvent } from '../infra/schedule-state.js';
-import type { MedicoRepository } from '../infra/storage/json/repositories/medico.repository.js';
+import type { ScheduleEvent } from '../domain/schedule-state.js';
+import type { SlotStates } from '../domain/slot-states.js';
+import { localDate, nextDate, type SlotTime } from '../domain/slots.js';
+import type { MedicoReads } from '../repositories/port.js';
 import type { Medico } from '../schemas/medico.schema.js';
-import type { DaySlotStates } from './slot-states.js';
 import type { ListaEsperaService } from './lista-espera.service.js';
-import { localDate, nextDate, type SlotTime } from './slots.js';
 
 /** The `vaga_disponivel` event: a free slot and the waiting-list entries it serves. No patient data. */
 export interface VagaDisponivel {
@@ -16,9 +17,11 @@ export interface VagaDisponivel {
 }
 
 export interface VagaDisponivelDeps {
-  medicos: MedicoRepository;
-  listaEspera: ListaEsperaService;
-  daySlots: DaySlotStates;
+  medicos: Pick<MedicoReads, 'get'>;
+  listaEspera: Pick<ListaEsperaService, 'matcher'>;
+  /** The agenda's slot states (one sweep over the freed range). */
+  slotStates: Pick<SlotStates, 'sweep'>;
+  clock: Clock;
   timezone: string;
   /** Where the events go (the composition root sends them to the agenda stream). */
   publish: (event: VagaDisponivel) => void;
@@ -41,26 +44,30 @@ const MAX_DAYS = 366;
 export class VagaDisponivelNotifier {
   constructor(private readonly deps: VagaDisponivelDeps) {}
 
-  /** Listener for {@link ScheduleState.subscribe}. Never throws: a listener's failure must not break a commit. */
+  /**
+   * Listener for {@link ScheduleState.subscribe}. Never throws: a listener's failure must not break a commit.
+   * The work it starts reads storage, so it finishes after the commit's listeners return.
+   */
   onScheduleEvent = (event: ScheduleEvent): void => {
     if (event.type !== 'horario_disponivel' || event.antes !== 'ocupado') return;
-    this.onSlotsFreed(event.medicoId, [{ inicioMs: Date.parse(event.inicio), fimMs: Date.parse(event.fim) }]);
+    void this.onSlotsFreed(event.medicoId, [{ inicioMs: Date.parse(event.inicio), fimMs: Date.parse(event.fim) }]);
   };
 
   /**
    * Ranges of a médico's time that became free (slots of a cancelled consulta, a removed bloqueio's span):
-   * publishes `vaga_disponivel` for each free slot inside them that active entries wait for. Never throws.
+   * publishes `vaga_disponivel` for each free slot inside them that active entries wait for. Never rejects.
    */
-  onSlotsFreed(medicoId: string, ranges: readonly SlotTime[]): void {
+  async onSlotsFreed(medicoId: string, ranges: readonly SlotTime[]): Promise<void> {
     try {
-      const medico = this.deps.medicos.get(medicoId);
+      const medico = await this.deps.medicos.get(medicoId);
       if (!medico || !medico.ativo) return;
+      const match = await this.deps.listaEspera.matcher(medico);
       const seen = new Set<number>();
       for (const range of ranges) {
-        for (const slot of this.freeSlotsIn(medico, range)) {
+        for (const slot of await this.freeSlotsIn(medico, range)) {
           if (seen.has(slot.inicioMs)) continue;
           seen.add(slot.inicioMs);
-          const listaEsperaIds = this.deps.listaEspera.matching(medico, slot);
+          const listaEsperaIds = match(slot);
           if (listaEsperaIds.length === 0) continue;
           const zone = this.deps.timezone;
           this.deps.publish({ medicoId, inicio: formatInstant(slot.inicioMs, zone), fim: formatInstant(slot.fimMs, zone), listaEsperaIds });
@@ -71,17 +78,22 @@ export class VagaDisponivelNotifier {
     }
   }
 
-  /** The médico's `disponivel` slots overlapping `range`, day by day. */
-  private *freeSlotsIn(medico: Medico, range: SlotTime): Generator<SlotTime> {
+  /** The médico's `disponivel` slots overlapping `range`: one sweep (one read of the range), then day by day. */
+  private async freeSlotsIn(medico: Medico, range: SlotTime): Promise<SlotTime[]> {
     const zone = this.deps.timezone;
     // A slot belongs to the date it starts on and lasts at most 240 minutes: one day back covers any slot
     // that starts before the range and reaches into it.
-    let date = localDate(range.inicioMs - 86_400_000, zone);
+    const first = localDate(range.inicioMs - 86_400_000, zone);
     const last = localDate(range.fimMs - 1, zone);
-    for (let days = 0; date <= last && days <= MAX_DAYS; days++, date = nextDate(date)) {
-      for (const slot of this.deps.daySlots(medico, date)) {
-        if (slot.estado === 'disponivel' && slot.inicioMs < range.fimMs && slot.fimMs > range.inicioMs) yield slot;
-      }
+    const dates: string[] = [];
+    for (let date = first, days = 0; date <= last && days <= MAX_DAYS; days++, date = nextDate(date)) dates.push(date);
+    const sweep = await this.deps.slotStates.sweep(medico, dates[0]!, dates[dates.length - 1]!, this.deps.clock.now().getTime());
+    const free: SlotTime[] = [];
+    for (const date of dates) {
+      sweep.visit(date, sweep.cuts(date), (inicioMs, fimMs, estado) => {
+        if (estado === 'disponivel' && inicioMs < range.fimMs && fimMs > range.inicioMs) free.push({ inicioMs, fimMs });
+      });
     }
+    return free;
   }
 }

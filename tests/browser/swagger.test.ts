@@ -46,6 +46,6 @@ describe.skipIf(!existsSync(CHROMIUM) && !process.env.CI)('Swagger UI in a real 
       await browser.close();
       await server.close();
     }
-    expect(t.container.repositories.medicos.findByCrm('909090/BA')?.nome).toBe('Renata Swagger');
+    expect((await t.container.storage.medicos.findByCrm('909090/BA'))?.nome).toBe('Renata Swagger');
   }, 60_000);
 });

@@ -2,7 +2,6 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Express } from 'express';
 import type { Papel } from '../../src/core/context.js';
-import { COLLECTIONS } from '../../src/repositories/collections.js';
 import { tokenId } from '../../src/services/auth.service.js';
 import type { SessaoRecord, UsuarioRecord } from '../../src/schemas/usuario.schema.js';
 import { afterEach } from 'vitest';
@@ -77,7 +76,7 @@ export async function signedInApp(container: Container, rawApp: Express = create
 let userCounter = 0;
 
 /**
- * A user of the given role with an open session, written straight to the store (no scrypt: fast). Returns the
+ * A user of the given role with an open session, written straight to storage (no scrypt: fast). Returns the
  * bearer token and the user's id. A `medico` user needs the médico's id.
  */
 export async function signIn(container: Container, papel: Papel, medicoId?: string): Promise<{ token: string; usuarioId: string; email: string }> {
@@ -86,14 +85,14 @@ export async function signIn(container: Container, papel: Papel, medicoId?: stri
   const email = `${papel}-${++userCounter}@teste.local`;
   const now = container.clock.now();
   const criadoEm = now.toISOString();
-  await container.store.transact((tx) => {
-    const usuario: UsuarioRecord = {
-      id: usuarioId, nome: `Teste ${papel}`, email, papel, medicoId: medicoId ?? null, ativo: true,
-      senhaHash: 'scrypt$0$0$0$x$x', criadoEm, atualizadoEm: criadoEm,
-    };
-    const sessao: SessaoRecord = { id: tokenId(token), usuarioId, criadaEm: criadoEm, usadaEm: now.getTime() };
-    tx.put(COLLECTIONS.usuarios, usuario);
-    tx.put(COLLECTIONS.sessoes, sessao);
+  const usuario: UsuarioRecord = {
+    id: usuarioId, nome: `Teste ${papel}`, email, papel, medicoId: medicoId ?? null, ativo: true,
+    senhaHash: 'scrypt$0$0$0$x$x', criadoEm, atualizadoEm: criadoEm,
+  };
+  const sessao: SessaoRecord = { id: tokenId(token), usuarioId, criadaEm: criadoEm, usadaEm: now.getTime() };
+  await container.storage.run(async (tx) => {
+    await tx.usuarios.save(usuario);
+    await tx.sessoes.save(sessao);
   });
   return { token, usuarioId, email };
 }

@@ -50,18 +50,24 @@ export async function authedFetch(url: string, init: RequestInit = {}): Promise<
   return fetch(url, { ...init, headers });
 }
 
-/** Starts `src/server.ts` in its own process on a free port and waits for its "ready" log line. */
-export async function startServer(env: Record<string, string>): Promise<RunningServer> {
-  const child = spawnTs('src/server.ts', [], { ...TEST_SERVER_ENV, ...env });
+/**
+ * Starts `src/server.ts` in its own process on a free port and waits for its "ready" log line. With
+ * `cluster: true`, starts `src/cluster.ts` instead (WORKERS processes behind one port) and waits until all
+ * workers listen.
+ */
+export async function startServer(env: Record<string, string>, options: { cluster?: boolean } = {}): Promise<RunningServer> {
+  const child = spawnTs(options.cluster ? 'src/cluster.ts' : 'src/server.ts', [], { ...TEST_SERVER_ENV, ...env });
+  let port: number | undefined;
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const port = await new Promise<number>((resolve, reject) => {
+  await new Promise<void>((resolve, reject) => {
     onLines(child, (line) => {
       try {
         const entry = JSON.parse(line) as Record<string, unknown>;
         logs.push(entry);
-        if (entry.msg === 'servidor pronto') resolve(entry.port as number);
+        if (entry.msg === 'servidor pronto') port = entry.port as number;
+        if (options.cluster ? entry.msg === 'processos do servidor prontos' : entry.msg === 'servidor pronto') resolve();
       } catch {
         // not a log line
       }
@@ -70,7 +76,7 @@ export async function startServer(env: Record<string, string>): Promise<RunningS
   });
   return {
     child,
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${port!}`,
     logs,
     stop: async (signal = 'SIGTERM') => {
       child.kill(signal);

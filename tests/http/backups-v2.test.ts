@@ -193,7 +193,7 @@ describe('queue abuse: per-type bounds and coalescing', () => {
     const t = await makeApp({ env: { REPORTS_KEEP: '2' } });
     const { reports } = t.container.services;
     const names: string[] = [];
-    for (let i = 0; i < 3; i++) names.push((await reports.generate(reports.resolve({}))).nome);
+    for (let i = 0; i < 3; i++) names.push((await reports.generate(await reports.resolve({}))).nome);
     expect(new Set(names).size).toBe(3);
     expect((await request(t.app).get('/sistema/relatorios').expect(200)).body.map((r: { nome: string }) => r.nome)).toEqual([names[2], names[1]]);
   }, 60_000);

@@ -35,7 +35,7 @@ async function writeZip(file: string, entries: Record<string, Buffer | string>):
 }
 
 describe('backups', () => {
-  it('when a backup is taken, then it is listed, downloadable, and holds every data file and a manifest', async () => {
+  it('when a backup is taken, then it is listed, downloadable, and holds every collection as JSON lines and a manifest', async () => {
     const t = await makeApp();
     const { medicoId, pacienteId } = await clinic(t.app);
     await agendar(t.app, { medicoId, pacienteId, inicio: at('08:00') }).expect(201);
@@ -53,13 +53,21 @@ describe('backups', () => {
     const file = path.join(t.dataDir, 'copia.zip');
     writeFileSync(file, download.body as Buffer);
     const entries = await readZip(file, { maxEntries: 20, maxEntryBytes: 1e8, maxTotalBytes: 1e8, allowed: () => true });
-    // Every collection's data file (médicos, pacientes, consultas, idempotência, usuários, …) and the journal.
-    const dataFiles = [...t.container.store.collections.map((c) => `data/${c}.json`), 'data/journal.wal'];
-    expect(dataFiles).toEqual(expect.arrayContaining(['data/consultas.json', 'data/idempotencia.json', 'data/medicos.json', 'data/pacientes.json']));
+    // Every collection (médicos, pacientes, consultas, idempotência, usuários, …) as records, one per line: the
+    // format of every driver (format 2), no driver files.
+    const dataFiles = t.container.storage.collections.map((c) => `data/${c}.jsonl`);
+    expect(dataFiles).toEqual(expect.arrayContaining(['data/consultas.jsonl', 'data/idempotencia.jsonl', 'data/medicos.jsonl', 'data/pacientes.jsonl']));
     expect([...entries.keys()].sort()).toEqual([...dataFiles, 'manifest.json'].sort());
     const manifest = JSON.parse(entries.get('manifest.json')!.toString());
-    expect(manifest).toMatchObject({ formatVersion: 1, contagens: { medicos: 1, pacientes: 1, consultas: 1 } });
+    expect(manifest).toMatchObject({ formatVersion: 2, driver: 'json', contagens: { medicos: 1, pacientes: 1, consultas: 1 } });
     expect(manifest.arquivos).toHaveLength(dataFiles.length);
+    const lines = entries.get('data/consultas.jsonl')!.toString().split('\n');
+    expect(lines.at(-1)).toBe(''); // every record ends its line
+    expect(JSON.parse(lines[0]!)).toMatchObject({ medicoId, pacienteId, status: 'agendada' });
+    expect(manifest.arquivos.find((a: { nome: string }) => a.nome === 'data/consultas.jsonl')).toMatchObject({
+      colecao: 'consultas', registros: 1, bytes: entries.get('data/consultas.jsonl')!.length,
+      sha256: createHash('sha256').update(entries.get('data/consultas.jsonl')!).digest('hex'),
+    });
   });
 
   it('when names are not backups, then 404 (no path tricks)', async () => {
@@ -144,31 +152,32 @@ describe('backups', () => {
 
     it('a checksum that does not match', async () => {
       const detail = await refused((e) => {
-        // The records are in the journal (no checkpoint yet): change a name there, keeping the length.
-        const journal = e.get('data/journal.wal')!.toString().replace('Médico 0', 'Médico X');
-        return { ...all(e), 'data/journal.wal': journal };
+        // Change a name, keeping the length.
+        const medicos = e.get('data/medicos.jsonl')!.toString().replace('Médico 0', 'Médico X');
+        return { ...all(e), 'data/medicos.jsonl': medicos };
       });
       expect(detail).toMatch(/SHA-256/);
     });
 
     it('a record that fails its schema (with a matching checksum)', async () => {
       const detail = await refused((e) => {
-        const pacientes = JSON.parse(e.get('data/pacientes.json')!.toString());
-        pacientes.records.push({ id: 'f5d1b7a2-0000-4000-8000-000000000000', nome: 'Sem CPF', cpf: 'abc' });
-        const bytes = Buffer.from(JSON.stringify(pacientes));
+        const bad = JSON.stringify({ id: 'f5d1b7a2-0000-4000-8000-000000000000', nome: 'Sem CPF', cpf: 'abc' });
+        const bytes = Buffer.concat([e.get('data/pacientes.jsonl')!, Buffer.from(`${bad}\n`)]);
         const manifest = JSON.parse(e.get('manifest.json')!.toString());
-        const item = manifest.arquivos.find((a: { nome: string }) => a.nome === 'data/pacientes.json');
+        const item = manifest.arquivos.find((a: { nome: string }) => a.nome === 'data/pacientes.jsonl');
         item.bytes = bytes.length;
         item.sha256 = createHash('sha256').update(bytes).digest('hex');
-        return { ...all(e), 'data/pacientes.json': bytes, 'manifest.json': JSON.stringify(manifest) };
+        item.registros += 1;
+        manifest.contagens.pacientes += 1;
+        return { ...all(e), 'data/pacientes.jsonl': bytes, 'manifest.json': JSON.stringify(manifest) };
       });
       expect(detail).toMatch(/pacientes fora do esquema/);
     });
 
     it('a truncated file', async () => {
       await refused((e) => {
-        const consultas = e.get('data/consultas.json')!;
-        return { ...all(e), 'data/consultas.json': consultas.subarray(0, consultas.length - 10) };
+        const consultas = e.get('data/consultas.jsonl')!;
+        return { ...all(e), 'data/consultas.jsonl': consultas.subarray(0, consultas.length - 10) };
       });
     });
 

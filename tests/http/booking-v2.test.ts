@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import type { ScheduleEvent } from '../../src/infra/schedule-state.js';
+import type { ScheduleEvent } from '../../src/domain/schedule-state.js';
 import { makeApp, medicoBody } from '../helpers/app.js';
 import { agendar, at, clinic } from '../helpers/scheduling.js';
 

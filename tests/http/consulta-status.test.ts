@@ -4,7 +4,7 @@ import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { formatInstant } from '../../src/core/time.js';
-import type { ConsultaRecord } from '../../src/infra/storage/json/repositories/consulta.repository.js';
+import type { ConsultaRecord } from '../../src/repositories/port.js';
 import { STATUS_CONSULTA, type StatusConsulta } from '../../src/schemas/consulta.schema.js';
 import { TEST_NOW, bearer, makeApp, signIn, type TestApp } from '../helpers/app.js';
 import { agendar, at, clinic } from '../helpers/scheduling.js';
@@ -63,7 +63,7 @@ describe('consulta status machine, by table (every status Ã— every destination Ã
       id: randomUUID(), medicoId, pacienteId, inicio: formatInstant(inicio, ZONE), fim: formatInstant(inicio + 30 * 60_000, ZONE), status,
       observacoes: null, motivoCancelamento: null, chegouEm: null, encaixe: false, criadaEm: now, atualizadaEm: now,
     };
-    await t.container.store.transact((tx) => tx.put('consultas', record));
+    await t.container.storage.run((tx) => tx.consultas.save(record));
     return record;
   }
 

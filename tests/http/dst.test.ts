@@ -1,6 +1,6 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import { slotsForDate } from '../../src/services/slots.js';
+import { slotsForDate } from '../../src/domain/slots.js';
 import { makeApp, medicoBody, pacienteBody } from '../helpers/app.js';
 
 const sundayNight = { duracaoConsultaMin: 30, horarios: [{ diaSemana: 0, inicio: '01:00', fim: '04:00' }] };

@@ -60,7 +60,7 @@ describe('malformed requests', () => {
     const res = await request(app).post('/pacientes').send(pacienteBody({ nome: 'x'.repeat(110 * 1024) }));
     expect(res.status).toBe(413);
     expect(res.body).toMatchObject({ type: '/problemas/corpo-grande-demais', status: 413 });
-    expect(container.store.count('pacientes')).toBe(0);
+    expect((await container.storage.counts()).pacientes).toBe(0);
   });
 
   it('when the route does not exist, then 404 problem', async () => {
@@ -85,14 +85,14 @@ describe('malformed requests', () => {
 describe('storage failures', () => {
   it('when the lock cannot be obtained in time, then 503 problem and nothing is stored', async () => {
     const { app, dataDir, container } = await makeApp({ env: { LOCK_STALE_MS: '60000' } });
-    await container.store.checkpoint(); // the sign-in's commit has let go of the lock
+    await container.store!.checkpoint(); // the sign-in's commit has let go of the lock
     mkdirSync(path.join(dataDir, LOCK_NAME)); // a live holder that never lets go
     const res = await request(app).post('/medicos').send(medicoBody());
     expect(res.status).toBe(503);
     expect(res.headers['content-type']).toMatch(PROBLEM);
     expect(res.body).toMatchObject({ type: '/problemas/armazenamento-indisponivel', status: 503 });
     expect(JSON.stringify(res.body)).not.toMatch(/at \w+ \(/); // no stack trace
-    expect(container.store.count('medicos')).toBe(0);
+    expect((await container.storage.counts()).medicos).toBe(0);
   }, 20_000);
 });
 

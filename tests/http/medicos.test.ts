@@ -1,6 +1,7 @@
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { makeApp, medicoBody } from '../helpers/app.js';
+import type { ConsultaRecord } from '../../src/repositories/port.js';
 
 const PROBLEM = /application\/problem\+json/;
 
@@ -206,12 +207,11 @@ describe('GET, PUT, DELETE /medicos/{id}', () => {
     const { app, container } = await makeApp();
     const a = await request(app).post('/medicos').send(medicoBody()).expect(201);
     // Consultas arrive with the scheduling issue; until then the guard is proven on a stored record.
-    const consulta = (inicio: string, status: string) => ({
-      id: `c-${inicio}-${status}`, medicoId: a.body.id, pacienteId: 'p', inicio, fim: inicio, status,
-    });
-    await container.store.transact((tx) => {
-      tx.put('consultas', consulta('2026-11-01T09:00:00-03:00', 'agendada')); // past
-      tx.put('consultas', consulta('2026-12-10T09:00:00-03:00', 'cancelada')); // future but cancelled
+    const consulta = (inicio: string, status: string) =>
+      ({ id: `c-${inicio}-${status}`, medicoId: a.body.id, pacienteId: 'p', inicio, fim: inicio, status }) as unknown as ConsultaRecord;
+    await container.storage.run(async (tx) => {
+      await tx.consultas.save(consulta('2026-11-01T09:00:00-03:00', 'agendada')); // past
+      await tx.consultas.save(consulta('2026-12-10T09:00:00-03:00', 'cancelada')); // future but cancelled
     });
     expect((await request(app).delete(`/medicos/${a.body.id}`)).status).toBe(409);
     const free = await request(app).post('/medicos').send(medicoBody({ crm: '99887/SP' })).expect(201);
@@ -219,7 +219,7 @@ describe('GET, PUT, DELETE /medicos/{id}', () => {
 
     const b = await request(app).post('/medicos').send(medicoBody({ crm: '55443/RJ' })).expect(201);
     const future = { ...consulta('2026-12-10T09:00:00-03:00', 'agendada'), medicoId: b.body.id as string };
-    await container.store.transact((tx) => tx.put('consultas', future));
+    await container.storage.run((tx) => tx.consultas.save(future));
     const res = await request(app).delete(`/medicos/${b.body.id}`);
     expect(res.status).toBe(409);
     expect(res.body).toMatchObject({ type: '/problemas/exclusao-bloqueada', status: 409 });

@@ -109,15 +109,15 @@ describe('GET, PUT, DELETE /pacientes/{id}', () => {
   it('when the paciente has a future agendada consulta, then DELETE answers 409; otherwise 204', async () => {
     const { app, container } = await makeApp();
     const a = await request(app).post('/pacientes').send(pacienteBody()).expect(201);
-    await container.store.transact((tx) =>
-      tx.put('consultas', {
+    await container.storage.run((tx) =>
+      tx.consultas.save({
         id: 'c1', medicoId: 'm', pacienteId: a.body.id, inicio: '2026-12-02T10:00:00-03:00', fim: '2026-12-02T10:30:00-03:00', status: 'agendada',
       } as never),
     );
     const res = await request(app).delete(`/pacientes/${a.body.id}`);
     expect(res.status).toBe(409);
     expect(res.body.type).toBe('/problemas/exclusao-bloqueada');
-    await container.store.transact((tx) => tx.delete('consultas', 'c1'));
+    await container.storage.run((tx) => tx.consultas.remove('c1'));
     await request(app).delete(`/pacientes/${a.body.id}`).expect(204);
     await request(app).get(`/pacientes/${a.body.id}`).expect(404);
   });

@@ -62,7 +62,7 @@ async function knownClinic(t: App): Promise<void> {
     };
   };
   // Written straight to the store: past consultas cannot be booked, and old durations no longer can.
-  await t.container.store.transact((tx) => {
+  await t.container.store!.transact((tx) => {
     for (const c of [
       consulta(anh, '2026-11-30T08:00:00-03:00', 30, 'realizada'),
       consulta(anh, '2026-11-30T08:30:00-03:00', 30, 'faltou'),

@@ -76,7 +76,7 @@ describe('PDF reports', () => {
     const t = await makeApp();
     const { medicoId, pacienteId } = await clinic(t.app);
     // 6,000 consultas written straight to the store (the booking path is tested elsewhere).
-    await t.container.store.transact((tx) => {
+    await t.container.store!.transact((tx) => {
       for (let i = 0; i < 6000; i++) {
         const start = Date.parse('2026-12-01T11:00:00Z') + i * 10 * 60_000;
         const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z');

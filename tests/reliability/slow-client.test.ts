@@ -66,7 +66,7 @@ describe('slow clients', () => {
     const { answer, ms } = await closed;
     expect(answer).toMatch(/^HTTP\/1\.1 408 /);
     expect(ms).toBeLessThan(5000);
-    expect(t.container.store.count('pacientes')).toBe(0);
+    expect(t.container.store!.count('pacientes')).toBe(0);
     // The server is fine afterwards.
     expect((await fetch(`http://127.0.0.1:${port}/health`)).status).toBe(200);
     await stop(server);

@@ -34,7 +34,7 @@ describe('free-text limits', () => {
     const ok = await request(app).post(url).send(body(atLimit));
     expect(ok.status, JSON.stringify(ok.body)).toBe(201);
     expect(ok.body[field]).toBe(atLimit[field]);
-    expect(container.store.count(url.slice(1))).toBe(1);
+    expect(container.store!.count(url.slice(1))).toBe(1);
   });
 
   it('when observações pass their limit on booking or on closing a consulta, then 400 naming observacoes; at the limit, with line breaks, they are kept', async () => {
@@ -84,7 +84,7 @@ describe('control and bidi-override characters', () => {
       expect(res.status).toBe(400);
       expect(res.body.errors).toEqual([{ path: 'nome', message: CONTROL_CHARACTERS_MESSAGE }]);
     }
-    expect(container.store.count('medicos') + container.store.count('pacientes')).toBe(0);
+    expect(container.store!.count('medicos') + container.store!.count('pacientes')).toBe(0);
   });
 
   it('when especialidade, observações or motivo hold a bidi override or NUL, then 400 naming each', async () => {

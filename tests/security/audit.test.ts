@@ -225,7 +225,7 @@ describe('audit trail: the outbox', () => {
     await request(rawApp).post('/auth/login').send({ email: 'rita@clinica.local', senha: 'uma-senha-bem-longa' }).expect(200);
     await container.auditor.flush();
 
-    expect(container.store.count(COLLECTIONS.auditoriaPendente)).toBe(0);
+    expect((await container.storage.counts())[COLLECTIONS.auditoriaPendente]).toBe(0);
     const { items } = await trail(app, { limit: 500 });
     const acoes = items.map((e) => e.acao);
     for (const acao of ['medico.criar', 'paciente.criar', 'consulta.agendar', 'consulta.cancelar', 'paciente.atualizar', 'usuario.criar', 'auth.login']) {

@@ -177,8 +177,8 @@ describe('first admin and users', () => {
     // makeApp already made its own admin directly in the store; a fresh store shows the first-start path.
     expect(await container.services.usuarios.ensureFirstAdmin('chefe@clinica.local', 'senha-inicial-123')).toBeUndefined();
     const fresh = await makeApp({ signedIn: false, env: { SEED: 'false' } });
-    for (const u of fresh.container.repositories.usuarios.list(10, 0).items) {
-      await fresh.container.store.transact((tx) => fresh.container.repositories.usuarios.remove(tx, u.id));
+    for (const u of (await fresh.container.storage.usuarios.list(10, 0)).items) {
+      await fresh.container.storage.run((tx) => tx.usuarios.remove(u.id));
     }
     const generated = await fresh.container.services.usuarios.ensureFirstAdmin('chefe@clinica.local', undefined);
     expect(generated).toMatch(/^[\w-]{20}$/);
@@ -188,7 +188,7 @@ describe('first admin and users', () => {
 
   it('when the last active admin would be removed or demoted, then 409', async () => {
     const { app, container, adminToken } = await withUser();
-    const admins = container.repositories.usuarios.list(50, 0).items.filter((u) => u.papel === 'admin');
+    const admins = (await container.storage.usuarios.list(50, 0)).items.filter((u) => u.papel === 'admin');
     expect(admins).toHaveLength(1);
     const res = await request(app).delete(`/usuarios/${admins[0]!.id}`).set(bearer(adminToken));
     expect(res.body).toMatchObject({ status: 409, type: '/problemas/ultimo-admin' });

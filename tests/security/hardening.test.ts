@@ -18,7 +18,7 @@ async function withCookie(env: Record<string, string> = {}) {
 describe('CSRF', () => {
   it('when a cross-site page posts with the session cookie (bodiless, text/plain or JSON), then 403 and nothing happens', async () => {
     const { app, cookie, container } = await withCookie();
-    const before = container.store.count('medicos');
+    const before = (await container.storage.counts()).medicos;
     const attempts = [
       request(app).post('/sistema/tasks/backup').set('Cookie', cookie).set('Origin', 'https://evil.example'),
       request(app).post('/sistema/backups/backup-20260101-000000.zip/restaurar').set('Cookie', cookie).set('Origin', 'https://evil.example'),
@@ -34,7 +34,7 @@ describe('CSRF', () => {
       expect(res.status).toBe(403);
       expect(res.body).toMatchObject({ type: '/problemas/origem-nao-permitida' });
     }
-    expect(container.store.count('medicos')).toBe(before);
+    expect((await container.storage.counts()).medicos).toBe(before);
     expect(container.queue.list({ limit: 50 }).length).toBe(0);
     await request(app).get('/auth/sessao').set('Cookie', cookie).expect(200); // the session survived
   });

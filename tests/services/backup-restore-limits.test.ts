@@ -6,6 +6,7 @@ import { AppError } from '../../src/core/errors.js';
 import { MemoryStore } from '../../src/infra/storage/json/memory-store.js';
 import { BackupService } from '../../src/services/backup.service.js';
 import { silentLogger } from '../helpers/logger.js';
+import { recordStorage } from '../helpers/record-storage.js';
 import { tempDir } from '../helpers/tmp.js';
 import { bombManifest, writeBombZip, type BombEntry } from '../helpers/zip-bomb.js';
 
@@ -18,7 +19,7 @@ async function makeService() {
   await store.transact((tx) => tx.put('notas', { id: 'n1', texto: 'antes' } as never));
   const backupDir = tempDir('agenda-bomb-');
   const service = new BackupService({
-    store, backupDir, keep: 20, clock: new ManualClock(new Date('2026-11-30T15:00:00Z')), timezone: 'America/Sao_Paulo', logger: silentLogger,
+    storage: recordStorage(store), backupDir, keep: 20, clock: new ManualClock(new Date('2026-11-30T15:00:00Z')), timezone: 'America/Sao_Paulo', logger: silentLogger,
   });
   return { service, store, backupDir };
 }

@@ -7,6 +7,7 @@ import { AppError } from '../../src/core/errors.js';
 import { MemoryStore } from '../../src/infra/storage/json/memory-store.js';
 import { BackupService, type BackupServiceDeps } from '../../src/services/backup.service.js';
 import { silentLogger } from '../helpers/logger.js';
+import { recordStorage } from '../helpers/record-storage.js';
 import { tempDir } from '../helpers/tmp.js';
 
 const NOW = new Date('2026-11-30T15:00:00Z'); // 12:00 in São Paulo
@@ -19,7 +20,7 @@ async function makeService(overrides: Partial<BackupServiceDeps> = {}) {
   });
   const backupDir = overrides.backupDir ?? tempDir('agenda-backup-');
   const service = new BackupService({
-    store, backupDir, keep: 20, clock: new ManualClock(NOW), timezone: 'America/Sao_Paulo', logger: silentLogger, ...overrides,
+    storage: recordStorage(store), backupDir, keep: 20, clock: new ManualClock(NOW), timezone: 'America/Sao_Paulo', logger: silentLogger, ...overrides,
   });
   return { service, store, backupDir };
 }

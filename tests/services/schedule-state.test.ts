@@ -1,19 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { AppError } from '../../src/core/errors.js';
-import { ScheduleState, type ScheduleEvent } from '../../src/infra/schedule-state.js';
+import { ScheduleState, type ScheduleEvent } from '../../src/domain/schedule-state.js';
+import { JsonStorage } from '../../src/infra/storage/json/json-storage.js';
 import { MemoryStore } from '../../src/infra/storage/json/memory-store.js';
 import { ALL_COLLECTIONS } from '../../src/repositories/collections.js';
-import { ConsultaRepository, type ConsultaRecord } from '../../src/infra/storage/json/repositories/consulta.repository.js';
+import type { ConsultaRecord } from '../../src/repositories/port.js';
 
 function setup() {
-  const store = new MemoryStore(ALL_COLLECTIONS);
+  const storage = new JsonStorage(new MemoryStore(ALL_COLLECTIONS));
   const clock = new ManualClock(new Date('2026-11-30T15:00:00Z'));
-  const consultas = new ConsultaRepository(store);
-  const schedule = new ScheduleState({ store, consultas, clock, timezone: 'America/Sao_Paulo', reservationTtlMs: 1000 });
+  const schedule = new ScheduleState({ changes: storage.changes, consultas: storage.consultas, clock, timezone: 'America/Sao_Paulo', reservationTtlMs: 1000 });
   const events: ScheduleEvent[] = [];
   schedule.subscribe((e) => events.push(e));
-  return { store, clock, schedule, events };
+  const save = (c: ConsultaRecord) => storage.run((tx) => tx.consultas.save(c));
+  return { save, clock, schedule, events };
 }
 
 const slot = { inicioMs: Date.parse('2026-12-07T11:00:00Z'), fimMs: Date.parse('2026-12-07T11:30:00Z') };
@@ -22,12 +23,12 @@ const consulta = (status: ConsultaRecord['status'], inicio = '2026-12-07T08:00:0
 });
 
 describe('ScheduleState', () => {
-  it('when reserved twice, then the second is refused, and a release frees it', () => {
+  it('when reserved twice, then the second is refused, and a release frees it', async () => {
     const { schedule, events } = setup();
-    const r = schedule.reserve('m1', slot);
-    expect(() => schedule.reserve('m1', slot)).toThrow(AppError);
-    schedule.release(r);
-    schedule.release(r); // a second release changes nothing
+    const r = await schedule.reserve('m1', slot);
+    await expect(schedule.reserve('m1', slot)).rejects.toThrow(AppError);
+    await schedule.release(r);
+    await schedule.release(r); // a second release changes nothing
     expect(events.map((e) => e.type)).toEqual(['horario_reservado', 'horario_disponivel']);
     expect(events[0]).toEqual({
       type: 'horario_reservado', medicoId: 'm1', inicio: '2026-12-07T08:00:00-03:00', fim: '2026-12-07T08:30:00-03:00', estado: 'reservado',
@@ -35,20 +36,20 @@ describe('ScheduleState', () => {
   });
 
   it('when an agendada consulta is committed on a reserved slot, then it becomes ocupado and the release is a no-op', async () => {
-    const { store, schedule, events } = setup();
-    const r = schedule.reserve('m1', slot);
-    await store.transact((tx) => tx.put('consultas', consulta('agendada')));
-    schedule.release(r);
+    const { save, schedule, events } = setup();
+    const r = await schedule.reserve('m1', slot);
+    await save(consulta('agendada'));
+    await schedule.release(r);
     expect(events.map((e) => e.type)).toEqual(['horario_reservado', 'horario_ocupado']);
     expect(events[1]).toMatchObject({ estado: 'ocupado', consultaId: 'c1' });
-    expect(() => schedule.reserve('m1', slot)).toThrow(AppError);
+    await expect(schedule.reserve('m1', slot)).rejects.toThrow(AppError);
   });
 
   it('when a consulta is cancelled or moved, then its old slot goes back to disponivel', async () => {
-    const { store, events } = setup();
-    await store.transact((tx) => tx.put('consultas', consulta('agendada')));
-    await store.transact((tx) => tx.put('consultas', consulta('agendada', '2026-12-07T09:00:00-03:00', '2026-12-07T09:30:00-03:00')));
-    await store.transact((tx) => tx.put('consultas', consulta('cancelada', '2026-12-07T09:00:00-03:00', '2026-12-07T09:30:00-03:00')));
+    const { save, events } = setup();
+    await save(consulta('agendada'));
+    await save(consulta('agendada', '2026-12-07T09:00:00-03:00', '2026-12-07T09:30:00-03:00'));
+    await save(consulta('cancelada', '2026-12-07T09:00:00-03:00', '2026-12-07T09:30:00-03:00'));
     expect(events.map((e) => (e.type === 'resync' ? e.type : `${e.type} ${e.inicio.slice(11, 16)}`))).toEqual([
       'horario_ocupado 08:00',
       'horario_disponivel 08:00',
@@ -58,15 +59,55 @@ describe('ScheduleState', () => {
     ]);
   });
 
-  it('when a reservation outlives its time, then it expires back to disponivel', () => {
+  it('when a reservation outlives its time, then it expires back to disponivel', async () => {
     const { schedule, clock, events } = setup();
-    schedule.reserve('m1', slot);
+    await schedule.reserve('m1', slot);
     clock.advance(999);
-    schedule.expire();
+    await schedule.expire();
     expect(schedule.reservedCount).toBe(1);
     clock.advance(1);
-    schedule.expire();
+    await schedule.expire();
     expect(schedule.reservedCount).toBe(0);
     expect(events.map((e) => e.type)).toEqual(['horario_reservado', 'horario_disponivel']);
+  });
+
+  it('when two requests reserve one slot while the conflict query is in flight, then exactly one gets it', async () => {
+    // A driver whose queries take real time (a database): both requests are past the first in-memory check
+    // before either query answers.
+    const { changes } = new JsonStorage(new MemoryStore(ALL_COLLECTIONS));
+    const answers: (() => void)[] = [];
+    const consultas = { medicoConflict: () => new Promise<undefined>((resolve) => answers.push(() => resolve(undefined))) };
+    const schedule = new ScheduleState({ changes, consultas, clock: new ManualClock(new Date('2026-11-30T15:00:00Z')), timezone: 'America/Sao_Paulo' });
+    const first = schedule.reserve('m1', slot);
+    const second = schedule.reserve('m1', slot);
+    expect(answers).toHaveLength(2);
+    for (const answer of answers) answer();
+    const results = await Promise.allSettled([first, second]);
+    expect(results.map((r) => r.status).sort()).toEqual(['fulfilled', 'rejected']);
+    expect(schedule.reservedCount).toBe(1);
+    schedule.stop();
+  });
+
+  it('when the slot is reserved again while a release awaits its query, then the release stays silent', async () => {
+    const { changes } = new JsonStorage(new MemoryStore(ALL_COLLECTIONS));
+    const answers: (() => void)[] = [];
+    const consultas = { medicoConflict: () => new Promise<undefined>((resolve) => answers.push(() => resolve(undefined))) };
+    const schedule = new ScheduleState({ changes, consultas, clock: new ManualClock(new Date('2026-11-30T15:00:00Z')), timezone: 'America/Sao_Paulo' });
+    const events: ScheduleEvent[] = [];
+    schedule.subscribe((e) => events.push(e));
+    const reserving = schedule.reserve('m1', slot);
+    answers.shift()!();
+    const r = await reserving;
+    const releasing = schedule.release(r);
+    const again = schedule.reserve('m1', slot);
+    const [releaseQuery, reserveQuery] = [answers.shift()!, answers.shift()!];
+    reserveQuery(); // the new reservation's query answers first, and it takes the slot
+    await again;
+    releaseQuery(); // then the release's query: no holder, but its news is older than the reservation
+    await releasing;
+    // The last word is the newer reservation, not the release's `disponivel`.
+    expect(events.map((e) => e.type)).toEqual(['horario_reservado', 'horario_reservado']);
+    expect(schedule.isReserved('m1', slot.inicioMs)).toBe(true);
+    schedule.stop();
   });
 });

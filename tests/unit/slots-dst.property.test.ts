@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { formatInstant } from '../../src/core/time.js';
-import { slotsForDate } from '../../src/services/slots.js';
+import { slotsForDate } from '../../src/domain/slots.js';
 
 /**
  * Property: whatever the zone, the working intervals and the date (around each zone's daylight-saving changes),

@@ -40,7 +40,10 @@ export class Indexed {
   readonly idempotency: IdempotencyRepository;
   readonly outbox: SortedView<StagedAuditEntry>;
 
-  constructor(readonly store: Store, timezone: string) {
+  /** The port's reads, built once: a unit of work reuses them (they see its writes: memory is shared). */
+  readonly reads: Reads;
+
+  constructor(readonly store: Store) {
     this.medicos = new MedicoRepository(store);
     this.pacientes = new PacienteRepository(store);
     this.consultas = new ConsultaRepository(store);
@@ -48,13 +51,14 @@ export class Indexed {
     this.sessoes = new SessaoRepository(store);
     this.bloqueios = new BloqueioRepository(store);
     this.feriados = new FeriadoRepository(store);
-    this.listaEspera = new ListaEsperaRepository(store, timezone);
+    this.listaEspera = new ListaEsperaRepository(store);
     this.idempotency = new IdempotencyRepository(store);
     this.outbox = new SortedView<StagedAuditEntry>(store, COLLECTIONS.auditoriaPendente, (a, b) => a.staged - b.staged || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    this.reads = this.makeReads();
   }
 
   /** The port's reads over these indexes. */
-  reads(): Reads {
+  private makeReads(): Reads {
     const { medicos, pacientes, consultas, usuarios, sessoes, bloqueios, feriados, listaEspera, idempotency, outbox, store } = this;
     return {
       medicos: {
@@ -123,7 +127,7 @@ export class Indexed {
 
   /** Reads plus writes through one transaction of the store. */
   unitOfWork(tx: Tx): UnitOfWork {
-    const reads = this.reads();
+    const reads = this.reads;
     const writes = <T extends Entity>(collection: string): Writes<T> => ({
       save: async (record) => tx.put(collection, record),
       remove: async (id) => tx.delete(collection, id),
@@ -166,9 +170,9 @@ export class JsonStorage implements StoragePort {
   readonly indexed: Indexed;
 
   /** `store` is the file store of the data directory (or a memory store in tests); it is opened by `open()`. */
-  constructor(readonly store: Store, timezone: string) {
-    this.indexed = new Indexed(store, timezone);
-    const reads = this.indexed.reads();
+  constructor(readonly store: Store) {
+    this.indexed = new Indexed(store);
+    const reads = this.indexed.reads;
     this.medicos = reads.medicos;
     this.pacientes = reads.pacientes;
     this.consultas = reads.consultas;

@@ -2,11 +2,10 @@ import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import { formatInstant } from '../core/time.js';
 import { COLLECTIONS } from '../repositories/collections.js';
-import { times, type ConsultaRecord, type ConsultaRepository } from './storage/json/repositories/consulta.repository.js';
-import { holdsSlot as statusHoldsSlot } from '../domain/consulta-status.js';
+import type { Change, ChangeFeed, ConsultaReads, ConsultaRecord } from '../repositories/port.js';
+import { holdsSlot as statusHoldsSlot } from './consulta-status.js';
 import type { SlotEstado, StatusConsulta } from '../schemas/consulta.schema.js';
-import type { SlotTime } from '../services/slots.js';
-import type { Change, Store } from './storage/json/store.js';
+import type { SlotTime } from './slots.js';
 
 export type SlotEventType = 'horario_reservado' | 'horario_ocupado' | 'horario_disponivel';
 
@@ -56,8 +55,10 @@ const EVENT_OF: Record<SlotEstado, SlotEventType> = {
 };
 
 export interface ScheduleStateDeps {
-  store: Store;
-  consultas: ConsultaRepository;
+  /** The storage port's change feed: commits drive `ocupado`, resets make clients refetch. */
+  changes: ChangeFeed;
+  /** Committed consultas: what a reservation is checked against. */
+  consultas: Pick<ConsultaReads, 'medicoConflict'>;
   clock: Clock;
   timezone: string;
   /** A reservation whose booking never finishes returns to `disponivel` after this long. */
@@ -72,15 +73,24 @@ export interface ScheduleStateDeps {
  *         └──────────────────────┴────────────────────────────────────────────┘
  *
  * `reservado` lives here, in memory: a booking in flight. `ocupado` is derived from durable data: a slot is
- * occupied while a consulta of any status but `cancelada` holds it (encaixes never hold a slot). Commits — this process's after fsync, or another process's
- * once read from the journal — drive the `→ ocupado` and `ocupado →` transitions, so every transition emits
- * exactly one event, in order, and nothing else changes slot state.
+ * occupied while a consulta of any status but `cancelada` holds it (encaixes never hold a slot). Commits — this
+ * process's once durable, or another process's once seen on the storage port's change feed — drive the
+ * `→ ocupado` and `ocupado →` transitions, so every transition emits exactly one event, in order, and nothing
+ * else changes slot state.
  *
- * Check-and-reserve is atomic because it is synchronous: JavaScript runs it to the end before any other
- * request is looked at. Across processes, the booking worker's check under the file lock is what decides.
+ * Check-and-reserve is atomic within the process: the conflict query is awaited, but the reservation map is
+ * checked again after it and the slot taken in the same synchronous run, so two requests of one process cannot
+ * both reserve. It is only a fast first answer: across processes, the booking worker's unit of work (and with
+ * PostgreSQL the database's exclusion constraint) is what decides.
  */
 export class ScheduleState {
   private readonly reservations = new Map<string, Reservation>();
+  /**
+   * Releases waiting for their conflict query, by slot. A release decides its event after that await; any event
+   * for the slot that goes out meanwhile (a commit, a new reservation) is newer and removes the entry, and the
+   * release then stays silent, so clients never end on a stale state.
+   */
+  private readonly releasing = new Map<string, Reservation>();
   private readonly listeners = new Set<(event: ScheduleEvent) => void>();
   private readonly ttlMs: number;
   private readonly sweeper: NodeJS.Timeout;
@@ -89,24 +99,23 @@ export class ScheduleState {
   constructor(private readonly deps: ScheduleStateDeps) {
     this.ttlMs = deps.reservationTtlMs ?? 60_000;
     this.unsubscribe = [
-      deps.store.onCommit((changes) => this.onCommitted(changes)),
-      deps.store.subscribe({
-        change: () => undefined,
-        // A full reload (another process's checkpoint, a restore) may hide transitions: clients refetch.
-        reset: (collection) => {
-          if (collection === COLLECTIONS.consultas) this.emit({ type: 'resync' });
-        },
+      deps.changes.onCommit((changes) => this.onCommitted(changes)),
+      // A full reload (another process's checkpoint, a restore, a gap in the feed) may hide transitions: clients refetch.
+      deps.changes.onReset((collection) => {
+        if (collection === COLLECTIONS.consultas) this.emit({ type: 'resync' });
       }),
     ];
-    this.sweeper = setInterval(() => this.expire(), 1000).unref();
+    this.sweeper = setInterval(() => void this.expire(), 1000).unref();
   }
 
-  /** Reserves a free slot, or throws HORARIO_OCUPADO when it is reserved or occupied. */
-  reserve(medicoId: string, slot: SlotTime): Reservation {
+  /** Reserves a free slot, or rejects with HORARIO_OCUPADO when it is reserved or occupied. */
+  async reserve(medicoId: string, slot: SlotTime): Promise<Reservation> {
     const key = slotKey(medicoId, slot.inicioMs);
-    if (this.reservations.has(key) || this.deps.consultas.medicoConflict(medicoId, slot.inicioMs, slot.fimMs)) {
-      throw new AppError('HORARIO_OCUPADO', 'Este horário já está reservado ou ocupado.');
-    }
+    if (this.reservations.has(key)) throw occupied();
+    const holder = await this.deps.consultas.medicoConflict(medicoId, slot.inicioMs, slot.fimMs);
+    // Another request of this process may have reserved the slot while the query ran: look again, and take
+    // the slot in this same synchronous run.
+    if (holder || this.reservations.has(key)) throw occupied();
     const reservation: Reservation = {
       key,
       medicoId,
@@ -119,11 +128,24 @@ export class ScheduleState {
     return reservation;
   }
 
-  /** Gives a reservation back (booking failed or finished). A no-op once a commit has occupied the slot. */
-  release(reservation: Reservation): void {
+  /**
+   * Gives a reservation back (booking failed or finished). A no-op once a commit has occupied the slot. The slot
+   * stops being reserved at once; the event (`ocupado` when a consulta holds it after all, else `disponivel`)
+   * follows the conflict query, unless a newer event for the slot went out meanwhile.
+   */
+  async release(reservation: Reservation): Promise<void> {
     if (this.reservations.get(reservation.key) !== reservation) return;
     this.reservations.delete(reservation.key);
-    const holder = this.deps.consultas.medicoConflict(reservation.medicoId, reservation.inicioMs, reservation.fimMs);
+    this.releasing.set(reservation.key, reservation);
+    let holder: ConsultaRecord | undefined;
+    try {
+      holder = await this.deps.consultas.medicoConflict(reservation.medicoId, reservation.inicioMs, reservation.fimMs);
+    } catch {
+      // Storage unreachable: the slot is free as far as this process knows; a later commit corrects it.
+      holder = undefined;
+    }
+    if (this.releasing.get(reservation.key) !== reservation) return;
+    this.releasing.delete(reservation.key);
     if (holder) this.emitSlot('ocupado', reservation.medicoId, reservation.inicioMs, reservation.fimMs, holder.id);
     else this.emitSlot('disponivel', reservation.medicoId, reservation.inicioMs, reservation.fimMs);
   }
@@ -137,10 +159,12 @@ export class ScheduleState {
   }
 
   /** Releases reservations past their time (a task that hung or was lost). */
-  expire(now = this.deps.clock.now().getTime()): void {
+  async expire(now = this.deps.clock.now().getTime()): Promise<void> {
+    const releases: Promise<void>[] = [];
     for (const reservation of [...this.reservations.values()]) {
-      if (reservation.expiresAt <= now) this.release(reservation);
+      if (reservation.expiresAt <= now) releases.push(this.release(reservation));
     }
+    await Promise.all(releases);
   }
 
   subscribe(listener: (event: ScheduleEvent) => void): () => void {
@@ -193,6 +217,7 @@ export class ScheduleState {
   }
 
   private emitSlot(estado: SlotEstado, medicoId: string, inicioMs: number, fimMs: number, consultaId?: string, antes?: SlotEstado): void {
+    if (this.releasing.size > 0) this.releasing.delete(slotKey(medicoId, inicioMs));
     const zone = this.deps.timezone;
     this.emit({
       type: EVENT_OF[estado],
@@ -208,6 +233,13 @@ export class ScheduleState {
   private emit(event: ScheduleEvent): void {
     for (const listener of this.listeners) listener(event);
   }
+}
+
+const occupied = () => new AppError('HORARIO_OCUPADO', 'Este horário já está reservado ou ocupado.');
+
+/** `inicio` and `fim` as ms since the epoch. */
+function times(c: ConsultaRecord): { inicio: number; fim: number } {
+  return { inicio: Date.parse(c.inicio), fim: Date.parse(c.fim) };
 }
 
 function slotKey(medicoId: string, inicioMs: number): string {

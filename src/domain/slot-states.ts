@@ -1,26 +1,29 @@
-import type { Clock } from '../core/clock.js';
 import { instantMs } from '../core/time.js';
-import { holdsSlot } from '../domain/consulta-status.js';
-import type { ScheduleState } from '../infra/schedule-state.js';
-import type { BloqueioRepository, BloqueioSpan } from '../infra/storage/json/repositories/bloqueio.repository.js';
-import type { ConsultaRepository } from '../infra/storage/json/repositories/consulta.repository.js';
+import { holdsSlot } from './consulta-status.js';
+import type { ScheduleState } from './schedule-state.js';
+import type { ConsultaRecord, Reads } from '../repositories/port.js';
 import type { AgendaEstado } from '../schemas/agenda.schema.js';
+import type { Bloqueio } from '../schemas/bloqueio.schema.js';
 import type { Medico } from '../schemas/medico.schema.js';
-import { MEDICO_INATIVO } from './bloqueio.service.js';
-import type { FeriadoService } from './feriado.service.js';
 import { localDate, slotsForDate, type SlotTime } from './slots.js';
 
-/** A slot of the agenda and its state, as instants. */
-export interface SlotState extends SlotTime {
-  estado: AgendaEstado;
+/** The `motivo` of every slot of an inactive médico. */
+export const MEDICO_INATIVO = 'Médico inativo';
+
+/** The closing holidays of a range of dates: the name of the one on `date` (`YYYY-MM-DD`), if any. */
+export type Closures = (date: string) => string | undefined;
+
+/** Where the holidays that close the clinic come from (FeriadoService): looked up once per range. */
+export interface ClosingHolidays {
+  closures(firstDate: string, lastDate: string): Promise<Closures>;
 }
 
-/**
- * A médico's slots of one local date (`YYYY-MM-DD`) with their states: what the agenda shows, without JSON.
- * The agenda, the waiting list and `GET /horarios-livres` all read slot states through {@link SlotStates}, so
- * none can offer a slot the agenda shows as anything but `disponivel`.
- */
-export type DaySlotStates = (medico: Medico, date: string) => readonly SlotState[];
+/** A bloqueio with its times parsed: [inicioMs, fimMs). */
+interface BloqueioSpan {
+  bloqueio: Bloqueio;
+  inicioMs: number;
+  fimMs: number;
+}
 
 /** Receives each slot of a day in order: its state, the consulta holding it, and why it is `bloqueado`. */
 export type SlotVisitor = (inicioMs: number, fimMs: number, estado: AgendaEstado, consultaId: string | undefined, motivo: string | undefined) => void;
@@ -33,42 +36,39 @@ export interface EncaixeSpan {
 }
 
 export interface SlotStatesDeps {
-  consultas: ConsultaRepository;
-  bloqueios: BloqueioRepository;
-  feriados: FeriadoService;
+  /** Committed consultas and bloqueios (the storage port). */
+  storage: Pick<Reads, 'consultas' | 'bloqueios'>;
+  feriados: ClosingHolidays;
   schedule: ScheduleState;
-  clock: Clock;
   timezone: string;
 }
 
 /** The longest consulta (`duracaoConsultaMin` ≤ 240): how far back a consulta overlapping a day can start. */
 const LONGEST_MS = 240 * 60_000;
 const DAY_MS = 86_400_000;
+const NO_CLOSURES: Closures = () => undefined;
 
 /**
- * The one place that decides a slot's state. In order: `reservado` (a booking in flight), `ocupado` (a consulta
+ * The one place that decides a slot's state: the agenda, the waiting list and `GET /horarios-livres` all read
+ * slot states through a {@link SlotSweep}, so none can offer a slot the agenda shows as anything but
+ * `disponivel`. In order: `reservado` (a booking in flight), `ocupado` (a consulta
  * holds it: any status but `cancelada`, never an encaixe), `bloqueado` (inactive médico, a bloqueio, a closing
  * holiday), `passado` (it has started), else `disponivel`.
  */
 export class SlotStates {
   constructor(private readonly deps: SlotStatesDeps) {}
 
-  /** A sweep over the médico's dates from `firstDate` to `lastDate`, visited in order, as of `now`. */
-  sweep(medico: Medico, firstDate: string, lastDate: string, now: number): SlotSweep {
-    return new SlotSweep(this.deps, medico, firstDate, lastDate, now);
+  /**
+   * A sweep over the médico's dates from `firstDate` to `lastDate`, visited in order, as of `now`: the range's
+   * consultas, bloqueios and holidays are read first (one query each), then every day is computed without I/O.
+   */
+  sweep(medico: Medico, firstDate: string, lastDate: string, now: number): Promise<SlotSweep> {
+    return SlotSweep.load(this.deps, medico, firstDate, lastDate, now);
   }
-
-  /** One date's slot states as objects (for the waiting list and the free-slot cache). */
-  readonly day: DaySlotStates = (medico, date) => {
-    const sweep = this.sweep(medico, date, date, this.deps.clock.now().getTime());
-    const out: SlotState[] = [];
-    sweep.visit(date, sweep.cuts(date), (inicioMs, fimMs, estado) => out.push({ inicioMs, fimMs, estado }));
-    return out;
-  };
 }
 
 /**
- * The consultas and bloqueios of a date range, looked up once, then met with each day's slots in order:
+ * The consultas, bloqueios and holidays of a date range, looked up once, then met with each day's slots in order:
  * consultas that hold a slot never overlap one another (the booking rules see to it), so one forward pass
  * matches them with the slots, O(slots + consultas). Dates must be visited in increasing order.
  */
@@ -79,17 +79,36 @@ export class SlotSweep {
   private readonly blocks: readonly BloqueioSpan[];
   private next = 0;
 
-  constructor(
+  /** Reads what the range needs, then builds the sweep. */
+  static async load(deps: SlotStatesDeps, medico: Medico, firstDate: string, lastDate: string, now: number): Promise<SlotSweep> {
+    // A day either side of the UTC dates covers every zone offset.
+    const fromMs = Date.parse(`${firstDate}T00:00:00Z`) - DAY_MS;
+    const toMs = Date.parse(`${lastDate}T00:00:00Z`) + 2 * DAY_MS;
+    const [consultas, bloqueios, closures] = await Promise.all([
+      deps.storage.consultas.forMedicoBetween(medico.id, fromMs - LONGEST_MS, toMs),
+      deps.storage.bloqueios.ofMedico(medico.id),
+      // An inactive médico's slots are all closed: its holidays are never asked.
+      medico.ativo ? deps.feriados.closures(firstDate, lastDate) : NO_CLOSURES,
+    ]);
+    const blocks: BloqueioSpan[] = [];
+    for (const bloqueio of bloqueios) {
+      const span = { bloqueio, inicioMs: Date.parse(bloqueio.inicio), fimMs: Date.parse(bloqueio.fim) };
+      if (span.inicioMs < toMs && span.fimMs > fromMs) blocks.push(span);
+    }
+    return new SlotSweep(deps, medico, firstDate, lastDate, now, consultas, blocks, closures);
+  }
+
+  private constructor(
     private readonly deps: SlotStatesDeps,
     private readonly medico: Medico,
     firstDate: string,
     lastDate: string,
     private readonly now: number,
+    consultas: readonly ConsultaRecord[],
+    blocks: readonly BloqueioSpan[],
+    private readonly closures: Closures,
   ) {
-    // A day either side of the UTC dates covers every zone offset.
-    const fromMs = Date.parse(`${firstDate}T00:00:00Z`) - DAY_MS;
-    const toMs = Date.parse(`${lastDate}T00:00:00Z`) + 2 * DAY_MS;
-    for (const c of deps.consultas.forMedicoBetween(medico.id, fromMs - LONGEST_MS, toMs)) {
+    for (const c of consultas) {
       if (c.status === 'cancelada') continue;
       const span = { id: c.id, inicioMs: instantMs(c.inicio), fimMs: instantMs(c.fim) };
       if (holdsSlot(c)) this.held.push(span);
@@ -98,7 +117,7 @@ export class SlotSweep {
         if (day >= firstDate && day <= lastDate) this.encaixes.push(span);
       }
     }
-    this.blocks = deps.bloqueios.ofMedico(medico.id).filter((b) => b.inicioMs < toMs && b.fimMs > fromMs);
+    this.blocks = blocks;
   }
 
   /** The date's slots from the médico's working hours (cached per médico and date). */
@@ -112,7 +131,7 @@ export class SlotSweep {
     const { schedule } = this.deps;
     const { held, blocks, now } = this;
     const medicoId = this.medico.id;
-    const closed = this.medico.ativo ? this.deps.feriados.closingOn(date)?.nome : MEDICO_INATIVO;
+    const closed = this.medico.ativo ? this.closures(date) : MEDICO_INATIVO;
     const anyReserved = schedule.reservedCount > 0;
     for (const { inicioMs, fimMs } of slots) {
       // Consultas by start: skip those that ended before this slot could start (none lasts longer than LONGEST_MS).

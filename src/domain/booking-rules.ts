@@ -1,8 +1,6 @@
 import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
-import type { ConsultaRepository } from '../infra/storage/json/repositories/consulta.repository.js';
-import type { MedicoRepository } from '../infra/storage/json/repositories/medico.repository.js';
-import type { PacienteRepository } from '../infra/storage/json/repositories/paciente.repository.js';
+import type { Reads } from '../repositories/port.js';
 import type { Medico } from '../schemas/medico.schema.js';
 import { intervalEndMs, localDate, nextDate, slotStartingAt, startOfDate, wallClockToMs, type SlotTime } from './slots.js';
 
@@ -19,13 +17,18 @@ export interface EncaixeRequest extends BookingRequest {
   duracaoMin: number;
 }
 
-/** Says why [fromMs, toMs) of a médico cannot be booked (a bloqueio, a holiday), or undefined when it can. */
-export type BlockedReason = (medicoId: string, fromMs: number, toMs: number) => string | undefined;
+/** What the rules read: the storage port outside a unit of work, the unit of work (`tx`) inside one. */
+export type RuleReads = Pick<Reads, 'medicos' | 'pacientes' | 'consultas' | 'bloqueios' | 'feriados'>;
+
+/**
+ * Says why [fromMs, toMs) of a médico cannot be booked (a bloqueio, a holiday), or undefined when it can,
+ * reading through `reads` (so that inside a unit of work it sees what the unit of work sees).
+ */
+export type BlockedReason = (reads: RuleReads, medicoId: string, fromMs: number, toMs: number) => Promise<string | undefined>;
 
 export interface BookingRulesDeps {
-  medicos: MedicoRepository;
-  pacientes: PacienteRepository;
-  consultas: ConsultaRepository;
+  /** Where reads go when a rule is not given a unit of work: committed data. */
+  storage: RuleReads;
   clock: Clock;
   timezone: string;
   /** `AGENDA_HORIZONTE_DIAS`: how far ahead a consulta may start. */
@@ -39,19 +42,19 @@ const MAX_ENCAIXES_PADRAO = 2;
 const DAY_MS = 86_400_000;
 
 /**
- * Every scheduling rule, in one place. The request handler runs them against the cache to answer fast;
- * the booking worker runs them again inside the storage transaction, where the data is current across
- * processes, and only that second run decides.
+ * Every scheduling rule, in one place. The request handler runs them against committed data to answer fast;
+ * the booking worker runs them again inside the unit of work (each method takes its `tx` as `reads`), where
+ * the data is current across processes, and only that second run decides.
  */
 export class BookingRules {
   constructor(private readonly deps: BookingRulesDeps) {}
 
   /** 422 rules: the médico and paciente exist, the médico is active, the time is future and a slot start. */
-  slotFor(request: BookingRequest): { medico: Medico; slot: SlotTime } {
-    const medico = this.bookable(request);
+  async slotFor(request: BookingRequest, reads: RuleReads = this.deps.storage): Promise<{ medico: Medico; slot: SlotTime }> {
+    const medico = await this.bookable(request, reads);
     const slot = slotStartingAt(medico, request.inicioMs, this.deps.timezone);
     if (!slot) throw rule('inicio', 'O horário não é o início de um horário de atendimento do médico.');
-    this.assertNotBlocked(medico.id, slot);
+    await this.assertNotBlocked(reads, medico.id, slot);
     return { medico, slot };
   }
 
@@ -59,8 +62,8 @@ export class BookingRules {
    * 422 rules of an encaixe: those of any booking, then a whole minute whose whole span lies inside one working
    * interval of that day. Slots do not matter: an encaixe may start over an occupied one.
    */
-  encaixeFor(request: EncaixeRequest): { medico: Medico; slot: SlotTime } {
-    const medico = this.bookable(request);
+  async encaixeFor(request: EncaixeRequest, reads: RuleReads = this.deps.storage): Promise<{ medico: Medico; slot: SlotTime }> {
+    const medico = await this.bookable(request, reads);
     const { inicioMs } = request;
     if (inicioMs % 60_000 !== 0) throw rule('inicio', 'O encaixe começa num minuto exato (sem segundos).');
     const slot = { inicioMs, fimMs: inicioMs + request.duracaoMin * 60_000 };
@@ -71,43 +74,50 @@ export class BookingRules {
       (h) => h.diaSemana === weekday && wallClockToMs(date, h.inicio, zone, 'earliest') <= slot.inicioMs && slot.fimMs <= intervalEndMs(date, h.fim, zone),
     );
     if (!inside) throw rule('inicio', 'O encaixe precisa caber inteiro dentro de um horário de atendimento do médico.');
-    this.assertNotBlocked(medico.id, slot);
+    await this.assertNotBlocked(reads, medico.id, slot);
     return { medico, slot };
   }
 
-  /** 422 once the médico has `maxEncaixesDia` encaixes (not cancelled) on the encaixe's day. */
-  assertEncaixeLimit(medico: Medico, slot: SlotTime): void {
+  /** The local date an encaixe counts against (`maxEncaixesDia` is per médico and this day). */
+  encaixeDay(slot: SlotTime): string {
+    return localDate(slot.inicioMs, this.deps.timezone);
+  }
+
+  /**
+   * 422 once the médico has `maxEncaixesDia` encaixes (not cancelled) on the encaixe's day. Inside a unit of
+   * work, the caller first takes `tx.lock` on the médico and day, so two processes cannot both count below it.
+   */
+  async assertEncaixeLimit(medico: Medico, slot: SlotTime, reads: RuleReads = this.deps.storage): Promise<void> {
     const zone = this.deps.timezone;
-    const date = localDate(slot.inicioMs, zone);
+    const date = this.encaixeDay(slot);
     const max = medico.maxEncaixesDia ?? MAX_ENCAIXES_PADRAO;
-    const count = this.deps.consultas.encaixesBetween(medico.id, startOfDate(date, zone), startOfDate(nextDate(date), zone)).length;
+    const count = (await reads.consultas.encaixesBetween(medico.id, startOfDate(date, zone), startOfDate(nextDate(date), zone))).length;
     if (count >= max) {
       throw rule('encaixe', `O médico já tem ${count} encaixe(s) em ${date}; o limite é ${max} por dia.`);
     }
   }
 
   /** 409 rules: nobody holds the slot, and the paciente has no other consulta at that time. */
-  assertFree(request: BookingRequest, slot: SlotTime): void {
-    const { consultas } = this.deps;
-    if (consultas.medicoConflict(request.medicoId, slot.inicioMs, slot.fimMs, request.exceptConsultaId)) {
+  async assertFree(request: BookingRequest, slot: SlotTime, reads: RuleReads = this.deps.storage): Promise<void> {
+    if (await reads.consultas.medicoConflict(request.medicoId, slot.inicioMs, slot.fimMs, request.exceptConsultaId)) {
       throw new AppError('HORARIO_OCUPADO', 'Este horário já está ocupado.');
     }
-    this.assertPacienteFree(request, slot);
+    await this.assertPacienteFree(request, slot, reads);
   }
 
   /** 409 when the paciente has a consulta still to happen (any médico, encaixes too) overlapping the slot. */
-  assertPacienteFree(request: BookingRequest, slot: SlotTime): void {
-    if (this.deps.consultas.pacienteConflict(request.pacienteId, slot.inicioMs, slot.fimMs, request.exceptConsultaId)) {
+  async assertPacienteFree(request: BookingRequest, slot: SlotTime, reads: RuleReads = this.deps.storage): Promise<void> {
+    if (await reads.consultas.pacienteConflict(request.pacienteId, slot.inicioMs, slot.fimMs, request.exceptConsultaId)) {
       throw new AppError('CONFLITO_PACIENTE', 'O paciente já tem uma consulta agendada que coincide com este horário.');
     }
   }
 
   /** The médico, when the request may book at all: both exist, the médico is active, the time is ahead and within the horizon. */
-  private bookable(request: BookingRequest): Medico {
-    const { medicos, pacientes, clock, horizonDays } = this.deps;
-    const medico = medicos.get(request.medicoId);
+  private async bookable(request: BookingRequest, reads: RuleReads): Promise<Medico> {
+    const { clock, horizonDays } = this.deps;
+    const [medico, paciente] = await Promise.all([reads.medicos.get(request.medicoId), reads.pacientes.get(request.pacienteId)]);
     if (!medico) throw invalidReference('medicoId', 'Médico inexistente.');
-    if (!pacientes.get(request.pacienteId)) throw invalidReference('pacienteId', 'Paciente inexistente.');
+    if (!paciente) throw invalidReference('pacienteId', 'Paciente inexistente.');
     if (!medico.ativo) throw rule('medicoId', 'O médico está inativo e não recebe agendamentos.');
     const now = clock.now().getTime();
     if (request.inicioMs <= now) throw rule('inicio', 'O horário já passou.');
@@ -117,8 +127,8 @@ export class BookingRules {
     return medico;
   }
 
-  private assertNotBlocked(medicoId: string, slot: SlotTime): void {
-    const motivo = this.deps.blockedReason?.(medicoId, slot.inicioMs, slot.fimMs);
+  private async assertNotBlocked(reads: RuleReads, medicoId: string, slot: SlotTime): Promise<void> {
+    const motivo = await this.deps.blockedReason?.(reads, medicoId, slot.inicioMs, slot.fimMs);
     if (motivo !== undefined) throw rule('inicio', `O horário está bloqueado: ${motivo}.`);
   }
 }

@@ -1,0 +1,62 @@
+/**
+ * What PostgreSQL's refusals mean to the app. The services check every rule before they write (and answer with
+ * the same codes); the constraints are the backstop when two processes pass the check at the same moment, so a
+ * violation is answered exactly as the service's own check would have answered it.
+ */
+import { AppError, StorageUnavailableError } from '../../../core/errors.js';
+import { isConnectionError } from './pool.js';
+
+/** SQLSTATEs a unit of work is retried on: the database aborted it to keep transactions serializable. */
+const RETRYABLE = new Set(['40001', '40P01']);
+
+export const sqlState = (error: unknown): string | undefined => {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+};
+
+const constraintOf = (error: unknown): string | undefined => {
+  const constraint = (error as { constraint?: unknown } | null)?.constraint;
+  return typeof constraint === 'string' ? constraint : undefined;
+};
+
+/** True when the unit of work may simply run again (serialization failure, deadlock). */
+export function isRetryable(error: unknown): boolean {
+  const code = sqlState(error);
+  return code !== undefined && RETRYABLE.has(code);
+}
+
+/** The value a unique violation names (`Key (crm)=(12345SP) already exists.`), for the message. */
+const keyValue = (error: unknown): string | undefined => /\)=\((.*)\) already exists/.exec(String((error as { detail?: unknown }).detail ?? ''))?.[1];
+
+/** The domain error of each constraint, with the words the services use for the same rule. */
+const CONSTRAINTS: Readonly<Record<string, (error: unknown) => AppError>> = {
+  medicos_crm_key: (error) => {
+    const crm = keyValue(error);
+    return new AppError('CRM_DUPLICADO', crm ? `Já existe um médico com o CRM ${crm}.` : 'Já existe um médico com este CRM.', [{ path: 'crm', message: 'CRM já cadastrado.' }], {
+      cause: error,
+    });
+  },
+  pacientes_cpf_key: (error) =>
+    new AppError('CPF_DUPLICADO', 'Já existe um paciente com este CPF.', [{ path: 'cpf', message: 'CPF já cadastrado.' }], { cause: error }),
+  usuarios_email_key: (error) =>
+    new AppError('EMAIL_DUPLICADO', 'Já existe um usuário com este e-mail.', [{ path: 'email', message: 'E-mail já cadastrado.' }], { cause: error }),
+  consultas_medico_sem_sobreposicao: (error) => new AppError('HORARIO_OCUPADO', 'Este horário já está ocupado.', undefined, { cause: error }),
+  consultas_paciente_sem_sobreposicao: (error) =>
+    new AppError('CONFLITO_PACIENTE', 'O paciente já tem uma consulta agendada que coincide com este horário.', undefined, { cause: error }),
+};
+
+/**
+ * The error a caller of the driver sees for `error`: a catalogued domain error for a unique or exclusion
+ * violation, {@link StorageUnavailableError} (503) when the database cannot be reached, or `error` itself
+ * (an AppError the work threw, or a bug).
+ */
+export function translate(error: unknown): unknown {
+  if (error instanceof AppError) return error;
+  const code = sqlState(error);
+  if (code === '23505' || code === '23P01') {
+    const make = CONSTRAINTS[constraintOf(error) ?? ''];
+    if (make) return make(error);
+  }
+  if (isConnectionError(error)) return new StorageUnavailableError('O banco de dados está indisponível no momento. Tente novamente em instantes.', error);
+  return error;
+}

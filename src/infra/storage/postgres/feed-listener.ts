@@ -1,0 +1,106 @@
+import pg from 'pg';
+import type { Logger } from '../../../core/logger.js';
+import { FEED_CHANNEL } from './schema.js';
+
+const RECONNECT_MIN_MS = 100;
+const RECONNECT_MAX_MS = 5_000;
+
+export interface FeedListenerOptions {
+  url: string;
+  /** Shown in `pg_stat_activity`. */
+  applicationName: string;
+  logger?: Logger | undefined;
+  /** A notification arrived, or the connection came back (anything may have been committed meanwhile). */
+  onWake: () => void;
+}
+
+/**
+ * The connection that `LISTEN`s on the feed's channel. It is not a pool's: it stays open for the life of the
+ * process. When it is lost (the database restarted, a network cut, a terminated backend), it reconnects by
+ * itself with jittered exponential backoff (0.1 s up to 5 s) and wakes the reader once it is back.
+ */
+export class FeedListener {
+  private client: pg.Client | undefined;
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private attempts = 0;
+  private closed = false;
+
+  constructor(private readonly options: FeedListenerOptions) {}
+
+  /** Connects and listens; rejects when the database cannot be reached now. */
+  async start(): Promise<void> {
+    this.closed = false;
+    await this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.reconnectTimer);
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  /**
+   * Asks the database, on this connection, whether it accepts writes (not a standby in recovery): a health probe
+   * that does not queue behind a busy pool. Undefined when the connection is down right now.
+   */
+  async probe(timeoutMs: number): Promise<boolean | undefined> {
+    const client = this.client;
+    if (!client) return undefined;
+    const { rows } = await client.query<{ ok: boolean }>({ text: 'SELECT NOT pg_is_in_recovery() AS ok', query_timeout: timeoutMs } as pg.QueryConfig);
+    return rows[0]?.ok === true;
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.options.url, application_name: this.options.applicationName });
+    const lost = (error?: Error): void => this.lost(client, error);
+    client.on('error', lost);
+    client.on('end', () => lost());
+    client.on('notification', () => this.options.onWake());
+    try {
+      await client.connect();
+      await client.query(`LISTEN ${FEED_CHANNEL}`);
+    } catch (error) {
+      client.removeAllListeners();
+      client.on('error', () => undefined);
+      await client.end().catch(() => undefined);
+      throw error;
+    }
+    this.client = client;
+  }
+
+  private lost(client: pg.Client, error?: Error): void {
+    if (this.client !== client) return;
+    this.client = undefined;
+    client.end().catch(() => undefined);
+    if (this.closed) return;
+    this.options.logger?.warn({ err: error }, 'conexão do feed de alterações perdida; reconectando');
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    if (this.closed || this.reconnectTimer) return;
+    const base = Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** this.attempts);
+    const delay = base / 2 + Math.random() * (base / 2);
+    this.reconnectTimer = setTimeout(() => {
+      this.reconnectTimer = undefined;
+      void this.connect().then(
+        () => {
+          this.attempts = 0;
+          if (this.closed) {
+            void this.stop();
+            return;
+          }
+          this.options.logger?.info('feed de alterações reconectado');
+          this.options.onWake();
+        },
+        () => {
+          this.attempts++;
+          this.scheduleReconnect();
+        },
+      );
+    }, delay);
+    this.reconnectTimer.unref();
+  }
+}

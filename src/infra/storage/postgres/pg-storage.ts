@@ -1,0 +1,277 @@
+/**
+ * The PostgreSQL driver of the storage port: one database shared by any number of server processes.
+ *
+ * Reads are indexed queries answered by the database (nothing is copied into memory, so a process's memory does
+ * not grow with the number of consultas). A unit of work is one SERIALIZABLE transaction on one pooled
+ * connection, run again when PostgreSQL aborts it to keep the order serializable; the database's constraints
+ * (unique CPF, CRM and e-mail; no overlapping slot holders per médico or pendente consultas per paciente) are
+ * the backstop behind the services' checks, and their violations come out as the same domain errors. The
+ * change feed is {@link PgChangeFeed}. A connection lost under a read, or under a unit of work before its COMMIT
+ * was sent, is replaced and the call tried again (nothing was committed); when the database stays away, or a
+ * COMMIT's answer is what was lost, the call fails with {@link StorageUnavailableError} (503). The pool opens
+ * fresh connections as needed and the feed's listener reconnects by itself: no restart is needed.
+ */
+import type pg from 'pg';
+import { AppError, StorageUnavailableError } from '../../../core/errors.js';
+import type { Logger } from '../../../core/logger.js';
+import { ALL_COLLECTIONS } from '../../../repositories/collections.js';
+import type { RecordSnapshot, RecordSource, Reads, StoragePort, Work } from '../../../repositories/port.js';
+import { PgChangeFeed, type SequencedChange } from './change-feed.js';
+import { isRetryable, translate } from './errors.js';
+import { Held } from './held.js';
+import { migrate } from './migrations.js';
+import { createPool, isConnectionError } from './pool.js';
+import { createReads, type Query } from './reads.js';
+import { countAll, openSnapshot, replaceAll } from './records.js';
+import { PgUnitOfWork } from './unit-of-work.js';
+
+export interface PgStorageOptions {
+  /** `DATABASE_URL`. */
+  url: string;
+  logger?: Logger | undefined;
+  /** Connections of this process's pool (default 10). */
+  poolMax?: number | undefined;
+  /** Shown in `pg_stat_activity`. */
+  applicationName?: string | undefined;
+  /** How often the feed is read without a notification (ms). */
+  feedPollMs?: number | undefined;
+  /** Feed rows older than this are pruned (ms; default one day). A process that falls further behind resyncs. */
+  feedRetentionMs?: number | undefined;
+  /** How many times a unit of work runs before a persistent conflict is reported as 503 (default 30). */
+  maxAttempts?: number | undefined;
+}
+
+const PRUNE_EVERY_MS = 10 * 60_000;
+const HEALTH_TIMEOUT_MS = 2_000;
+
+/** Tries on a fresh connection after a lost one, before answering 503. */
+const CONNECTION_ATTEMPTS = 3;
+/** Errors of a COMMIT whose answer was lost: whether it happened is unknown, so it is never run again. */
+const uncertainCommits = new WeakSet<object>();
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+export class PgStorage implements StoragePort {
+  readonly driver = 'postgres' as const;
+  readonly collections = ALL_COLLECTIONS;
+  readonly changes: PgChangeFeed;
+  readonly medicos: Reads['medicos'];
+  readonly pacientes: Reads['pacientes'];
+  readonly consultas: Reads['consultas'];
+  readonly usuarios: Reads['usuarios'];
+  readonly sessoes: Reads['sessoes'];
+  readonly bloqueios: Reads['bloqueios'];
+  readonly feriados: Reads['feriados'];
+  readonly listaEspera: Reads['listaEspera'];
+  readonly idempotency: Reads['idempotency'];
+  readonly auditOutbox: Reads['auditOutbox'];
+  readonly pool: pg.Pool;
+  private readonly maxAttempts: number;
+  private readonly retentionMs: number;
+  private pruneTimer: NodeJS.Timeout | undefined;
+  private readonly active = new Set<Promise<unknown>>();
+  private exportSeq = 0;
+
+  constructor(private readonly options: PgStorageOptions) {
+    this.pool = createPool({ url: options.url, max: options.poolMax, applicationName: options.applicationName, logger: options.logger });
+    // Each round of a hot record's contention lets one writer through: enough rounds for a few dozen writers of
+    // one record at once, at a few seconds at most; a booking race ends sooner (the losers fail their checks).
+    this.maxAttempts = options.maxAttempts ?? 30;
+    this.retentionMs = options.feedRetentionMs ?? 24 * 60 * 60_000;
+    this.changes = new PgChangeFeed({
+      pool: this.pool,
+      url: options.url,
+      collections: ALL_COLLECTIONS,
+      logger: options.logger,
+      pollMs: options.feedPollMs,
+      applicationName: options.applicationName,
+    });
+    const query: Query = async <R extends object>(sql: string, values?: readonly unknown[]) => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          return (await this.pool.query<R>(sql, values as unknown[] | undefined)).rows;
+        } catch (error) {
+          // A pooled connection the database closed while idle (a restart) fails its next query: a read is safe
+          // to ask again on a fresh one. A database that is really away fails the next try too, at once.
+          if (isConnectionError(error) && attempt < CONNECTION_ATTEMPTS) continue;
+          throw translate(error);
+        }
+      }
+    };
+    const reads = createReads(query);
+    this.medicos = reads.medicos;
+    this.pacientes = reads.pacientes;
+    this.consultas = reads.consultas;
+    this.usuarios = reads.usuarios;
+    this.sessoes = reads.sessoes;
+    this.bloqueios = reads.bloqueios;
+    this.feriados = reads.feriados;
+    this.listaEspera = reads.listaEspera;
+    this.idempotency = reads.idempotency;
+    this.auditOutbox = reads.auditOutbox;
+  }
+
+  /** Brings the schema up to date (once, whatever the number of processes starting) and starts the feed. */
+  async open(): Promise<void> {
+    try {
+      await migrate(this.pool, this.options.logger);
+      await this.changes.start();
+    } catch (error) {
+      throw translate(error);
+    }
+    this.pruneTimer = setInterval(() => void this.pruneFeed(), PRUNE_EVERY_MS);
+    this.pruneTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.pruneTimer);
+    await Promise.allSettled([...this.active]);
+    await this.changes.stop();
+    await this.pool.end();
+  }
+
+  run<R>(work: Work<R>): Promise<R> {
+    const running = this.runWithRetries(work);
+    this.active.add(running);
+    const forget = (): void => void this.active.delete(running);
+    running.then(forget, forget);
+    return running;
+  }
+
+  private async runWithRetries<R>(work: Work<R>): Promise<R> {
+    let connectionFailures = 0;
+    for (let attempt = 1; ; attempt++) {
+      let outcome: { result: R; changes: SequencedChange[] };
+      try {
+        outcome = await this.attempt(work);
+      } catch (error) {
+        // A connection lost before COMMIT was sent committed nothing: the work runs again on a fresh one (see the
+        // reads above). Lost during COMMIT, the outcome is unknown, and the caller must hear so (503).
+        if (isConnectionError(error) && !uncertainCommits.has(error as object) && ++connectionFailures < CONNECTION_ATTEMPTS) continue;
+        if (!isRetryable(error)) throw translate(error);
+        if (attempt >= this.maxAttempts) {
+          throw new StorageUnavailableError('Muitas operações simultâneas sobre os mesmos dados. Tente novamente em instantes.', error);
+        }
+        // Jittered exponential backoff: colliding units of work must not collide again in lockstep.
+        const ceiling = Math.min(100, 2 * 2 ** attempt);
+        await sleep(Math.random() * ceiling);
+        continue;
+      }
+      // Listeners hear the commit before `run` resolves, as with the JSON driver (after the connection is back).
+      await this.changes.committed(outcome.changes);
+      return outcome.result;
+    }
+  }
+
+  /** One run of `work` in one transaction; rejects with the raw database error (retried or translated above). */
+  private async attempt<R>(work: Work<R>): Promise<{ result: R; changes: SequencedChange[] }> {
+    const held = new Held(await this.pool.connect());
+    const tx = new PgUnitOfWork(held.client);
+    let seqs: number[] = [];
+    try {
+      await tx.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+      let result: R;
+      try {
+        result = await work(tx.api);
+      } catch (error) {
+        // The first failed statement explains what the work did with it (and is what a retry is decided on).
+        const cause = tx.failure !== undefined && (isRetryable(tx.failure) || !(error instanceof AppError)) ? tx.failure : error;
+        if (tx.failure === undefined && tx.changes.length === 0 && error instanceof AppError) {
+          // A refusal decided on reads alone: data read under SERIALIZABLE is only known to be consistent once
+          // the transaction commits, so commit the empty transaction — a serialization failure runs it again.
+          await tx.query('COMMIT');
+        }
+        throw cause;
+      }
+      // A statement failed and the work went on regardless: the transaction is aborted and cannot commit.
+      if (tx.failure !== undefined) throw tx.failure;
+      const changes = await tx.writeFeed();
+      seqs = changes.map((c) => c.seq);
+      this.changes.committing(seqs);
+      try {
+        await tx.query('COMMIT');
+      } catch (error) {
+        this.changes.commitFailed(seqs, changes.map((c) => c.change.collection), isConnectionError(error));
+        seqs = [];
+        if (error instanceof Object) uncertainCommits.add(error);
+        throw error;
+      }
+      seqs = [];
+      return { result, changes };
+    } catch (error) {
+      if (seqs.length > 0) this.changes.commitFailed(seqs, [], false);
+      held.note(error);
+      if (!held.broken) await tx.query('ROLLBACK').catch((e: unknown) => (held.broken ??= e as Error));
+      throw error;
+    } finally {
+      // A connection that failed is not given back to the pool: the pool opens a fresh one.
+      held.release();
+    }
+  }
+
+  async exportRecords(): Promise<RecordSnapshot> {
+    return openSnapshot(new Held(await this.connect()), () => ++this.exportSeq);
+  }
+
+  importRecords(source: RecordSource): Promise<Record<string, number>> {
+    return this.connect().then((client) => replaceAll(new Held(client), this.collections, source, this.changes));
+  }
+
+  async counts(): Promise<Record<string, number>> {
+    const held = new Held(await this.connect());
+    try {
+      return await countAll(held.client);
+    } catch (error) {
+      held.note(error);
+      throw translate(error);
+    } finally {
+      held.release();
+    }
+  }
+
+  /**
+   * True when the database answers within a moment and accepts writes (not a standby in recovery). Asked on the
+   * feed's own connection, so a pool busy with bookings does not make a healthy database look down; through the
+   * pool only while that connection is being re-established.
+   */
+  async healthy(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), HEALTH_TIMEOUT_MS);
+    });
+    const probe = this.changes
+      .probe(HEALTH_TIMEOUT_MS)
+      .then(
+        async (ok) =>
+          ok ??
+          (await this.pool.query<{ ok: boolean }>({ text: 'SELECT NOT pg_is_in_recovery() AS ok', query_timeout: HEALTH_TIMEOUT_MS } as pg.QueryConfig)).rows[0]?.ok ===
+            true,
+      )
+      .catch(() => false);
+    try {
+      return await Promise.race([probe, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Deletes feed rows older than the retention (any process may; the function is idempotent). */
+  async pruneFeed(): Promise<number> {
+    try {
+      const { rows } = await this.pool.query<{ n: string }>('SELECT alteracoes_podar($1::interval) AS n', [`${Math.round(this.retentionMs)} milliseconds`]);
+      return Number(rows[0]?.n ?? 0);
+    } catch (error) {
+      this.options.logger?.warn({ err: error }, 'poda do feed de alterações falhou');
+      return 0;
+    }
+  }
+
+  private async connect(): Promise<pg.PoolClient> {
+    try {
+      return await this.pool.connect();
+    } catch (error) {
+      throw translate(error);
+    }
+  }
+}
+

@@ -1,0 +1,60 @@
+import pg from 'pg';
+import type { Logger } from '../../../core/logger.js';
+
+export interface PoolOptions {
+  /** `postgres://user:password@host:port/database` (`DATABASE_URL`). */
+  url: string;
+  /** Connections this process may hold; several processes share the server's `max_connections`. */
+  max?: number;
+  /** Shown in `pg_stat_activity`, to tell this app's connections (and which process) from others. */
+  applicationName?: string;
+  logger?: Logger;
+}
+
+/**
+ * A connection pool for the driver. The database may restart under it: connections then die, idle or busy.
+ * pg reports a dead idle connection as an `error` event on the pool, which would crash the process if nobody
+ * listened; here it is logged, pg drops that connection, and the next query opens a fresh one — recovery
+ * without a restart. Queries that were running fail with a connection error (see {@link isConnectionError}):
+ * the caller answers 503 and releases a checked-out connection with `release(error)` so it is not reused.
+ */
+export function createPool(options: PoolOptions): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.max ?? 10,
+    application_name: options.applicationName ?? 'agenda-medica',
+    // A database that is down must not hold a request for long: fail fast, the client retries on 503.
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+  });
+  pool.on('error', (error) => {
+    options.logger?.warn({ err: error }, 'conexão com o banco de dados perdida; será reaberta no próximo uso');
+  });
+  // pg-pool listens for errors only while a connection is idle: one checked out for a transaction that dies
+  // with the server would emit an 'error' nobody hears, and that kills the process. Its query already fails
+  // with the error (the caller answers 503 and releases it as broken); this listener only keeps it from
+  // becoming an uncaught exception.
+  pool.on('connect', (client) => {
+    client.on('error', (error) => options.logger?.debug({ err: error }, 'conexão em uso encerrada pelo banco de dados'));
+  });
+  return pool;
+}
+
+/** Node's socket errors that mean "no database there right now". */
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+
+/**
+ * True when `error` says the database could not be reached or the connection died (a restart, a crash, a
+ * network cut), as opposed to a query being refused: the request may be retried later (503), nothing is known
+ * to be wrong with it. SQLSTATE classes 08 (connection exception) and 57P0x (shutdown, crash, starting up),
+ * 53300 (too many connections), Node's socket errors, and pg's own messages for a connection that ended.
+ */
+export function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string') {
+    if (code.startsWith('08') || /^57P0[1-3]$/.test(code) || code === '53300' || SOCKET_CODES.has(code)) return true;
+  }
+  // pg raises these without a code when the socket closes under a query or a client is reused after that.
+  return /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect/i.test(error.message);
+}

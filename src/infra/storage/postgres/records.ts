@@ -1,0 +1,158 @@
+/**
+ * Records in bulk: the consistent snapshot of a backup or report, and the restore that replaces every collection
+ * at once (also the path between drivers: a JSON driver's backup restores here, and back).
+ */
+import type pg from 'pg';
+import { AppError } from '../../../core/errors.js';
+import { ALL_COLLECTIONS } from '../../../repositories/collections.js';
+import type { Entity, RecordSnapshot, RecordSource } from '../../../repositories/port.js';
+import type { PgChangeFeed, SequencedReset } from './change-feed.js';
+import { sqlState, translate } from './errors.js';
+import type { Held } from './held.js';
+import { isConnectionError } from './pool.js';
+import { insertManySql, rowValues, tableOf } from './tables.js';
+
+/** Records per page of an export (a cursor's FETCH). */
+const EXPORT_BATCH = 2000;
+/** PostgreSQL's limit of parameters per statement is 65,535; a restore's batches stay well below it. */
+const IMPORT_PARAMETERS = 30_000;
+
+/** The tables of the collections, for statements that name them all. */
+const ALL_TABLES = ALL_COLLECTIONS.map((c) => tableOf(c).table).join(', ');
+
+/**
+ * A consistent snapshot of every record: one REPEATABLE READ READ ONLY transaction on `held`, each collection walked
+ * by a cursor in id order. `close()` ends the transaction and gives the connection back.
+ */
+export async function openSnapshot(held: Held, nextCursor: () => number): Promise<RecordSnapshot> {
+  let open = true;
+  // Collections may be walked at once (a backup zips them in parallel): their statements take turns.
+  let tail: Promise<unknown> = Promise.resolve();
+  const client = {
+    query: <R extends object>(sql: string): Promise<pg.QueryResult<R>> => {
+      const run = tail.then(() => held.client.query<R>(sql));
+      tail = run.catch(() => undefined);
+      return run;
+    },
+  };
+  try {
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    const counts = await countAll(held.client);
+    return {
+      counts,
+      async *records(collection: string): AsyncIterable<Entity> {
+        const table = tableOf(collection).table;
+        // One cursor per walk: the table is sorted once, in the JSON driver's id order (code points, "C"),
+        // whatever the database's default collation; FETCH hands it over a page at a time.
+        const cursor = `exportacao_${nextCursor()}`;
+        await client.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR SELECT data FROM ${table} ORDER BY id COLLATE "C"`);
+        try {
+          for (;;) {
+            const { rows } = await client.query<{ data: Entity }>(`FETCH ${EXPORT_BATCH} FROM ${cursor}`);
+            for (const row of rows) yield row.data;
+            if (rows.length < EXPORT_BATCH) break;
+          }
+        } finally {
+          if (open) await client.query(`CLOSE ${cursor}`).catch(() => undefined);
+        }
+      },
+      close: async () => {
+        if (!open) return;
+        open = false;
+        await client.query('COMMIT').catch((e: unknown) => (held.broken ??= e as Error));
+        held.release();
+      },
+    };
+  } catch (error) {
+    open = false;
+    held.broken ??= error as Error;
+    held.release();
+    throw translate(error);
+  }
+}
+
+/**
+ * Replaces every collection with `source`'s records in one transaction (a restore), and tells the feed: one
+ * reset row per collection, heard by every process.
+ */
+export async function replaceAll(held: Held, collections: readonly string[], source: RecordSource, feed: PgChangeFeed): Promise<Record<string, number>> {
+  const { client } = held;
+  let seqs: number[] = [];
+  let released = false;
+  const counts: Record<string, number> = {};
+  try {
+    await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+    // Writers wait until the restore is done; readers keep seeing the old records until it commits.
+    await client.query(`LOCK TABLE ${ALL_TABLES} IN EXCLUSIVE MODE`);
+    // The consultas trigger takes advisory locks per médico-day and paciente-day to queue colliding bookings
+    // (schema.ts); held to the end of the transaction, a restore of 100k consultas would exhaust the lock table.
+    // Nothing collides with a restore that holds every table, and the constraints still check every row.
+    await client.query('ALTER TABLE consultas DISABLE TRIGGER consultas_enfileirar');
+    for (const collection of collections) {
+      const table = tableOf(collection);
+      await client.query(`DELETE FROM ${table.table}`);
+      const perBatch = Math.max(1, Math.floor(IMPORT_PARAMETERS / (table.columns.length + 2)));
+      let batch: unknown[] = [];
+      let rows = 0;
+      let count = 0;
+      const flush = async (): Promise<void> => {
+        if (rows === 0) return;
+        await client.query(insertManySql(table, rows), batch);
+        batch = [];
+        rows = 0;
+      };
+      for await (const record of source(collection)) {
+        batch.push(...rowValues(table, record).values);
+        rows++;
+        count++;
+        if (rows >= perBatch) await flush();
+      }
+      await flush();
+      counts[collection] = count;
+    }
+    await client.query('ALTER TABLE consultas ENABLE TRIGGER consultas_enfileirar');
+    // One feed row per collection with no id: every process rebuilds what it derives from them.
+    const values = collections.map((_, i) => `($${i + 1}, NULL)`).join(', ');
+    const { rows } = await client.query<{ seq: string; colecao: string }>(
+      `INSERT INTO alteracoes (colecao, id) VALUES ${values} RETURNING seq, colecao`,
+      [...collections],
+    );
+    const resets: SequencedReset[] = rows.map((r) => ({ seq: Number(r.seq), collection: r.colecao })).sort((a, b) => a.seq - b.seq);
+    seqs = resets.map((r) => r.seq);
+    feed.committing(seqs);
+    await client.query('COMMIT');
+    seqs = [];
+    held.release();
+    released = true;
+    await feed.committed([], resets);
+    return counts;
+  } catch (error) {
+    if (seqs.length > 0) feed.commitFailed(seqs, collections, isConnectionError(error));
+    held.note(error);
+    if (!held.broken) await client.query('ROLLBACK').catch((e: unknown) => (held.broken ??= e as Error));
+    throw importError(error);
+  } finally {
+    if (!released) held.release();
+  }
+}
+
+export async function countAll(client: pg.PoolClient): Promise<Record<string, number>> {
+  const sql = ALL_COLLECTIONS.map((c) => `SELECT '${c}' AS colecao, count(*) AS n FROM ${tableOf(c).table}`).join(' UNION ALL ');
+  const { rows } = await client.query<{ colecao: string; n: string }>(sql);
+  return Object.fromEntries(rows.map((r) => [r.colecao, Number(r.n)]));
+}
+
+/** A restore refused by the database: the backup's records break a rule (a duplicate id, CPF, an overlap). */
+function importError(error: unknown): unknown {
+  const code = sqlState(error);
+  if (code !== undefined && (code.startsWith('23') || code.startsWith('22'))) {
+    const { table, constraint } = error as { table?: string; constraint?: string };
+    return new AppError(
+      'BACKUP_INVALIDO',
+      `Os registros do backup violam uma regra do banco de dados${table ? ` (coleção ${table}` : ''}${constraint ? `, restrição ${constraint}` : ''}${table ? ')' : ''}.`,
+      undefined,
+      { cause: error },
+    );
+  }
+  return translate(error);
+}

@@ -1,0 +1,136 @@
+/**
+ * How each collection's records map onto its table (see `schema.ts`): the typed columns written beside the
+ * `data` column, computed here from the record with the app's own rules (`fold` for searches), so `save` and a
+ * restore's batch inserts write exactly the same row.
+ */
+import { fold } from '../../../domain/text.js';
+import { COLLECTIONS } from '../../../repositories/collections.js';
+import type { Entity } from '../../../repositories/port.js';
+
+/** Anything the driver sends as a query parameter. */
+export type SqlValue = string | number | boolean | null;
+
+export interface TableMap {
+  /** The table (the collection's name, as in backups). */
+  table: string;
+  /** The typed columns, in the order {@link TableMap.values} returns them. */
+  columns: readonly string[];
+  values(record: Record<string, unknown>): SqlValue[];
+}
+
+/** The largest |ms| a JS Date holds; beyond it a bound means "no bound". */
+const MAX_DATE_MS = 8.64e15;
+
+/**
+ * A time bound as a `timestamptz` parameter: ISO text for a finite instant (exact to the millisecond, where
+ * `to_timestamp(ms / 1000.0)` would go through a double), `infinity` / `-infinity` for open ends.
+ */
+export function instant(ms: number): string {
+  if (Number.isNaN(ms)) throw new RangeError('instante inválido (NaN)');
+  if (ms >= MAX_DATE_MS) return 'infinity';
+  if (ms <= -MAX_DATE_MS) return '-infinity';
+  return new Date(ms).toISOString();
+}
+
+const text = (value: unknown): string => String(value);
+const nullableText = (value: unknown): string | null => (value === undefined || value === null ? null : String(value));
+const msInstant = (value: unknown): string => instant(Number(value));
+
+const map = (table: string, columns: Record<string, (r: Record<string, unknown>) => SqlValue>): TableMap => {
+  const entries = Object.entries(columns);
+  return {
+    table,
+    columns: entries.map(([column]) => column),
+    values: (record) => entries.map(([, value]) => value(record)),
+  };
+};
+
+/** Every collection's table, by collection name. */
+export const TABLES: Readonly<Record<string, TableMap>> = {
+  [COLLECTIONS.medicos]: map(COLLECTIONS.medicos, {
+    crm: (r) => text(r.crm),
+    nome: (r) => text(r.nome),
+    nome_busca: (r) => fold(text(r.nome)),
+    especialidade_busca: (r) => fold(text(r.especialidade)),
+    ativo: (r) => r.ativo === true,
+  }),
+  [COLLECTIONS.pacientes]: map(COLLECTIONS.pacientes, {
+    cpf: (r) => text(r.cpf),
+    nome: (r) => text(r.nome),
+    nome_busca: (r) => fold(text(r.nome)),
+  }),
+  [COLLECTIONS.usuarios]: map(COLLECTIONS.usuarios, {
+    email: (r) => text(r.email),
+    nome: (r) => text(r.nome),
+    papel: (r) => text(r.papel),
+    ativo: (r) => r.ativo === true,
+    medico_id: (r) => nullableText(r.medicoId),
+  }),
+  [COLLECTIONS.sessoes]: map(COLLECTIONS.sessoes, {
+    usuario_id: (r) => text(r.usuarioId),
+    usada_em: (r) => msInstant(r.usadaEm),
+  }),
+  [COLLECTIONS.consultas]: map(COLLECTIONS.consultas, {
+    medico_id: (r) => text(r.medicoId),
+    paciente_id: (r) => text(r.pacienteId),
+    inicio: (r) => text(r.inicio),
+    fim: (r) => text(r.fim),
+    status: (r) => text(r.status),
+    // Records written before v2 have no `encaixe`: they read as regular consultas (see `withDefaults`).
+    encaixe: (r) => r.encaixe === true,
+  }),
+  [COLLECTIONS.bloqueios]: map(COLLECTIONS.bloqueios, {
+    medico_id: (r) => text(r.medicoId),
+    inicio: (r) => text(r.inicio),
+    fim: (r) => text(r.fim),
+  }),
+  [COLLECTIONS.feriados]: map(COLLECTIONS.feriados, {
+    dia: (r) => text(r.data),
+  }),
+  [COLLECTIONS.listaEspera]: map(COLLECTIONS.listaEspera, {
+    paciente_id: (r) => text(r.pacienteId),
+    medico_id: (r) => nullableText(r.medicoId),
+    especialidade_busca: (r) => (typeof r.especialidade === 'string' ? fold(r.especialidade) : null),
+    criada_em: (r) => text(r.criadaEm),
+  }),
+  [COLLECTIONS.idempotencia]: map(COLLECTIONS.idempotencia, {
+    criado_em: (r) => msInstant(r.criadoEm),
+  }),
+  [COLLECTIONS.auditoriaPendente]: map(COLLECTIONS.auditoriaPendente, {
+    staged_em: (r) => msInstant(r.staged),
+  }),
+};
+
+export function tableOf(collection: string): TableMap {
+  const table = TABLES[collection];
+  if (!table) throw new Error(`coleção desconhecida: ${collection}`);
+  return table;
+}
+
+/** A record as its row's values: `id`, `data` (the record's JSON text), then the typed columns. */
+export function rowValues(table: TableMap, record: Entity): { json: string; values: SqlValue[] } {
+  const json = JSON.stringify(record);
+  return { json, values: [record.id, json, ...table.values(record as unknown as Record<string, unknown>)] };
+}
+
+/** `INSERT … ON CONFLICT (id) DO UPDATE` of one record, answering the row's previous `data` as text (NULL: inserted). */
+export function upsertSql(table: TableMap): string {
+  const columns = ['id', 'data', ...table.columns];
+  const placeholders = columns.map((_, i) => `$${i + 1}`).join(', ');
+  const updates = columns.slice(1).map((c) => `${c} = EXCLUDED.${c}`).join(', ');
+  // Every part of one statement sees the same snapshot: `antes` is the row as it was before this INSERT.
+  return (
+    `WITH antes AS (SELECT data FROM ${table.table} WHERE id = $1) ` +
+    `INSERT INTO ${table.table} (${columns.join(', ')}) VALUES (${placeholders}) ` +
+    `ON CONFLICT (id) DO UPDATE SET ${updates} RETURNING (SELECT data::text FROM antes) AS antes`
+  );
+}
+
+/** A multi-row INSERT of `rows` records (a restore's batch). */
+export function insertManySql(table: TableMap, rows: number): string {
+  const columns = ['id', 'data', ...table.columns];
+  const width = columns.length;
+  const tuples: string[] = [];
+  for (let r = 0; r < rows; r++) tuples.push(`(${columns.map((_, c) => `$${r * width + c + 1}`).join(', ')})`);
+  return `INSERT INTO ${table.table} (${columns.join(', ')}) VALUES ${tuples.join(', ')}`;
+}

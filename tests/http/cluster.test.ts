@@ -1,0 +1,75 @@
+import { request as httpRequest } from 'node:http';
+import { describe, expect, it } from 'vitest';
+import { medicoBody, pacienteBody } from '../helpers/app.js';
+import { CPFS } from '../helpers/scheduling.js';
+import { authedFetch, startServer, tokenFor } from '../helpers/server.js';
+import { openStream } from '../helpers/sse.js';
+import { tempDir } from '../helpers/tmp.js';
+
+const post = (url: string, body: unknown) =>
+  authedFetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+const MONDAY = '2030-01-07';
+
+/** GET on a connection of its own (no keep-alive pool), so the cluster's primary hands it to the next worker. */
+function freshGet(url: string, token: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { agent: false, headers: { authorization: `Bearer ${token}` } }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+describe('several server processes behind one port (node:cluster)', () => {
+  it('when three workers serve one data directory, then connections spread over them, a booking reaches every stream, one slot is booked once, and a killed worker is replaced', async () => {
+    const server = await startServer({ DATA_DIR: tempDir(), WORKERS: '3' }, { cluster: true });
+    try {
+      const ready = server.logs.filter((l) => l.msg === 'servidor pronto').map((l) => l.pid);
+      expect(new Set(ready).size).toBe(3);
+      const token = await tokenFor(server.url);
+
+      // New connections go to the workers in turn.
+      const pids = new Set<number>();
+      for (let i = 0; i < 6; i++) {
+        const res = await freshGet(`${server.url}/sistema/status`, token);
+        expect(res.status).toBe(200);
+        pids.add((JSON.parse(res.body) as { plataforma: { pid: number } }).plataforma.pid);
+      }
+      expect(pids.size).toBeGreaterThanOrEqual(2);
+
+      const medico = (await (await post(`${server.url}/medicos`, medicoBody())).json()) as { id: string };
+      const pacientes: string[] = [];
+      for (const cpf of CPFS.slice(0, 4)) pacientes.push(((await (await post(`${server.url}/pacientes`, pacienteBody({ cpf }))).json()) as { id: string }).id);
+
+      // Three streams: three connections, held by different workers.
+      const streams = await Promise.all([0, 1, 2].map(() => openStream(`${server.url}/sistema/agenda/stream`, { authorization: `Bearer ${token}` })));
+      const inicio = `${MONDAY}T10:00:00-03:00`;
+      const results = await Promise.all(
+        Array.from({ length: 60 }, (_, i) => post(`${server.url}/consultas/agendar`, { medicoId: medico.id, pacienteId: pacientes[i % pacientes.length], inicio })),
+      );
+      const statuses = results.map((r) => r.status);
+      expect(statuses.filter((s) => s === 201)).toHaveLength(1);
+      expect(statuses.filter((s) => s === 409)).toHaveLength(59);
+      for (const stream of streams) {
+        await stream.until(() => stream.messages.some((m) => m.event === 'horario_ocupado' && (JSON.parse(m.data) as { inicio: string }).inicio === inicio));
+        stream.close();
+      }
+
+      // kill -9 of one worker: the others keep answering, and the primary starts a new one.
+      const victim = ready[0] as number;
+      process.kill(victim, 'SIGKILL');
+      for (let i = 0; i < 6; i++) expect((await freshGet(`${server.url}/health`, token)).status).toBe(200);
+      const deadline = Date.now() + 20_000;
+      while (server.logs.filter((l) => l.msg === 'servidor pronto').length < 4 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      const after = server.logs.filter((l) => l.msg === 'servidor pronto').map((l) => l.pid);
+      expect(after).toHaveLength(4);
+      expect(after.at(-1)).not.toBe(victim);
+    } finally {
+      await server.stop();
+    }
+  }, 120_000);
+});

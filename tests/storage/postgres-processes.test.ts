@@ -1,0 +1,213 @@
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { PgStorage } from '../../src/infra/storage/postgres/pg-storage.js';
+import { COLLECTIONS } from '../../src/repositories/collections.js';
+import type { Change } from '../../src/repositories/port.js';
+import { silentLogger } from '../helpers/logger.js';
+import { createDatabase, skipWithoutPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres.js';
+import { idempotency, medico } from './port-fixtures.js';
+
+/**
+ * Two PgStorage instances on one database, each with its own pool and LISTEN connection: what two server
+ * processes see of each other's commits through the change feed.
+ */
+
+/** Collects a storage's delivered changes and lets a test wait for a number of them. */
+class Heard {
+  readonly changes: { change: Change; at: number }[] = [];
+  readonly resets: string[] = [];
+  private waiters: { n: number; resolve: () => void }[] = [];
+
+  constructor(storage: PgStorage) {
+    storage.changes.onCommit((changes) => {
+      for (const change of changes) this.changes.push({ change, at: performance.now() });
+      this.wake();
+    });
+    storage.changes.onReset((collection) => {
+      this.resets.push(collection);
+      this.wake();
+    });
+  }
+
+  /** Resolves once `n` changes have been heard in all; rejects after `ms`. */
+  until(n: number, ms = 5_000): Promise<void> {
+    if (this.changes.length >= n) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`heard ${this.changes.length} of ${n} changes in ${ms} ms`)), ms);
+      this.waiters.push({ n, resolve: () => (clearTimeout(timer), resolve()) });
+    });
+  }
+
+  untilResets(n: number, ms = 5_000): Promise<void> {
+    const started = performance.now();
+    return new Promise((resolve, reject) => {
+      const check = (): void => {
+        if (this.resets.length >= n) resolve();
+        else if (performance.now() - started > ms) reject(new Error(`heard ${this.resets.length} of ${n} resets`));
+        else setTimeout(check, 20);
+      };
+      check();
+    });
+  }
+
+  private wake(): void {
+    const ready = this.waiters.filter((w) => this.changes.length >= w.n);
+    this.waiters = this.waiters.filter((w) => this.changes.length < w.n);
+    for (const w of ready) w.resolve();
+  }
+}
+
+describe.skipIf(skipWithoutPostgres())('PostgreSQL driver across processes (throwaway cluster)', () => {
+  let cluster: PostgresCluster;
+  let databases = 0;
+  const opened: PgStorage[] = [];
+
+  beforeAll(async () => {
+    cluster = await startPostgres();
+  }, 120_000);
+
+  afterEach(async () => {
+    await Promise.allSettled(opened.splice(0).map((s) => s.close()));
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  /** Two "processes" on a fresh database. Polling is slow (10 s) so that only NOTIFY can explain a quick delivery. */
+  async function pair(pollMs = 10_000, feedRetentionMs?: number): Promise<[PgStorage, PgStorage]> {
+    const url = await createDatabase(cluster.url, `processos_${++databases}`);
+    const make = async (name: string): Promise<PgStorage> => {
+      const storage = new PgStorage({ url, logger: silentLogger, feedPollMs: pollMs, applicationName: name, poolMax: 4, feedRetentionMs });
+      await storage.open();
+      opened.push(storage);
+      return storage;
+    };
+    return [await make('processo_a'), await make('processo_b')];
+  }
+
+  it("when A commits, then B's listeners hear each change within a second, in commit order, and A's hear it once", async () => {
+    const [a, b] = await pair();
+    const onA = new Heard(a);
+    const onB = new Heard(b);
+    const medicos = Array.from({ length: 20 }, () => medico());
+    const committedAt: number[] = [];
+    for (const m of medicos) {
+      await a.run((tx) => tx.medicos.save(m));
+      committedAt.push(performance.now());
+    }
+    await onB.until(20);
+    expect(onB.changes.map((h) => h.change.id)).toEqual(medicos.map((m) => m.id));
+    expect(onB.changes.map((h) => h.change.after)).toEqual(medicos);
+    for (let i = 0; i < medicos.length; i++) expect(onB.changes[i]!.at - committedAt[i]!).toBeLessThan(1_000);
+    // A heard its own commits at once, and its reader, catching up, does not deliver them again.
+    await a.changes.catchUp();
+    expect(onA.changes.map((h) => h.change.id)).toEqual(medicos.map((m) => m.id));
+  });
+
+  it('when both commit at once, then each hears every change of the other once, and both end with the same history of each record', async () => {
+    const [a, b] = await pair();
+    const onA = new Heard(a);
+    const onB = new Heard(b);
+    const counter = idempotency(0, 0);
+    await a.run((tx) => tx.idempotency.save(counter));
+    await onB.until(1);
+    const bump = (s: PgStorage) =>
+      s.run(async (tx) => {
+        const current = await tx.idempotency.get(counter.id);
+        await tx.idempotency.save({ ...current!, status: current!.status + 1 });
+      });
+    await Promise.all(Array.from({ length: 30 }, (_, i) => bump(i % 2 ? a : b)));
+    await onA.until(31);
+    await onB.until(31);
+    await a.changes.catchUp();
+    await b.changes.catchUp();
+    const statuses = (heard: Heard) => heard.changes.map((h) => (h.change.after as unknown as { status: number }).status);
+    const history = Array.from({ length: 31 }, (_, i) => i);
+    expect(statuses(onA)).toEqual(history);
+    expect(statuses(onB)).toEqual(history);
+    // Each change's `before` is the previous one's `after`: nothing skipped, nothing twice.
+    for (const heard of [onA, onB]) {
+      for (let i = 1; i < heard.changes.length; i++) expect(heard.changes[i]!.change.before).toEqual(heard.changes[i - 1]!.change.after);
+    }
+  });
+
+  it('when A restores a backup, then B hears a reset of every collection', async () => {
+    const [a, b] = await pair();
+    const onB = new Heard(b);
+    await a.importRecords(async function* () {});
+    await onB.untilResets(a.collections.length);
+    expect(new Set(onB.resets)).toEqual(new Set(a.collections));
+  });
+
+  it('when feed rows are pruned before B could read them, then B resets every collection instead of missing changes', async () => {
+    const [a, b] = await pair(10_000, 0);
+    const onB = new Heard(b);
+    // B is busy: every connection of its pool is held, so its reader cannot read the feed for now.
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const busy = Array.from({ length: 4 }, () =>
+      b.run(async (tx) => {
+        await tx.medicos.get('x');
+        await gate;
+      }),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await a.run((tx) => tx.medicos.save(medico()));
+    // Retention 0: A prunes everything, the row B has not read included.
+    expect(await a.pruneFeed()).toBeGreaterThanOrEqual(1);
+    release();
+    await Promise.all(busy);
+    await onB.untilResets(b.collections.length);
+    expect(new Set(onB.resets)).toEqual(new Set(b.collections));
+    expect(onB.changes).toEqual([]);
+  });
+
+  it("when B's LISTEN connection is killed, then it reconnects by itself and B hears A's later commits", async () => {
+    const [a, b] = await pair(60_000);
+    const onB = new Heard(b);
+    const admin = new pg.Client({ connectionString: cluster.url });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query("SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'processo_b (feed)'");
+      expect(rows).toHaveLength(1);
+    } finally {
+      await admin.end();
+    }
+    const m = medico();
+    await a.run((tx) => tx.medicos.save(m));
+    // Delivered after the reconnection reads what was committed meanwhile (polling is a minute away here).
+    await onB.until(1, 10_000);
+    expect(onB.changes[0]!.change).toMatchObject({ collection: COLLECTIONS.medicos, id: m.id });
+    const m2 = medico();
+    const started = performance.now();
+    await a.run((tx) => tx.medicos.save(m2));
+    await onB.until(2);
+    expect(performance.now() - started).toBeLessThan(1_000);
+  });
+
+  it('when the database restarts, then both keep working without a restart of their own, and the feed flows again', async () => {
+    const [a, b] = await pair();
+    const onB = new Heard(b);
+    await a.run((tx) => tx.medicos.save(medico()));
+    await onB.until(1);
+    await cluster.restart({ mode: 'fast' });
+    // The first calls may meet dead connections (503); within a few seconds every call works again.
+    const m = medico();
+    const deadline = Date.now() + 15_000;
+    for (;;) {
+      try {
+        await a.run((tx) => tx.medicos.save(m));
+        break;
+      } catch (error) {
+        expect((error as { code?: string }).code).toBe('ARMAZENAMENTO_INDISPONIVEL');
+        if (Date.now() > deadline) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    }
+    await onB.until(2, 15_000);
+    expect(onB.changes[1]!.change.id).toBe(m.id);
+    expect(await b.medicos.get(m.id)).toEqual(m);
+    expect(await b.healthy()).toBe(true);
+  }, 60_000);
+});
