@@ -1,8 +1,7 @@
 import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
-  E2eServer, clinicDate, expectEstado, launchBrowser, screen, shot, showDate, skipE2e, slot, userPage, type BrowserGlobals,
-} from '../helpers/browser.js';
+  E2eServer, clinicDate, expectEstado, screen, shot, showDate, skipE2e, slot, userPage, type BrowserGlobals, useE2e } from '../helpers/browser.js';
 
 /** Long: a real server, a real browser, two cores shared with other test files. */
 const LONG = 90_000;
@@ -17,13 +16,8 @@ describe.skipIf(skipE2e)('the day view in a browser', () => {
   let browser: Browser;
   const day = clinicDate(1);
 
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([E2eServer.start({ medicos: 2, pacientes: 4 }), launchBrowser()]);
-  }, LONG);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+  useE2e({ medicos: 2, pacientes: 4 }, (s, b) => {
+    [server, browser] = [s, b];
   });
 
   /** The médico's `index`-th slot of the test day (API strings, as `data-inicio` holds them). */
@@ -116,6 +110,19 @@ describe.skipIf(skipE2e)('the day view in a browser', () => {
       expect(stored.chegouEm).toBeTruthy();
       // Only the transitions the status machine allows now stay enabled: it cannot be checked in twice.
       expect(await consulta.getByRole('button', { name: 'Check-in' }).isDisabled()).toBe(true);
+      // The grid tells who has arrived, without opening the consulta: the status goes beside the name.
+      await page.keyboard.press('Escape');
+      await consulta.waitFor({ state: 'detached' });
+      await page.waitForFunction(
+        ([m, i]) =>
+          /Aguardando/.test(
+            (globalThis as unknown as { document: { querySelector(s: string): { textContent: string | null } | null } }).document.querySelector(
+              `[data-medico-id="${m}"][data-inicio="${i}"]`,
+            )?.textContent ?? '',
+          ),
+        [medico.id, proximo.inicio] as const,
+        { timeout: 5_000 },
+      );
     } finally {
       await context.close();
     }

@@ -1,6 +1,6 @@
 import type { Browser } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { E2eServer, clinicDate, expectEstado, launchBrowser, shot, showDate, skipE2e, userPage } from '../helpers/browser.js';
+import { describe, expect, it } from 'vitest';
+import { E2eServer, clinicDate, expectEstado, shot, showDate, skipE2e, userPage, useE2e } from '../helpers/browser.js';
 
 const LONG = 120_000;
 
@@ -12,13 +12,8 @@ describe.skipIf(skipE2e)('the day view across a server restart', () => {
   let server: E2eServer;
   let browser: Browser;
 
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([E2eServer.start({ medicos: 1, pacientes: 1 }), launchBrowser()]);
-  }, LONG);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
+  useE2e({ medicos: 1, pacientes: 1 }, (s, b) => {
+    [server, browser] = [s, b];
   });
 
   it('when the server restarts and a slot is booked meanwhile, then the stream reconnects and the grid shows the booking without reload', async () => {

@@ -6,6 +6,7 @@ import { DateTime } from 'luxon';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { startServer, TEST_ADMIN, type RunningServer } from './server.js';
 import { ROOT } from './spawn.js';
+import { afterAll, beforeAll } from 'vitest';
 
 export const CHROMIUM = '/usr/bin/chromium';
 export const WEB_INDEX = path.join(ROOT, 'dist/web/index.html');
@@ -228,4 +229,21 @@ export async function shot(page: Page, name: string): Promise<void> {
 export async function screen(page: Page, name: string): Promise<void> {
   await shot(page, name);
   await checkA11y(page, name);
+}
+
+/**
+ * The file's server and browser: started before its tests (`ready` receives them), stopped after them.
+ * Each end-to-end file has its own, so files do not see each other's bookings.
+ */
+export function useE2e(options: Parameters<typeof E2eServer.start>[0], ready: (server: E2eServer, browser: Browser) => void): void {
+  let server: E2eServer | undefined;
+  let browser: Browser | undefined;
+  beforeAll(async () => {
+    [server, browser] = await Promise.all([E2eServer.start(options), launchBrowser()]);
+    ready(server, browser);
+  }, 120_000);
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
 }

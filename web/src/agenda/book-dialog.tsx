@@ -2,6 +2,7 @@
 import { useState } from 'preact/hooks';
 import { api, idempotencyKey } from '../api.js';
 import { Dialog } from '../components/dialog.js';
+import { DialogFooter } from '../components/dialog-footer.js';
 import { PacientePicker, type PacienteEscolhido } from '../components/paciente-picker.js';
 import { Field, ProblemMessage } from '../components/problem-message.js';
 import { fieldErrors, problemOf, type Problem } from '../problem.js';
@@ -57,14 +58,7 @@ export function BookDialog({ target, onClose, onBooked }: { target: BookTarget; 
           {(a) => <textarea {...a} rows={2} value={observacoes} onInput={(e) => setObservacoes(e.currentTarget.value)} />}
         </Field>
         <ProblemMessage problem={problem} fields={['observacoes']} />
-        <div class="actions">
-          <button type="submit" class="primary" disabled={busy || !paciente}>
-            Agendar
-          </button>
-          <button type="button" onClick={onClose}>
-            Fechar
-          </button>
-        </div>
+        <DialogFooter primary="Agendar" disabled={busy || !paciente} cancel="Fechar" onCancel={onClose} />
       </form>
     </Dialog>
   );

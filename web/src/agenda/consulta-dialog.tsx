@@ -9,6 +9,7 @@ import type { Consulta } from '../../../src/schemas/consulta.schema.js';
 import type { Paciente } from '../../../src/schemas/paciente.schema.js';
 import { api, idempotencyKey } from '../api.js';
 import { Dialog } from '../components/dialog.js';
+import { DialogFooter } from '../components/dialog-footer.js';
 import { Field, ProblemMessage } from '../components/problem-message.js';
 import { fieldErrors, problemOf, type Problem } from '../problem.js';
 import { ACTION_LABELS, allowedActions, STATUS_ROTULOS, type ConsultaAction } from './actions.js';
@@ -149,14 +150,7 @@ function Cancelar(props: { busy: boolean; problem: Problem | null; onBack: () =>
       <Field label="Motivo do cancelamento" error={errors['motivo']}>
         {(a) => <textarea {...a} rows={2} value={motivo} onInput={(e) => setMotivo(e.currentTarget.value)} />}
       </Field>
-      <div class="actions">
-        <button type="submit" class="danger" disabled={props.busy}>
-          Confirmar cancelamento
-        </button>
-        <button type="button" onClick={props.onBack}>
-          Voltar
-        </button>
-      </div>
+      <DialogFooter primary="Confirmar cancelamento" tone="danger" disabled={props.busy} cancel="Voltar" onCancel={props.onBack} />
     </form>
   );
 }
@@ -201,14 +195,13 @@ function Remarcar(props: { consulta: Consulta; timezone: string; busy: boolean; 
         </div>
         {errors['inicio'] && <p class="field-error">{errors['inicio']}</p>}
       </fieldset>
-      <div class="actions">
-        <button type="button" class="primary" disabled={props.busy || !escolhido} onClick={() => escolhido && props.onConfirm(escolhido, key)}>
-          Confirmar remarcação
-        </button>
-        <button type="button" onClick={props.onBack}>
-          Voltar
-        </button>
-      </div>
+      <DialogFooter
+        primary="Confirmar remarcação"
+        disabled={props.busy || !escolhido}
+        onPrimary={() => escolhido && props.onConfirm(escolhido, key)}
+        cancel="Voltar"
+        onCancel={props.onBack}
+      />
     </div>
   );
 }

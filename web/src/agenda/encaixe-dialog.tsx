@@ -3,6 +3,7 @@ import { useState } from 'preact/hooks';
 import type * as ConsultaSchema from '../../../src/schemas/consulta.schema.js';
 import { api, idempotencyKey } from '../api.js';
 import { Dialog } from '../components/dialog.js';
+import { DialogFooter } from '../components/dialog-footer.js';
 import { PacientePicker, type PacienteEscolhido } from '../components/paciente-picker.js';
 import { Field, ProblemMessage } from '../components/problem-message.js';
 import { fieldErrors, problemOf, type Problem } from '../problem.js';
@@ -59,14 +60,7 @@ export function EncaixeDialog(props: { medicoId: string; medicoNome: string; dat
           )}
         </Field>
         <ProblemMessage problem={problem} fields={FIELDS} />
-        <div class="actions">
-          <button type="submit" class="primary" disabled={busy || !paciente || !horario}>
-            Agendar encaixe
-          </button>
-          <button type="button" onClick={props.onClose}>
-            Fechar
-          </button>
-        </div>
+        <DialogFooter primary="Agendar encaixe" disabled={busy || !paciente || !horario} cancel="Fechar" onCancel={props.onClose} />
       </form>
     </Dialog>
   );

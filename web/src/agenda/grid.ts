@@ -13,6 +13,8 @@ export interface SlotView {
   /** The API's instant string, as `data-inicio` carries it. */
   inicio: string;
   fim: string;
+  /** `HH:MM` in the clinic's zone, formatted once when the grid is built (not on every render). */
+  hora: string;
   estado: AgendaEstado;
   consultaId: string | null;
   motivo?: string | undefined;
@@ -65,24 +67,54 @@ export function sameInstant(a: string, b: string): boolean {
   return Date.parse(a) === Date.parse(b);
 }
 
-/** Columns in the order of `medicos` (only those with an agenda), slots and encaixes by time. */
-export function buildGrid(data: string, medicos: readonly MedicoInfo[], agendas: readonly AgendaInfo[], fallbackTz = 'America/Sao_Paulo'): DayGrid {
+/** The browser's own IANA zone: the best guess of the clinic's before the API has said which it is. */
+export function browserTimeZone(): string {
+  return new Intl.DateTimeFormat().resolvedOptions().timeZone;
+}
+
+/**
+ * Columns in the order of `medicos` (only those with an agenda), slots and encaixes by time. The zone is the
+ * one the agendas carry (the clinic's, `CLINIC_TZ` on the server); `fallbackTz` only matters with no agenda.
+ */
+export function buildGrid(data: string, medicos: readonly MedicoInfo[], agendas: readonly AgendaInfo[], fallbackTz = browserTimeZone()): DayGrid {
+  const timezone = agendas[0]?.timezone ?? fallbackTz;
+  const hhmm = formatter('time', timezone);
   const byMedico = new Map(agendas.map((a) => [a.medicoId, a]));
   const columns: MedicoColumn[] = [];
   for (const medico of medicos) {
     const agenda = byMedico.get(medico.id);
     if (!agenda) continue;
+    const slots = agenda.slots.map((s) => {
+      const inicioMs = Date.parse(s.inicio);
+      return { inicioMs, slot: { medicoId: medico.id, inicio: s.inicio, fim: s.fim, hora: hhmm.format(inicioMs), estado: s.estado, consultaId: s.consultaId, motivo: s.motivo } };
+    });
+    // The API already answers in time order; sorting on parsed numbers keeps that cheap if it ever does not.
+    slots.sort((a, b) => a.inicioMs - b.inicioMs);
     columns.push({
       medicoId: medico.id,
       nome: medico.nome,
       especialidade: medico.especialidade,
-      slots: agenda.slots
-        .map((s) => ({ medicoId: medico.id, inicio: s.inicio, fim: s.fim, estado: s.estado, consultaId: s.consultaId, motivo: s.motivo }))
-        .sort(byInicio),
+      slots: slots.map((s) => s.slot),
       encaixes: [...agenda.encaixes].sort(byInicio),
     });
   }
-  return { data, timezone: agendas[0]?.timezone ?? fallbackTz, columns };
+  return { data, timezone, columns };
+}
+
+/**
+ * The slot to bring into view when today is shown: the one running now, else the next to start, taken
+ * across columns (the earliest), or null when the day is over or has no slots.
+ */
+export function slotAtOrAfter(grid: DayGrid, nowMs: number): SlotView | null {
+  let best: SlotView | null = null;
+  let bestMs = Infinity;
+  for (const column of grid.columns) {
+    const slot = column.slots.find((s) => Date.parse(s.fim) > nowMs);
+    if (!slot) continue;
+    const startMs = Math.max(Date.parse(slot.inicio), nowMs);
+    if (startMs < bestMs) [best, bestMs] = [slot, startMs];
+  }
+  return best;
 }
 
 function byInicio(a: { inicio: string }, b: { inicio: string }): number {
@@ -148,7 +180,9 @@ export function applyEvent(grid: DayGrid, event: StreamEvent): EventOutcome {
       const index = grid.columns.findIndex((c) => c.medicoId === event.medicoId);
       if (index < 0) return { kind: 'ignore' };
       const column = grid.columns[index]!;
-      const slotIndex = column.slots.findIndex((s) => sameInstant(s.inicio, event.inicio));
+      // The stream writes instants as the agenda does: compare strings first, parse only when they differ.
+      let slotIndex = column.slots.findIndex((s) => s.inicio === event.inicio);
+      if (slotIndex < 0) slotIndex = column.slots.findIndex((s) => sameInstant(s.inicio, event.inicio));
       if (slotIndex < 0) return { kind: 'ignore' };
       const slot = column.slots[slotIndex]!;
       const consultaId = event.estado === 'disponivel' ? null : (event.consultaId ?? slot.consultaId);

@@ -8,7 +8,10 @@ import type { Medico } from '../../../src/schemas/medico.schema.js';
 import { api } from '../api.js';
 import { Dialog } from '../components/dialog.js';
 import { PacientePicker, type PacienteEscolhido } from '../components/paciente-picker.js';
-import { Field, ProblemMessage } from '../components/problem-message.js';
+import { DialogFooter } from '../components/dialog-footer.js';
+import { Field, InputField, SelectField } from '../components/field.js';
+import { ProblemMessage } from '../components/problem-message.js';
+import { useAction } from '../components/use-action.js';
 import { fieldErrors, problemOf, type Problem } from '../problem.js';
 import { timeInZone } from './grid.js';
 import type { Vaga } from './use-day.js';
@@ -100,17 +103,15 @@ const FIELDS = ['medicoId', 'especialidade', 'de', 'ate', 'observacoes', 'pacien
 function AddDialog(props: { medicos: readonly Medico[]; onClose: () => void; onAdded: () => void }) {
   const [paciente, setPaciente] = useState<PacienteEscolhido | null>(null);
   const [form, setForm] = useState({ medicoId: '', especialidade: '', de: '', ate: '', observacoes: '' });
-  const [problem, setProblem] = useState<Problem | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, problem, run } = useAction();
   const errors = fieldErrors(problem, FIELDS);
-  const set = (key: keyof typeof form) => (e: Event) => setForm({ ...form, [key]: (e.currentTarget as HTMLInputElement).value });
+  const set = (key: keyof typeof form) => (value: string) => setForm((f) => ({ ...f, [key]: value }));
   const especialidades = [...new Set(props.medicos.map((m) => m.especialidade))].sort();
 
-  const add = async (event: Event) => {
+  const add = (event: Event) => {
     event.preventDefault();
     if (!paciente) return;
-    setBusy(true);
-    try {
+    void run(async () => {
       await api.post('/lista-espera', {
         pacienteId: paciente.id,
         medicoId: form.medicoId || null,
@@ -120,59 +121,39 @@ function AddDialog(props: { medicos: readonly Medico[]; onClose: () => void; onA
         observacoes: form.observacoes.trim() || null,
       });
       props.onAdded();
-    } catch (error) {
-      setProblem(problemOf(error));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
     <Dialog title="Adicionar à lista de espera" onClose={props.onClose}>
       <PacientePicker value={paciente} onChange={setPaciente} />
-      <form onSubmit={add} class="form-grid">
-        <Field label="Médico" error={errors['medicoId']}>
-          {(a) => (
-            <select {...a} value={form.medicoId} onChange={set('medicoId')}>
-              <option value="">Qualquer médico da especialidade</option>
-              {props.medicos.map((m) => (
-                <option key={m.id} value={m.id}>
-                  {m.nome} ({m.especialidade})
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label="Especialidade" error={errors['especialidade']}>
-          {(a) => (
-            <select {...a} value={form.especialidade} onChange={set('especialidade')} disabled={form.medicoId !== ''}>
-              <option value="">—</option>
-              {especialidades.map((e) => (
-                <option key={e} value={e}>
-                  {e}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label="De" error={errors['de']}>
-          {(a) => <input {...a} type="date" required value={form.de} onInput={set('de')} />}
-        </Field>
-        <Field label="Até" error={errors['ate']}>
-          {(a) => <input {...a} type="date" required value={form.ate} onInput={set('ate')} />}
-        </Field>
+      <form onSubmit={add} class="form-grid waitlist-form">
+        <SelectField
+          label="Médico"
+          value={form.medicoId}
+          onValue={set('medicoId')}
+          emptyLabel="Qualquer médico da especialidade"
+          options={props.medicos.map((m) => ({ value: m.id, label: `${m.nome} (${m.especialidade})` }))}
+          error={errors['medicoId']}
+        />
+        <SelectField
+          label="Especialidade"
+          value={form.especialidade}
+          onValue={set('especialidade')}
+          emptyLabel="—"
+          options={especialidades.map((e) => ({ value: e, label: e }))}
+          disabled={form.medicoId !== ''}
+          error={errors['especialidade']}
+        />
+        <InputField label="De" type="date" required value={form.de} onValue={set('de')} error={errors['de']} />
+        <InputField label="Até" type="date" required value={form.ate} onValue={set('ate')} error={errors['ate']} />
         <Field label="Observações" error={errors['observacoes']}>
-          {(a) => <textarea {...a} rows={2} value={form.observacoes} onInput={set('observacoes')} />}
+          {(a) => <textarea {...a} rows={2} value={form.observacoes} onInput={(e) => set('observacoes')(e.currentTarget.value)} />}
         </Field>
-        <ProblemMessage problem={problem} fields={FIELDS} />
-        <div class="actions">
-          <button type="submit" class="primary" disabled={busy || !paciente}>
-            Adicionar
-          </button>
-          <button type="button" onClick={props.onClose}>
-            Fechar
-          </button>
+        <div class="form-row">
+          <ProblemMessage problem={problem} fields={FIELDS} />
         </div>
+        <DialogFooter primary="Adicionar" disabled={busy || !paciente} cancel="Fechar" onCancel={props.onClose} />
       </form>
     </Dialog>
   );

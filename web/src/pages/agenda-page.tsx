@@ -4,19 +4,17 @@
  */
 import { signal } from '@preact/signals';
 import { memo } from 'preact/compat';
-import { useRef, useState } from 'preact/hooks';
+import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import { BookDialog, type BookTarget } from '../agenda/book-dialog.js';
 import { ConsultaDialog } from '../agenda/consulta-dialog.js';
 import { EncaixeDialog } from '../agenda/encaixe-dialog.js';
-import { addDays, ESTADO_ROTULOS, timeInZone, type MedicoColumn, type SlotView } from '../agenda/grid.js';
+import { addDays, ESTADO_ROTULOS, slotAtOrAfter, timeInZone, type DayGrid, type MedicoColumn, type SlotView } from '../agenda/grid.js';
 import { todayIn } from '../agenda/time.js';
-import { liveState, useDay } from '../agenda/use-day.js';
+import { clinicTimezone, liveState, useDay } from '../agenda/use-day.js';
 import { Waitlist } from '../agenda/waitlist.js';
 import { ProblemMessage } from '../components/problem-message.js';
 import type { Consulta } from '../../../src/schemas/consulta.schema.js';
 import { STATUS_ROTULOS } from '../agenda/actions.js';
-
-const CLINIC_TZ = 'America/Sao_Paulo';
 
 type Open =
   | { kind: 'book'; target: BookTarget }
@@ -25,26 +23,38 @@ type Open =
   | null;
 
 /** The day shown, kept across page changes (back from `Horários livres`, the same day is there). */
-const shownDate = signal(todayIn(CLINIC_TZ));
+const shownDate = signal(todayIn(clinicTimezone.value));
+/** Whether someone chose the day; until then "today" follows the clinic's zone once the API has told it. */
+const dateChosen = signal(false);
 
 export function AgendaPage() {
   const data = shownDate.value;
   const setData = (value: string) => {
+    dateChosen.value = true;
     shownDate.value = value;
   };
   const day = useDay(data);
   const [open, setOpen] = useState<Open>(null);
   const [version, setVersion] = useState(0);
-  const timezone = day.grid?.timezone ?? CLINIC_TZ;
+  const timezone = day.grid?.timezone ?? clinicTimezone.value;
+
+  // Near midnight the browser's zone (the stand-in before the first answer) may be on another day than the
+  // clinic's: once the API names the zone, a day nobody chose becomes the clinic's today.
+  useEffect(() => {
+    if (!day.grid || dateChosen.value) return;
+    const today = todayIn(day.grid.timezone);
+    if (today !== shownDate.value) shownDate.value = today;
+  }, [day.grid?.timezone]);
 
   const afterChange = () => {
     setVersion((v) => v + 1);
   };
 
-  const openSlot = (column: MedicoColumn, slot: SlotView) => {
-    if (slot.estado === 'disponivel') setOpen({ kind: 'book', target: { medicoId: column.medicoId, medicoNome: column.nome, inicio: slot.inicio, timezone } });
+  // One handler for the whole grid (it never changes, so columns need not re-render for it).
+  const openSlot = useCallback((column: MedicoColumn, slot: SlotView) => {
+    if (slot.estado === 'disponivel') setOpen({ kind: 'book', target: { medicoId: column.medicoId, medicoNome: column.nome, inicio: slot.inicio, timezone: clinicTimezone.value } });
     else if (slot.consultaId) setOpen({ kind: 'consulta', consultaId: slot.consultaId, medicoNome: column.nome });
-  };
+  }, []);
 
   return (
     <main class="agenda-page">
@@ -57,7 +67,7 @@ export function AgendaPage() {
         <button type="button" onClick={() => setData(addDays(data, -1))}>
           Dia anterior
         </button>
-        <button type="button" onClick={() => setData(todayIn(CLINIC_TZ))}>
+        <button type="button" onClick={() => setData(todayIn(clinicTimezone.value))}>
           Hoje
         </button>
         <button type="button" onClick={() => setData(addDays(data, 1))}>
@@ -72,6 +82,7 @@ export function AgendaPage() {
         {day.grid === null && !day.problem && <p role="status">Carregando a agenda…</p>}
         {day.grid && (
           <SlotGrid
+            grid={day.grid}
             columns={day.grid.columns}
             timezone={timezone}
             consultas={day.consultas}
@@ -127,6 +138,7 @@ export function AgendaPage() {
 }
 
 interface GridProps {
+  grid: DayGrid;
   columns: MedicoColumn[];
   timezone: string;
   consultas: ReadonlyMap<string, Consulta>;
@@ -145,6 +157,24 @@ function SlotGrid(props: GridProps) {
   const [active, setActive] = useState<string | null>(null);
   const firstKey = props.columns.find((c) => c.slots.length > 0);
   const activeKey = active ?? (firstKey ? keyOf(firstKey.slots[0]!) : null);
+  useScrollToNow(props.grid, ref, setActive);
+
+  // Clicks and focus are handled once for the grid (the slot is found from the button's data-*), not by two
+  // closures on each of the 1,000 buttons.
+  const slotOf = (target: EventTarget | null): [MedicoColumn, SlotView] | null => {
+    const button = target instanceof Element ? target.closest<HTMLElement>('button.slot') : null;
+    const column = button && props.columns.find((c) => c.medicoId === button.dataset['medicoId']);
+    const slot = column?.slots.find((s) => s.inicio === button!.dataset['inicio']);
+    return column && slot ? [column, slot] : null;
+  };
+  const onClick = (event: MouseEvent) => {
+    const hit = slotOf(event.target);
+    if (hit && (hit[1].estado === 'disponivel' || hit[1].consultaId !== null)) props.onSlot(hit[0], hit[1]);
+  };
+  const onFocusIn = (event: FocusEvent) => {
+    const hit = slotOf(event.target);
+    if (hit) setActive(keyOf(hit[1]));
+  };
 
   const onKeyDown = (event: KeyboardEvent) => {
     const target = event.target as HTMLElement;
@@ -171,9 +201,9 @@ function SlotGrid(props: GridProps) {
 
   if (props.columns.length === 0) return <p class="notice">Nenhum médico ativo com agenda neste dia.</p>;
   return (
-    <div class="grid" ref={ref} onKeyDown={onKeyDown} style={{ gridTemplateColumns: `repeat(${props.columns.length}, minmax(11.5rem, 20rem))` }}>
+    <div class="grid" ref={ref} onKeyDown={onKeyDown} onClick={onClick} onFocusIn={onFocusIn} style={{ gridTemplateColumns: `repeat(${props.columns.length}, minmax(11.5rem, 20rem))` }}>
       {props.columns.map((column) => (
-        <Column key={column.medicoId} column={column} {...props} activeKey={activeKey} onFocusSlot={setActive} />
+        <Column key={column.medicoId} column={column} timezone={props.timezone} consultas={props.consultas} nomes={props.nomes} onEncaixe={props.onEncaixe} onEncaixeItem={props.onEncaixeItem} activeKey={activeKey} />
       ))}
     </div>
   );
@@ -190,11 +220,14 @@ function nearest(buttons: HTMLButtonElement[], inicio: string): HTMLButtonElemen
   return best;
 }
 
+/** ` Disponível`…: the state word with the space that separates it from the time, made once. */
+const ESTADO_SPACED = Object.fromEntries(Object.entries(ESTADO_ROTULOS).map(([k, v]) => [k, ` ${v}`])) as typeof ESTADO_ROTULOS;
+
 function keyOf(slot: SlotView): string {
   return `${slot.medicoId}|${slot.inicio}`;
 }
 
-type ColumnProps = GridProps & { column: MedicoColumn; activeKey: string | null; onFocusSlot: (key: string) => void };
+type ColumnProps = Pick<GridProps, 'timezone' | 'consultas' | 'nomes' | 'onEncaixe' | 'onEncaixeItem'> & { column: MedicoColumn; activeKey: string | null };
 
 /**
  * A column re-renders only when something it shows changed: its slots, the roving tab stop inside it, or the
@@ -233,8 +266,10 @@ const Column = memo(function Column(props: ColumnProps) {
       <div class="slots">
         {column.slots.length === 0 && <p class="notice">Sem atendimento neste dia.</p>}
         {column.slots.map((slot) => {
-          const key = keyOf(slot);
           const nome = slot.estado === 'ocupado' || slot.estado === 'passado' ? nomeDe(slot.consultaId) : undefined;
+          // Who has arrived, who is being seen, who missed it: the consulta's status beside the name (not for
+          // `agendada`, which every ocupado slot starts as).
+          const status = nome && slot.consultaId ? props.consultas.get(slot.consultaId)?.status : undefined;
           const opens = slot.estado === 'disponivel' || slot.consultaId !== null;
           return (
             <button
@@ -244,14 +279,19 @@ const Column = memo(function Column(props: ColumnProps) {
               data-medico-id={slot.medicoId}
               data-inicio={slot.inicio}
               data-estado={slot.estado}
-              tabIndex={key === props.activeKey ? 0 : -1}
+              tabIndex={props.activeKey !== null && props.activeKey === keyOf(slot) ? 0 : -1}
               aria-disabled={opens ? undefined : 'true'}
               title={slot.motivo}
-              onFocus={() => props.onFocusSlot(key)}
-              onClick={() => opens && props.onSlot(column, slot)}
             >
-              <span class="time">{timeInZone(slot.inicio, timezone)}</span> <span class="estado">{ESTADO_ROTULOS[slot.estado]}</span>
-              {nome && <span class="nome">{nome}</span>}
+              <span class="time">{slot.hora}</span>
+              {/* The space goes inside the state's span: one DOM node less per slot (1,000 on a full day). */}
+              <span class="estado">{ESTADO_SPACED[slot.estado]}</span>
+              {nome && (
+                <span class="nome">
+                  {nome}
+                  {status && status !== 'agendada' && <small class="status"> · {STATUS_ROTULOS[status]}</small>}
+                </span>
+              )}
               {slot.estado === 'bloqueado' && slot.motivo && <span class="nome">{slot.motivo}</span>}
             </button>
           );
@@ -280,3 +320,34 @@ const Column = memo(function Column(props: ColumnProps) {
     </section>
   );
 }, sameColumn);
+
+/**
+ * When the day shown is today, its first render scrolls the page to the slot running now (or the next one)
+ * and makes it the grid's tab stop: opening the app at 14:00 should not show 00:00. Only once per day shown,
+ * so live updates and reloads never move the page under the receptionist.
+ */
+function useScrollToNow(grid: DayGrid, ref: { current: HTMLDivElement | null }, setActive: (key: string) => void): void {
+  const done = useRef<string | null>(null);
+  const frame = useRef(0);
+  useEffect(() => () => cancelAnimationFrame(frame.current), []);
+  useLayoutEffect(() => {
+    if (done.current === grid.data) return;
+    done.current = grid.data;
+    if (grid.data !== todayIn(grid.timezone)) return;
+    const slot = slotAtOrAfter(grid, Date.now());
+    const button = slot && ref.current?.querySelector<HTMLElement>(`button.slot[data-medico-id="${CSS.escape(slot.medicoId)}"][data-inicio="${CSS.escape(slot.inicio)}"]`);
+    if (!slot || !button) return;
+    setActive(keyOf(slot));
+    // Columns are laid out only once the browser has seen them in view (`content-visibility`): until the first
+    // frame has drawn them, the page is too short to scroll to 14:00. So the scroll waits for the next frames,
+    // trying again (a few frames at most) until the slot is in view. Centred: the hour before stays in view;
+    // `nearest` keeps the column set where it is sideways.
+    let tries = 0;
+    const bring = () => {
+      button.scrollIntoView({ block: 'center', inline: 'nearest' });
+      const box = button.getBoundingClientRect();
+      if ((box.top < 0 || box.bottom > window.innerHeight) && ++tries < 5) frame.current = requestAnimationFrame(bring);
+    };
+    frame.current = requestAnimationFrame(bring);
+  }, [grid]);
+}

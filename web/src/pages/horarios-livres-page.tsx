@@ -3,12 +3,18 @@ import { useEffect, useState } from 'preact/hooks';
 import type { HorarioLivre } from '../../../src/schemas/lista-espera.schema.js';
 import type { Medico } from '../../../src/schemas/medico.schema.js';
 import { BookDialog, type BookTarget } from '../agenda/book-dialog.js';
-import { timeInZone } from '../agenda/grid.js';
+import { clinicTimezone } from '../agenda/use-day.js';
 import { api } from '../api.js';
 import { Field, ProblemMessage } from '../components/problem-message.js';
 import { fieldErrors, problemOf, type Problem } from '../problem.js';
 
-const TZ = 'America/Sao_Paulo';
+/**
+ * The server writes every instant in the clinic's zone with its offset (`2026-12-07T09:00:00-03:00`): the date and
+ * time written there are the clinic's wall clock, whatever zone this browser is in.
+ */
+const clinicDate = (inicio: string) =>
+  new Date(`${inicio.slice(0, 10)}T12:00:00Z`).toLocaleDateString('pt-BR', { timeZone: 'UTC', weekday: 'short', day: '2-digit', month: '2-digit' });
+const clinicTime = (inicio: string) => inicio.slice(11, 16);
 const FIELDS = ['especialidade', 'de', 'limit'] as const;
 
 export function HorariosLivresPage() {
@@ -84,12 +90,12 @@ export function HorariosLivresPage() {
           <tbody>
             {items.map((h) => (
               <tr key={h.medicoId + h.inicio} data-medico-id={h.medicoId} data-inicio={h.inicio}>
-                <td>{new Date(h.inicio).toLocaleDateString('pt-BR', { timeZone: TZ, weekday: 'short', day: '2-digit', month: '2-digit' })}</td>
-                <td>{timeInZone(h.inicio, TZ)}</td>
+                <td>{clinicDate(h.inicio)}</td>
+                <td>{clinicTime(h.inicio)}</td>
                 <td>{nome(h.medicoId)}</td>
                 <td>{medicos.find((m) => m.id === h.medicoId)?.especialidade}</td>
                 <td>
-                  <button type="button" onClick={() => setBooking({ medicoId: h.medicoId, medicoNome: nome(h.medicoId), inicio: h.inicio, timezone: TZ })}>
+                  <button type="button" onClick={() => setBooking({ medicoId: h.medicoId, medicoNome: nome(h.medicoId), inicio: h.inicio, timezone: clinicTimezone.value })}>
                     Agendar
                   </button>
                 </td>

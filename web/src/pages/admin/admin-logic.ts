@@ -5,6 +5,7 @@
 import type { z } from 'zod';
 import type { Task as TaskSchema } from '../../../../src/schemas/task.schema.js';
 import type { LOG_LEVELS } from '../../../../src/schemas/operations.schema.js';
+import type { COLLECTIONS } from '../../../../src/repositories/collections.js';
 
 export type Task = z.output<typeof TaskSchema>;
 
@@ -204,4 +205,38 @@ export function formatInstant(iso: string): string {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return iso;
   return date.toLocaleString('pt-BR', { dateStyle: 'short', timeStyle: 'medium' });
+}
+
+/** A collection of the data directory, as a restore's `contagens` names it. */
+export type Colecao = (typeof COLLECTIONS)[keyof typeof COLLECTIONS];
+
+/**
+ * What a restore's counts are called on screen, in the order shown; `null` for the collections that are the
+ * system's own bookkeeping (idempotency keys, sessions, audit entries on their way to the trail), which the
+ * user neither manages nor needs to check. Typed by the server's list: a new collection stops the build until
+ * it is named here.
+ */
+export const COLECAO_ROTULOS: Record<Colecao, string | null> = {
+  medicos: 'Médicos',
+  pacientes: 'Pacientes',
+  consultas: 'Consultas',
+  lista_espera: 'Lista de espera',
+  bloqueios: 'Bloqueios de agenda',
+  feriados: 'Feriados da clínica',
+  usuarios: 'Usuários',
+  sessoes: null,
+  idempotencia: null,
+  auditoria_pendente: null,
+};
+
+/**
+ * The rows of `Registros restaurados`: the known collections in {@link COLECAO_ROTULOS}'s order with their
+ * pt-BR names, internal ones left out; a name this build does not know (a newer server) is shown as it is,
+ * last, rather than hidden.
+ */
+export function restoredRows(contagens: Readonly<Record<string, number>>): { colecao: string; rotulo: string; registros: number }[] {
+  const known = Object.entries(COLECAO_ROTULOS) as [string, string | null][];
+  const rows = known.flatMap(([colecao, rotulo]) => (rotulo !== null && colecao in contagens ? [{ colecao, rotulo, registros: contagens[colecao]! }] : []));
+  const unknown = Object.keys(contagens).filter((c) => !(c in COLECAO_ROTULOS));
+  return [...rows, ...unknown.map((colecao) => ({ colecao, rotulo: colecao, registros: contagens[colecao]! }))];
 }

@@ -5,11 +5,14 @@ import type { z } from 'zod';
 import type { AuditEntrySchema } from '../../../../src/controllers/auditoria.controller.js';
 import type { Usuario } from '../../../../src/schemas/usuario.schema.js';
 import { api } from '../../api.js';
-import { Field, ProblemMessage } from '../../components/problem-message.js';
+import { InputField, SelectField } from '../../components/field.js';
+import { PacientePicker, type PacienteEscolhido } from '../../components/paciente-picker.js';
+import { ProblemMessage } from '../../components/problem-message.js';
+import { TableHead, TableScroll } from '../../components/table-scroll.js';
+import { useAction } from '../../components/use-action.js';
 import { fieldErrors, problemOf, type Problem } from '../../problem.js';
 import { PAPEL_NOMES, type Papel } from '../../session.js';
 import { auditQuery, EMPTY_AUDIT_FILTERS, formatInstant, pageLabel, type AuditFilters } from './admin-logic.js';
-import { TableScroll } from './table-scroll.js';
 
 type AuditEntry = z.output<typeof AuditEntrySchema>;
 interface AuditPage {
@@ -29,6 +32,8 @@ const FIELDS = ['usuarioId', 'pacienteId', 'acao', 'de', 'ate'] as const;
 
 export function AuditoriaPage() {
   const [filters, setFilters] = useState<AuditFilters>(EMPTY_AUDIT_FILTERS);
+  // The paciente picked in the filter (its id goes in `filters.pacienteId`), shown by name.
+  const [paciente, setPaciente] = useState<PacienteEscolhido | null>(null);
   // The filters of the page shown: paging keeps them even while the form is being edited.
   const [applied, setApplied] = useState<AuditFilters>(EMPTY_AUDIT_FILTERS);
   const [page, setPage] = useState<AuditPage | null>(null);
@@ -66,42 +71,39 @@ export function AuditoriaPage() {
     <main>
       <h1>Auditoria</h1>
       <form
-        class="card form-grid admin-grid"
+        class="card form-grid admin-grid audit-filters"
         onSubmit={(e) => {
           e.preventDefault();
           void load(filters, 0);
         }}
         noValidate
       >
-        <Field label="Usuário" error={errors['usuarioId']}>
-          {(a) => (
-            <select {...a} value={filters.usuarioId} onChange={(e) => set('usuarioId', e.currentTarget.value)}>
-              <option value="">Todos</option>
-              {usuarios.map((u) => (
-                <option key={u.id} value={u.id}>
-                  {u.nome} ({u.email})
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
-        <Field label="Paciente" error={errors['pacienteId']} hint="Id do paciente">
-          {(a) => <input {...a} value={filters.pacienteId} autoComplete="off" onInput={(e) => set('pacienteId', e.currentTarget.value)} />}
-        </Field>
-        <Field label="Ação" error={errors['acao']} hint="Ex.: paciente.ler, consulta.criar">
-          {(a) => <input {...a} list="acoes-auditoria" value={filters.acao} autoComplete="off" onInput={(e) => set('acao', e.currentTarget.value)} />}
-        </Field>
+        <SelectField
+          label="Usuário"
+          value={filters.usuarioId}
+          onValue={(v) => set('usuarioId', v)}
+          emptyLabel="Todos"
+          options={usuarios.map((u) => ({ value: u.id, label: `${u.nome} (${u.email})` }))}
+          error={errors['usuarioId']}
+        />
+        <PacientePicker
+          mode="filter"
+          searchLabel="Paciente"
+          error={errors['pacienteId']}
+          value={paciente}
+          onChange={(p) => {
+            setPaciente(p);
+            set('pacienteId', p?.id ?? '');
+          }}
+        />
+        <InputField label="Ação" list="acoes-auditoria" value={filters.acao} onValue={(v) => set('acao', v)} autoComplete="off" error={errors['acao']} hint="Ex.: paciente.ler" />
         <datalist id="acoes-auditoria">
           {acoes.map((acao) => (
             <option key={acao} value={acao} />
           ))}
         </datalist>
-        <Field label="De" error={errors['de']}>
-          {(a) => <input {...a} type="date" value={filters.de} onInput={(e) => set('de', e.currentTarget.value)} />}
-        </Field>
-        <Field label="Até" error={errors['ate']}>
-          {(a) => <input {...a} type="date" value={filters.ate} onInput={(e) => set('ate', e.currentTarget.value)} />}
-        </Field>
+        <InputField label="De" type="date" value={filters.de} onValue={(v) => set('de', v)} error={errors['de']} />
+        <InputField label="Até" type="date" value={filters.ate} onValue={(v) => set('ate', v)} error={errors['ate']} />
         <div class="actions">
           <button type="submit" class="primary" disabled={busy}>
             Filtrar
@@ -110,6 +112,7 @@ export function AuditoriaPage() {
             type="button"
             onClick={() => {
               setFilters(EMPTY_AUDIT_FILTERS);
+              setPaciente(null);
               void load(EMPTY_AUDIT_FILTERS, 0);
             }}
           >
@@ -128,17 +131,7 @@ export function AuditoriaPage() {
             <TableScroll label="Trilha de auditoria, mais novas primeiro">
               <table>
                 <caption class="visually-hidden">Trilha de auditoria, mais novas primeiro</caption>
-                <thead>
-                  <tr>
-                    <th scope="col">Quando</th>
-                    <th scope="col">Usuário</th>
-                    <th scope="col">Ação</th>
-                    <th scope="col">Recurso</th>
-                    <th scope="col">Pacientes</th>
-                    <th scope="col">Status</th>
-                    <th scope="col">IP</th>
-                  </tr>
-                </thead>
+                <TableHead columns={['Quando', 'Usuário', 'Ação', 'Recurso', 'Pacientes', 'Status', 'IP']} />
                 <tbody>
                   {page.items.map((e) => (
                     <tr key={e.id}>
@@ -180,19 +173,8 @@ export function AuditoriaPage() {
 /** `Verificar integridade`: recomputes the hash chain on the server and says where it first breaks, if it does. */
 function Verification() {
   const [result, setResult] = useState<Verificacao | null>(null);
-  const [problem, setProblem] = useState<Problem | null>(null);
-  const [busy, setBusy] = useState(false);
-  const verify = async () => {
-    setBusy(true);
-    setProblem(null);
-    try {
-      setResult(await api.get<Verificacao>('/sistema/auditoria/verificacao'));
-    } catch (error) {
-      setProblem(problemOf(error));
-    } finally {
-      setBusy(false);
-    }
-  };
+  const { busy, problem, run } = useAction();
+  const verify = () => run(async () => setResult(await api.get<Verificacao>('/sistema/auditoria/verificacao')));
   return (
     <div class="verification">
       <button type="button" disabled={busy} onClick={() => void verify()}>

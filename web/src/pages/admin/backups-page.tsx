@@ -8,15 +8,20 @@ import type { z } from 'zod';
 import type { BackupInfo as BackupInfoSchema, RestoreResult as RestoreResultSchema } from '../../../../src/schemas/operations.schema.js';
 import { api } from '../../api.js';
 import { Dialog } from '../../components/dialog.js';
-import { Field, ProblemMessage } from '../../components/problem-message.js';
+import { DialogFooter } from '../../components/dialog-footer.js';
+import { InputField } from '../../components/field.js';
+import { FileTable } from '../../components/file-table.js';
+import { ProblemMessage } from '../../components/problem-message.js';
+import { useAction } from '../../components/use-action.js';
 import { problemOf, type Problem } from '../../problem.js';
-import { formatBytes, formatInstant, type Task } from './admin-logic.js';
-import { TableScroll } from './table-scroll.js';
+import { formatInstant, restoredRows, type Task } from './admin-logic.js';
 import { TaskProgress } from './task-progress.js';
 import { useTask } from './use-task.js';
 
 type BackupInfo = z.output<typeof BackupInfoSchema>;
 type RestoreResult = z.output<typeof RestoreResultSchema>;
+
+const backupUrl = (nome: string) => `/sistema/backups/${encodeURIComponent(nome)}`;
 
 export function BackupsPage() {
   const [backups, setBackups] = useState<BackupInfo[] | null>(null);
@@ -38,7 +43,8 @@ export function BackupsPage() {
     const done = await creation.run(() => api.post<Task>('/sistema/tasks/backup'));
     if (done) await load();
   };
-  const created = creation.task?.status === 'concluida' ? (creation.task.resultado as Partial<BackupInfo> | undefined) : undefined;
+  const task = creation.task;
+  const created = task?.status === 'concluida' ? (task.resultado as Partial<BackupInfo> | undefined) : undefined;
 
   return (
     <main>
@@ -48,51 +54,23 @@ export function BackupsPage() {
           Criar backup
         </button>
       </div>
-      {creation.task && <TaskProgress task={creation.task} label="Progresso do backup" />}
-      {created?.nome && <p class="notice">Backup {created.nome} criado.</p>}
-      {creation.task?.status === 'falhou' && <ProblemMessage problem={{ ...creation.task.erro!, errors: [] }} />}
+      <TaskProgress run={creation} label="Progresso do backup" doneText={created?.nome ? `Backup ${created.nome} criado.` : undefined} />
+      {task?.status === 'falhou' && task.erro && <ProblemMessage problem={{ ...task.erro, errors: [] }} />}
       <ProblemMessage problem={creation.problem ?? problem} />
-      {backups && backups.length === 0 && <p class="notice">Nenhum backup ainda.</p>}
-      {backups && backups.length > 0 && (
-        <TableScroll label="Backups, mais novos primeiro">
-          <table>
-            <caption class="visually-hidden">Backups, mais novos primeiro</caption>
-            <thead>
-              <tr>
-                <th scope="col">Nome</th>
-                <th scope="col">Criado em</th>
-                <th scope="col">Tamanho</th>
-                <th scope="col">Tipo</th>
-                <th scope="col">
-                  <span class="visually-hidden">Ações</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {backups.map((b) => (
-                <tr key={b.nome}>
-                  <td>
-                    <code>{b.nome}</code>
-                  </td>
-                  <td>{formatInstant(b.criadoEm)}</td>
-                  <td>{formatBytes(b.tamanhoBytes)}</td>
-                  <td>
-                    {b.automatico ? 'Automático' : 'Manual'}
-                    {b.criptografado ? ', criptografado' : ''}
-                  </td>
-                  <td class="row-actions">
-                    <a class="button" href={`/sistema/backups/${encodeURIComponent(b.nome)}`} download={b.nome}>
-                      Baixar
-                    </a>{' '}
-                    <button type="button" class="danger" onClick={() => setRestoring(b)}>
-                      Restaurar
-                    </button>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableScroll>
+      {backups && (
+        <FileTable
+          caption="Backups, mais novos primeiro"
+          files={backups}
+          href={backupUrl}
+          dateHeader="Criado em"
+          empty="Nenhum backup ainda."
+          columns={[{ header: 'Tipo', cell: (b) => `${b.automatico ? 'Automático' : 'Manual'}${b.criptografado ? ', criptografado' : ''}` }]}
+          actions={(b) => (
+            <button type="button" class="danger" aria-label={`Restaurar ${b.nome}`} onClick={() => setRestoring(b)}>
+              Restaurar
+            </button>
+          )}
+        />
       )}
       {restoring && (
         <RestoreDialog
@@ -111,75 +89,63 @@ export function BackupsPage() {
 
 function RestoreDialog({ backup, onClose }: { backup: BackupInfo; onClose: () => void }) {
   const [typed, setTyped] = useState('');
-  const [busy, setBusy] = useState(false);
-  const [problem, setProblem] = useState<Problem | null>(null);
+  const { busy, problem, run } = useAction();
   const [result, setResult] = useState<RestoreResult | null>(null);
   const matches = typed.trim() === backup.nome;
 
-  const restore = async (event: Event) => {
+  const restore = (event: Event) => {
     event.preventDefault();
-    if (!matches) return;
-    setBusy(true);
-    setProblem(null);
-    try {
-      setResult(await api.post<RestoreResult>(`/sistema/backups/${encodeURIComponent(backup.nome)}/restaurar`));
-    } catch (error) {
-      setProblem(problemOf(error));
-    } finally {
-      setBusy(false);
-    }
+    if (matches) void run(async () => setResult(await api.post<RestoreResult>(`/sistema/backups/${encodeURIComponent(backup.nome)}/restaurar`)));
   };
 
   return (
     <Dialog title="Restaurar backup" onClose={onClose}>
       {result ? (
-        <div>
-          <p role="status">
-            Backup <code>{result.restaurado}</code> restaurado. Os dados anteriores foram guardados em <code>{result.backupDeSeguranca}</code>.
-          </p>
-          <table>
-            <caption>Registros restaurados</caption>
-            <thead>
-              <tr>
-                <th scope="col">Coleção</th>
-                <th scope="col">Registros</th>
-              </tr>
-            </thead>
-            <tbody>
-              {Object.entries(result.contagens).map(([colecao, n]) => (
-                <tr key={colecao}>
-                  <td>{colecao}</td>
-                  <td>{n}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-          <div class="actions">
-            <button type="button" class="primary" onClick={onClose}>
-              Concluir
-            </button>
-          </div>
-        </div>
+        <RestoreSummary result={result} onClose={onClose} />
       ) : (
         <form class="admin-dialog-form" onSubmit={restore}>
           <p>
             Todos os dados atuais serão substituídos pelos do backup <code>{backup.nome}</code> ({formatInstant(backup.criadoEm)}). Antes disso, um
             backup de segurança dos dados atuais é criado.
           </p>
-          <Field label="Digite o nome do backup para confirmar">
-            {(a) => <input {...a} value={typed} autoComplete="off" spellcheck={false} onInput={(e) => setTyped(e.currentTarget.value)} />}
-          </Field>
+          <InputField label="Digite o nome do backup para confirmar" value={typed} onValue={setTyped} autoComplete="off" spellcheck={false} />
           <ProblemMessage problem={problem} />
-          <div class="actions">
-            <button type="submit" class="danger" disabled={!matches || busy}>
-              {busy ? 'Restaurando…' : 'Restaurar'}
-            </button>
-            <button type="button" onClick={onClose}>
-              Cancelar
-            </button>
-          </div>
+          <DialogFooter primary={busy ? 'Restaurando…' : 'Restaurar'} tone="danger" disabled={!matches || busy} onCancel={onClose} />
         </form>
       )}
     </Dialog>
+  );
+}
+
+/** What a restore brought back, per kind of record in pt-BR (the system's own bookkeeping left out). */
+function RestoreSummary({ result, onClose }: { result: RestoreResult; onClose: () => void }) {
+  return (
+    <div>
+      <p role="status">
+        Backup <code>{result.restaurado}</code> restaurado. Os dados anteriores foram guardados em <code>{result.backupDeSeguranca}</code>.
+      </p>
+      <table>
+        <caption>Registros restaurados</caption>
+        <thead>
+          <tr>
+            <th scope="col">Dados</th>
+            <th scope="col">Registros</th>
+          </tr>
+        </thead>
+        <tbody>
+          {restoredRows(result.contagens).map((row) => (
+            <tr key={row.colecao} data-colecao={row.colecao}>
+              <td>{row.rotulo}</td>
+              <td>{row.registros.toLocaleString('pt-BR')}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <div class="actions">
+        <button type="button" class="primary" onClick={onClose}>
+          Concluir
+        </button>
+      </div>
+    </div>
   );
 }

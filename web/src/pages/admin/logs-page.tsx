@@ -6,9 +6,9 @@ import './admin.css';
 import { useEffect, useState } from 'preact/hooks';
 import { api } from '../../api.js';
 import { ProblemMessage } from '../../components/problem-message.js';
+import { TableHead, TableScroll } from '../../components/table-scroll.js';
 import { problemOf, type Problem } from '../../problem.js';
 import { atLeast, LOG_BUFFER_MAX, LOG_LEVEL_NAMES, LOG_LEVEL_ORDER, logDetails, logTime, pushLogs, type LogLevel, type LogLine } from './admin-logic.js';
-import { TableScroll } from './table-scroll.js';
 
 type Connection = 'conectando' | 'ao-vivo' | 'reconectando' | 'pausado' | 'desconectado';
 
@@ -111,14 +111,7 @@ export function LogsPage() {
         <TableScroll label="Entradas do log, mais novas primeiro">
           <table class="logs">
             <caption class="visually-hidden">Entradas do log, mais novas primeiro</caption>
-            <thead>
-              <tr>
-                <th scope="col">Hora</th>
-                <th scope="col">Nível</th>
-                <th scope="col">Mensagem</th>
-                <th scope="col">Detalhes</th>
-              </tr>
-            </thead>
+            <TableHead columns={['Hora', 'Nível', 'Mensagem', 'Detalhes']} />
             <tbody>
               {shown.map((e, i) => (
                 <tr key={`${e.hora}-${i}-${e.msg}`} data-nivel={e.nivel}>

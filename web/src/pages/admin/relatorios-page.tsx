@@ -5,10 +5,11 @@ import type { z } from 'zod';
 import type { Medico } from '../../../../src/schemas/medico.schema.js';
 import type { ReportInfo as ReportInfoSchema } from '../../../../src/schemas/operations.schema.js';
 import { api, idempotencyKey } from '../../api.js';
-import { Field, ProblemMessage } from '../../components/problem-message.js';
+import { InputField, SelectField } from '../../components/field.js';
+import { FileTable } from '../../components/file-table.js';
+import { ProblemMessage } from '../../components/problem-message.js';
 import { fieldErrors, problemOf, type Problem } from '../../problem.js';
-import { formatBytes, formatInstant, type Task } from './admin-logic.js';
-import { TableScroll } from './table-scroll.js';
+import { type Task } from './admin-logic.js';
 import { TaskProgress } from './task-progress.js';
 import { useTask } from './use-task.js';
 
@@ -16,6 +17,15 @@ type ReportInfo = z.output<typeof ReportInfoSchema>;
 const FIELDS = ['de', 'ate', 'medicoId'] as const;
 
 const reportUrl = (nome: string) => `/sistema/relatorios/${encodeURIComponent(nome)}`;
+
+interface Gerado {
+  nome?: string;
+  paginas?: number;
+  consultas?: number;
+}
+
+/** The outcome line of a generation, in the page's status region. */
+const readyText = (g: Gerado) => `Relatório pronto${g.paginas !== undefined ? `: ${g.paginas} página(s), ${g.consultas ?? 0} consulta(s)` : ''}.`;
 
 export function RelatoriosPage() {
   const [de, setDe] = useState('');
@@ -50,30 +60,22 @@ export function RelatoriosPage() {
   };
 
   const task = generation.task;
-  const gerado = task?.status === 'concluida' ? (task.resultado as { nome?: string; paginas?: number; consultas?: number } | undefined) : undefined;
+  const gerado = task?.status === 'concluida' ? (task.resultado as Gerado | undefined) : undefined;
 
   return (
     <main>
       <h1>Relatórios</h1>
       <form class="card form-grid admin-grid" onSubmit={generate} noValidate>
-        <Field label="De" error={errors['de']} hint="Padrão: início do mês corrente.">
-          {(a) => <input {...a} type="date" value={de} onInput={(e) => setDe(e.currentTarget.value)} />}
-        </Field>
-        <Field label="Até" error={errors['ate']} hint="Padrão: fim do mês de “De”; no máximo 366 dias.">
-          {(a) => <input {...a} type="date" value={ate} onInput={(e) => setAte(e.currentTarget.value)} />}
-        </Field>
-        <Field label="Médico" error={errors['medicoId']}>
-          {(a) => (
-            <select {...a} value={medicoId} onChange={(e) => setMedicoId(e.currentTarget.value)}>
-              <option value="">Todos</option>
-              {medicos.map((m) => (
-                <option key={m.id} value={m.id}>
-                  {m.nome}
-                </option>
-              ))}
-            </select>
-          )}
-        </Field>
+        <InputField label="De" type="date" value={de} onValue={setDe} error={errors['de']} hint="Padrão: início do mês corrente." />
+        <InputField label="Até" type="date" value={ate} onValue={setAte} error={errors['ate']} hint="Padrão: fim do mês de “De”; no máximo 366 dias." />
+        <SelectField
+          label="Médico"
+          value={medicoId}
+          onValue={setMedicoId}
+          emptyLabel="Todos"
+          options={medicos.map((m) => ({ value: m.id, label: m.nome }))}
+          error={errors['medicoId']}
+        />
         <div class="actions">
           <button type="submit" class="primary" disabled={generation.running}>
             Gerar relatório
@@ -81,10 +83,9 @@ export function RelatoriosPage() {
         </div>
       </form>
       <section aria-label="Relatório pedido" class="task-area">
-        {task && <TaskProgress task={task} label="Progresso do relatório" />}
+        <TaskProgress run={generation} label="Progresso do relatório" doneText={gerado?.nome ? readyText(gerado) : undefined} />
         {gerado?.nome && (
           <p>
-            Relatório pronto{gerado.paginas !== undefined && `: ${gerado.paginas} página(s), ${gerado.consultas ?? 0} consulta(s)`}.{' '}
             <a class="button primary" href={reportUrl(gerado.nome)} download={gerado.nome}>
               Baixar {gerado.nome}
             </a>
@@ -95,40 +96,7 @@ export function RelatoriosPage() {
       </section>
       <ProblemMessage problem={loadProblem} />
       <h2>Relatórios gerados</h2>
-      {reports && reports.length === 0 && <p class="notice">Nenhum relatório gerado ainda.</p>}
-      {reports && reports.length > 0 && (
-        <TableScroll label="Relatórios gerados, mais novos primeiro">
-          <table>
-            <caption class="visually-hidden">Relatórios gerados, mais novos primeiro</caption>
-            <thead>
-              <tr>
-                <th scope="col">Nome</th>
-                <th scope="col">Gerado em</th>
-                <th scope="col">Tamanho</th>
-                <th scope="col">
-                  <span class="visually-hidden">Ações</span>
-                </th>
-              </tr>
-            </thead>
-            <tbody>
-              {reports.map((r) => (
-                <tr key={r.nome}>
-                  <td>
-                    <code>{r.nome}</code>
-                  </td>
-                  <td>{formatInstant(r.criadoEm)}</td>
-                  <td>{formatBytes(r.tamanhoBytes)}</td>
-                  <td>
-                    <a href={reportUrl(r.nome)} download={r.nome} aria-label={`Baixar ${r.nome}`}>
-                      Baixar
-                    </a>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </TableScroll>
-      )}
+      {reports && <FileTable caption="Relatórios gerados, mais novos primeiro" files={reports} href={reportUrl} dateHeader="Gerado em" empty="Nenhum relatório gerado ainda." />}
     </main>
   );
 }

@@ -5,8 +5,11 @@ import type * as UsuarioSchema from '../../../../src/schemas/usuario.schema.js';
 import type { Usuario } from '../../../../src/schemas/usuario.schema.js';
 import { api } from '../../api.js';
 import { Dialog } from '../../components/dialog.js';
-import { Field, ProblemMessage } from '../../components/problem-message.js';
-import { fieldErrors, problemOf, type Problem } from '../../problem.js';
+import { DialogFooter } from '../../components/dialog-footer.js';
+import { InputField, SelectField } from '../../components/field.js';
+import { ProblemMessage } from '../../components/problem-message.js';
+import { useAction } from '../../components/use-action.js';
+import { fieldErrors } from '../../problem.js';
 import { PAPEL_NOMES, type Papel } from '../../session.js';
 
 /** The server's shortest password, typed by its literal (a value import would bring zod into the bundle). */
@@ -41,54 +44,38 @@ export function bodyOf(d: Draft, withSenha: boolean) {
 /** The `Médico` select, shown only for the médico role: a médico user sees that médico's agenda only. */
 export function MedicoSelect({ medicos, value, error, onChange }: { medicos: Medico[]; value: string; error?: string | undefined; onChange: (id: string) => void }) {
   return (
-    <Field label="Médico" error={error}>
-      {(a) => (
-        <select {...a} required value={value} onChange={(e) => onChange(e.currentTarget.value)}>
-          <option value="">Selecione…</option>
-          {medicos.map((m) => (
-            <option key={m.id} value={m.id}>
-              {m.nome} ({m.especialidade})
-            </option>
-          ))}
-        </select>
-      )}
-    </Field>
+    <SelectField
+      label="Médico"
+      value={value}
+      onValue={onChange}
+      emptyLabel="Selecione…"
+      required
+      options={medicos.map((m) => ({ value: m.id, label: `${m.nome} (${m.especialidade})` }))}
+      error={error}
+    />
   );
 }
 
 export function PapelSelect({ value, error, onChange }: { value: Papel; error?: string | undefined; onChange: (p: Papel) => void }) {
   return (
-    <Field label="Papel" error={error}>
-      {(a) => (
-        <select {...a} value={value} onChange={(e) => onChange(e.currentTarget.value as Papel)}>
-          {PAPEIS.map((p) => (
-            <option key={p} value={p}>
-              {PAPEL_NOMES[p]}
-            </option>
-          ))}
-        </select>
-      )}
-    </Field>
+    <SelectField label="Papel" value={value} onValue={(v) => onChange(v as Papel)} options={PAPEIS.map((p) => ({ value: p, label: PAPEL_NOMES[p] }))} error={error} />
   );
+}
+
+/** A new password: never filled in by the browser's saved one (`new-password`), never shown. */
+export function SenhaField(props: { label: string; hint: string; value: string; error?: string | undefined; onValue: (v: string) => void }) {
+  return <InputField {...props} type="password" autoComplete="new-password" />;
 }
 
 export function EditUsuario({ usuario, medicos, onClose, onSaved }: { usuario: Usuario; medicos: Medico[]; onClose: () => void; onSaved: (u: Usuario) => void }) {
   const [draft, setDraft] = useState<Draft>({ ...EMPTY, nome: usuario.nome, email: usuario.email, papel: usuario.papel, medicoId: usuario.medicoId ?? '', ativo: usuario.ativo });
-  const [problem, setProblem] = useState<Problem | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, problem, run } = useAction();
   const errors = fieldErrors(problem, FIELDS);
   const set = <K extends keyof Draft>(key: K, value: Draft[K]) => setDraft((d) => ({ ...d, [key]: value }));
 
-  const submit = async (event: Event) => {
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    try {
-      onSaved(await api.put<Usuario>(`/usuarios/${encodeURIComponent(usuario.id)}`, bodyOf(draft, false)));
-    } catch (error) {
-      setProblem(problemOf(error));
-    } finally {
-      setBusy(false);
-    }
+    void run(async () => onSaved(await api.put<Usuario>(`/usuarios/${encodeURIComponent(usuario.id)}`, bodyOf(draft, false))));
   };
 
   return (
@@ -105,37 +92,22 @@ export function EditUsuario({ usuario, medicos, onClose, onSaved }: { usuario: U
           </label>
           {errors['ativo'] && <small class="field-error">{errors['ativo']}</small>}
         </div>
-        <Field label="Nova senha (opcional)" error={errors['senha']} hint="Em branco, a senha não muda.">
-          {(a) => <input {...a} type="password" value={draft.senha} autoComplete="new-password" onInput={(e) => set('senha', e.currentTarget.value)} />}
-        </Field>
+        <SenhaField label="Nova senha (opcional)" hint="Em branco, a senha não muda." value={draft.senha} error={errors['senha']} onValue={(v) => set('senha', v)} />
         <p class="notice">Mudar papel, médico, senha ou desativar encerra as sessões deste usuário.</p>
         <ProblemMessage problem={problem} fields={FIELDS} />
-        <div class="actions">
-          <button type="submit" class="primary" disabled={busy}>
-            Salvar
-          </button>
-          <button type="button" onClick={onClose}>
-            Cancelar
-          </button>
-        </div>
+        <DialogFooter primary="Salvar" disabled={busy} onCancel={onClose} />
       </form>
     </Dialog>
   );
 }
 
 export function RemoveUsuario({ usuario, onClose, onRemoved }: { usuario: Usuario; onClose: () => void; onRemoved: () => void }) {
-  const [problem, setProblem] = useState<Problem | null>(null);
-  const [busy, setBusy] = useState(false);
-  const remove = async () => {
-    setBusy(true);
-    try {
+  const { busy, problem, run } = useAction();
+  const remove = () =>
+    run(async () => {
       await api.delete(`/usuarios/${encodeURIComponent(usuario.id)}`);
       onRemoved();
-    } catch (error) {
-      setProblem(problemOf(error));
-      setBusy(false);
-    }
-  };
+    });
   return (
     <Dialog title="Remover usuário" onClose={onClose}>
       <p>
@@ -143,14 +115,7 @@ export function RemoveUsuario({ usuario, onClose, onRemoved }: { usuario: Usuari
         desativar.
       </p>
       <ProblemMessage problem={problem} />
-      <div class="actions">
-        <button type="button" class="danger" disabled={busy} onClick={() => void remove()}>
-          Remover
-        </button>
-        <button type="button" onClick={onClose}>
-          Cancelar
-        </button>
-      </div>
+      <DialogFooter primary="Remover" tone="danger" disabled={busy} onPrimary={() => void remove()} onCancel={onClose} />
     </Dialog>
   );
 }

@@ -4,11 +4,13 @@ import { useEffect, useState } from 'preact/hooks';
 import type { Medico } from '../../../../src/schemas/medico.schema.js';
 import type { Usuario } from '../../../../src/schemas/usuario.schema.js';
 import { api, idempotencyKey } from '../../api.js';
-import { Field, ProblemMessage } from '../../components/problem-message.js';
+import { InputField } from '../../components/field.js';
+import { ProblemMessage } from '../../components/problem-message.js';
+import { TableHead, TableScroll } from '../../components/table-scroll.js';
+import { useAction } from '../../components/use-action.js';
 import { fieldErrors, problemOf, type Problem } from '../../problem.js';
 import { currentUser, PAPEL_NOMES } from '../../session.js';
-import { bodyOf, EditUsuario, EMPTY, FIELDS, MedicoSelect, PapelSelect, RemoveUsuario, SENHA_MIN, type Draft } from './usuario-dialogs.js';
-import { TableScroll } from './table-scroll.js';
+import { bodyOf, EditUsuario, EMPTY, FIELDS, MedicoSelect, PapelSelect, RemoveUsuario, SENHA_MIN, SenhaField, type Draft } from './usuario-dialogs.js';
 
 export function UsuariosPage() {
   const [usuarios, setUsuarios] = useState<Usuario[] | null>(null);
@@ -46,18 +48,7 @@ export function UsuariosPage() {
         <TableScroll label="Usuários cadastrados">
           <table>
             <caption class="visually-hidden">Usuários cadastrados</caption>
-            <thead>
-              <tr>
-                <th scope="col">Nome</th>
-                <th scope="col">E-mail</th>
-                <th scope="col">Papel</th>
-                <th scope="col">Médico</th>
-                <th scope="col">Situação</th>
-                <th scope="col">
-                  <span class="visually-hidden">Ações</span>
-                </th>
-              </tr>
-            </thead>
+            <TableHead columns={['Nome', 'E-mail', 'Papel', 'Médico', 'Situação']} actions />
             <tbody>
               {usuarios.map((u) => (
                 <tr key={u.id} data-usuario-id={u.id}>
@@ -123,39 +114,26 @@ export function UsuariosPage() {
 
 function NovoUsuario({ medicos, onCreated }: { medicos: Medico[]; onCreated: (u: Usuario) => void }) {
   const [draft, setDraft] = useState<Draft>(EMPTY);
-  const [problem, setProblem] = useState<Problem | null>(null);
-  const [busy, setBusy] = useState(false);
+  const { busy, problem, run } = useAction();
   const errors = fieldErrors(problem, FIELDS);
   const set = <K extends keyof Draft>(key: K, value: Draft[K]) => setDraft((d) => ({ ...d, [key]: value }));
 
-  const submit = async (event: Event) => {
+  const submit = (event: Event) => {
     event.preventDefault();
-    setBusy(true);
-    try {
+    void run(async () => {
       const created = await api.post<Usuario>('/usuarios', bodyOf(draft, true), { headers: { 'Idempotency-Key': idempotencyKey() } });
       setDraft(EMPTY);
-      setProblem(null);
       onCreated(created);
-    } catch (error) {
-      setProblem(problemOf(error));
-    } finally {
-      setBusy(false);
-    }
+    });
   };
 
   return (
     <section class="card admin-form" aria-labelledby="novo-usuario-titulo">
       <h2 id="novo-usuario-titulo">Novo usuário</h2>
       <form class="form-grid admin-grid" onSubmit={submit} noValidate>
-        <Field label="Nome" error={errors['nome']}>
-          {(a) => <input {...a} value={draft.nome} autoComplete="off" onInput={(e) => set('nome', e.currentTarget.value)} />}
-        </Field>
-        <Field label="E-mail" error={errors['email']}>
-          {(a) => <input {...a} type="email" value={draft.email} autoComplete="off" onInput={(e) => set('email', e.currentTarget.value)} />}
-        </Field>
-        <Field label="Senha" error={errors['senha']} hint={`Ao menos ${SENHA_MIN} caracteres.`}>
-          {(a) => <input {...a} type="password" value={draft.senha} autoComplete="new-password" onInput={(e) => set('senha', e.currentTarget.value)} />}
-        </Field>
+        <InputField label="Nome" value={draft.nome} onValue={(v) => set('nome', v)} autoComplete="off" error={errors['nome']} />
+        <InputField label="E-mail" type="email" value={draft.email} onValue={(v) => set('email', v)} autoComplete="off" error={errors['email']} />
+        <SenhaField label="Senha" hint={`Ao menos ${SENHA_MIN} caracteres.`} value={draft.senha} error={errors['senha']} onValue={(v) => set('senha', v)} />
         <PapelSelect value={draft.papel} error={errors['papel']} onChange={(p) => set('papel', p)} />
         {draft.papel === 'medico' && <MedicoSelect medicos={medicos} value={draft.medicoId} error={errors['medicoId']} onChange={(id) => set('medicoId', id)} />}
         <div class="actions">
