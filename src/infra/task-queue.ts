@@ -6,10 +6,9 @@ import type { Logger } from '../core/logger.js';
 import { problemSummary, type ProblemSummary } from '../core/problem-document.js';
 import { formatInstant } from '../core/time.js';
 
-export const TASK_TIPOS = ['agendar_consulta', 'remarcar_consulta', 'backup', 'gerar_relatorio'] as const;
-export type TaskTipo = (typeof TASK_TIPOS)[number];
-export const TASK_STATUS = ['pendente', 'executando', 'concluida', 'falhou'] as const;
-export type TaskStatus = (typeof TASK_STATUS)[number];
+import { TASK_STATUS, TASK_TIPOS, type TaskStatus, type TaskTipo } from '../schemas/task.schema.js';
+
+export { TASK_STATUS, TASK_TIPOS, type TaskStatus, type TaskTipo };
 
 /** What a task failed with, as a problem summary the API can show (built by `problemSummary`). */
 export type TaskError = ProblemSummary;

@@ -17,7 +17,7 @@ import type { ListaEsperaRecord } from '../schemas/lista-espera.schema.js';
 import type { Medico } from '../schemas/medico.schema.js';
 import type { Paciente } from '../schemas/paciente.schema.js';
 import type { SessaoRecord, UsuarioRecord } from '../schemas/usuario.schema.js';
-import type { AuditEntry } from '../infra/audit/types.js';
+import type { AuditEntry } from '../schemas/audit-entry.js';
 
 export interface Entity {
   id: string;

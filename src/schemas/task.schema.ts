@@ -1,6 +1,11 @@
-import { TASK_STATUS, TASK_TIPOS } from '../infra/task-queue.js';
 import { Instant, z } from './common.js';
 import { EXEMPLO_TASK } from './examples.js';
+
+/** The task types of the queue and a task's statuses, as the contract names them. */
+export const TASK_TIPOS = ['agendar_consulta', 'remarcar_consulta', 'backup', 'gerar_relatorio'] as const;
+export type TaskTipo = (typeof TASK_TIPOS)[number];
+export const TASK_STATUS = ['pendente', 'executando', 'concluida', 'falhou'] as const;
+export type TaskStatus = (typeof TASK_STATUS)[number];
 
 export const Task = z
   .object({

@@ -8,7 +8,7 @@ import { AppError } from '../core/errors.js';
 import { FileCatalog, type CatalogEntry } from '../infra/file-catalog.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant, todayIn } from '../core/time.js';
-import type { ReportInput, ReportJob, ReportMessage } from '../infra/report-worker.js';
+import type { ReportInput, ReportJob, ReportMessage } from './report-worker.js';
 import type { TaskContext } from '../infra/task-queue.js';
 import { COLLECTIONS } from '../repositories/collections.js';
 import type { Entity, RecordSnapshot, StoragePort } from '../repositories/port.js';
@@ -66,7 +66,7 @@ export interface ReportServiceDeps {
  */
 function startWorker(job: ReportJob): Worker {
   const ext = path.extname(fileURLToPath(import.meta.url));
-  const entry = new URL(`../infra/report-worker${ext}`, import.meta.url);
+  const entry = new URL(`./report-worker${ext}`, import.meta.url);
   if (ext !== '.ts') return new Worker(entry, { workerData: job });
   const tsx = createRequire(import.meta.url).resolve('tsx/esm/api').replace(/\.cjs$/, '.mjs');
   const bootstrap = `import(${JSON.stringify(pathToFileURL(tsx).href)}).then((api) => { api.register(); return import(${JSON.stringify(entry.href)}); });`;

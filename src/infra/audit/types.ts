@@ -1,24 +1,6 @@
-import type { Papel } from '../../core/context.js';
+import type { AuditEntry } from '../../schemas/audit-entry.js';
 
-/**
- * One audit-trail record, as the contract ("Audit trail and LGPD (v2)") pins it. `usuarioId`/`papel` are
- * null for anonymous actions (a failed login). `em` is an ISO instant with offset.
- */
-export interface AuditEntry {
-  id: string;
-  em: string;
-  usuarioId: string | null;
-  papel: Papel | null;
-  /** Stable action code such as `paciente.ler`, `consulta.agendar`, `auth.falha`. */
-  acao: string;
-  recurso: string;
-  recursoId?: string | undefined;
-  pacienteIds?: string[] | undefined;
-  /** HTTP-like outcome: 200, 201, 401, ... */
-  status: number;
-  ip: string;
-  requestId: string;
-}
+export type { AuditEntry } from '../../schemas/audit-entry.js';
 
 /** An entry as stored: the entry plus its place in the hash chain. */
 export interface StoredAuditEntry extends AuditEntry {

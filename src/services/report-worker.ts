@@ -8,10 +8,10 @@ import { createWriteStream } from 'node:fs';
 import { rename, rm } from 'node:fs/promises';
 import { constants, setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadReportFonts } from './report-fonts.js';
+import { loadReportFonts } from '../infra/report-fonts.js';
 import type { Entity } from '../repositories/port.js';
-import { buildReportData, type ClosedDate, type ReportParams } from '../services/report-data.js';
-import { writeReportPdf } from '../services/report-pdf.js';
+import { buildReportData, type ClosedDate, type ReportParams } from './report-data.js';
+import { writeReportPdf } from './report-pdf.js';
 
 export interface ReportJob {
   params: ReportParams;
