@@ -28,7 +28,10 @@ describe('several server processes behind one port (node:cluster)', () => {
   it('when three workers serve one data directory, then connections spread over them, a booking reaches every stream, one slot is booked once, and a killed worker is replaced', async () => {
     const server = await startServer({ DATA_DIR: tempDir(), WORKERS: '3' }, { cluster: true });
     try {
-      const ready = server.logs.filter((l) => l.msg === 'servidor pronto').map((l) => l.pid);
+      // A worker's "servidor pronto" line may come a moment after the primary heard it listening.
+      const readyLines = () => server.logs.filter((l) => l.msg === 'servidor pronto').map((l) => l.pid);
+      for (const until = Date.now() + 10_000; readyLines().length < 3 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
+      const ready = readyLines();
       expect(new Set(ready).size).toBe(3);
       const token = await tokenFor(server.url);
 
