@@ -4,6 +4,8 @@
  *
  *   npm run bench              (1k, 10k, 100k; about 6 minutes)
  *   npm run bench -- --quick   (1k and 100k only, short rounds)
+ *   npm run bench -- --storage=postgres [--quick]   (the JSON driver beside PostgreSQL at 100k, and 1–3
+ *                                                   processes on one database: see storage-drivers.ts)
  *
  * Every figure is printed beside the reference it is compared to, measured in the same run on the
  * same server (the machines are shared and noisy: ratios travel, absolute numbers do not).
@@ -24,192 +26,21 @@
  * as a control: its ratio shows what the noise alone does to a ratio. The server itself has no switch to turn
  * access control off.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import { DateTime } from 'luxon';
-import { formatInstant } from '../src/core/time.js';
+import {
+  bookingBodies, bookingLoad, CONNECTIONS, FIRST_DAY, load, loadWithCpu, MAX_BOOKINGS_PER_S, MEDICOS, medicoIds, median, PACIENTES, quick, rate,
+  ROOT, ROUNDS, rssMb, SECONDS, type Server, slot, startServer, stop, writeDataDir,
+} from './harness.js';
+import { compareDrivers } from './storage-drivers.js';
 
-const quick = process.argv.includes('--quick');
 const only = process.argv.find((a) => a.startsWith('--only='))?.slice(7);
-/** `--node-flags="--optimize-for-size"`: flags for the server process, to try V8 settings. */
-const serverFlags = process.argv.find((a) => a.startsWith('--node-flags='))?.slice(13).split(' ').filter(Boolean) ?? [];
 const SIZES = only ? only.split(',').map(Number) : quick ? [1_000, 100_000] : [1_000, 10_000, 100_000];
-/** Seconds per load, and how many times each load runs (interleaved; even, so each server goes first as often). */
-const SECONDS = quick ? 2 : 4;
-const ROUNDS = 4;
-/** More bookings per second than the server can take here: how many request bodies to prepare. */
-const MAX_BOOKINGS_PER_S = 20_000;
-const CONNECTIONS = 50;
-const MEDICOS = 50;
-const PACIENTES = 2_000;
-const ZONE = 'America/Sao_Paulo';
-const ROOT = path.resolve(import.meta.dirname, '..');
-const SERVER = path.join(ROOT, 'dist', 'src', 'server.js');
-const NO_AUTH = path.join(ROOT, 'bench', 'no-auth', 'register.mjs');
-const ADMIN_EMAIL = 'bench@clinica.local';
-const ADMIN_SENHA = 'bench-senha-longa-0123';
-
-const now = new Date().toISOString();
-const medicoIds = Array.from({ length: MEDICOS }, () => randomUUID());
-const pacienteIds = Array.from({ length: PACIENTES }, () => randomUUID());
-/** Every médico works every day 08:00–18:00 in 10-minute slots: 60 slots a day each. */
-const SLOT_MIN = 10;
-const SLOTS_PER_DAY = 60;
-
-function cpf(n: number): string {
-  const base = String(100_000_000 + n).slice(-9);
-  const digit = (digits: string) => {
-    let sum = 0;
-    for (let i = 0; i < digits.length; i++) sum += Number(digits[i]) * (digits.length + 1 - i);
-    const rest = (sum * 10) % 11;
-    return rest === 10 ? 0 : rest;
-  };
-  const d1 = digit(base);
-  return base + d1 + digit(base + d1);
-}
-
-const dayStarts = new Map<string, number>();
-/** 08:00 in the clinic's zone, `day` days after `firstDay` (luxon once per day: bodies are built by the hundred thousand). */
-function dayStart(firstDay: string, day: number): number {
-  const key = `${firstDay}+${day}`;
-  let ms = dayStarts.get(key);
-  if (ms === undefined) dayStarts.set(key, (ms = DateTime.fromISO(firstDay, { zone: ZONE }).plus({ days: day }).set({ hour: 8 }).toMillis()));
-  return ms;
-}
-
-/** The k-th slot from `firstDay`: day by day, time by time, médico by médico. */
-function slot(firstDay: string, k: number) {
-  const perDay = SLOTS_PER_DAY * MEDICOS;
-  const start = dayStart(firstDay, Math.floor(k / perDay)) + Math.floor((k % perDay) / MEDICOS) * SLOT_MIN * 60_000;
-  return {
-    medicoId: medicoIds[k % MEDICOS]!,
-    inicio: formatInstant(start, ZONE),
-    fim: formatInstant(start + SLOT_MIN * 60_000, ZONE),
-    // Different médicos at one time get different pacientes, so the paciente rule never refuses.
-    pacienteId: pacienteIds[k % PACIENTES]!,
-  };
-}
-
-function writeDataDir(existing: number): string {
-  const dir = mkdtempSync(path.join(tmpdir(), 'agenda-bench-'));
-  const file = (collection: string, records: unknown[]) =>
-    writeFileSync(path.join(dir, `${collection}.json`), JSON.stringify({ format: 1, collection, generation: 0, records }));
-  file(
-    'medicos',
-    medicoIds.map((id, i) => ({
-      id, nome: `Médico ${i}`, crm: `${10_000 + i}/SP`, especialidade: 'Clínica geral', email: null, telefone: null,
-      duracaoConsultaMin: SLOT_MIN, ativo: true,
-      horarios: [0, 1, 2, 3, 4, 5, 6].map((diaSemana) => ({ diaSemana, inicio: '08:00', fim: '18:00' })),
-      criadoEm: now, atualizadoEm: now,
-    })),
-  );
-  file(
-    'pacientes',
-    pacienteIds.map((id, i) => ({
-      id, nome: `Paciente ${i}`, cpf: cpf(i), dataNascimento: '1980-01-01', email: null, telefone: null, criadoEm: now, atualizadoEm: now,
-    })),
-  );
-  file(
-    'consultas',
-    Array.from({ length: existing }, (_, k) => ({
-      id: randomUUID(), ...slot('2030-01-01', k), status: 'agendada', observacoes: null, motivoCancelamento: null, criadaEm: now, atualizadaEm: now,
-    })),
-  );
-  file('idempotencia', []);
-  writeFileSync(path.join(dir, 'journal.wal'), '');
-  return dir;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/** A running server and the headers its requests carry (the bearer token, or nothing without auth). */
-interface Server {
-  child: ChildProcess;
-  url: string;
-  readyMs: number;
-  headers: Record<string, string>;
-}
-
-async function startServer(dataDir: string, auth: boolean): Promise<Server> {
-  const port = await freePort();
-  const started = performance.now();
-  const child = spawn(process.execPath, [...serverFlags, ...(auth ? [] : ['--import', NO_AUTH]), SERVER], {
-    env: {
-      ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', SEED: 'false', LOG_LEVEL: 'warn', BACKUP_INTERVAL_MIN: '0',
-      ADMIN_EMAIL, ADMIN_SENHA, WRITE_RATE_LIMIT: '0', SSE_MAX_PER_SESSION: '2000',
-      // The data and the loads sit in 2030–2034: the booking horizon must reach them.
-      AGENDA_HORIZONTE_DIAS: '3650',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const url = `http://127.0.0.1:${port}`;
-  for (;;) {
-    if (child.exitCode !== null) throw new Error('o servidor saiu antes de ficar pronto');
-    try {
-      if ((await fetch(`${url}/health`)).ok) break;
-    } catch {
-      // not listening yet
-    }
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  const readyMs = performance.now() - started;
-  let headers: Record<string, string> = {};
-  if (auth) {
-    const res = await fetch(`${url}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: ADMIN_EMAIL, senha: ADMIN_SENHA }) });
-    if (res.status !== 200) throw new Error(`login falhou: ${res.status} ${await res.text()}`);
-    headers = { authorization: `Bearer ${((await res.json()) as { token: string }).token}` };
-  }
-  // Proof that the two servers differ as claimed: without a session, only the no-auth one answers.
-  const probe = `${url}/medicos/${medicoIds[0]}/agenda?data=2030-01-01`;
-  const anonymous = (await fetch(probe)).status;
-  const signed = (await fetch(probe, { headers })).status;
-  if (signed !== 200 || anonymous !== (auth ? 401 : 200)) throw new Error(`servidor ${auth ? 'com' : 'sem'} auth respondeu ${anonymous} sem sessão e ${signed} com`);
-  return { child, url, readyMs, headers };
-}
-
-function rssMb(pid: number): number {
-  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0) / 1024;
-}
-
-/** CPU time the process has used so far (user + system, every thread), in ms; /proc counts in 10 ms ticks. */
-function cpuMs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-/**
- * A load, and the server's CPU time per 2xx answer during it (µs). Throughput on a shared machine moves with
- * whatever else runs; the CPU each answer costs the server moves far less, so it is the steadier measure of
- * what a code path costs.
- */
-async function loadWithCpu(pid: number, run: () => Promise<autocannon.Result>): Promise<autocannon.Result & { cpuUs: number }> {
-  const before = cpuMs(pid);
-  const result = await run();
-  return Object.assign(result, { cpuUs: ((cpuMs(pid) - before) * 1000) / Math.max(1, result['2xx']) });
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = sorted.length >> 1;
-  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
-}
-
-async function load(options: autocannon.Options): Promise<autocannon.Result> {
-  return autocannon({ connections: CONNECTIONS, duration: SECONDS, ...options });
-}
 
 interface Row {
   size: number;
@@ -332,13 +163,6 @@ interface Round {
   bookings: autocannon.Result & { cpuUs: number };
 }
 
-async function stop(server: Server | undefined): Promise<void> {
-  if (!server || server.child.exitCode !== null || server.child.signalCode !== null) return;
-  const exited = new Promise((resolve) => server.child.once('exit', resolve));
-  server.child.kill('SIGTERM');
-  await exited;
-}
-
 async function measure(size: number): Promise<Row> {
   const dir = writeDataDir(size);
   const plainDir = mkdtempSync(path.join(tmpdir(), 'agenda-bench-sem-auth-'));
@@ -349,29 +173,9 @@ async function measure(size: number): Promise<Row> {
     auth = await startServer(dir, true);
     plain = await startServer(plainDir, false);
     const agendaLoad = (server: Server, duration?: number) =>
-      load({ url: `${server.url}/medicos/${medicoIds[0]}/agenda?data=2030-01-01`, headers: server.headers, ...(duration ? { duration } : {}) });
-    const bookingLoad = (server: Server, firstDay: string, duration: number) => {
-      // Bodies are built before the clock starts: on two shared cores, building them during the load
-      // (luxon, JSON) took CPU from the server and cut its measured rate by a quarter.
-      const bodies = Array.from({ length: duration * MAX_BOOKINGS_PER_S }, (_, k) => {
-        const { medicoId, pacienteId, inicio } = slot(firstDay, k);
-        return JSON.stringify({ medicoId, pacienteId, inicio });
-      });
-      let next = 0;
-      return load({
-        url: server.url,
-        duration,
-        requests: [
-          {
-            method: 'POST',
-            path: '/consultas/agendar',
-            headers: { ...server.headers, 'content-type': 'application/json' },
-            // Past the prepared bodies (not reached on this machine) a request would repeat a slot: a 409, counted as refused.
-            setupRequest: (req) => ({ ...req, body: bodies[next++ % bodies.length] }),
-          },
-        ],
-      });
-    };
+      load({ url: `${server.url}/medicos/${medicoIds[0]}/agenda?data=${FIRST_DAY}`, headers: server.headers, ...(duration ? { duration } : {}) });
+    const bookings = (server: Server, firstDay: string, duration: number) =>
+      bookingLoad(server, bookingBodies(firstDay, duration * MAX_BOOKINGS_PER_S), duration);
     // Warm up (JIT, caches) so the first figure is not penalised.
     for (const server of [auth, plain]) {
       await load({ url: `${server.url}/health`, duration: 1 });
@@ -379,7 +183,7 @@ async function measure(size: number): Promise<Row> {
     }
     // SSE fan-out and memory first, while the server holds exactly `size` consultas (+30 booked here).
     const fan = await fanout(auth, 1000, 30, 0);
-    for (const server of [auth, plain]) await bookingLoad(server, '2034-01-01', 1); // warm-up of the booking path
+    for (const server of [auth, plain]) await bookings(server, '2034-01-01', 1); // warm-up of the booking path
     // Each load takes turns on the two servers, ROUNDS times, the first server alternating from round to round, and
     // each figure is the median of its rounds: a noisy moment of the shared machine then spoils one round of one
     // figure instead of the whole ratio.
@@ -393,17 +197,16 @@ async function measure(size: number): Promise<Row> {
       for (const which of order) round[which]!.agenda = await loadWithCpu(pid(which), () => agendaLoad(servers[which]));
       // Each round books its own months, so no round meets another's slots (each server has its own data).
       const month = `2032-${String(1 + 3 * r).padStart(2, '0')}-01`;
-      for (const which of order) round[which]!.bookings = await loadWithCpu(pid(which), () => bookingLoad(servers[which], month, SECONDS));
+      for (const which of order) round[which]!.bookings = await loadWithCpu(pid(which), () => bookings(servers[which], month, SECONDS));
       rounds.auth.push(round.auth as Round);
       rounds.plain.push(round.plain as Round);
     }
     await stop(plain);
     // Next free slots of 50 médicos from the day the existing consultas start: every slot before the first free one
     // is occupied (100k consultas fill 33 days of all 50 médicos), so each request walks all of those days.
-    const livresUrl = `${auth.url}/horarios-livres?especialidade=${encodeURIComponent('Clínica geral')}&de=2030-01-01&limit=10`;
+    const livresUrl = `${auth.url}/horarios-livres?especialidade=${encodeURIComponent('Clínica geral')}&de=${FIRST_DAY}&limit=10`;
     const livresFirst = ((await (await fetch(livresUrl, { headers: auth.headers })).json()) as { items: { inicio: string }[] }).items[0]?.inicio ?? '-';
     const livresLoad = await load({ url: livresUrl, headers: auth.headers });
-    const rate = (r: autocannon.Result) => r['2xx'] / r.duration;
     const ratios = (pick: (x: Round) => autocannon.Result) => rounds.auth.map((x, i) => rate(pick(x)) / rate(pick(rounds.plain[i]!)));
     const refused = (list: Round[]) => list.reduce((n, x) => n + x.bookings.non2xx + x.bookings.errors + x.health.non2xx + x.agenda.non2xx, 0);
     const a = rounds.auth;
@@ -412,7 +215,7 @@ async function measure(size: number): Promise<Row> {
     // Operations: a backup, then agenda load while a PDF report of every consulta is built.
     const backupMs = await timeTask(auth, '/sistema/tasks/backup', undefined);
     const reportStart = performance.now();
-    const reportDone = timeTask(auth, '/sistema/tasks/relatorio', { de: '2030-01-01', ate: '2030-12-31' });
+    const reportDone = timeTask(auth, '/sistema/tasks/relatorio', { de: FIRST_DAY, ate: '2030-12-31' });
     const during = await agendaLoad(auth, 5);
     await reportDone;
     const reportMs = performance.now() - reportStart;
@@ -520,6 +323,11 @@ async function healthInOwnProcess(url: string, seconds: number): Promise<autocan
   const code = await new Promise((resolve) => child.on('close', resolve));
   if (code !== 0) throw new Error(`autocannon saiu com ${String(code)}`);
   return JSON.parse(out) as autocannon.Result;
+}
+
+if (process.argv.includes('--storage=postgres')) {
+  process.stdout.write((await compareDrivers()).join('\n'));
+  process.exit(0);
 }
 
 if (process.argv.includes('--agenda31')) {

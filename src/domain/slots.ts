@@ -21,21 +21,38 @@ type Schedule = Pick<Medico, 'horarios' | 'duracaoConsultaMin'>;
  * One day's slots are sorted, never overlap and never repeat an instant.
  */
 export function slotsForDate(medico: Schedule, date: string, zone: string): readonly SlotTime[] {
-  // Stored médicos are frozen, so their slots for a date can be computed once and reused.
-  if (!Object.isFrozen(medico)) return computeSlots(medico, date, zone);
-  let byDate = cache.get(medico);
-  if (!byDate) cache.set(medico, (byDate = new Map()));
+  // A date's slots depend only on the schedule (hours and length), so they are computed once per schedule and
+  // reused — whether the médico came from memory (JSON driver: the same frozen object every time) or from a
+  // query (PostgreSQL: a new object each read, with the same schedule).
+  const schedule = scheduleKey(medico);
+  let byDate = cache.get(schedule);
+  if (!byDate) {
+    if (cache.size >= MAX_SCHEDULES) cache.clear(); // bounded: schedules in use, not every schedule ever seen
+    cache.set(schedule, (byDate = new Map()));
+  }
   const key = `${zone}|${date}`;
   let slots = byDate.get(key);
   if (!slots) {
-    if (byDate.size >= 1000) byDate.clear(); // bounded: a médico's dates, not every date ever asked for
+    if (byDate.size >= 1000) byDate.clear(); // bounded: a schedule's dates, not every date ever asked for
     slots = Object.freeze(computeSlots(medico, date, zone));
     byDate.set(key, slots);
   }
   return slots;
 }
 
-const cache = new WeakMap<object, Map<string, readonly SlotTime[]>>();
+const MAX_SCHEDULES = 1000;
+const cache = new Map<string, Map<string, readonly SlotTime[]>>();
+/** Keys of frozen (stored) médicos, so the JSON driver's hot path does not rebuild the string. */
+const keys = new WeakMap<object, string>();
+
+function scheduleKey(medico: Schedule): string {
+  let key = keys.get(medico);
+  if (key === undefined) {
+    key = `${medico.duracaoConsultaMin}|${medico.horarios.map((h) => `${h.diaSemana},${h.inicio},${h.fim}`).join(';')}`;
+    if (Object.isFrozen(medico)) keys.set(medico, key);
+  }
+  return key;
+}
 
 function computeSlots(medico: Schedule, date: string, zone: string): SlotTime[] {
   const stepMs = medico.duracaoConsultaMin * 60_000;
