@@ -13,6 +13,10 @@ import { StorageUnavailableError } from '../../src/core/errors.js';
 import { FileStore, type StorageFs } from '../../src/infra/storage/json/file-store.js';
 import { MemoryStore } from '../../src/infra/storage/json/memory-store.js';
 import { ALL_COLLECTIONS, REFERENCE_FIELDS } from '../../src/repositories/collections.js';
+import { JsonStorage } from '../../src/infra/storage/json/json-storage.js';
+import { PgStorage } from '../../src/infra/storage/postgres/pg-storage.js';
+import type { StoragePort } from '../../src/repositories/port.js';
+import { currentDriver, databaseOf, dropTestDatabases, pgStorageFor, type Driver } from './drivers.js';
 import { silentLogger } from './logger.js';
 import { tempDir } from './tmp.js';
 
@@ -29,6 +33,8 @@ export interface TestApp {
   dataDir: string;
   /** The admin's bearer token the app signs requests in with. */
   adminToken: string;
+  /** The storage driver the app runs on. */
+  driver: Driver;
 }
 
 const open: Container[] = [];
@@ -37,24 +43,43 @@ const open: Container[] = [];
 export const TEST_NOW = new Date('2026-11-30T15:00:00Z');
 
 /**
- * The real app over a fresh temp data directory (file storage by default, or memory),
- * with a manual clock and a silent logger.
+ * The real app over a fresh temp data directory, with a manual clock and a silent logger. On the JSON driver
+ * (the default) its store is the data directory's files, or memory; on PostgreSQL (`driver: 'postgres'`, or
+ * any app made inside `describeEachDriver`'s PostgreSQL half) a fresh database of the file's throwaway cluster,
+ * and the data directory keeps what is files with either driver (audit trail, backups, reports). An app made
+ * again on the same `DATA_DIR` in one test (a restart) finds the same database.
  */
 export async function makeApp(
-  options: { storage?: 'file' | 'memory'; clock?: Clock; env?: Record<string, string>; fs?: StorageFs; signedIn?: boolean } = {},
+  options: { storage?: 'file' | 'memory'; driver?: Driver; clock?: Clock; env?: Record<string, string>; fs?: StorageFs; signedIn?: boolean } = {},
 ): Promise<TestApp> {
+  const driver = options.driver ?? currentDriver();
+  if (driver === 'postgres' && (options.storage || options.fs)) throw new Error('storage and fs choose the JSON driver\'s store: not with PostgreSQL');
   const dataDir = options.env?.DATA_DIR ?? tempDir('agenda-http-');
   const config = loadConfig({ DATA_DIR: dataDir, BACKUP_DIR: `${dataDir}/b`, REPORTS_DIR: `${dataDir}/r`, SEED: 'false', SESSION_TTL_MIN: '129600', WRITE_RATE_LIMIT: '0', ...options.env });
   const container = await createContainer(config, {
     clock: options.clock ?? new ManualClock(TEST_NOW),
     logger: silentLogger,
+    ...(driver === 'postgres' ? { storage: (await pgStorageFor(dataDir)).storage } : {}),
     ...(options.storage === 'memory' ? { store: new MemoryStore(ALL_COLLECTIONS, REFERENCE_FIELDS) } : {}),
     ...(options.fs ? { store: new FileStore({ dir: dataDir, collections: ALL_COLLECTIONS, sharedFields: REFERENCE_FIELDS, logger: silentLogger, fs: options.fs }) } : {}),
   });
   open.push(container);
   const rawApp = createApp(container);
   const { app: signed, adminToken } = await signedInApp(container, rawApp);
-  return { app: options.signedIn === false ? rawApp : signed, rawApp, container, dataDir, adminToken };
+  return { app: options.signedIn === false ? rawApp : signed, rawApp, container, dataDir, adminToken, driver };
+}
+
+/**
+ * The stored data of a closed app, as a fresh process would open it (the JSON driver's files, or the
+ * PostgreSQL database): what survived. Close it after use.
+ */
+export async function reopenStorage(t: TestApp): Promise<StoragePort> {
+  const url = databaseOf(t.dataDir);
+  const storage: StoragePort = url
+    ? new PgStorage({ url, logger: silentLogger, poolMax: 2 })
+    : new JsonStorage(new FileStore({ dir: t.dataDir, collections: ALL_COLLECTIONS, sharedFields: REFERENCE_FIELDS, logger: silentLogger }));
+  await storage.open();
+  return storage;
 }
 
 /**
@@ -108,6 +133,7 @@ afterEach(async () => {
       if (!(error instanceof StorageUnavailableError)) throw error;
     });
   }
+  await dropTestDatabases();
 });
 
 export const medicoBody = (overrides: Record<string, unknown> = {}) => ({

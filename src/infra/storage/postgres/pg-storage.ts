@@ -71,6 +71,7 @@ export class PgStorage implements StoragePort {
   private pruneTimer: NodeJS.Timeout | undefined;
   private readonly active = new Set<Promise<unknown>>();
   private exportSeq = 0;
+  private closing: Promise<void> | undefined;
 
   constructor(private readonly options: PgStorageOptions) {
     this.pool = createPool({ url: options.url, max: options.poolMax, applicationName: options.applicationName, logger: options.logger });
@@ -123,11 +124,15 @@ export class PgStorage implements StoragePort {
     this.pruneTimer.unref();
   }
 
-  async close(): Promise<void> {
-    clearInterval(this.pruneTimer);
-    await Promise.allSettled([...this.active]);
-    await this.changes.stop();
-    await this.pool.end();
+  /** Waits for running units of work, then ends the feed and the pool. Safe to call again (as the JSON driver's is). */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      clearInterval(this.pruneTimer);
+      await Promise.allSettled([...this.active]);
+      await this.changes.stop();
+      await this.pool.end();
+    })();
+    return this.closing;
   }
 
   run<R>(work: Work<R>): Promise<R> {
