@@ -1,5 +1,5 @@
 import * as fsSync from 'node:fs';
-import { decodeJournal, decodeJournalLines, type JournalEntry, type LineSource } from './journal.js';
+import { bufferLines, decodeJournal, decodeJournalLines, type JournalEntry, type LineSource } from './journal.js';
 import type { Entity } from './store.js';
 
 export { decodeJournal };
@@ -131,19 +131,6 @@ export function materialize(files: ReadonlyMap<string, Buffer>, collections: rea
   );
   if (result.trailingBytes > 0) throw new StorageCorruptError(JOURNAL_NAME, `linha danificada no byte ${result.journalLength}`);
   return result.maps;
-}
-
-/** The lines of a buffer. */
-export function bufferLines(bytes: Buffer): LineSource {
-  return (onLine) => {
-    let start = 0;
-    while (start < bytes.length) {
-      const end = bytes.indexOf(NEWLINE, start);
-      if (end === -1) break;
-      onLine(bytes.subarray(start, end), start);
-      start = end + 1;
-    }
-  };
 }
 
 const NEWLINE = 0x0a;

@@ -55,7 +55,16 @@ function decodeLine(line: Buffer): JournalEntry | undefined {
 /** Decodes a run of journal bytes (from the start of the file or from a previously read offset). */
 export function decodeJournal(bytes: Buffer): DecodedJournal {
   const entries: JournalEntry[] = [];
-  const summary = decodeJournalLines((onLine) => {
+  const summary = decodeJournalLines(bufferLines(bytes), { from: 0, to: bytes.length }, (entry) => entries.push(entry));
+  return { entries, ...summary };
+}
+
+/** Feeds each complete line (without its newline) and its offset to `onLine`, in order. */
+export type LineSource = (onLine: (line: Buffer, offset: number) => void) => void;
+
+/** The complete lines of a buffer (an unterminated last line is not one). */
+export function bufferLines(bytes: Buffer): LineSource {
+  return (onLine) => {
     let start = 0;
     while (start < bytes.length) {
       const end = bytes.indexOf(NEWLINE, start);
@@ -63,12 +72,8 @@ export function decodeJournal(bytes: Buffer): DecodedJournal {
       onLine(bytes.subarray(start, end), start);
       start = end + 1;
     }
-  }, { from: 0, to: bytes.length }, (entry) => entries.push(entry));
-  return { entries, ...summary };
+  };
 }
-
-/** Feeds each complete line (without its newline) and its offset to `onLine`, in order. */
-export type LineSource = (onLine: (line: Buffer, offset: number) => void) => void;
 
 /**
  * Decodes journal lines one at a time as `lines` yields them, handing each good entry to `onEntry` — so a

@@ -1,8 +1,9 @@
 import { holdsSlot, isPendente } from '../../../../domain/consulta-status.js';
 import type { Store, Tx } from '../store.js';
-import type { Consulta, StatusConsulta } from '../../../../schemas/consulta.schema.js';
+import type { Consulta } from '../../../../schemas/consulta.schema.js';
 import { COLLECTIONS } from '../../../../repositories/collections.js';
 import { TimelineIndex, paginate, type Page } from './index.js';
+import type { ConsultaFilter } from '../../../../repositories/port.js';
 
 export type ConsultaRecord = Consulta;
 
@@ -27,16 +28,6 @@ export function withDefaults(c: ConsultaRecord): ConsultaRecord {
 }
 
 const spanOf = (c: ConsultaRecord) => [Date.parse(c.inicio), Date.parse(c.fim)] as const;
-
-export interface ConsultaFilter {
-  medicoId?: string | undefined;
-  pacienteId?: string | undefined;
-  status?: StatusConsulta | undefined;
-  fromMs?: number | undefined;
-  toMs?: number | undefined;
-  limit: number;
-  offset: number;
-}
 
 /**
  * Consultas in the store, indexed by médico and by paciente, each in `inicio` order, so the booking rules and the

@@ -1,17 +1,6 @@
 import type { Store, Tx } from '../store.js';
 import { COLLECTIONS } from '../../../../repositories/collections.js';
-
-/** A response remembered under an `Idempotency-Key` (stored by the key's SHA-256, never the key itself). */
-export interface IdempotencyRecord {
-  id: string;
-  /** SHA-256 of the normalised request: the same key with another body is refused. */
-  fingerprint: string;
-  status: number;
-  body: unknown;
-  location: string | null;
-  /** ms since the epoch. */
-  criadoEm: number;
-}
+import type { IdempotencyRecord } from '../../../../repositories/port.js';
 
 const C = COLLECTIONS.idempotencia;
 

@@ -2,14 +2,7 @@ import type { Store, Tx } from '../store.js';
 import type { Medico } from '../../../../schemas/medico.schema.js';
 import { COLLECTIONS } from '../../../../repositories/collections.js';
 import { Index, SortedView, fold, paginate, type Page } from './index.js';
-
-export interface MedicoFilter {
-  especialidade?: string | undefined;
-  ativo?: boolean | undefined;
-  q?: string | undefined;
-  limit: number;
-  offset: number;
-}
+import type { MedicoFilter } from '../../../../repositories/port.js';
 
 const C = COLLECTIONS.medicos;
 

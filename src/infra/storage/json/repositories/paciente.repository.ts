@@ -2,15 +2,7 @@ import type { Store, Tx } from '../store.js';
 import type { Paciente } from '../../../../schemas/paciente.schema.js';
 import { COLLECTIONS } from '../../../../repositories/collections.js';
 import { Index, SortedView, fold, paginate, type Page } from './index.js';
-
-export interface PacienteFilter {
-  q?: string | undefined;
-  cpf?: string | undefined;
-  limit: number;
-  offset: number;
-  /** Only these ids (a médico user's own pacientes). */
-  only?: ReadonlySet<string> | undefined;
-}
+import type { PacienteFilter } from '../../../../repositories/port.js';
 
 const C = COLLECTIONS.pacientes;
 
