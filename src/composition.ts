@@ -118,7 +118,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   // Entries a crash left staged (committed with their write, not yet in the files) are appended now.
   await auditor.recover(true);
 
-  const schedule = new ScheduleState({ changes: storage.changes, consultas: storage.consultas, clock, timezone });
+  const schedule = new ScheduleState({ changes: storage.changes, consultas: storage.consultas, signals: storage.signals, clock, timezone });
   const queue = new TaskQueue({ clock, timezone, logger: logger.child({ module: 'fila' }) });
   const agendaBroker = new SseBroker({
     logger, heartbeatMs: config.sseHeartbeatMs, replay: config.sseReplay, maxClients: config.sseMaxClients, maxPerOwner: config.sseMaxPerSession,
@@ -207,8 +207,6 @@ export async function createContainer(config: Config, options: ContainerOptions 
       auditOf: async (pacienteId) => (await auditLog.query({ pacienteId, limit: 10_000, offset: 0 })).items,
       listaEsperaOf: (pacienteId) => listaEspera.ofPaciente(pacienteId),
       forgetListaEspera: (tx, pacienteId) => listaEspera.forgetPaciente(tx, pacienteId),
-      // The JSON driver's journal keeps a replaced record until a checkpoint folds it into the data files.
-      purgeHistory: store ? () => store.checkpoint() : undefined,
     }),
     consultas: new ConsultaService({ storage, clock, timezone, logger, auditor }),
     booking,

@@ -2,7 +2,7 @@ import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
 import { formatInstant } from '../core/time.js';
 import { COLLECTIONS } from '../repositories/collections.js';
-import type { Change, ChangeFeed, ConsultaReads, ConsultaRecord } from '../repositories/port.js';
+import type { Change, ChangeFeed, ConsultaReads, ConsultaRecord, Signals } from '../repositories/port.js';
 import { holdsSlot as statusHoldsSlot } from './consulta-status.js';
 import type { SlotEstado, StatusConsulta } from '../schemas/consulta.schema.js';
 import type { SlotTime } from './slots.js';
@@ -46,6 +46,17 @@ export interface Reservation {
   readonly inicioMs: number;
   readonly fimMs: number;
   readonly expiresAt: number;
+  /** Held by a booking of another process (heard as a signal): only that process's signal or expiry releases it. */
+  readonly remote?: true;
+}
+
+/** The signal topic of reservations, and what it carries. */
+const RESERVATION_TOPIC = 'reservas';
+interface ReservationSignal {
+  estado: 'reservado' | 'liberado';
+  medicoId: string;
+  inicioMs: number;
+  fimMs: number;
 }
 
 const EVENT_OF: Record<SlotEstado, SlotEventType> = {
@@ -63,6 +74,12 @@ export interface ScheduleStateDeps {
   timezone: string;
   /** A reservation whose booking never finishes returns to `disponivel` after this long. */
   reservationTtlMs?: number;
+  /**
+   * The storage's signals to the other processes sharing it (PostgreSQL), when there are any: reservations are
+   * announced on them, so other processes' clients see `reservado` too and their requests for the slot get a
+   * fast 409.
+   */
+  signals?: Signals | undefined;
 }
 
 /**
@@ -82,6 +99,11 @@ export interface ScheduleStateDeps {
  * checked again after it and the slot taken in the same synchronous run, so two requests of one process cannot
  * both reserve. It is only a fast first answer: across processes, the booking worker's unit of work (and with
  * PostgreSQL the database's exclusion constraint) is what decides.
+ *
+ * With signals (PostgreSQL), a reservation is announced to the other processes before the booking's unit of
+ * work begins, and its release after it fails; they hold it as a remote reservation (shown as `reservado`,
+ * refused to their own requests) until the commit occupies the slot, the release arrives, or it expires. Two
+ * processes that reserve the same slot at the same moment both go on: the database picks one booking.
  */
 export class ScheduleState {
   private readonly reservations = new Map<string, Reservation>();
@@ -100,6 +122,7 @@ export class ScheduleState {
     this.ttlMs = deps.reservationTtlMs ?? 60_000;
     this.unsubscribe = [
       deps.changes.onCommit((changes) => this.onCommitted(changes)),
+      ...(deps.signals ? [deps.signals.subscribe(RESERVATION_TOPIC, (payload) => this.onSignal(payload))] : []),
       // A full reload (another process's checkpoint, a restore, a gap in the feed) may hide transitions: clients refetch.
       deps.changes.onReset((collection) => {
         if (collection === COLLECTIONS.consultas) this.emit({ type: 'resync' });
@@ -125,6 +148,15 @@ export class ScheduleState {
     };
     this.reservations.set(key, reservation);
     this.emitSlot('reservado', medicoId, slot.inicioMs, slot.fimMs);
+    if (this.deps.signals) {
+      try {
+        // Awaited: other processes must hear of it before the booking's commit can reach them.
+        await this.deps.signals.publish(RESERVATION_TOPIC, signalOf('reservado', reservation));
+      } catch (error) {
+        await this.release(reservation);
+        throw error;
+      }
+    }
     return reservation;
   }
 
@@ -137,6 +169,10 @@ export class ScheduleState {
     if (this.reservations.get(reservation.key) !== reservation) return;
     this.reservations.delete(reservation.key);
     this.releasing.set(reservation.key, reservation);
+    if (this.deps.signals && !reservation.remote) {
+      // Storage unreachable: the other processes let the reservation expire.
+      await this.deps.signals.publish(RESERVATION_TOPIC, signalOf('liberado', reservation)).catch(() => undefined);
+    }
     let holder: ConsultaRecord | undefined;
     try {
       holder = await this.deps.consultas.medicoConflict(reservation.medicoId, reservation.inicioMs, reservation.fimMs);
@@ -180,6 +216,29 @@ export class ScheduleState {
   stop(): void {
     clearInterval(this.sweeper);
     for (const off of this.unsubscribe) off();
+  }
+
+  /** Another process reserved a slot, or released one. */
+  private onSignal(payload: unknown): void {
+    const signal = parseSignal(payload);
+    if (!signal) return;
+    const key = slotKey(signal.medicoId, signal.inicioMs);
+    const held = this.reservations.get(key);
+    if (signal.estado === 'liberado') {
+      if (held?.remote) void this.release(held);
+      return;
+    }
+    // Already reserved here (this process's booking races the other's: the database decides) or being released.
+    if (held) return;
+    this.reservations.set(key, {
+      key,
+      medicoId: signal.medicoId,
+      inicioMs: signal.inicioMs,
+      fimMs: signal.fimMs,
+      expiresAt: this.deps.clock.now().getTime() + this.ttlMs,
+      remote: true,
+    });
+    this.emitSlot('reservado', signal.medicoId, signal.inicioMs, signal.fimMs);
   }
 
   private onCommitted(changes: readonly Change[]): void {
@@ -240,6 +299,20 @@ const occupied = () => new AppError('HORARIO_OCUPADO', 'Este horário já está 
 /** `inicio` and `fim` as ms since the epoch. */
 function times(c: ConsultaRecord): { inicio: number; fim: number } {
   return { inicio: Date.parse(c.inicio), fim: Date.parse(c.fim) };
+}
+
+function signalOf(estado: ReservationSignal['estado'], r: Reservation): ReservationSignal {
+  return { estado, medicoId: r.medicoId, inicioMs: r.inicioMs, fimMs: r.fimMs };
+}
+
+/** A signal as sent by {@link signalOf}, or undefined for anything else (it comes from another process). */
+function parseSignal(payload: unknown): ReservationSignal | undefined {
+  const p = payload as Partial<ReservationSignal> | null;
+  if (typeof p !== 'object' || p === null) return undefined;
+  if (p.estado !== 'reservado' && p.estado !== 'liberado') return undefined;
+  if (typeof p.medicoId !== 'string' || !Number.isSafeInteger(p.inicioMs) || !Number.isSafeInteger(p.fimMs)) return undefined;
+  if (p.fimMs! <= p.inicioMs!) return undefined;
+  return { estado: p.estado, medicoId: p.medicoId, inicioMs: p.inicioMs!, fimMs: p.fimMs! };
 }
 
 function slotKey(medicoId: string, inicioMs: number): string {

@@ -267,6 +267,21 @@ export interface FeedPosition {
   highest: number;
 }
 
+// ---- signals ------------------------------------------------------------------------------------------
+
+/**
+ * Short-lived messages to the other processes sharing the storage: what is true only for a moment and is kept
+ * nowhere, such as a slot reserved for a booking in flight. A process hears another's signals in the order they
+ * were sent, and in their place among that process's commits (a signal sent before a unit of work began is
+ * heard before its changes). A process that is away misses them: nothing replays a signal.
+ */
+export interface Signals {
+  /** Resolves once every other process can hear it. */
+  publish(topic: string, payload: unknown): Promise<void>;
+  /** Signals of `topic` sent by other processes (never this one's own). */
+  subscribe(topic: string, listener: (payload: unknown) => void): () => void;
+}
+
 // ---- export and import (backups, restore, reports, moves between drivers) -----------------------------
 
 /** Every record of every collection at one consistent moment. */
@@ -295,12 +310,21 @@ export interface StoragePort extends Reads {
   /** Runs `work` as one serializable, durable unit: it resolves once committed, or rejects and writes nothing. */
   run<R>(work: Work<R>): Promise<R>;
   readonly changes: ChangeFeed;
+  /** Absent when no other process can share the storage's live state (JSON: one writer at a time). */
+  readonly signals?: Signals | undefined;
   /** A consistent snapshot of every record. Close it when done. */
   exportRecords(): Promise<RecordSnapshot>;
   /** Replaces every collection at once, atomically (a restore); listeners hear a reset of each. */
   importRecords(source: RecordSource): Promise<Record<string, number>>;
   /** Number of records in each collection. */
   counts(): Promise<Record<string, number>>;
+  /**
+   * Keeps no earlier version of these records anywhere storage still holds one after a commit replaced or
+   * deleted it (LGPD anonymisation: the old values must leave now, not when history would be pruned). JSON: the
+   * journal is folded into the data files. PostgreSQL: the change feed's rows of the records are rewritten to
+   * their current version (a deleted one to its bare id), so a process reading them late hears no old value.
+   */
+  forgetHistory(collection: string, ids: readonly string[]): Promise<void>;
   /** True when writes can be made now (disk writable, database reachable). */
   healthy(): Promise<boolean>;
 }

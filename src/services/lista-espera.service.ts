@@ -111,8 +111,10 @@ export class ListaEsperaService {
   }
 
   /** Removes the paciente's entries inside `tx` (the paciente is deleted or anonymised; their audit entry covers it). */
-  async forgetPaciente(tx: UnitOfWork, pacienteId: string): Promise<void> {
-    for (const entry of await tx.listaEspera.ofPaciente(pacienteId)) await tx.listaEspera.remove(entry.id);
+  async forgetPaciente(tx: UnitOfWork, pacienteId: string): Promise<string[]> {
+    const entries = await tx.listaEspera.ofPaciente(pacienteId);
+    for (const entry of entries) await tx.listaEspera.remove(entry.id);
+    return entries.map((e) => e.id);
   }
 
   /**

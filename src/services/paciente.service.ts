@@ -4,6 +4,7 @@ import { AppError, notFound } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { ownMedicoOnly } from '../core/permissions.js';
 import { formatInstant, todayIn } from '../core/time.js';
+import { COLLECTIONS } from '../repositories/collections.js';
 import type { ConsultaRecord, Page, PacienteFilter, Reads, StoragePort, UnitOfWork } from '../repositories/port.js';
 import type { Paciente, PacienteInput } from '../schemas/paciente.schema.js';
 import type { AuditEntry, Auditor } from './audit.service.js';
@@ -15,13 +16,8 @@ export interface PacienteServiceDeps {
   auditOf: (pacienteId: string) => Promise<AuditEntry[]>;
   /** The paciente's waiting-list entries (for the LGPD export). */
   listaEsperaOf?: (pacienteId: string) => Promise<unknown[]>;
-  /** Removes the paciente's waiting-list entries inside `tx` (deletion and anonymisation leave none behind). */
-  forgetListaEspera?: (tx: UnitOfWork, pacienteId: string) => Promise<void>;
-  /**
-   * Drops earlier versions of records that storage still keeps after a commit replaced them (the JSON driver's
-   * journal), so an anonymised paciente's old values leave the disk now rather than at the next checkpoint.
-   */
-  purgeHistory?: () => Promise<void>;
+  /** Removes the paciente's waiting-list entries inside `tx` (deletion and anonymisation leave none behind); returns their ids. */
+  forgetListaEspera?: (tx: UnitOfWork, pacienteId: string) => Promise<string[]>;
   clock: Clock;
   timezone: string;
   logger: Logger;
@@ -99,25 +95,35 @@ export class PacienteService {
   /** Only a paciente no consulta refers to (any status, any time) can be deleted; anonymise the others. */
   async remove(id: string): Promise<void> {
     const { storage, auditor, logger, forgetListaEspera } = this.deps;
+    let forgotten: string[] = [];
     await storage.run(async (tx) => {
       found(await tx.pacientes.get(id));
       if ((await tx.consultas.ofPaciente(id)).length > 0) {
         throw new AppError('EXCLUSAO_BLOQUEADA', 'O paciente tem consultas registradas; use POST /pacientes/{id}/anonimizar em vez de excluir.');
       }
       await tx.pacientes.remove(id);
-      await forgetListaEspera?.(tx, id);
+      forgotten = (await forgetListaEspera?.(tx, id)) ?? [];
       await auditor.stage(tx, { acao: 'paciente.excluir', recurso: 'paciente', recursoId: id, pacienteIds: [id], status: 204 });
     });
+    await this.forgetHistory(id, forgotten);
     logger.info({ pacienteId: id }, 'paciente excluído');
   }
 
   /**
    * Irreversible: the name becomes "Paciente anonimizado", CPF, e-mail and telephone are removed, the birth date
    * keeps only its year (as `YYYY-01-01`, so the field stays a date). Consultas stay, pointing at the same id.
-   * Storage's history of the record (the JSON driver's journal) is purged at once (`purgeHistory`).
+   * Storage's history of the record and of the removed waiting-list entries (the JSON driver's journal, the
+   * PostgreSQL change feed) is purged at once (`forgetHistory`).
    */
+  /** What storage still keeps of the paciente's earlier values and removed waiting-list entries goes now. */
+  private async forgetHistory(pacienteId: string, listaEsperaIds: readonly string[]): Promise<void> {
+    await this.deps.storage.forgetHistory(COLLECTIONS.pacientes, [pacienteId]);
+    await this.deps.storage.forgetHistory(COLLECTIONS.listaEspera, listaEsperaIds);
+  }
+
   async anonimizar(id: string): Promise<Paciente> {
-    const { storage, auditor, logger, forgetListaEspera, purgeHistory } = this.deps;
+    const { storage, auditor, logger, forgetListaEspera } = this.deps;
+    let forgotten: string[] = [];
     const paciente = await storage.run(async (tx) => {
       const current = found(await tx.pacientes.get(id));
       const anonymised: Paciente = {
@@ -131,11 +137,11 @@ export class PacienteService {
       };
       await tx.pacientes.save(anonymised);
       // Entries name the paciente and may hold notes about them; nobody can call an anonymised paciente back.
-      await forgetListaEspera?.(tx, id);
+      forgotten = (await forgetListaEspera?.(tx, id)) ?? [];
       await auditor.stage(tx, { acao: 'paciente.anonimizar', recurso: 'paciente', recursoId: id, pacienteIds: [id], status: 200 });
       return anonymised;
     });
-    await purgeHistory?.();
+    await this.forgetHistory(id, forgotten);
     logger.info({ pacienteId: id }, 'paciente anonimizado');
     return paciente;
   }

@@ -2,7 +2,9 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import pg from 'pg';
 import { makeApp, pacienteBody } from '../helpers/app.js';
+import { databaseOf, describeEachDriver } from '../helpers/drivers.js';
 import { CPFS, agendar, at, clinic } from '../helpers/scheduling.js';
 
 /** Every file under a directory, as text (data files, journal, audit trail). */
@@ -40,8 +42,27 @@ describe('LGPD: export', () => {
   });
 });
 
-describe('LGPD: anonymisation', () => {
-  it('when a paciente is anonymised, then no CPF, name, e-mail or phone is left in any data file, and consultas stay', async () => {
+/** Every row of every table of the app's database (PostgreSQL), as text: records, change feed, audit, limits. */
+async function databaseText(dataDir: string): Promise<string> {
+  const url = databaseOf(dataDir);
+  if (!url) return '';
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const { rows: tables } = await client.query<{ name: string }>("SELECT quote_ident(table_name) AS name FROM information_schema.tables WHERE table_schema = 'public'");
+    let out = '';
+    for (const { name } of tables) {
+      const { rows } = await client.query<{ t: string }>(`SELECT string_agg(x::text, E'\\n') AS t FROM ${name} x`);
+      out += `${rows[0]?.t ?? ''}\n`;
+    }
+    return out;
+  } finally {
+    await client.end();
+  }
+}
+
+describeEachDriver(() => describe('LGPD: anonymisation', () => {
+  it('when a paciente is anonymised, then no CPF, name, e-mail or phone is left in any data file or table (change feed included), and consultas stay', async () => {
     const { app, container, dataDir } = await makeApp();
     const { medicoId } = await clinic(app, { pacientes: 0 });
     const joao = await request(app)
@@ -51,12 +72,16 @@ describe('LGPD: anonymisation', () => {
     const id = joao.body.id as string;
     await request(app).put(`/pacientes/${id}`).send(pacienteBody({ nome: 'Zebedeu Quintanilha Filho', cpf: CPFS[3], email: 'zebedeu@exemplo.com', telefone: '+55 31 98888-7777', dataNascimento: '1977-08-09' })).expect(200);
     const consulta = await agendar(app, { medicoId, pacienteId: id, inicio: at('08:00') }).expect(201);
-    expect(allText(dataDir)).toContain('Zebedeu');
+    // A waiting-list entry whose note names them: anonymisation removes it, and its history with it.
+    await request(app).post('/lista-espera').send({ pacienteId: id, medicoId, de: '2026-12-07', ate: '2026-12-11', observacoes: 'Zebedeu prefere manhã' }).expect(201);
+    const before = allText(dataDir) + (await databaseText(dataDir));
+    expect(before).toContain('Zebedeu');
+    expect(before).toContain('98888-7777');
 
     const res = await request(app).post(`/pacientes/${id}/anonimizar`).expect(200);
     expect(res.body).toMatchObject({ id, nome: 'Paciente anonimizado', cpf: '', email: null, telefone: null, dataNascimento: '1977-01-01' });
     await container.auditor.flush();
-    const text = allText(dataDir);
+    const text = allText(dataDir) + (await databaseText(dataDir));
     for (const secret of ['Zebedeu', 'Quintanilha', CPFS[3]!, '153.509.460-56', 'zebedeu@exemplo.com', '98888-7777', '1977-08-09']) {
       expect(text, secret).not.toContain(secret);
     }
@@ -83,7 +108,7 @@ describe('LGPD: anonymisation', () => {
     const lonely = await request(app).post('/pacientes').send(pacienteBody({ cpf: CPFS[5] })).expect(201);
     await request(app).delete(`/pacientes/${lonely.body.id}`).expect(204);
   });
-});
+}));
 
 describe('restore and access control', () => {
   it('when a backup is restored, then the restoring admin stays signed in, users are kept, and the restore is audited', async () => {

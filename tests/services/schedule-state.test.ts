@@ -5,7 +5,7 @@ import { ScheduleState, type ScheduleEvent } from '../../src/domain/schedule-sta
 import { JsonStorage } from '../../src/infra/storage/json/json-storage.js';
 import { MemoryStore } from '../../src/infra/storage/json/memory-store.js';
 import { ALL_COLLECTIONS } from '../../src/repositories/collections.js';
-import type { ConsultaRecord } from '../../src/repositories/port.js';
+import type { ConsultaRecord, Signals } from '../../src/repositories/port.js';
 
 function setup() {
   const storage = new JsonStorage(new MemoryStore(ALL_COLLECTIONS));
@@ -108,6 +108,109 @@ describe('ScheduleState', () => {
     // The last word is the newer reservation, not the release's `disponivel`.
     expect(events.map((e) => e.type)).toEqual(['horario_reservado', 'horario_reservado']);
     expect(schedule.isReserved('m1', slot.inicioMs)).toBe(true);
+    schedule.stop();
+  });
+});
+
+/** Signals between schedules of one test, as PostgreSQL carries them between processes: never to the sender. */
+function signalBus() {
+  const members: { topic: string; listener: (payload: unknown) => void; self: object }[] = [];
+  let failNext = false;
+  return {
+    failNextPublish: () => (failNext = true),
+    member(): Signals {
+      const self = {};
+      return {
+        async publish(topic, payload) {
+          if (failNext) {
+            failNext = false;
+            throw new AppError('ARMAZENAMENTO_INDISPONIVEL', 'banco fora');
+          }
+          // Through JSON, as NOTIFY carries it.
+          const copy = JSON.parse(JSON.stringify(payload)) as unknown;
+          for (const m of members) if (m.topic === topic && m.self !== self) m.listener(copy);
+        },
+        subscribe(topic, listener) {
+          const entry = { topic, listener, self };
+          members.push(entry);
+          return () => members.splice(members.indexOf(entry), 1);
+        },
+      };
+    },
+  };
+}
+
+describe('ScheduleState across processes (signals)', () => {
+  function pair() {
+    const storage = new JsonStorage(new MemoryStore(ALL_COLLECTIONS));
+    const clock = new ManualClock(new Date('2026-11-30T15:00:00Z'));
+    const bus = signalBus();
+    const make = () => {
+      const schedule = new ScheduleState({
+        changes: storage.changes, consultas: storage.consultas, signals: bus.member(), clock, timezone: 'America/Sao_Paulo', reservationTtlMs: 1000,
+      });
+      const events: ScheduleEvent[] = [];
+      schedule.subscribe((e) => events.push(e));
+      return { schedule, events };
+    };
+    return { a: make(), b: make(), bus, clock, save: (c: ConsultaRecord) => storage.run((tx) => tx.consultas.save(c)) };
+  }
+  const kinds = (events: ScheduleEvent[]) => events.map((e) => e.type);
+
+  it('when A reserves, then B shows the slot reserved and refuses it, and hears ocupado once A commits', async () => {
+    const { a, b, save } = pair();
+    const r = await a.schedule.reserve('m1', slot);
+    expect(kinds(b.events)).toEqual(['horario_reservado']);
+    expect(b.schedule.isReserved('m1', slot.inicioMs)).toBe(true);
+    await expect(b.schedule.reserve('m1', slot)).rejects.toMatchObject({ code: 'HORARIO_OCUPADO' });
+    await save(consulta('agendada'));
+    await a.schedule.release(r);
+    expect(kinds(b.events)).toEqual(['horario_reservado', 'horario_ocupado']);
+    expect(b.schedule.reservedCount).toBe(0);
+  });
+
+  it('when A\'s booking fails, then its release reaches B and the slot is disponivel there, and B may book it', async () => {
+    const { a, b } = pair();
+    const r = await a.schedule.reserve('m1', slot);
+    await a.schedule.release(r);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(kinds(b.events)).toEqual(['horario_reservado', 'horario_disponivel']);
+    await b.schedule.reserve('m1', slot);
+    expect(kinds(a.events).slice(-1)).toEqual(['horario_reservado']);
+  });
+
+  it('when A dies holding a reservation, then B lets it expire back to disponivel', async () => {
+    const { a, b, clock } = pair();
+    await a.schedule.reserve('m1', slot);
+    a.schedule.stop();
+    clock.advance(1000);
+    await b.schedule.expire();
+    expect(kinds(b.events)).toEqual(['horario_reservado', 'horario_disponivel']);
+    expect(b.schedule.reservedCount).toBe(0);
+  });
+
+  it('when the signal cannot be sent, then the reservation is given back and the booking is refused', async () => {
+    const { a, b, bus } = pair();
+    bus.failNextPublish();
+    await expect(a.schedule.reserve('m1', slot)).rejects.toMatchObject({ code: 'ARMAZENAMENTO_INDISPONIVEL' });
+    expect(a.schedule.reservedCount).toBe(0);
+    expect(kinds(a.events)).toEqual(['horario_reservado', 'horario_disponivel']);
+    expect(b.schedule.reservedCount).toBe(0);
+  });
+
+  it('when a signal is malformed (another version, or hostile), then it is ignored', async () => {
+    const bus = signalBus();
+    const sender = bus.member();
+    const schedule = new ScheduleState({
+      changes: new JsonStorage(new MemoryStore(ALL_COLLECTIONS)).changes, consultas: { medicoConflict: async () => undefined }, signals: bus.member(),
+      clock: new ManualClock(new Date('2026-11-30T15:00:00Z')), timezone: 'America/Sao_Paulo',
+    });
+    for (const payload of [null, 'x', { estado: 'reservado' }, { estado: 'reservado', medicoId: 'm1', inicioMs: 2, fimMs: 1 }, { estado: 'ocupado', medicoId: 'm1', inicioMs: 1, fimMs: 2 }]) {
+      await sender.publish('reservas', payload);
+    }
+    expect(schedule.reservedCount).toBe(0);
+    await sender.publish('reservas', { estado: 'reservado', medicoId: 'm1', inicioMs: 1, fimMs: 2 });
+    expect(schedule.reservedCount).toBe(1); // the well-formed one is heard
     schedule.stop();
   });
 });

@@ -50,6 +50,8 @@ export interface FeedOptions {
   /** Rows per read. */
   batch?: number | undefined;
   applicationName?: string | undefined;
+  /** Signals heard on the `LISTEN` connection (see `signals.ts`). */
+  onSignal?: ((payload: string) => void) | undefined;
 }
 
 /** The longest an own commit waits for an earlier one to be delivered. */
@@ -110,6 +112,7 @@ export class PgChangeFeed implements ChangeFeed {
       logger: this.options.logger,
       // Woken by a notification, or reconnected after a loss: what was committed meanwhile is in the table.
       onWake: () => this.requestPull(),
+      onSignal: this.options.onSignal,
     });
     await this.listener.start();
     this.lastSeen = await this.startingPoint();

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import type { Logger } from '../../../core/logger.js';
-import { FEED_CHANNEL } from './schema.js';
+import { FEED_CHANNEL, SIGNAL_CHANNEL } from './schema.js';
 
 const RECONNECT_MIN_MS = 100;
 const RECONNECT_MAX_MS = 5_000;
@@ -12,10 +12,14 @@ export interface FeedListenerOptions {
   logger?: Logger | undefined;
   /** A notification arrived, or the connection came back (anything may have been committed meanwhile). */
   onWake: () => void;
+  /** A signal's payload arrived (see `signals.ts`). */
+  onSignal?: ((payload: string) => void) | undefined;
 }
 
 /**
- * The connection that `LISTEN`s on the feed's channel. It is not a pool's: it stays open for the life of the
+ * The connection that `LISTEN`s on the feed's channel and the signals' channel. PostgreSQL delivers the
+ * notifications of both to it in commit order, so a signal sent before a unit of work began wakes the reader
+ * after the signal has been handed on. It is not a pool's: it stays open for the life of the
  * process. When it is lost (the database restarted, a network cut, a terminated backend), it reconnects by
  * itself with jittered exponential backoff (0.1 s up to 5 s) and wakes the reader once it is back.
  */
@@ -57,10 +61,13 @@ export class FeedListener {
     const lost = (error?: Error): void => this.lost(client, error);
     client.on('error', lost);
     client.on('end', () => lost());
-    client.on('notification', () => this.options.onWake());
+    client.on('notification', (message) => {
+      if (message.channel === SIGNAL_CHANNEL) this.options.onSignal?.(message.payload ?? '');
+      else this.options.onWake();
+    });
     try {
       await client.connect();
-      await client.query(`LISTEN ${FEED_CHANNEL}`);
+      await client.query(`LISTEN ${FEED_CHANNEL}; LISTEN ${SIGNAL_CHANNEL}`);
     } catch (error) {
       client.removeAllListeners();
       client.on('error', () => undefined);

@@ -16,9 +16,11 @@ import { AppError, StorageUnavailableError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import { ALL_COLLECTIONS } from '../../../repositories/collections.js';
 import type { RecordSnapshot, RecordSource, Reads, StoragePort, Work } from '../../../repositories/port.js';
+import { PgSignals } from './signals.js';
 import { PgChangeFeed, type SequencedChange } from './change-feed.js';
 import { isRetryable, translate } from './errors.js';
 import { Held } from './held.js';
+import { tableOf } from './tables.js';
 import { migrate } from './migrations.js';
 import { createPool, isConnectionError } from './pool.js';
 import { createReads, type Query } from './reads.js';
@@ -66,6 +68,7 @@ export class PgStorage implements StoragePort {
   readonly idempotency: Reads['idempotency'];
   readonly auditOutbox: Reads['auditOutbox'];
   readonly pool: pg.Pool;
+  readonly signals: PgSignals;
   private readonly maxAttempts: number;
   private readonly retentionMs: number;
   private pruneTimer: NodeJS.Timeout | undefined;
@@ -79,6 +82,7 @@ export class PgStorage implements StoragePort {
     // one record at once, at a few seconds at most; a booking race ends sooner (the losers fail their checks).
     this.maxAttempts = options.maxAttempts ?? 30;
     this.retentionMs = options.feedRetentionMs ?? 24 * 60 * 60_000;
+    this.signals = new PgSignals(this.pool, options.logger);
     this.changes = new PgChangeFeed({
       pool: this.pool,
       url: options.url,
@@ -86,6 +90,7 @@ export class PgStorage implements StoragePort {
       logger: options.logger,
       pollMs: options.feedPollMs,
       applicationName: options.applicationName,
+      onSignal: (payload) => this.signals.receive(payload),
     });
     const query: Query = async <R extends object>(sql: string, values?: readonly unknown[]) => {
       for (let attempt = 1; ; attempt++) {
@@ -261,6 +266,28 @@ export class PgStorage implements StoragePort {
   }
 
   /** Deletes feed rows older than the retention (any process may; the function is idempotent). */
+  /**
+   * Rewrites the feed rows of the records (kept up to the retention period for processes reading late) to the
+   * current version, or to `{"id": …}` for a record deleted since. The rows stay, in place: a reader meets no
+   * gap, and hears a change whose before and after hold no old value.
+   */
+  async forgetHistory(collection: string, ids: readonly string[]): Promise<void> {
+    if (ids.length === 0) return;
+    const { table } = tableOf(collection);
+    try {
+      await this.pool.query(
+        `UPDATE alteracoes a
+            SET antes = CASE WHEN a.antes IS NULL THEN NULL ELSE COALESCE(r.data, json_build_object('id', a.id)) END,
+                depois = CASE WHEN a.depois IS NULL THEN NULL ELSE COALESCE(r.data, json_build_object('id', a.id)) END
+           FROM unnest($2::text[]) AS alvo(id) LEFT JOIN ${table} r ON r.id = alvo.id
+          WHERE a.colecao = $1 AND a.id = alvo.id`,
+        [collection, ids],
+      );
+    } catch (error) {
+      throw translate(error);
+    }
+  }
+
   async pruneFeed(): Promise<number> {
     try {
       const { rows } = await this.pool.query<{ n: string }>('SELECT alteracoes_podar($1::interval) AS n', [`${Math.round(this.retentionMs)} milliseconds`]);

@@ -33,6 +33,8 @@ export const CONSULTA_PACIENTE_LOCK_CLASS = 74_261_802;
 
 /** The `LISTEN`/`NOTIFY` channel that announces new rows of `alteracoes`. */
 export const FEED_CHANNEL = 'alteracoes';
+/** `NOTIFY` channel of signals (`repositories/port.ts`, `Signals`): live state kept in no table. */
+export const SIGNAL_CHANNEL = 'sinais';
 
 const RECORDS = `
 CREATE EXTENSION IF NOT EXISTS btree_gist;
