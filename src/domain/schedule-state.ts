@@ -48,6 +48,18 @@ export interface Reservation {
   readonly expiresAt: number;
   /** Held by a booking of another process (heard as a signal): only that process's signal or expiry releases it. */
   readonly remote?: true;
+  /** The request holding it (an Idempotency-Key's hash), when it has one: a retry of it knows its twin. */
+  readonly owner?: string | undefined;
+}
+
+/**
+ * The slot is held by a booking in flight (not by a committed consulta): `owner` names that booking's
+ * request, when it has one. A retry of the same request on another process meets its twin's reservation.
+ */
+export class SlotReservedError extends AppError {
+  constructor(readonly owner: string | undefined) {
+    super('HORARIO_OCUPADO', 'Este horário já está reservado ou ocupado.');
+  }
 }
 
 /** The signal topic of reservations, and what it carries. */
@@ -57,6 +69,7 @@ interface ReservationSignal {
   medicoId: string;
   inicioMs: number;
   fimMs: number;
+  owner?: string | undefined;
 }
 
 const EVENT_OF: Record<SlotEstado, SlotEventType> = {
@@ -131,20 +144,25 @@ export class ScheduleState {
     this.sweeper = setInterval(() => void this.expire(), 1000).unref();
   }
 
-  /** Reserves a free slot, or rejects with HORARIO_OCUPADO when it is reserved or occupied. */
-  async reserve(medicoId: string, slot: SlotTime): Promise<Reservation> {
+  /**
+   * Reserves a free slot for the request `owner` (optional), or rejects with HORARIO_OCUPADO: a
+   * {@link SlotReservedError} when a booking in flight holds it.
+   */
+  async reserve(medicoId: string, slot: SlotTime, owner?: string): Promise<Reservation> {
     const key = slotKey(medicoId, slot.inicioMs);
-    if (this.reservations.has(key)) throw occupied();
+    this.assertNotReserved(key);
     const holder = await this.deps.consultas.medicoConflict(medicoId, slot.inicioMs, slot.fimMs);
+    if (holder) throw occupied();
     // Another request of this process may have reserved the slot while the query ran: look again, and take
     // the slot in this same synchronous run.
-    if (holder || this.reservations.has(key)) throw occupied();
+    this.assertNotReserved(key);
     const reservation: Reservation = {
       key,
       medicoId,
       inicioMs: slot.inicioMs,
       fimMs: slot.fimMs,
       expiresAt: this.deps.clock.now().getTime() + this.ttlMs,
+      owner,
     };
     this.reservations.set(key, reservation);
     this.emitSlot('reservado', medicoId, slot.inicioMs, slot.fimMs);
@@ -184,6 +202,11 @@ export class ScheduleState {
     this.releasing.delete(reservation.key);
     if (holder) this.emitSlot('ocupado', reservation.medicoId, reservation.inicioMs, reservation.fimMs, holder.id);
     else this.emitSlot('disponivel', reservation.medicoId, reservation.inicioMs, reservation.fimMs);
+  }
+
+  private assertNotReserved(key: string): void {
+    const held = this.reservations.get(key);
+    if (held) throw new SlotReservedError(held.owner);
   }
 
   isReserved(medicoId: string, inicioMs: number): boolean {
@@ -237,6 +260,7 @@ export class ScheduleState {
       fimMs: signal.fimMs,
       expiresAt: this.deps.clock.now().getTime() + this.ttlMs,
       remote: true,
+      owner: signal.owner,
     });
     this.emitSlot('reservado', signal.medicoId, signal.inicioMs, signal.fimMs);
   }
@@ -302,7 +326,7 @@ function times(c: ConsultaRecord): { inicio: number; fim: number } {
 }
 
 function signalOf(estado: ReservationSignal['estado'], r: Reservation): ReservationSignal {
-  return { estado, medicoId: r.medicoId, inicioMs: r.inicioMs, fimMs: r.fimMs };
+  return { estado, medicoId: r.medicoId, inicioMs: r.inicioMs, fimMs: r.fimMs, ...(r.owner ? { owner: r.owner } : {}) };
 }
 
 /** A signal as sent by {@link signalOf}, or undefined for anything else (it comes from another process). */
@@ -312,7 +336,8 @@ function parseSignal(payload: unknown): ReservationSignal | undefined {
   if (p.estado !== 'reservado' && p.estado !== 'liberado') return undefined;
   if (typeof p.medicoId !== 'string' || !Number.isSafeInteger(p.inicioMs) || !Number.isSafeInteger(p.fimMs)) return undefined;
   if (p.fimMs! <= p.inicioMs!) return undefined;
-  return { estado: p.estado, medicoId: p.medicoId, inicioMs: p.inicioMs!, fimMs: p.fimMs! };
+  const owner = typeof p.owner === 'string' && p.owner.length <= 128 ? p.owner : undefined;
+  return { estado: p.estado, medicoId: p.medicoId, inicioMs: p.inicioMs!, fimMs: p.fimMs!, owner };
 }
 
 function slotKey(medicoId: string, inicioMs: number): string {

@@ -3,7 +3,7 @@ import type { Clock } from '../core/clock.js';
 import { AppError, notFound } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
-import type { Reservation, ScheduleState } from '../domain/schedule-state.js';
+import { SlotReservedError, type Reservation, type ScheduleState } from '../domain/schedule-state.js';
 import type { TaskQueue, TaskRecord } from '../infra/task-queue.js';
 import type { ConsultaRecord, IdempotencyRecord, StoragePort, UnitOfWork } from '../repositories/port.js';
 import { keyOf, problemResponse, toResponse, type BookingResponse, type IdempotencyKey } from './booking-keys.js';
@@ -108,7 +108,8 @@ export class BookingService {
       const replay = this.replay(key, stored, options.respondAsync);
       if (replay) return replay;
       const started = enqueue().catch(async (error: unknown) => {
-        if (error instanceof AppError && error.status < 500) await this.rememberFailure(key, error);
+        // The same request in flight on another process holds the slot: its answer, not this refusal, is the key's.
+        if (error instanceof AppError && error.status < 500 && !isTwin(error, key)) await this.rememberFailure(key, error);
         throw error;
       });
       const entry: Inflight = { fingerprint: key.fingerprint, started };
@@ -117,7 +118,14 @@ export class BookingService {
         if (this.inflight.get(key.hash) === entry) this.inflight.delete(key.hash);
       };
       started.then((e) => e.done).then(forget, forget);
-      enqueued = await started;
+      try {
+        enqueued = await started;
+      } catch (error) {
+        // A twin on another process may hold the slot (wait for its answer) or have booked it already.
+        const answer = isTwin(error, key) ? await this.twinAnswer(key) : await this.twinSuccess(key, error);
+        if (!answer) throw error;
+        return this.replay(key, answer, options.respondAsync)!;
+      }
     } else {
       enqueued = await enqueue();
     }
@@ -133,7 +141,7 @@ export class BookingService {
     await rules.assertPacienteFree(request, slot);
     return this.reserveAndEnqueue<BookingResponse>('agendar_consulta', input.medicoId, slot, (reservation) => ({
       input, inicioMs, slot, reservation, key, context,
-    }) satisfies AgendarTask);
+    }) satisfies AgendarTask, key?.hash);
   }
 
   /**
@@ -174,9 +182,15 @@ export class BookingService {
   }
 
   /** Steps 1 and 2: reserve the slot (or 409), then queue the task that will confirm or release it. */
-  private async reserveAndEnqueue<R>(tipo: 'agendar_consulta' | 'remarcar_consulta', medicoId: string, slot: SlotTime, payload: (reservation: Reservation) => unknown) {
+  private async reserveAndEnqueue<R>(
+    tipo: 'agendar_consulta' | 'remarcar_consulta',
+    medicoId: string,
+    slot: SlotTime,
+    payload: (reservation: Reservation) => unknown,
+    owner?: string,
+  ) {
     const { schedule, queue } = this.deps;
-    const reservation = await schedule.reserve(medicoId, slot);
+    const reservation = await schedule.reserve(medicoId, slot, owner);
     let enqueued;
     try {
       enqueued = queue.add<R>(tipo, payload(reservation));
@@ -236,7 +250,12 @@ export class BookingService {
       if (response.status === 201) logger.info({ consultaId: (response.body as ConsultaRecord).id, medicoId: input.medicoId }, 'consulta agendada');
       return response;
     } catch (error) {
-      if (key && error instanceof AppError && error.status < 500) await this.rememberFailure(key, error);
+      if (key && error instanceof AppError && error.status < 500) {
+        await this.rememberFailure(key, error);
+        // The same request, run by another process, booked it: that is this request's answer too.
+        const twin = await this.twinSuccess(key, error);
+        if (twin) return toResponse(twin);
+      }
       throw error;
     } finally {
       if (task.reservation) await schedule.release(task.reservation);
@@ -319,6 +338,29 @@ export class BookingService {
     return this.follow(key, inflight!, respondAsync);
   }
 
+  /**
+   * The answer of the same keyed request in flight on another process (its reservation refused this one): it is
+   * remembered under the key when its task ends, at the latest when its reservation expires. Undefined if it
+   * never comes (that process died): the refusal then stands, unremembered, and a later retry books.
+   */
+  private async twinAnswer(key: IdempotencyKey): Promise<IdempotencyRecord | undefined> {
+    // Elapsed time, not the clinic's clock (a test's manual clock never moves on its own).
+    const deadline = performance.now() + TWIN_WAIT_MS;
+    for (let delay = 20; ; delay = Math.min(delay * 2, 500)) {
+      const stored = await this.deps.storage.idempotency.get(key.hash);
+      if (stored) return stored;
+      if (performance.now() >= deadline) return undefined;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
+  }
+
+  /** After a refusal with a key: the success remembered under it, when the same request booked on another process. */
+  private async twinSuccess(key: IdempotencyKey, error: unknown): Promise<IdempotencyRecord | undefined> {
+    if (!(error instanceof AppError) || error.status >= 500) return undefined;
+    const stored = await this.deps.storage.idempotency.get(key.hash).catch(() => undefined);
+    return stored && stored.fingerprint === key.fingerprint && stored.status < 300 ? stored : undefined;
+  }
+
   /** Joins a keyed request in flight: its task, or its answer. */
   private async follow(key: IdempotencyKey, inflight: Inflight, respondAsync: boolean): Promise<BookingOutcome> {
     let enqueued: Enqueued;
@@ -339,6 +381,12 @@ interface Enqueued<R = BookingResponse> {
   task: TaskRecord;
   done: Promise<R>;
 }
+
+/** How long a retry waits for its twin on another process (the reservation TTL bounds the twin's run). */
+const TWIN_WAIT_MS = 60_000;
+
+/** Refused by the reservation of the same keyed request (on another process: this one's twins join `inflight`). */
+const isTwin = (error: unknown, key: IdempotencyKey): boolean => error instanceof SlotReservedError && error.owner === key.hash;
 
 interface Inflight {
   fingerprint: string;
