@@ -85,7 +85,7 @@ export function createApp(container: Container): Express {
   app.use(express.json({ limit: config.bodyLimitBytes, type: ['application/json', 'application/*+json'] }));
 
   const router = express.Router();
-  mount(router, routes, [writeRateLimit(config.writeRateLimit, container.clock)]);
+  mount(router, routes, [writeRateLimit(config.writeRateLimit, container.clock, container.limits.windows)]);
   app.use(router);
 
   app.use(routeNotFound);

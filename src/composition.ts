@@ -6,6 +6,9 @@ import { FileStore } from './infra/storage/json/file-store.js';
 import type { Store } from './infra/storage/json/store.js';
 import { JsonStorage } from './infra/storage/json/json-storage.js';
 import { PgStorage } from './infra/storage/postgres/pg-storage.js';
+import { PgLimits } from './infra/storage/postgres/limits.js';
+import { MemoryLimits } from './infra/storage/json/limits.js';
+import type { Limits } from './repositories/limits.js';
 import type { StoragePort } from './repositories/port.js';
 import { ALL_COLLECTIONS, REFERENCE_FIELDS } from './repositories/collections.js';
 import { ScheduleState } from './domain/schedule-state.js';
@@ -25,6 +28,8 @@ import { ConsultaService } from './services/consulta.service.js';
 import { MedicoService } from './services/medico.service.js';
 import { PacienteService } from './services/paciente.service.js';
 import { AuditLog } from './infra/audit/audit-log.js';
+import { PgAuditLog } from './infra/storage/postgres/audit-log.js';
+import type { AuditTrail } from './repositories/audit-trail.js';
 import { Auditor } from './services/audit.service.js';
 import { AuthService } from './services/auth.service.js';
 import { UsuarioService } from './services/usuario.service.js';
@@ -55,9 +60,12 @@ export interface Container {
   logBuffer: LogBuffer;
   /** The storage port: every service reads and writes through it (see `repositories/port.ts`). */
   storage: StoragePort;
+  /** Counters of the abuse limits (sign-in lockout, writes per minute): in the database with PostgreSQL, shared by its processes. */
+  limits: Limits;
   /** The JSON driver's store, for tests and tools that look at its files; undefined with PostgreSQL. */
   store: Store | undefined;
-  auditLog: AuditLog;
+  /** The audit trail: monthly files in the data directory (JSON), or the database's table (PostgreSQL). */
+  auditLog: AuditTrail;
   auditor: Auditor;
   schedule: ScheduleState;
   queue: TaskQueue;
@@ -110,9 +118,10 @@ export async function createContainer(config: Config, options: ContainerOptions 
       ? new JsonStorage(store)
       : new PgStorage({ url: config.databaseUrl!, logger: logger.child({ module: 'storage' }), applicationName: `agenda-medica:${process.pid}` }));
   await storage.open();
+  const limits = limitsFor(storage, logger);
 
-  // The audit trail: append-only monthly files beside the data, fed by services through the Auditor.
-  const auditLog = new AuditLog({ dir: path.join(config.dataDir, 'auditoria'), logger: logger.child({ module: 'auditoria' }), lockStaleMs: config.lockStaleMs });
+  // The audit trail, fed by services through the Auditor: kept where the storage keeps the data (see auditTrailFor).
+  const auditLog = auditTrailFor(storage, config, logger.child({ module: 'auditoria' }));
   await auditLog.open();
   const auditor = new Auditor({ storage, sink: auditLog, clock, timezone, logger: logger.child({ module: 'auditoria' }) });
   // Entries a crash left staged (committed with their write, not yet in the files) are appended now.
@@ -216,7 +225,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     }),
     bloqueios,
     feriados,
-    auth: new AuthService({ storage, auditor, clock, timezone, logger, sessionTtlMin: config.sessionTtlMin }),
+    auth: new AuthService({ storage, loginFailures: limits.failures, auditor, clock, timezone, logger, sessionTtlMin: config.sessionTtlMin }),
     usuarios: new UsuarioService({ storage, auditor, clock, timezone, logger }),
     listaEspera,
     horariosLivres: new HorariosLivresService({ medicos: storage.medicos, freeOn: (m, d) => freeSlots.freeOn(m, d), clock, timezone, horizonDays: config.agendaHorizonteDias, slicer }),
@@ -237,6 +246,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     logBuffer,
     store,
     storage,
+    limits,
     auditLog,
     auditor,
     schedule,
@@ -258,8 +268,32 @@ export async function createContainer(config: Config, options: ContainerOptions 
       logsBroker.close();
       schedule.stop();
       await auditor.close();
-      await storage.close();
+      await limits.close();
+      // Before the storage: with PostgreSQL the trail appends over the storage's pool.
       await auditLog.close();
+      await storage.close();
     },
   };
+}
+
+/**
+ * The abuse limits' counters for a storage: in its database with PostgreSQL (every process of the database counts
+ * together), in this process's memory with JSON. A PostgreSQL storage other than the driver itself has no pool to
+ * count in: refused rather than counted per process without a word.
+ */
+function limitsFor(storage: StoragePort, logger: Logger): Limits {
+  if (storage.driver !== 'postgres') return new MemoryLimits();
+  if (!(storage instanceof PgStorage)) throw new Error('STORAGE=postgres sem PgStorage: os limites não teriam onde ser contados');
+  return new PgLimits({ pool: storage.pool, logger: logger.child({ module: 'limites' }) });
+}
+
+/**
+ * The audit trail for a storage: with PostgreSQL, the database's table over the driver's pool — one chain for
+ * every process of the database; with JSON, append-only monthly files in `DATA_DIR/auditoria`. A PostgreSQL
+ * storage other than the driver itself has no pool: refused, rather than each process keeping part of the trail.
+ */
+function auditTrailFor(storage: StoragePort, config: Config, logger: Logger): AuditTrail {
+  if (storage.driver !== 'postgres') return new AuditLog({ dir: path.join(config.dataDir, 'auditoria'), logger, lockStaleMs: config.lockStaleMs });
+  if (!(storage instanceof PgStorage)) throw new Error('STORAGE=postgres sem PgStorage: a trilha de auditoria não teria onde ser gravada');
+  return new PgAuditLog({ pool: storage.pool, logger });
 }

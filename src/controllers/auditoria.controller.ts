@@ -1,6 +1,6 @@
 import type { Request, Response } from 'express';
 import type { RouteSpec } from '../http/route.js';
-import type { AuditLog } from '../infra/audit/audit-log.js';
+import type { AuditTrail } from '../repositories/audit-trail.js';
 import { Instant, Pagination, listOf, z } from '../schemas/common.js';
 import { BAD_REQUEST, json } from './responses.js';
 import { EXEMPLO_AUDITORIA, EXEMPLO_VERIFICACAO } from '../schemas/examples.js';
@@ -48,7 +48,7 @@ const Verificacao = z
 
 /** `/sistema/auditoria`: the trail (admin), and the check of its hash chain. */
 export class AuditoriaController {
-  constructor(private readonly log: AuditLog) {}
+  constructor(private readonly log: Pick<AuditTrail, 'query' | 'verify'>) {}
 
   list = async (req: Request, res: Response): Promise<void> => {
     res.json(await this.log.query(req.query as unknown as AuditoriaQuery));
@@ -69,7 +69,9 @@ export class AuditoriaController {
       },
       {
         method: 'get', path: '/sistema/auditoria/verificacao', permission: 'auditoria', tag, summary: 'Confere a cadeia de hashes da trilha',
-        description: 'Percorre todos os arquivos mensais recalculando o SHA-256 de cada entrada; aponta a primeira quebra (linha alterada, apagada ou fora de ordem).',
+        description:
+          'Percorre toda a trilha, da entrada mais antiga à mais nova, recalculando o SHA-256 de cada entrada; aponta a primeira quebra (entrada alterada, apagada ou fora de ordem). ' +
+          'Com STORAGE=json, `primeiraQuebra.arquivo` é o arquivo mensal e `linha` a linha nele (a partir de 1); com STORAGE=postgres, `arquivo` é a tabela `auditoria` e `linha` o `seq` da entrada (números crescentes, não necessariamente contíguos).',
         responses: { 200: json('Resultado', Verificacao) },
         handler: this.verify,
       },

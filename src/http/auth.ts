@@ -3,6 +3,7 @@ import { currentActor, requestScope } from '../core/context.js';
 import { AppError } from '../core/errors.js';
 import { scopeOf, type Permission } from '../core/permissions.js';
 import type { Clock } from '../core/clock.js';
+import type { WindowCounter } from '../repositories/limits.js';
 import type { AuthService } from '../services/auth.service.js';
 
 /** The session cookie's name (contract). */
@@ -84,25 +85,23 @@ export function originGuard(allowed: readonly string[]): RequestHandler {
   };
 }
 
+/** The write limit's fixed window. */
+const WRITE_WINDOW_MS = 60_000;
+
 /**
  * Writes per minute per session (`WRITE_RATE_LIMIT`, 0 = off), in fixed one-minute windows; beyond it, 429 with
- * `Retry-After`. Memory: one small entry per session that wrote in the last minute.
+ * `Retry-After`. Counted in the storage's {@link WindowCounter}: with PostgreSQL across every process of the
+ * database (a session gets `limit` writes a minute whichever processes its requests reach), with the JSON driver
+ * per process. A counter that cannot be reached rejects (503), and the write is not let through.
  */
-export function writeRateLimit(limit: number, clock: Clock): RequestHandler {
-  const windows = new Map<string, { start: number; count: number }>();
-  let lastSweep = 0;
-  return (req, _res, next) => {
+export function writeRateLimit(limit: number, clock: Clock, counter: WindowCounter): RequestHandler {
+  return async (req, _res, next) => {
     const actor = currentActor();
     if (limit === 0 || SAFE_METHODS.has(req.method) || !actor) return next();
     const now = clock.now().getTime();
-    if (now - lastSweep > 60_000) {
-      for (const [key, w] of windows) if (now - w.start >= 60_000) windows.delete(key);
-      lastSweep = now;
-    }
-    let window = windows.get(actor.sessionId);
-    if (!window || now - window.start >= 60_000) windows.set(actor.sessionId, (window = { start: now, count: 0 }));
-    if (++window.count > limit) {
-      const seconds = Math.max(1, Math.ceil((window.start + 60_000 - now) / 1000));
+    const window = await counter.hit(`escritas:${actor.sessionId}`, now, WRITE_WINDOW_MS);
+    if (window.count > limit) {
+      const seconds = Math.max(1, Math.ceil(Math.min(WRITE_WINDOW_MS, window.start + WRITE_WINDOW_MS - now) / 1000));
       throw new AppError('MUITAS_ESCRITAS', `Limite de ${limit} escritas por minuto atingido. Tente de novo em ${seconds} s.`, undefined, {
         headers: { 'Retry-After': String(seconds) },
       });

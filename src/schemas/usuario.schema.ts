@@ -1,5 +1,5 @@
 import { PAPEIS } from '../core/context.js';
-import { Instant, Nome, Pagination, listOf, z } from './common.js';
+import { EMAIL_MAX, Instant, Nome, Pagination, listOf, texto, z } from './common.js';
 import {
   EXEMPLO_LOGIN,
   EXEMPLO_LOGIN_RESULT,
@@ -82,7 +82,9 @@ export type ListUsuariosQuery = z.output<typeof ListUsuariosQuery>;
 export const UsuarioList = listOf(Usuario, 'UsuarioList');
 
 export const LoginInput = z
-  .object({ email: z.string().trim().max(254).transform((e) => e.toLowerCase()), senha: z.string().max(SENHA_MAX) })
+  // Any text: one that is not a well-formed e-mail just matches no account (401, and counted). Control characters
+  // are refused (400): no account's e-mail holds one, and PostgreSQL cannot compare a text holding NUL.
+  .object({ email: texto({ max: EMAIL_MAX }).transform((e) => e.toLowerCase()), senha: z.string().max(SENHA_MAX) })
   .meta({ id: 'LoginInput', example: EXEMPLO_LOGIN });
 export type LoginInput = z.output<typeof LoginInput>;
 

@@ -7,9 +7,9 @@ import type { Tx } from '../infra/storage/json/store.js';
 import { COLLECTIONS } from '../repositories/collections.js';
 import type { Change, StagedAuditEntry, StoragePort, UnitOfWork } from '../repositories/port.js';
 
-import type { AuditEntry } from '../infra/audit/types.js';
+import type { AuditEntry, AuditSink } from '../repositories/audit-trail.js';
 
-export type { AuditEntry } from '../infra/audit/types.js';
+export type { AuditEntry, AuditSink } from '../repositories/audit-trail.js';
 
 /** What a service says about an action; who, when, where from come from the request context. */
 export interface AuditInput {
@@ -21,13 +21,6 @@ export interface AuditInput {
   /** Who acted, when the request context does not know yet (a sign-in). */
   usuarioId?: string | undefined;
   papel?: Papel | undefined;
-}
-
-/** The durable, append-only log the trail is kept in (see `infra/audit`). */
-export interface AuditSink {
-  append(entries: AuditEntry[]): Promise<void>;
-  /** Appends the entries whose ids are not in the log yet (crash recovery of staged entries). */
-  appendMissing(entries: AuditEntry[]): Promise<unknown>;
 }
 
 export interface AuditorDeps {

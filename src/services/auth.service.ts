@@ -5,6 +5,7 @@ import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
 import { decoyHash, hashPassword, verifyPassword } from '../infra/password.js';
+import type { FailureLog } from '../repositories/limits.js';
 import type { StoragePort } from '../repositories/port.js';
 import type { SessaoRecord, SessaoUsuario, UsuarioRecord } from '../schemas/usuario.schema.js';
 import type { Auditor } from './audit.service.js';
@@ -13,6 +14,8 @@ import { endSessions } from './usuario.service.js';
 
 export interface AuthServiceDeps {
   storage: StoragePort;
+  /** Where failed sign-ins are counted: shared by every process of a PostgreSQL database (see LoginThrottle). */
+  loginFailures: FailureLog;
   auditor: Auditor;
   clock: Clock;
   timezone: string;
@@ -62,22 +65,23 @@ export class AuthService {
   private readonly expiries = new WeakMap<SessaoRecord, string>();
 
   constructor(private readonly deps: AuthServiceDeps) {
-    this.throttle = new LoginThrottle({ clock: deps.clock, maxFailures: 5, windowMs: 15 * 60_000 });
+    this.throttle = new LoginThrottle({ failures: deps.loginFailures, clock: deps.clock, maxFailures: 5, windowMs: 15 * 60_000 });
   }
 
   async login(email: string, senha: string): Promise<LoginResult> {
     const { storage, auditor, clock } = this.deps;
-    // Locked accounts are refused before the password is looked at, even the right one.
-    this.throttle.assertOpen(email);
+    // Locked accounts are refused before the password is looked at, even the right one. Storage that cannot be
+    // reached rejects here (503): a sign-in is never let through uncounted.
+    await this.throttle.admit(email);
     const usuario = await storage.usuarios.findByEmail(email);
     // Unknown e-mails are checked against a decoy hash: the same work, the same answer, about the same time.
     const ok = await verifyPassword(senha, usuario?.senhaHash ?? (await (this.decoy ??= decoyHash())));
     if (!usuario || !ok || !usuario.ativo) {
-      this.throttle.fail(email);
+      // Already counted as a failure when it was admitted.
       await auditor.record({ acao: 'auth.falha', recurso: 'sessao', status: 401, usuarioId: usuario?.id, papel: usuario?.papel });
       throw new AppError('CREDENCIAIS_INVALIDAS', 'E-mail ou senha incorretos.');
     }
-    this.throttle.succeed(email);
+    await this.throttle.succeed(email);
     const token = randomBytes(32).toString('base64url');
     const now = clock.now();
     const sessao: SessaoRecord = { id: tokenId(token), usuarioId: usuario.id, criadaEm: formatInstant(now, this.deps.timezone), usadaEm: now.getTime() };

@@ -1,46 +1,36 @@
 import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
-
-/** Accounts tracked at most; the oldest are forgotten first (an attacker cycling e-mails cannot grow memory). */
-const MAX_TRACKED = 10_000;
+import type { FailureLog } from '../repositories/limits.js';
 
 /**
  * Per-account lockout: after `maxFailures` failed sign-ins within `windowMs`, that account's sign-ins are refused
  * (429, with `Retry-After`) until the oldest failure leaves the window, even with the right password. Keyed by the
  * e-mail as typed (lower case), known or not, so a locked answer does not reveal which e-mails exist.
  *
- * The record is per process and in memory: a restart forgets it. Several processes behind one port each count
- * their own failures (at most `maxFailures` × processes attempts per window).
+ * The counts live in the storage's {@link FailureLog}: with PostgreSQL one count for every process of the database
+ * (an attacker gets `maxFailures` attempts per window however many processes serve the port), with the JSON driver
+ * one per process. Each attempt is counted as a failure when it is let in, before its password is checked, and a
+ * success clears the account: so simultaneous attempts cannot all pass the check before any of them has failed.
  */
 export class LoginThrottle {
-  private readonly failures = new Map<string, number[]>();
+  constructor(private readonly options: { failures: FailureLog; clock: Clock; maxFailures: number; windowMs: number }) {}
 
-  constructor(private readonly options: { clock: Clock; maxFailures: number; windowMs: number }) {}
-
-  assertOpen(key: string): void {
-    const recent = this.recent(key);
-    if (recent.length < this.options.maxFailures) return;
-    const retryMs = recent[0]! + this.options.windowMs - this.options.clock.now().getTime();
-    const seconds = Math.max(1, Math.ceil(retryMs / 1000));
+  /** Lets one attempt at `key` in (counted as a failure until {@link succeed}), or throws MUITAS_TENTATIVAS. */
+  async admit(key: string): Promise<void> {
+    const { failures, clock, maxFailures, windowMs } = this.options;
+    const now = clock.now().getTime();
+    const attempt = await failures.attempt(key, now, windowMs, maxFailures);
+    if (attempt.admitted) return;
+    const oldest = attempt.failures[0] ?? now;
+    // Bounded by the window: a failure stamped by a process whose clock runs ahead cannot lock for longer.
+    const seconds = Math.max(1, Math.ceil(Math.min(windowMs, oldest + windowMs - now) / 1000));
     throw new AppError('MUITAS_TENTATIVAS', `Muitas tentativas sem sucesso. Tente de novo em ${Math.ceil(seconds / 60)} minuto(s).`, undefined, {
       headers: { 'Retry-After': String(seconds) },
     });
   }
 
-  fail(key: string): void {
-    const recent = this.recent(key);
-    recent.push(this.options.clock.now().getTime());
-    this.failures.delete(key);
-    this.failures.set(key, recent);
-    if (this.failures.size > MAX_TRACKED) this.failures.delete(this.failures.keys().next().value!);
-  }
-
-  succeed(key: string): void {
-    this.failures.delete(key);
-  }
-
-  private recent(key: string): number[] {
-    const since = this.options.clock.now().getTime() - this.options.windowMs;
-    return (this.failures.get(key) ?? []).filter((t) => t > since);
+  /** The attempt let in at `key` succeeded: its failures are forgotten. */
+  async succeed(key: string): Promise<void> {
+    await this.options.failures.clear(key);
   }
 }

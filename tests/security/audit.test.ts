@@ -1,5 +1,6 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
+import pg from 'pg';
 import request from 'supertest';
 import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
@@ -7,8 +8,19 @@ import { requestScope } from '../../src/core/context.js';
 import type { AuditEntry } from '../../src/infra/audit/types.js';
 import { COLLECTIONS } from '../../src/repositories/collections.js';
 import { TEST_NOW, bearer, makeApp, pacienteBody, signIn, type TestApp } from '../helpers/app.js';
-import { describeEachDriver } from '../helpers/drivers.js';
+import { databaseOf, describeEachDriver } from '../helpers/drivers.js';
 import { CPFS, agendar, at, clinic } from '../helpers/scheduling.js';
+
+/** Runs `fn` with a superuser connection to the test database at `url`. */
+async function asSuperuser<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}
 
 /** Loopback as Express reports it (IPv4, IPv4-mapped IPv6 or IPv6). */
 const LOOPBACK = /^(::ffff:)?127\.0\.0\.1$|^::1$/;
@@ -69,7 +81,7 @@ async function frontDeskDay() {
   return { ...made, clock, recepcao, admin, steps, pacienteId, consultaId, exportRequestId: exported.headers['x-request-id']! };
 }
 
-describeEachDriver(() => {
+describeEachDriver((driver) => {
   describe('audit trail: who did what', () => {
     it('when a recepcao user creates, reads, lists, books, reads and cancels, then each request left one entry in their name', async () => {
       const { app, recepcao, steps, pacienteId } = await frontDeskDay();
@@ -179,40 +191,86 @@ describeEachDriver(() => {
   });
 
   describe('audit trail: verification over HTTP', () => {
-    /** Six entries in one month file; returns its path and lines. */
-    async function filledTrail() {
+    /** Six entries (three pacientes created, each read once), which verification finds whole. */
+    async function sixEntries() {
       const made = await makeApp();
-      const { app, container, dataDir } = made;
+      const { app, container } = made;
       for (const cpf of CPFS.slice(0, 3)) {
         const { body } = await request(app).post('/pacientes').send(pacienteBody({ cpf })).expect(201);
         await request(app).get(`/pacientes/${body.id}`).expect(200);
       }
       await container.auditor.flush();
-      const dir = path.join(dataDir, 'auditoria');
-      const files = (await fs.readdir(dir)).filter((f) => f.endsWith('.jsonl'));
-      expect(files).toEqual(['2026-11.jsonl']);
-      const file = path.join(dir, files[0]!);
-      const lines = (await fs.readFile(file, 'utf8')).split('\n').filter(Boolean);
-      expect(lines).toHaveLength(6);
       const verification = await request(app).get('/sistema/auditoria/verificacao').expect(200);
       expect(verification.body).toEqual({ integra: true, entradas: 6 });
-      return { ...made, file, lines };
+      return made;
     }
 
-    const tamper: Record<string, (lines: string[]) => string[]> = {
-      // A field changed, the stored hashes kept: the line no longer hashes to its own `hash`.
-      'an edited line': (lines) => lines.map((l, i) => (i === 2 ? JSON.stringify({ ...JSON.parse(l), usuarioId: 'outra-pessoa' }) : l)),
-      'a deleted line': (lines) => lines.filter((_, i) => i !== 2),
-      'two reordered lines': (lines) => [...lines.slice(0, 2), lines[3]!, lines[2]!, ...lines.slice(4)],
-    };
+    if (driver === 'json') {
+      /** The six entries' month file: its path and lines. */
+      async function filledTrail() {
+        const made = await sixEntries();
+        const dir = path.join(made.dataDir, 'auditoria');
+        const files = (await fs.readdir(dir)).filter((f) => f.endsWith('.jsonl'));
+        expect(files).toEqual(['2026-11.jsonl']);
+        const file = path.join(dir, files[0]!);
+        const lines = (await fs.readFile(file, 'utf8')).split('\n').filter(Boolean);
+        expect(lines).toHaveLength(6);
+        return { ...made, file, lines };
+      }
 
-    for (const [what, change] of Object.entries(tamper)) {
-      it(`when the month file holds ${what}, then verification says it is not intact and points at line 3`, async () => {
-        const { app, file, lines } = await filledTrail();
-        await fs.writeFile(file, change(lines).join('\n') + '\n');
-        const res = await request(app).get('/sistema/auditoria/verificacao').expect(200);
-        expect(res.body).toEqual({ integra: false, entradas: 2, primeiraQuebra: { arquivo: '2026-11.jsonl', linha: 3 } });
-      });
+      const tamper: Record<string, (lines: string[]) => string[]> = {
+        // A field changed, the stored hashes kept: the line no longer hashes to its own `hash`.
+        'an edited line': (lines) => lines.map((l, i) => (i === 2 ? JSON.stringify({ ...JSON.parse(l), usuarioId: 'outra-pessoa' }) : l)),
+        'a deleted line': (lines) => lines.filter((_, i) => i !== 2),
+        'two reordered lines': (lines) => [...lines.slice(0, 2), lines[3]!, lines[2]!, ...lines.slice(4)],
+      };
+
+      for (const [what, change] of Object.entries(tamper)) {
+        it(`when the month file holds ${what}, then verification says it is not intact and points at line 3`, async () => {
+          const { app, file, lines } = await filledTrail();
+          await fs.writeFile(file, change(lines).join('\n') + '\n');
+          const res = await request(app).get('/sistema/auditoria/verificacao').expect(200);
+          expect(res.body).toEqual({ integra: false, entradas: 2, primeiraQuebra: { arquivo: '2026-11.jsonl', linha: 3 } });
+        });
+      }
+    } else {
+      /** The six entries' rows in the table (their seqs), and no audit file in the data directory. */
+      async function filledTable() {
+        const made = await sixEntries();
+        await expect(fs.readdir(path.join(made.dataDir, 'auditoria'))).rejects.toMatchObject({ code: 'ENOENT' });
+        const url = databaseOf(made.dataDir)!;
+        const seqs = await asSuperuser(url, async (c) => (await c.query<{ seq: string }>('SELECT seq FROM auditoria ORDER BY seq')).rows.map((r) => Number(r.seq)));
+        expect(seqs).toHaveLength(6);
+        return { ...made, url, seqs };
+      }
+
+      // Rows changed behind the append-only trigger's back, as a role allowed to disable it could.
+      // `$1` is the third row's seq, `$2` the fourth's; `breaksAt` the index of the row the chain breaks at.
+      const tamper: Record<string, { sql: string; params: number; breaksAt: number }> = {
+        'an edited row': { sql: `UPDATE auditoria SET linha = replace(linha::text, '"status":201', '"status":200')::json WHERE seq = $1`, params: 1, breaksAt: 2 },
+        'a deleted row': { sql: 'DELETE FROM auditoria WHERE seq = $1', params: 1, breaksAt: 3 },
+        'two swapped entries': {
+          sql: `UPDATE auditoria a SET linha = b.linha, hash = b.hash, hash_anterior = b.hash_anterior, em = b.em, usuario_id = b.usuario_id, acao = b.acao,
+                paciente_ids = b.paciente_ids FROM auditoria b WHERE (a.seq, b.seq) IN (($1, $2), ($2, $1))`,
+          params: 2,
+          breaksAt: 2,
+        },
+      };
+
+      for (const [what, { sql, params, breaksAt }] of Object.entries(tamper)) {
+        it(`when the table holds ${what}, then verification says it is not intact and points at the seq of the break`, async () => {
+          const { app, url, seqs } = await filledTable();
+          await asSuperuser(url, async (c) => {
+            await c.query('BEGIN');
+            await c.query('ALTER TABLE auditoria DISABLE TRIGGER auditoria_somente_inclusao');
+            expect((await c.query(sql, seqs.slice(2, 2 + params))).rowCount).toBeGreaterThan(0);
+            await c.query('ALTER TABLE auditoria ENABLE TRIGGER auditoria_somente_inclusao');
+            await c.query('COMMIT');
+          });
+          const res = await request(app).get('/sistema/auditoria/verificacao').expect(200);
+          expect(res.body).toEqual({ integra: false, entradas: 2, primeiraQuebra: { arquivo: 'auditoria', linha: seqs[breaksAt] } });
+        });
+      }
     }
   });
 

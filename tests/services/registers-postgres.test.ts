@@ -4,6 +4,7 @@ import { requestScope } from '../../src/core/context.js';
 import { AppError } from '../../src/core/errors.js';
 import type { AuditEntry } from '../../src/infra/audit/types.js';
 import { PgStorage } from '../../src/infra/storage/postgres/pg-storage.js';
+import { PgLimits } from '../../src/infra/storage/postgres/limits.js';
 import type { MedicoInput } from '../../src/schemas/medico.schema.js';
 import { Auditor, type AuditSink } from '../../src/services/audit.service.js';
 import { AuthService } from '../../src/services/auth.service.js';
@@ -49,7 +50,7 @@ async function processOn(url: string) {
     medicos: new MedicoService(common),
     pacientes: new PacienteService({ ...common, auditOf: async (id) => sink.entries.filter((e) => e.pacienteIds?.includes(id)) }),
     usuarios: new UsuarioService(common),
-    auth: new AuthService({ ...common, sessionTtlMin: 60 }),
+    auth: new AuthService({ ...common, loginFailures: new PgLimits({ pool: storage.pool }).failures, sessionTtlMin: 60 }),
     close: async () => {
       await auditor.close();
       await storage.close();

@@ -2,10 +2,11 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../core/logger.js';
 import { DirectoryLock } from '../storage/json/lock.js';
-import { chainHashOf, encodeLine, GENESIS, MONTH_FILE, monthEndMs, monthFileName, monthOf } from './line-format.js';
+import { chainHashOf, encodeLine, GENESIS, invalidEntries, MONTH_FILE, monthEndMs, monthFileName, monthOf } from './line-format.js';
 import { idsNearEnd, lineEndingAt, listMonthFiles, wholeLinesEnd } from './month-files.js';
 import { MonthIndex } from './month-index.js';
 import { runQuery, type IndexedFile } from './query.js';
+import type { AuditTrail } from '../../repositories/audit-trail.js';
 import type { AuditEntry, AuditPage, AuditQuery, AuditVerification } from './types.js';
 import { verifyChain } from './verify.js';
 
@@ -35,9 +36,6 @@ interface Run {
   lines: { entry: AuditEntry; text: string; bytes: number; hash: string }[];
 }
 
-/** An ISO instant must say its offset: without one, `Date.parse` would read it in the server's zone. */
-const INSTANT = /^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:\d{2})$/;
-
 /** Month indexes kept in memory (a 1M-entry month's index is about 1–2 MB). */
 const INDEX_CACHE = 12;
 
@@ -56,7 +54,7 @@ const INDEX_CACHE = 12;
  *   file `M` never holds an `em` after the end of `M`.
  * - **Queries** use a per-month block index (see {@link MonthIndex}, {@link runQuery}).
  */
-export class AuditLog {
+export class AuditLog implements AuditTrail {
   private readonly dir: string;
   private readonly logger: Logger;
   private readonly fsyncEachBatch: boolean;
@@ -140,11 +138,8 @@ export class AuditLog {
 
   private enqueue(entries: AuditEntry[], onlyMissing: boolean): Promise<number> {
     if (this.closed) return Promise.reject(new Error('AuditLog fechado'));
-    for (const entry of entries) {
-      if (typeof entry.id !== 'string' || entry.id === '' || !INSTANT.test(entry.em) || Number.isNaN(Date.parse(entry.em))) {
-        return Promise.reject(new TypeError(`entrada de auditoria inválida: ${JSON.stringify(entry.id)}`));
-      }
-    }
+    const invalid = invalidEntries(entries);
+    if (invalid) return Promise.reject(invalid);
     return new Promise((resolve, reject) => {
       this.queue.push({ entries, onlyMissing, resolve, reject });
       this.draining ??= this.drain();

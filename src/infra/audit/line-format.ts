@@ -30,6 +30,22 @@ export function sha256Hex(data: string | Buffer): string {
   return digest('sha256', data, 'hex');
 }
 
+/** An ISO instant must say its offset: without one, `Date.parse` would read it in the server's zone. */
+const INSTANT = /^\d{4}-\d{2}-\d{2}T.*(Z|[+-]\d{2}:\d{2})$/;
+
+/**
+ * Why an entry cannot go into the log (an empty id, an `em` that is not an instant with its offset), as the
+ * error to reject its append with; undefined when every entry is fine. Every keeping of the trail checks it.
+ */
+export function invalidEntries(entries: readonly AuditEntry[]): TypeError | undefined {
+  for (const entry of entries) {
+    if (typeof entry.id !== 'string' || entry.id === '' || !INSTANT.test(entry.em) || Number.isNaN(Date.parse(entry.em))) {
+      return new TypeError(`entrada de auditoria inválida: ${JSON.stringify(entry.id)}`);
+    }
+  }
+  return undefined;
+}
+
 /** The fields in their fixed order; optional ones are left out when absent. */
 function ordered(entry: AuditEntry): Record<string, unknown> {
   const out: Record<string, unknown> = {

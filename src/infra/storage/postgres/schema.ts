@@ -14,6 +14,9 @@
  * cannot be deleted) are the services', shared by both drivers, and a restore loads collections in any order.
  */
 
+import { AUDIT_TRAIL } from './audit-schema.js';
+import { LIMITS } from './limits-schema.js';
+
 /** A migration as umzug runs it: a name that sorts in order, and SQL. */
 export interface SqlMigration {
   name: string;
@@ -21,11 +24,13 @@ export interface SqlMigration {
 }
 
 /**
- * Advisory lock keys (one bigint each). Both lie outside the int4 range, so they can never equal a key made
+ * Advisory lock keys (one bigint each). All lie outside the int4 range, so they can never equal a key made
  * with `hashtext(…)` (an int4), such as the driver's per médico and day encaixe locks.
  */
 export const MIGRATION_LOCK_KEY = 7_426_180_001n;
 export const FEED_LOCK_KEY = 7_426_180_002n;
+/** Held by whoever extends the audit trail's hash chain (`audit-log.ts`): one chain for every process. */
+export const AUDIT_LOCK_KEY = 7_426_180_003n;
 
 /** Classes (first int4) of the two-int advisory keys the consultas trigger takes per médico and per paciente. */
 export const CONSULTA_MEDICO_LOCK_CLASS = 74_261_801;
@@ -297,4 +302,6 @@ $$;
 export const MIGRATIONS: readonly SqlMigration[] = [
   { name: '0001_registros', sql: RECORDS },
   { name: '0002_alteracoes', sql: CHANGE_FEED },
+  { name: '0003_auditoria', sql: AUDIT_TRAIL },
+  { name: '0004_limites', sql: LIMITS },
 ];
