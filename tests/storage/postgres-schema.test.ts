@@ -77,7 +77,8 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL schema (throwaway cluster)', 
   /** A database of its own with the schema in place (a copy of the migrated template). */
   async function migrated(max = 10): Promise<pg.Pool> {
     const url = await createDatabase(cluster.url, `teste_${++databases}`, { template: TEMPLATE });
-    const pool = createPool({ url, max });
+    // 300 statements queue for 30 connections: on a loaded machine the wait passes the driver's 5 s default.
+    const pool = createPool({ url, max, connectTimeoutMs: 60_000 });
     pools.push(pool);
     expect(await migrate(pool)).toEqual([]);
     return pool;
@@ -187,7 +188,7 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL schema (throwaway cluster)', 
       expect(new Set(refused.map((r) => `${sqlState(r.reason)} ${constraintOf(r.reason)}`))).toEqual(new Set(['23P01 consultas_medico_sem_sobreposicao']));
       const { rows } = await pool.query('SELECT count(*)::int AS n FROM consultas WHERE medico_id = $1', [medicoId]);
       expect(rows[0]).toEqual({ n: 1 });
-    });
+    }, 120_000);
 
     it('when ranges of one médico overlap partly, then the second is refused; ranges that only touch are both kept', async () => {
       const pool = await migrated();

@@ -9,6 +9,8 @@ export interface PoolOptions {
   /** Shown in `pg_stat_activity`, to tell this app's connections (and which process) from others. */
   applicationName?: string;
   logger?: Logger;
+  /** How long a query may wait for a connection (opening one, or for a busy pool to hand one over). Default 5 s. */
+  connectTimeoutMs?: number;
 }
 
 /**
@@ -24,7 +26,7 @@ export function createPool(options: PoolOptions): pg.Pool {
     max: options.max ?? 10,
     application_name: options.applicationName ?? 'agenda-medica',
     // A database that is down must not hold a request for long: fail fast, the client retries on 503.
-    connectionTimeoutMillis: 5_000,
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
     idleTimeoutMillis: 30_000,
   });
   pool.on('error', (error) => {
