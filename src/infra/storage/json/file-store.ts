@@ -6,7 +6,7 @@ import path from 'node:path';
 import { StorageUnavailableError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import { CachedReads } from './collections.js';
-import { encodeEntry, type JournalOp } from './journal.js';
+import { encodeBatch, type JournalOp } from './journal.js';
 import { DATA_FORMAT, JOURNAL_NAME, StorageCorruptError, applyEntry, fileLines, loadDataFile, materializeFiles, openJournal } from './data-files.js';
 import { decodeJournalLines, type JournalEntry } from './journal.js';
 
@@ -43,10 +43,20 @@ const TEMP_PATTERN = /\.tmp-\d+-[0-9a-f]+$/;
 const HOLD_LOCK_MS = 25;
 
 /** The subset of `fs/promises` the write path uses: the seam where tests inject disk faults. */
+/**
+ * The file-system calls through which every change this store makes to the disk goes: file contents (handles
+ * from `open`: write, truncate, sync, datasync), names (`rename`, `unlink`, `rm`, `mkdir`, `writeFile`) and
+ * directory syncs (a directory opened `'r'` and synced). Reads may go around it (they change nothing). Tests
+ * put a recorder here (the power-loss explorer, `tests/powerloss/`) or inject faults; by default it is
+ * `node:fs/promises`. The last three are optional for seams written before they were added.
+ */
 export interface StorageFs {
   open: typeof fsp.open;
   rename: typeof fsp.rename;
   unlink: typeof fsp.unlink;
+  mkdir?: typeof fsp.mkdir;
+  rm?: typeof fsp.rm;
+  writeFile?: typeof fsp.writeFile;
 }
 
 export interface FileStoreOptions {
@@ -75,7 +85,7 @@ export class FileStore extends CachedReads implements Store {
   private readonly dir: string;
   private readonly logger: Logger;
   private readonly lock: DirectoryLock;
-  private readonly fs: StorageFs;
+  private readonly fs: Required<StorageFs>;
   private readonly checkpointMinBytes: number;
   private readonly maxBatch: number;
   private readonly lockWaitMs: number;
@@ -88,6 +98,8 @@ export class FileStore extends CachedReads implements Store {
    */
   private writeGeneration = 0;
   private journal = { ino: -1, offset: 0 };
+  /** The journal's last good line, seen or written: the next batch is numbered after it (see `journal.ts`). */
+  private lastLine: JournalEntry | undefined;
   private dataBytes = 0;
   private pending: Pending[] = [];
   private flushScheduled = false;
@@ -105,7 +117,7 @@ export class FileStore extends CachedReads implements Store {
     this.watchMs = options.watchMs ?? 250;
     this.dir = options.dir;
     this.logger = options.logger;
-    this.fs = options.fs ?? fsp;
+    this.fs = { mkdir: fsp.mkdir, rm: fsp.rm, writeFile: fsp.writeFile, ...(options.fs ?? fsp) };
     this.staleMs = options.staleMs ?? 5000;
     this.lockWaitMs = options.lockWaitMs ?? 5000;
     this.checkpointMinBytes = options.checkpointMinBytes ?? 8 * 1024 * 1024;
@@ -134,7 +146,7 @@ export class FileStore extends CachedReads implements Store {
    * creates missing files, loads everything and cuts a torn journal tail. Throws StorageCorruptError.
    */
   async open(): Promise<void> {
-    await fsp.mkdir(this.dir, { recursive: true });
+    await this.fs.mkdir(this.dir, { recursive: true });
     await this.withLock(async () => {
       await this.removeTempFiles();
       await this.finishRestore();
@@ -151,7 +163,7 @@ export class FileStore extends CachedReads implements Store {
       }
       if (created) await this.syncDirectory();
       this.loadAll();
-      this.cutTornTail();
+      await this.cutTornTail();
     }, this.staleMs + this.lockWaitMs);
     if (this.watchMs > 0) {
       // Another process's commits reach this one's listeners (and SSE clients) within `watchMs`.
@@ -182,7 +194,7 @@ export class FileStore extends CachedReads implements Store {
   async records(): Promise<Map<string, Entity[]>> {
     return this.exclusive(() =>
       this.withLock(async () => {
-        this.catchUp(true);
+        await this.catchUpLocked();
         return this.copyRecords();
       }),
     );
@@ -196,7 +208,7 @@ export class FileStore extends CachedReads implements Store {
   async snapshot(): Promise<StoreSnapshot> {
     return this.exclusive(() =>
       this.withLock(async () => {
-        this.catchUp(true);
+        await this.catchUpLocked();
         const files: SnapshotFile[] = [];
         for (const collection of this.collections) {
           files.push({ name: `${collection}.json`, bytes: await fsp.readFile(this.dataFile(collection)) });
@@ -219,7 +231,7 @@ export class FileStore extends CachedReads implements Store {
   async replaceAll(records: ReadonlyMap<string, readonly Entity[]>): Promise<void> {
     await this.exclusive(() =>
       this.withLock(async () => {
-        this.catchUp(true);
+        await this.catchUpLocked();
         const next = this.writeGeneration + 1;
         const targets: string[] = [];
         for (const collection of this.collections) {
@@ -259,7 +271,7 @@ export class FileStore extends CachedReads implements Store {
       return;
     }
     for (const name of await fsp.readdir(this.dir)) {
-      if (name.endsWith(RESTORE_SUFFIX)) await fsp.rm(path.join(this.dir, name), { force: true });
+      if (name.endsWith(RESTORE_SUFFIX)) await this.fs.rm(path.join(this.dir, name), { force: true });
     }
   }
 
@@ -275,8 +287,8 @@ export class FileStore extends CachedReads implements Store {
     const probe = path.join(this.dir, `.probe.tmp-${process.pid}-00`);
     let ok = true;
     try {
-      await fsp.writeFile(probe, 'ok');
-      await fsp.unlink(probe);
+      await this.fs.writeFile(probe, 'ok');
+      await this.fs.unlink(probe);
     } catch {
       ok = false;
     }
@@ -295,7 +307,7 @@ export class FileStore extends CachedReads implements Store {
     if (now - this.lastRefresh < 1) return;
     this.lastRefresh = now;
     try {
-      this.catchUp(false);
+      this.catchUp();
     } catch (error) {
       this.logger.error({ err: error }, 'falha ao ler alterações de outro processo');
       throw error instanceof StorageUnavailableError
@@ -372,22 +384,22 @@ export class FileStore extends CachedReads implements Store {
     const done: { p: Pending; result: unknown; changes: Change[] }[] = [];
     let processed = 0;
     try {
-      this.catchUp(true);
+      await this.catchUpLocked();
       const now = Date.now();
-      const lines: string[] = [];
+      const entries: JournalEntry[] = [];
       for (; processed < batch.length; processed++) {
         const p = batch[processed]!;
         try {
           const { result, changes } = await this.state.run(p.work);
           done.push({ p, result, changes });
-          if (changes.length > 0) lines.push(encodeEntry({ g: this.writeGeneration, t: now, ops: toOps(changes) }));
+          if (changes.length > 0) entries.push({ g: this.writeGeneration, t: now, ops: toOps(changes) });
         } catch (error) {
           p.reject(error);
         }
       }
-      if (lines.length > 0) {
+      if (entries.length > 0) {
         this.lock.assertIntact();
-        await this.append(lines.join(''));
+        await this.appendBatch(entries);
       }
       this.state.committed(done.flatMap((d) => d.changes));
       for (const d of done) d.p.resolve(d.result);
@@ -401,6 +413,13 @@ export class FileStore extends CachedReads implements Store {
       for (const d of done) d.p.reject(failure);
       for (const p of batch.slice(processed)) p.reject(failure);
     }
+  }
+
+  /** Appends one batch (numbered after the journal's last line) and fdatasyncs it. */
+  private async appendBatch(entries: JournalEntry[]): Promise<void> {
+    const s = (this.lastLine?.s ?? 0) + 1;
+    await this.append(encodeBatch(entries, s));
+    this.lastLine = { ...entries.at(-1)!, s, i: entries.length - 1, n: entries.length };
   }
 
   /** Appends to the journal and fdatasyncs; on failure the journal is cut back to where it was. */
@@ -436,10 +455,10 @@ export class FileStore extends CachedReads implements Store {
   // ---- reading files -----------------------------------------------------------------------------
 
   /**
-   * Makes memory match the files. Under the lock (`strict`) a torn tail is cut off and damage is an
-   * error; without it, an incomplete last line may be a write in progress and is simply left for later.
+   * Makes memory match the files. Damage is an error; a torn tail is left where it is: without the lock it may
+   * be a write in progress, and under it `catchUpLocked` cuts it off.
    */
-  private catchUp(strict: boolean): void {
+  private catchUp(): void {
     // Fast path, taken by nearly every read: one stat(2) says nothing changed.
     const stat = fsSync.statSync(this.journalFile, { throwIfNoEntry: false });
     if (stat && stat.ino === this.journal.ino && stat.size === this.journal.offset) return;
@@ -451,7 +470,12 @@ export class FileStore extends CachedReads implements Store {
       } else if (journal.size > this.journal.offset) {
         const from = this.journal.offset;
         const entries: JournalEntry[] = [];
-        const decoded = decodeJournalLines(fileLines(journal.fd, from, journal.size), { from, to: journal.size }, (entry) => entries.push(entry));
+        const decoded = decodeJournalLines(
+          fileLines(journal.fd, from, journal.size),
+          { from, to: journal.size },
+          (entry) => entries.push(entry),
+          this.lastLine,
+        );
         if (decoded.corruptAt !== undefined) {
           const where = `byte ${decoded.corruptAt}`;
           throw new StorageUnavailableError('O journal de dados está danificado.', new StorageCorruptError(this.journalFile, where));
@@ -462,12 +486,18 @@ export class FileStore extends CachedReads implements Store {
           applyEntry(entry, this.generations, (c, id, after) => changes.push(this.state.apply(c, id, after && this.state.admit(after))));
         }
         this.journal.offset = decoded.validLength;
+        if (entries.length > 0) this.lastLine = entries.at(-1);
         this.state.committed(changes);
       }
     } finally {
       if (journal) fsSync.closeSync(journal.fd);
     }
-    if (strict) this.cutTornTail();
+  }
+
+  /** Under the lock: catches up with other processes' commits and cuts a torn journal tail. */
+  private async catchUpLocked(): Promise<void> {
+    this.catchUp();
+    await this.cutTornTail();
   }
 
   /**
@@ -482,7 +512,7 @@ export class FileStore extends CachedReads implements Store {
       try {
         // Data files and journal are read as streams of lines: memory grows with the records, never with a
         // copy of a whole file (and no file size meets V8's 512 MiB string limit).
-        const { maps, generations, journalLength, lastGeneration, dataBytes } = materializeFiles(
+        const { maps, generations, journalLength, lastGeneration, dataBytes, lastLine } = materializeFiles(
           (collection, keep) => loadDataFile(this.dataFile(collection), collection, keep),
           journal ? { lines: fileLines(journal.fd, 0, journal.size), length: journal.size } : { lines: () => undefined, length: 0 },
           this.journalFile,
@@ -494,6 +524,7 @@ export class FileStore extends CachedReads implements Store {
         for (const [collection, generation] of generations) this.generations.set(collection, generation);
         this.writeGeneration = lastGeneration;
         this.journal = { ino: journal?.ino ?? -1, offset: journalLength };
+        this.lastLine = lastLine;
         this.dataBytes = dataBytes;
         for (const [collection, map] of maps) this.state.replace(collection, map);
         return;
@@ -505,16 +536,16 @@ export class FileStore extends CachedReads implements Store {
   }
 
   /** Cuts off the journal bytes after the last good line. Only ever called under the lock. */
-  private cutTornTail(): void {
+  private async cutTornTail(): Promise<void> {
     const stat = fsSync.statSync(this.journalFile, { throwIfNoEntry: false });
     if (!stat || stat.size <= this.journal.offset) return;
     this.logger.warn({ bytes: stat.size - this.journal.offset }, 'final incompleto do journal descartado');
-    const fd = fsSync.openSync(this.journalFile, 'r+');
+    const handle = await this.fs.open(this.journalFile, 'r+');
     try {
-      fsSync.ftruncateSync(fd, this.journal.offset);
-      fsSync.fdatasyncSync(fd);
+      await handle.truncate(this.journal.offset);
+      await handle.datasync();
     } finally {
-      fsSync.closeSync(fd);
+      await handle.close();
     }
   }
 
@@ -530,10 +561,10 @@ export class FileStore extends CachedReads implements Store {
    * renamed into place), no later line carries the old generation, which would be skipped behind that file.
    */
   private async checkpointLocked(): Promise<void> {
-    this.catchUp(true);
+    await this.catchUpLocked();
     const next = this.writeGeneration + 1;
     this.lock.assertIntact();
-    await this.append(encodeEntry({ g: next, t: Date.now(), ops: [] }));
+    await this.appendBatch([{ g: next, t: Date.now(), ops: [] }]);
     this.writeGeneration = next;
     let dataBytes = 0;
     for (const collection of this.collections) {
@@ -545,6 +576,7 @@ export class FileStore extends CachedReads implements Store {
     const ino = await this.writeAtomically(this.journalFile, async () => {});
     await this.syncDirectory();
     this.journal = { ino, offset: 0 };
+    this.lastLine = undefined;
     this.dataBytes = dataBytes;
     this.logger.debug({ generation: next, dataBytes }, 'checkpoint concluído');
   }
@@ -565,20 +597,26 @@ export class FileStore extends CachedReads implements Store {
     return size;
   }
 
-  /** temp file with a unique name → write → fsync → rename over the target. Returns the new inode. */
+  /**
+   * temp file with a unique name → write → fsync → rename over the target. Returns the new inode. An empty file
+   * (a new journal) is not synced: it has no contents to lose, and its name is made durable by the directory sync
+   * that follows every call (the power-loss explorer's mutation mode found that sync catching nothing).
+   */
   private async writeAtomically(file: string, fill: (write: (text: string) => Promise<number>) => Promise<void>): Promise<number> {
     const temp = this.tempName(file);
     const handle = await this.fs.open(temp, 'wx');
     try {
+      let total = 0;
       await fill(async (text) => {
         const bytes = Buffer.from(text, 'utf8');
         let written = 0;
         while (written < bytes.length) {
           written += (await handle.write(bytes, written, bytes.length - written)).bytesWritten;
         }
+        total += bytes.length;
         return bytes.length;
       });
-      await handle.sync();
+      if (total > 0) await handle.sync();
       const { ino } = await handle.stat();
       await handle.close();
       await this.fs.rename(temp, file);
@@ -592,7 +630,7 @@ export class FileStore extends CachedReads implements Store {
 
   /** fsync of the directory, so renames and new files survive a power loss. */
   private async syncDirectory(): Promise<void> {
-    const handle = await fsp.open(this.dir, 'r');
+    const handle = await this.fs.open(this.dir, 'r');
     try {
       await handle.sync();
     } finally {
@@ -603,7 +641,7 @@ export class FileStore extends CachedReads implements Store {
   private async removeTempFiles(): Promise<void> {
     for (const name of await fsp.readdir(this.dir)) {
       if (TEMP_PATTERN.test(name)) {
-        await fsp.rm(path.join(this.dir, name), { force: true });
+        await this.fs.rm(path.join(this.dir, name), { force: true });
         this.logger.warn({ file: name }, 'arquivo temporário de uma execução anterior removido');
       }
     }
