@@ -52,6 +52,8 @@ export class Oracle {
       } else if (op.kind === 'restore') pendingRestore = op;
       else if (op.kind === 'write' && names.get(op.ino) === JOURNAL_FILE) {
         const decoded = decodeJournal(op.data);
+        // A writer that died mid-write leaves part of a line and no whole one: the next writer cuts it off.
+        if (decoded.entries.length === 0 && decoded.trailingBytes === op.data.length) continue;
         if (decoded.trailingBytes !== 0 || decoded.corruptAt !== undefined) throw new Error(`escrita do journal com linhas incompletas (op ${i})`);
         for (const entry of decoded.entries) {
           if (entry.ops.length === 0) continue; // a checkpoint's generation line

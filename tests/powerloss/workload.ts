@@ -1,6 +1,7 @@
 import { mkdtempSync } from 'node:fs';
 import path from 'node:path';
-import { FileStore, type StorageFs } from '../../src/infra/storage/json/file-store.js';
+import { FileStore, JOURNAL_FILE, type StorageFs } from '../../src/infra/storage/json/file-store.js';
+import { encodeBatch } from '../../src/infra/storage/json/journal.js';
 import { REFERENCE_FIELDS } from '../../src/repositories/collections.js';
 import type { ConsultaRecord, Entity } from '../../src/repositories/port.js';
 import { silentLogger } from '../helpers/logger.js';
@@ -140,6 +141,9 @@ export async function recordRun(seed: number, options: RecordingOptions = {}): P
     await Promise.all([burst(a, 6), burst(b, 6)]);
     await (round % 2 === 0 ? a : b).checkpoint();
     await Promise.all([burst(a, 5), burst(b, 3)]);
+    // A third process dies half way through appending its batch (a kill -9 mid-write): the next writer must cut
+    // that torn tail off before appending its own.
+    if (round === 1 || round === 4) await diesMidWrite(dir, log, `tx-morto-${round}`);
   }
   // A backup reads a consistent copy (it writes nothing to the data directory).
   const exported = await a.records();
@@ -155,4 +159,15 @@ export async function recordRun(seed: number, options: RecordingOptions = {}): P
   await burst(a, 4);
   await a.close();
   return log;
+}
+
+/** Half of one journal line, appended without the lock (its writer died while holding it, as far as the disk knows). */
+async function diesMidWrite(dir: string, log: DiskLog, label: string): Promise<void> {
+  const line = Buffer.from(encodeBatch([{ g: 0, t: 0, ops: [['put', 'consultas', consulta(label, 'm1', 0, 'p1')]] }], 1));
+  const handle = await log.fs().open(path.join(dir, JOURNAL_FILE), 'a');
+  try {
+    await handle.write(line.subarray(0, Math.floor(line.length / 2)));
+  } finally {
+    await handle.close();
+  }
 }
