@@ -43,12 +43,23 @@ export interface ExploreOptions {
   nearDropped?: number;
 }
 
-/** Redraws the state a failure printed (`cut`, `sample`, `seed`) from a log of the same run. */
-export function replayState(log: DiskLog, cutIndex: number, sample: number, seed: number): DiskState {
+/** Redraws the state a failure printed (`cut`, `sample`, `seed`) from a log of the same run, and checks it alone. */
+export async function checkOne(log: DiskLog, cutIndex: number, sample: number, seed: number): Promise<{ ok: true } | { ok: false; why: string }> {
+  const oracle = new Oracle(log.ops, COLLECTIONS);
   for (const cut of cuts(log.ops)) {
-    if (cut.index === cutIndex) return sample < 0 ? draw(cut, maskChoice(-1 - sample)) : draw(cut, randomChoice(seed));
+    if (cut.index !== cutIndex) continue;
+    const state = sample < 0 ? draw(cut, maskChoice(-1 - sample)) : draw(cut, randomChoice(seed));
+    const scratch = scratchDir('powerloss-replay-');
+    try {
+      const opened = await openState(scratch, state);
+      if (!opened.ok) return opened;
+      const verdict = oracle.judge(cut.index, opened.records);
+      return verdict.ok ? { ok: true } : verdict;
+    } finally {
+      rmSync(scratch, { recursive: true, force: true });
+    }
   }
-  throw new Error(`corte ${cutIndex} não existe`);
+  throw new Error(`corte ${cutIndex} não existe nesta execução`);
 }
 
 function pendingWrites(cut: Cut): number {
@@ -99,7 +110,7 @@ export async function explore(log: DiskLog, options: ExploreOptions): Promise<Ex
     let result = opened.get(key);
     if (!result) {
       if (opened.size >= options.maxStates) return;
-      result = await openStateAsync(scratch, state);
+      result = await openState(scratch, state);
       opened.set(key, result);
     }
     judged++;
@@ -141,7 +152,7 @@ export async function explore(log: DiskLog, options: ExploreOptions): Promise<Ex
 }
 
 /** Writes the state into a fresh folder, opens it, checks the rules, writes one booking, closes. */
-async function openStateAsync(scratch: string, state: DiskState): Promise<Opened> {
+async function openState(scratch: string, state: DiskState): Promise<Opened> {
   const dir = path.join(scratch, String(opening++));
   mkdirSync(dir);
   for (const [name, bytes] of state) writeFileSync(path.join(dir, name), bytes);
