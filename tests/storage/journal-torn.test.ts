@@ -6,7 +6,7 @@ import { decodeJournal, encodeBatch, encodeEntry, type JournalEntry } from '../.
  * disk in any order. The decoder must take such a tail as torn (and drop it whole), yet still refuse damage
  * that no power cut can explain: a bad line in a batch that a later batch followed (it was synced).
  */
-const entry = (k: number): Omit<JournalEntry, 's' | 'i' | 'n'> => ({ g: 0, t: 1, ops: [['put', 'consultas', { id: `c${k}`, nota: 'x'.repeat(40) }]] });
+const entry = (k: number): Omit<JournalEntry, 's' | 'i' | 'n'> => ({ g: 0, t: 1, ops: [['put', 'consultas', { id: `c${k}`, nota: 'x'.repeat(40) } as { id: string }]] });
 const batch = (s: number, from: number, count: number) => Buffer.from(encodeBatch(Array.from({ length: count }, (_, i) => entry(from + i)), s));
 /** The bytes of a line replaced by zeros, its newline kept (a block that never reached the disk). */
 function zeroLine(bytes: Buffer, line: number): Buffer {
