@@ -15,13 +15,16 @@ import { ScheduleState } from './domain/schedule-state.js';
 import { SseBroker } from './infra/sse-broker.js';
 import { LOG_STREAM_MAX_CLIENTS, LogStreamFeed } from './infra/log-stream.js';
 import { TaskQueue } from './infra/task-queue.js';
+import type { TaskBoard } from './infra/task-board.js';
+import { PgTaskBoard } from './infra/storage/postgres/task-board.js';
+import { AutomaticBackups, type BackupPayload } from './services/automatic-backups.js';
 import { AgendaService } from './services/agenda.service.js';
 import { BloqueioService } from './services/bloqueio.service.js';
 import { FeriadoService } from './services/feriado.service.js';
 import { BookingRules } from './domain/booking-rules.js';
 import { BackupService } from './services/backup.service.js';
 import { BookingService } from './services/booking.service.js';
-import { REPORTS_MAX_PENDING, ReportService, sameReport } from './services/report.service.js';
+import { REPORTS_MAX_PENDING, ReportService, reportKey } from './services/report.service.js';
 import type { ReportParams } from './services/report-data.js';
 import { presentLog } from './controllers/logs.controller.js';
 import { ConsultaService } from './services/consulta.service.js';
@@ -69,6 +72,8 @@ export interface Container {
   auditor: Auditor;
   schedule: ScheduleState;
   queue: TaskQueue;
+  /** The automatic backup's timer; `tick()` asks for the current interval's backup (what the timer does). */
+  automaticBackups: AutomaticBackups;
   agendaBroker: SseBroker;
   logsBroker: SseBroker;
   services: {
@@ -128,7 +133,10 @@ export async function createContainer(config: Config, options: ContainerOptions 
   await auditor.recover(true);
 
   const schedule = new ScheduleState({ changes: storage.changes, consultas: storage.consultas, signals: storage.signals, clock, timezone });
-  const queue = new TaskQueue({ clock, timezone, logger: logger.child({ module: 'fila' }) });
+  // Task records: shared by every process of the database with PostgreSQL (see taskBoardFor), in memory with JSON.
+  const board = taskBoardFor(storage, logger.child({ module: 'fila' }));
+  await board?.open();
+  const queue = new TaskQueue({ clock, timezone, logger: logger.child({ module: 'fila' }), board });
   const agendaBroker = new SseBroker({
     logger, heartbeatMs: config.sseHeartbeatMs, replay: config.sseReplay, maxClients: config.sseMaxClients, maxPerOwner: config.sseMaxPerSession,
     // Ids from the feed's shared order (PostgreSQL), so Last-Event-ID resumes on any process of the database.
@@ -176,23 +184,16 @@ export async function createContainer(config: Config, options: ContainerOptions 
   });
   // Backups and reports take their own lanes, one at a time, so they never hold up bookings. A backup asked
   // while one waits is that backup (the contract's "returns the pending task"); a report joins a waiting one
-  // for the same period and médico, and at most REPORTS_MAX_PENDING different ones wait.
-  queue.register<{ automatic: boolean }, unknown>('backup', (payload, context) => backups.create(payload, context), {
-    concurrency: 1, maxPending: 1, coalesce: () => true,
+  // for the same period and médico, and at most REPORTS_MAX_PENDING different ones wait. With a board, across
+  // every process of the database (and one automatic backup per interval among them: `once`).
+  queue.register<BackupPayload, unknown>('backup', (payload, context) => backups.create(payload, context), {
+    concurrency: 1, maxPending: 1, key: () => 'backup', once: (payload) => (payload.tick === undefined ? undefined : `automatico:${payload.tick}`),
   });
   queue.register<ReportParams, unknown>('gerar_relatorio', (params, context) => reports.generate(params, context), {
-    concurrency: 1, maxPending: REPORTS_MAX_PENDING, coalesce: sameReport,
+    concurrency: 1, maxPending: REPORTS_MAX_PENDING, key: reportKey,
   });
-  const backupTimer =
-    config.backupIntervalMin > 0
-      ? setInterval(() => {
-          try {
-            queue.add('backup', { automatic: true });
-          } catch (error) {
-            logger.warn({ err: error }, 'backup automático não enfileirado');
-          }
-        }, config.backupIntervalMin * 60_000).unref()
-      : undefined;
+  const automaticBackups = new AutomaticBackups({ queue, clock, intervalMin: config.backupIntervalMin, logger });
+  automaticBackups.start();
 
   // The waiting list, and the free slots it and GET /horarios-livres read (the agenda's states, bloqueios included).
   const slotStates = new SlotStates({ storage, feriados, schedule, timezone });
@@ -251,6 +252,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
     auditor,
     schedule,
     queue,
+    automaticBackups,
     agendaBroker,
     logsBroker,
     services,
@@ -261,8 +263,10 @@ export async function createContainer(config: Config, options: ContainerOptions 
     close: async () => {
       clearInterval(purgeTimer);
       clearInterval(sessionTimer);
-      clearInterval(backupTimer);
+      automaticBackups.stop();
       await queue.close();
+      // After the queue's last records, before the storage: the board writes over the storage's pool.
+      await board?.close();
       logFeed.stop();
       agendaBroker.close();
       logsBroker.close();
@@ -274,6 +278,18 @@ export async function createContainer(config: Config, options: ContainerOptions 
       await storage.close();
     },
   };
+}
+
+/**
+ * Where the task queue's records are shared: with PostgreSQL, the database's board over the driver's pool — every
+ * process finds every task, and coalesced tasks are decided once for all; with JSON, nowhere (records and
+ * coalescing stay in each process, as they always were). A PostgreSQL storage other than the driver itself has no
+ * pool: refused, rather than each process keeping its tasks to itself without a word.
+ */
+function taskBoardFor(storage: StoragePort, logger: Logger): TaskBoard | undefined {
+  if (storage.driver !== 'postgres') return undefined;
+  if (!(storage instanceof PgStorage)) throw new Error('STORAGE=postgres sem PgStorage: as tarefas não teriam onde ser compartilhadas');
+  return new PgTaskBoard({ pool: storage.pool, logger });
 }
 
 /**

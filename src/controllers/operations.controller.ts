@@ -14,13 +14,21 @@ export class OperationsController {
     private readonly deps: { backups: BackupService; reports: ReportService; queue: TaskQueue },
   ) {}
 
-  backup = (_req: Request, res: Response): void => {
-    sendAccepted(res, this.deps.queue.add('backup', { automatic: false }).task);
+  backup = async (_req: Request, res: Response): Promise<void> => {
+    const submitted = await this.deps.queue.submit('backup', { automatic: false });
+    // Every process of the database must find the task before the client is told where it is; the answer shows
+    // the record as accepted (the poll tells the rest).
+    const task = { ...submitted.task };
+    await submitted.visible;
+    sendAccepted(res, task);
   };
 
   relatorio = async (req: Request, res: Response): Promise<void> => {
     const params = await this.deps.reports.resolve(req.body as RelatorioInput);
-    sendAccepted(res, this.deps.queue.add('gerar_relatorio', params).task);
+    const submitted = await this.deps.queue.submit('gerar_relatorio', params);
+    const task = { ...submitted.task };
+    await submitted.visible;
+    sendAccepted(res, task);
   };
 
   listBackups = async (_req: Request, res: Response): Promise<void> => {
@@ -55,7 +63,7 @@ export class OperationsController {
       {
         method: 'post', path: '/sistema/tasks/backup', permission: 'sistema', tag: 'Tarefas', summary: 'Enfileira um backup',
         description:
-          'Se já houver um backup pendente (ainda não iniciado, manual ou automático), devolve essa mesma tarefa (202, mesmo id) em vez de ' +
+          'Se já houver um backup pendente (ainda não iniciado, manual ou automático; com PostgreSQL, em qualquer processo do servidor), devolve essa mesma tarefa (202, mesmo id) em vez de ' +
           'enfileirar outra. Cada tipo de tarefa tem seu próprio limite de tarefas pendentes, então pedidos em massa de backup não atrasam agendamentos.',
         responses: { 202: accepted, 503: problem('Fila cheia ou servidor encerrando') },
         handler: this.backup,
@@ -78,7 +86,7 @@ export class OperationsController {
         description:
           'Um `.zip` vem como `application/zip`; um `.zip.enc` como `application/octet-stream`, no formato: `AGMDBKP` (7 bytes), versão 1 (1 byte), ' +
           'nonce aleatório (12 bytes), o ZIP cifrado com AES-256-GCM e a etiqueta de autenticação (16 bytes); o cabeçalho de 20 bytes é o AAD.',
-        responses: { 200: { description: 'O arquivo', contentType: 'application/zip' }, 404: NOT_FOUND },
+        responses: { 200: { description: 'O arquivo', contentType: 'application/zip' }, 400: BAD_REQUEST, 404: NOT_FOUND },
         handler: this.downloadBackup,
       },
       {
@@ -90,7 +98,7 @@ export class OperationsController {
           'chave dão 422. As entradas são descompactadas em fluxo, com limite de 256 MiB de dados contado durante a descompactação (bombas de ' +
           'descompressão são recusadas sem esgotar a memória). Uma restauração por vez: outra em andamento dá 409.',
         responses: {
-          200: json('Restaurado', RestoreResult), 404: NOT_FOUND, 409: problem('Outra restauração em andamento'),
+          200: json('Restaurado', RestoreResult), 400: BAD_REQUEST, 404: NOT_FOUND, 409: problem('Outra restauração em andamento'),
           422: problem('Backup inválido (inclui chave errada, arquivo alterado ou backup criptografado sem BACKUP_KEY)'), 503: UNAVAILABLE,
         },
         handler: this.restaurar,

@@ -32,6 +32,8 @@ export const PROBLEMS = {
   BACKUP_INVALIDO: { status: 422, type: '/problemas/backup-invalido', title: 'Backup inválido' },
   RESTAURACAO_EM_ANDAMENTO: { status: 409, type: '/problemas/restauracao-em-andamento', title: 'Restauração em andamento' },
   FILA_CHEIA: { status: 503, type: '/problemas/fila-cheia', title: 'Fila de tarefas cheia' },
+  // A task record only (never an HTTP answer): its process ended before finishing it (see infra/task-board.ts).
+  PROCESSO_ENCERRADO: { status: 503, type: '/problemas/processo-encerrado', title: 'Processo encerrado' },
   EXCLUSAO_BLOQUEADA: {
     status: 409,
     type: '/problemas/exclusao-bloqueada',

@@ -11,7 +11,8 @@ export interface Schemas {
 
 /**
  * Validates the parts of a request once, at the edge. Parsed values replace the raw ones
- * (`req.query` is a getter in Express 5, so it is redefined on the request).
+ * (`req.query` is a getter in Express 5, so it is redefined on the request). Path parameters are checked, not
+ * replaced: they stay the strings Express matched.
  */
 export function validate(schemas: Schemas): RequestHandler {
   return (req, _res, next) => {
@@ -29,6 +30,7 @@ export function validate(schemas: Schemas): RequestHandler {
     if (schemas.body && raw === undefined) {
       errors.push({ path: 'body', message: 'Corpo JSON obrigatório.' });
     }
+    parse(schemas.params, req.params, '');
     const query = parse(schemas.query, req.query, '');
     const body = raw === undefined ? undefined : parse(schemas.body, raw, '');
     if (errors.length > 0) {

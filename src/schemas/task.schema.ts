@@ -21,6 +21,9 @@ export const Task = z
   })
   .meta({ id: 'Task', example: EXEMPLO_TASK });
 
+/** A task's id: a UUID, so a malformed one answers 400 and never reaches a query. */
+export const TaskIdParams = z.object({ id: z.uuid('Id de tarefa inválido.').meta({ description: 'Id da tarefa (UUID)' }) });
+
 export const ListTasksQuery = z.object({
   tipo: z.enum(TASK_TIPOS).optional(),
   status: z.enum(TASK_STATUS).optional(),

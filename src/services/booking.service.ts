@@ -129,7 +129,7 @@ export class BookingService {
     } else {
       enqueued = await enqueue();
     }
-    if (options.respondAsync) return { kind: 'accepted', task: enqueued.task };
+    if (options.respondAsync) return accepted(enqueued);
     return { kind: 'response', response: await enqueued.done };
   }
 
@@ -177,7 +177,7 @@ export class BookingService {
     const enqueued = await this.reserveAndEnqueue<ConsultaRecord>('remarcar_consulta', consulta.medicoId, slot, (reservation) => ({
       consultaId, slot, reservation, context: currentContext(),
     }) satisfies RemarcarTask);
-    if (respondAsync) return { kind: 'accepted', task: enqueued.task };
+    if (respondAsync) return accepted(enqueued);
     return { kind: 'done', consulta: await enqueued.done };
   }
 
@@ -372,7 +372,7 @@ export class BookingService {
       if (stored) return { kind: 'response', response: toResponse(stored) };
       throw error;
     }
-    if (respondAsync) return { kind: 'accepted', task: enqueued.task };
+    if (respondAsync) return accepted(enqueued);
     return { kind: 'response', response: await enqueued.done };
   }
 }
@@ -380,6 +380,18 @@ export class BookingService {
 interface Enqueued<R = BookingResponse> {
   task: TaskRecord;
   done: Promise<R>;
+  /** See the queue's `Enqueued.visible`. */
+  visible: Promise<void>;
+}
+
+/**
+ * 202's outcome, once every process can find the task (a client may poll any of them). The record as it was when
+ * accepted: the task may have moved on meanwhile, and that is for the poll to tell.
+ */
+async function accepted(enqueued: Enqueued<unknown>): Promise<{ kind: 'accepted'; task: TaskRecord }> {
+  const task = { ...enqueued.task };
+  await enqueued.visible;
+  return { kind: 'accepted', task };
 }
 
 /** How long a retry waits for its twin on another process (the reservation TTL bounds the twin's run). */

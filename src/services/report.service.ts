@@ -24,15 +24,15 @@ function reportSortKey(nome: string): string {
   return match ? `${match[1]}${match[2]}-${(match[3] ?? '1').padStart(6, '0')}` : '';
 }
 
-/** Different reports that may wait at once (equal requests join the waiting one, see {@link sameReport}). */
+/** Different reports that may wait at once (equal requests join the waiting one, see {@link reportKey}). */
 export const REPORTS_MAX_PENDING = 10;
 
 /**
  * Two report requests are the same report when they ask for the same period and médico (the moment they
- * were asked does not matter): the second one gets the first one's pending task.
+ * were asked does not matter): the second one gets the first one's pending task. This is their common key.
  */
-export function sameReport(pending: ReportParams, incoming: ReportParams): boolean {
-  return pending.de === incoming.de && pending.ate === incoming.ate && (pending.medicoId ?? null) === (incoming.medicoId ?? null);
+export function reportKey(params: ReportParams): string {
+  return JSON.stringify([params.de, params.ate, params.medicoId ?? null]);
 }
 
 export interface ReportRequest {

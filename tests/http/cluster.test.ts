@@ -1,6 +1,7 @@
 import { request as httpRequest } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { medicoBody, pacienteBody } from '../helpers/app.js';
+import { skipWithoutPostgres, startPostgres } from '../helpers/postgres.js';
 import { CPFS } from '../helpers/scheduling.js';
 import { authedFetch, startServer, tokenFor } from '../helpers/server.js';
 import { openStream } from '../helpers/sse.js';
@@ -79,6 +80,41 @@ describe('several server processes behind one port (node:cluster)', () => {
       expect(after.at(-1)).not.toBe(victim);
     } finally {
       await server.stop();
+    }
+  }, 120_000);
+});
+
+describe.skipIf(skipWithoutPostgres())('several server processes behind one port, on PostgreSQL', () => {
+  it('when a booking is accepted with Prefer: respond-async, then its Location, polled on fresh connections (spread over the workers), always answers and reaches concluida', async () => {
+    const postgres = await startPostgres();
+    const server = await startServer({ DATA_DIR: tempDir(), WORKERS: '3', STORAGE: 'postgres', DATABASE_URL: postgres.url, FERIADOS_NACIONAIS: 'false' }, { cluster: true });
+    try {
+      const token = await tokenFor(server.url);
+      const medico = (await (await post(`${server.url}/medicos`, medicoBody())).json()) as { id: string };
+      const paciente = (await (await post(`${server.url}/pacientes`, pacienteBody({ cpf: CPFS[0] }))).json()) as { id: string };
+      for (const [i, hora] of ['08:00', '09:00', '10:00'].entries()) {
+        const res = await authedFetch(`${server.url}/consultas/agendar`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', prefer: 'respond-async' },
+          body: JSON.stringify({ medicoId: medico.id, pacienteId: paciente.id, inicio: `${MONDAY}T${hora}:00-03:00` }),
+        });
+        expect(res.status, `agendamento ${i}`).toBe(202);
+        const location = res.headers.get('location')!;
+        // Every poll is a new connection, handed to the next worker: each must know the task, and all see it end.
+        const statuses: string[] = [];
+        for (let poll = 0; poll < 12 || statuses.at(-1) !== 'concluida'; poll++) {
+          expect(poll, `tarefa ${location} não chegou a concluida: ${statuses.join(', ')}`).toBeLessThan(200);
+          const answer = await freshGet(`${server.url}${location}`, token);
+          expect(answer.status, `${location} → ${answer.status} ${answer.body}`).toBe(200);
+          statuses.push((JSON.parse(answer.body) as { status: string }).status);
+          if (statuses.at(-1) !== 'concluida') await new Promise((r) => setTimeout(r, 25));
+        }
+        // Once concluida on one worker, concluida on every one.
+        expect(statuses.slice(statuses.indexOf('concluida'))).toEqual(statuses.slice(statuses.indexOf('concluida')).map(() => 'concluida'));
+      }
+    } finally {
+      await server.stop();
+      await postgres.stop();
     }
   }, 120_000);
 });

@@ -98,12 +98,12 @@ describe('TaskQueue', () => {
     queue.register<{ n: number }, number>('backup', async () => {
       await g.opened;
       return ++runs;
-    }, { concurrency: 1, coalesce: () => true });
-    const running = queue.add<number>('backup', { n: 1 });
+    }, { concurrency: 1, key: () => 'backup' });
+    const running = await queue.submit<number>('backup', { n: 1 });
     await Promise.resolve();
     expect(running.task.status).toBe('executando');
-    const waiting = queue.add<number>('backup', { n: 2 });
-    const again = queue.add<number>('backup', { n: 3 });
+    const waiting = await queue.submit<number>('backup', { n: 2 });
+    const again = await queue.submit<number>('backup', { n: 3 });
     expect(waiting.joined).toBe(false);
     expect(again).toMatchObject({ joined: true, task: waiting.task });
     expect(running.task.id).not.toBe(waiting.task.id);
@@ -113,24 +113,33 @@ describe('TaskQueue', () => {
     await queue.onIdle();
     expect(runs).toBe(2);
     // Once it started, a new request makes a new task.
-    expect(queue.add('backup', { n: 4 }).task.id).not.toBe(waiting.task.id);
+    expect((await queue.submit('backup', { n: 4 })).task.id).not.toBe(waiting.task.id);
     await queue.onIdle();
   });
 
-  it('when the coalesce rule says the payloads differ, then a new task is made', async () => {
+  it('when the keys of two payloads differ, then a new task is made; asked at once with one key, then one task', async () => {
     const queue = makeQueue();
     const g = gate();
     queue.register<{ de: string }, string>('gerar_relatorio', async (p) => g.opened.then(() => p.de), {
-      concurrency: 1, coalesce: (a, b) => a.de === b.de,
+      concurrency: 1, key: (p) => p.de,
     });
-    queue.add('gerar_relatorio', { de: '2026-01-01' });
-    const a = queue.add('gerar_relatorio', { de: '2026-02-01' });
-    const b = queue.add('gerar_relatorio', { de: '2026-03-01' });
-    const c = queue.add('gerar_relatorio', { de: '2026-02-01' });
+    await queue.submit('gerar_relatorio', { de: '2026-01-01' });
+    const a = await queue.submit('gerar_relatorio', { de: '2026-02-01' });
+    const b = await queue.submit('gerar_relatorio', { de: '2026-03-01' });
+    const c = await queue.submit('gerar_relatorio', { de: '2026-02-01' });
     expect(b.task.id).not.toBe(a.task.id);
     expect(c.task.id).toBe(a.task.id);
+    const [d, e] = await Promise.all([queue.submit('gerar_relatorio', { de: '2026-04-01' }), queue.submit('gerar_relatorio', { de: '2026-04-01' })]);
+    expect(d.task.id).toBe(e.task.id);
+    expect([d.joined, e.joined].sort()).toEqual([false, true]);
     g.open();
     await queue.onIdle();
+  });
+
+  it('when a lane coalesces, then add refuses it (submit decides the key)', () => {
+    const queue = makeQueue();
+    queue.register('backup', async () => undefined, { concurrency: 1, key: () => 'backup' });
+    expect(() => queue.add('backup', {})).toThrow(/submit/);
   });
 
   it('when closed, then waiting tasks fail and new ones are refused', async () => {

@@ -16,6 +16,7 @@
 
 import { AUDIT_TRAIL } from './audit-schema.js';
 import { LIMITS } from './limits-schema.js';
+import { TASKS } from './tasks-schema.js';
 
 /** A migration as umzug runs it: a name that sorts in order, and SQL. */
 export interface SqlMigration {
@@ -304,4 +305,5 @@ export const MIGRATIONS: readonly SqlMigration[] = [
   { name: '0002_alteracoes', sql: CHANGE_FEED },
   { name: '0003_auditoria', sql: AUDIT_TRAIL },
   { name: '0004_limites', sql: LIMITS },
+  { name: '0005_tarefas', sql: TASKS },
 ];

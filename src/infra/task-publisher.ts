@@ -1,0 +1,129 @@
+import { StorageUnavailableError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import type { TaskBoard } from './task-board.js';
+import type { TaskRecord } from './task-record.js';
+
+/** How long changes (other than creations) gather before a flush: one statement carries every record changed meanwhile. */
+export const FLUSH_DELAY_MS = 20;
+/** Retries of a failed flush back off up to this. */
+const RETRY_MAX_MS = 2_000;
+/** How long `visible` waits for a flush before it gives up with 503 (the database is away). */
+const VISIBLE_TIMEOUT_MS = 10_000;
+
+interface Waiter {
+  resolve: () => void;
+  reject: (error: unknown) => void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * The queue's records, copied to the board write-behind. A change marks its record dirty; a flush writes every
+ * dirty record's current state in one statement. One flush runs at a time, and what changes meanwhile waits for
+ * the next one, so a burst of bookings costs a round trip per flush, not one each. A new record is flushed at
+ * once (a request waits for it: see `visible`); other changes at most {@link FLUSH_DELAY_MS} later. A flush that
+ * fails leaves its records dirty and is tried again, backing off.
+ */
+export class TaskPublisher {
+  private readonly dirty = new Map<string, TaskRecord>();
+  /** Records not yet written once, and who waits for them to be (see `visible`). */
+  private readonly unseen = new Map<string, Waiter[]>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private retryMs = 0;
+  private closed = false;
+
+  constructor(private readonly deps: { board: TaskBoard; logger: Logger }) {}
+
+  /**
+   * `task` was made in this process and is not on the board yet (`visible` waits for it): flushed at once, or
+   * with the next batch when a flush is on its way (under load, creations gather behind the one in flight).
+   */
+  created(task: TaskRecord): void {
+    this.unseen.set(task.id, []);
+    this.changed(task, true);
+  }
+
+  /** `task` changed: its state will be on the board within a flush. `soon`: flush now. */
+  changed(task: TaskRecord, soon = false): void {
+    this.dirty.set(task.id, task);
+    this.schedule(soon ? 0 : FLUSH_DELAY_MS);
+  }
+
+  /**
+   * Resolves once `task` is on the board (at once if it already is), so a client told where to find it finds
+   * it on any process. Rejects with 503 when no flush succeeds in time.
+   */
+  visible(task: TaskRecord): Promise<void> {
+    const waiters = this.unseen.get(task.id);
+    if (!waiters) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        waiters.splice(waiters.indexOf(waiter), 1);
+        reject(new StorageUnavailableError('O registro da tarefa não pôde ser gravado no banco de dados; consulte /sistema/tasks em instantes.'));
+      }, VISIBLE_TIMEOUT_MS);
+      const waiter: Waiter = { resolve, reject, timer };
+      waiters.push(waiter);
+    });
+  }
+
+  /** Writes what is dirty now (after a flush in flight). Rejects when the board refuses. */
+  async flush(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.flushing) await this.flushing.catch(() => undefined);
+    if (this.dirty.size === 0) return;
+    const batch = [...this.dirty.values()];
+    // Copies: the live records keep changing while the statement is on its way.
+    const rows = batch.map((task) => structuredClone(task));
+    this.dirty.clear();
+    this.flushing = this.deps.board.publish(rows);
+    try {
+      await this.flushing;
+    } catch (error) {
+      for (const task of batch) if (!this.dirty.has(task.id)) this.dirty.set(task.id, task);
+      throw error;
+    } finally {
+      this.flushing = undefined;
+    }
+    for (const task of batch) this.seen(task.id);
+  }
+
+  /** A last flush (failures logged: the records are then left as the board had them, and read as abandoned). */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    await this.flush().catch((error: unknown) => this.deps.logger.warn({ err: error, tarefas: this.dirty.size }, 'registros de tarefas não gravados no banco ao encerrar'));
+    for (const id of [...this.unseen.keys()]) this.seen(id, new StorageUnavailableError('O servidor encerrou antes de gravar o registro da tarefa.'));
+  }
+
+  private seen(id: string, error?: unknown): void {
+    const waiters = this.unseen.get(id);
+    if (!waiters) return;
+    this.unseen.delete(id);
+    for (const waiter of waiters) {
+      clearTimeout(waiter.timer);
+      if (error) waiter.reject(error);
+      else waiter.resolve();
+    }
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.closed || (this.timer && delayMs > 0)) return;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flush().then(
+        () => {
+          this.retryMs = 0;
+          if (this.dirty.size > 0) this.schedule(FLUSH_DELAY_MS);
+        },
+        (error: unknown) => {
+          if (this.retryMs === 0) this.deps.logger.warn({ err: error }, 'registros de tarefas não gravados no banco; nova tentativa em breve');
+          this.retryMs = Math.min(Math.max(this.retryMs * 2, 100), RETRY_MAX_MS);
+          this.schedule(this.retryMs);
+        },
+      );
+    }, delayMs);
+    this.timer.unref();
+  }
+}

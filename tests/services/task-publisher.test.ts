@@ -1,0 +1,100 @@
+import { describe, expect, it } from 'vitest';
+import type { TaskBoard } from '../../src/infra/task-board.js';
+import { TaskPublisher } from '../../src/infra/task-publisher.js';
+import type { TaskRecord } from '../../src/infra/task-record.js';
+import { silentLogger } from '../helpers/logger.js';
+
+/** A board in memory that records each `publish` statement and can be told to refuse the next ones. */
+class RecordingBoard implements TaskBoard {
+  readonly owner = 'teste';
+  readonly statements: TaskRecord[][] = [];
+  readonly rows = new Map<string, TaskRecord>();
+  refusals = 0;
+
+  async open(): Promise<void> {}
+  async claim(): Promise<string | undefined> {
+    return undefined;
+  }
+  async publish(tasks: readonly TaskRecord[]): Promise<void> {
+    if (this.refusals > 0) {
+      this.refusals--;
+      throw new Error('banco fora do ar');
+    }
+    this.statements.push([...tasks]);
+    for (const task of tasks) this.rows.set(task.id, task);
+  }
+  async get(id: string): Promise<TaskRecord | undefined> {
+    return this.rows.get(id);
+  }
+  async list(): Promise<TaskRecord[]> {
+    return [...this.rows.values()];
+  }
+  async close(): Promise<void> {}
+}
+
+const record = (n: number): TaskRecord => ({
+  id: `00000000-0000-4000-8000-${String(n).padStart(12, '0')}`, tipo: 'agendar_consulta', status: 'pendente', progresso: 0, criadaEm: '2026-11-30T12:00:00-03:00',
+});
+
+describe('TaskPublisher', () => {
+  it('when many records are made and changed at once, then one statement carries the latest state of each', async () => {
+    const board = new RecordingBoard();
+    const publisher = new TaskPublisher({ board, logger: silentLogger });
+    const tasks = Array.from({ length: 50 }, (_, i) => record(i));
+    for (const task of tasks) publisher.created(task);
+    for (const task of tasks) {
+      task.status = 'executando';
+      publisher.changed(task);
+    }
+    await Promise.all(tasks.map((task) => publisher.visible(task)));
+    expect(board.statements).toHaveLength(1);
+    expect(board.statements[0]!.map((t) => t.status)).toEqual(tasks.map(() => 'executando'));
+    // Once written, a record is visible at once; a later change is the next statement.
+    await publisher.visible(tasks[0]!);
+    tasks[0]!.status = 'concluida';
+    publisher.changed(tasks[0]!);
+    await publisher.flush();
+    expect(board.statements).toHaveLength(2);
+    expect(board.rows.get(tasks[0]!.id)!.status).toBe('concluida');
+    await publisher.close();
+  });
+
+  it('when a flush fails, then its records stay dirty and a later flush writes them (visible waits for it)', async () => {
+    const board = new RecordingBoard();
+    board.refusals = 2;
+    const publisher = new TaskPublisher({ board, logger: silentLogger });
+    const task = record(1);
+    let seen = false;
+    publisher.created(task);
+    const visible = publisher.visible(task).then(() => (seen = true));
+    await expect(publisher.flush()).rejects.toThrow('banco fora do ar');
+    expect(seen).toBe(false);
+    task.progresso = 40;
+    publisher.changed(task);
+    // The retries back off by themselves: the second refusal, then the write.
+    await visible;
+    expect(board.refusals).toBe(0);
+    expect(board.rows.get(task.id)).toMatchObject({ progresso: 40 });
+    await publisher.close();
+  });
+
+  it('when closed, then what is dirty is written once more; a record never written fails its waiters with 503', async () => {
+    const board = new RecordingBoard();
+    const publisher = new TaskPublisher({ board, logger: silentLogger });
+    const written = record(1);
+    publisher.created(written);
+    await publisher.visible(written);
+    written.status = 'falhou';
+    publisher.changed(written);
+    board.refusals = 1;
+    const lost = record(2);
+    publisher.created(lost);
+    const waiting = publisher.visible(lost);
+    await publisher.close();
+    await expect(waiting).rejects.toMatchObject({ status: 503 });
+    // The refused last flush held both: the board keeps the state it had (the board reads it as abandoned later).
+    expect(board.rows.get(written.id)!.status).toBe('pendente');
+    expect(board.rows.has(lost.id)).toBe(false);
+    expect(board.statements).toHaveLength(1);
+  });
+});
