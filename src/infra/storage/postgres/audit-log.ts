@@ -21,6 +21,7 @@ import type { StoredAuditEntry } from '../../audit/types.js';
 import { translate } from './errors.js';
 import { Held } from './held.js';
 import { isConnectionError } from './pool.js';
+import { CONNECTION_ATTEMPTS, queryRows } from './query.js';
 import { AUDIT_LOCK_KEY } from './schema.js';
 
 export interface PgAuditLogOptions {
@@ -64,7 +65,6 @@ export const AUDIT_TABLE = 'auditoria';
 /** Rows per INSERT (8 parameters each, far below PostgreSQL's 65,535). */
 const ROWS_PER_INSERT = 500;
 /** Tries on a fresh connection after a lost one, before answering 503 (as `PgStorage`). */
-const CONNECTION_ATTEMPTS = 3;
 
 /** `em` as seconds since the epoch, as `to_timestamp` takes it; the same division for rows and for filters. */
 const seconds = (ms: number): number => ms / 1000;
@@ -81,7 +81,7 @@ export class PgAuditLog implements AuditTrail {
 
   /** Checks that the table is there (the storage's migrations made it: open the storage first). */
   async open(): Promise<void> {
-    await this.read(`SELECT 1 FROM ${AUDIT_TABLE} LIMIT 0`);
+    await queryRows(this.options.pool, `SELECT 1 FROM ${AUDIT_TABLE} LIMIT 0`);
   }
 
   /** Waits for pending appends. The pool is the storage's: it closes it. */
@@ -109,7 +109,7 @@ export class PgAuditLog implements AuditTrail {
     if (q.de !== undefined) where.push(`em >= to_timestamp(${param(seconds(q.de.getTime()))}::float8)`);
     if (q.ate !== undefined) where.push(`em <= to_timestamp(${param(seconds(q.ate.getTime()))}::float8)`);
     const filter = where.length > 0 ? `WHERE ${where.join(' AND ')}` : '';
-    const rows = await this.read<{ total: string; linha: string | null }>(
+    const rows = await queryRows<{ total: string; linha: string | null }>(this.options.pool, 
       `SELECT t.total, p.linha FROM (SELECT count(*) AS total FROM ${AUDIT_TABLE} ${filter}) t
        LEFT JOIN LATERAL (SELECT seq, linha::text AS linha FROM ${AUDIT_TABLE} ${filter}
                           ORDER BY seq DESC LIMIT ${param(q.limit)} OFFSET ${param(q.offset)}) p ON true
@@ -131,7 +131,7 @@ export class PgAuditLog implements AuditTrail {
     let entradas = 0;
     let after = '0';
     for (;;) {
-      const rows = await this.read<ChainRow>(
+      const rows = await queryRows<ChainRow>(this.options.pool, 
         `SELECT seq, linha::text AS linha, hash_anterior, hash, id, em, usuario_id, acao, paciente_ids
          FROM ${AUDIT_TABLE} WHERE seq > $1 ORDER BY seq LIMIT $2`,
         [after, this.verifyBatch],
@@ -239,17 +239,7 @@ export class PgAuditLog implements AuditTrail {
     }
   }
 
-  /** A read on the pool, asked again on a fresh connection when a pooled one had died (a database restart). */
-  private async read<R extends object>(sql: string, values?: unknown[]): Promise<R[]> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return (await this.options.pool.query<R>(sql, values)).rows;
-      } catch (error) {
-        if (isConnectionError(error) && attempt < CONNECTION_ATTEMPTS) continue;
-        throw translate(error);
-      }
-    }
-  }
+
 }
 
 /**

@@ -2,8 +2,7 @@ import { hash } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from '../../../core/logger.js';
 import type { Attempt, FailureLog, Limits, WindowCounter, WindowHit } from '../../../repositories/limits.js';
-import { translate } from './errors.js';
-import { isConnectionError } from './pool.js';
+import { queryRows } from './query.js';
 
 /** Expired rows are deleted at most this often per process (ms of the callers' clock). */
 const SWEEP_EVERY_MS = 60_000;
@@ -13,7 +12,6 @@ const SWEEP_EVERY_MS = 60_000;
  */
 export const PG_LIMITS_MAX_KEYS = 100_000;
 /** Tries on a fresh connection after a lost one (a database restart leaves dead idle connections in the pool). */
-const CONNECTION_ATTEMPTS = 3;
 
 /** What is stored of a key: its SHA-256, so the table never holds an e-mail. */
 const keyHash = (key: string): string => hash('sha256', key, 'hex');
@@ -75,26 +73,26 @@ export class PgLimits implements Limits {
   readonly failures: FailureLog = {
     attempt: async (key, nowMs, windowMs, max): Promise<Attempt> => {
       this.sweepSometimes(nowMs);
-      const rows = await this.query<{ falhas: string[]; admitida: boolean }>(ATTEMPT, [keyHash(key), nowMs, windowMs, max]);
+      const rows = await queryRows<{ falhas: string[]; admitida: boolean }>(this.options.pool, ATTEMPT, [keyHash(key), nowMs, windowMs, max]);
       const row = rows[0]!;
       return { admitted: row.admitida, failures: row.falhas.map(Number) };
     },
     since: async (key, sinceMs) => {
-      const rows = await this.query<{ falhas: string[] }>('SELECT limites_recentes(falhas, $2::bigint) AS falhas FROM limites_falhas WHERE chave = $1', [
+      const rows = await queryRows<{ falhas: string[] }>(this.options.pool, 'SELECT limites_recentes(falhas, $2::bigint) AS falhas FROM limites_falhas WHERE chave = $1', [
         keyHash(key),
         sinceMs,
       ]);
       return (rows[0]?.falhas ?? []).map(Number);
     },
     clear: async (key) => {
-      await this.query('DELETE FROM limites_falhas WHERE chave = $1', [keyHash(key)]);
+      await queryRows(this.options.pool, 'DELETE FROM limites_falhas WHERE chave = $1', [keyHash(key)]);
     },
   };
 
   readonly windows: WindowCounter = {
     hit: async (key, nowMs, windowMs): Promise<WindowHit> => {
       this.sweepSometimes(nowMs);
-      const rows = await this.query<{ inicio: string; contagem: string }>(HIT, [keyHash(key), nowMs, windowMs]);
+      const rows = await queryRows<{ inicio: string; contagem: string }>(this.options.pool, HIT, [keyHash(key), nowMs, windowMs]);
       return { start: Number(rows[0]!.inicio), count: Number(rows[0]!.contagem) };
     },
   };
@@ -102,7 +100,7 @@ export class PgLimits implements Limits {
   /** Deletes what expired before `nowMs`, then the keys of failures beyond the bound (any process may; idempotent). */
   async sweep(nowMs: number): Promise<void> {
     this.lastSweep = nowMs;
-    await this.query('SELECT limites_podar($1::bigint, $2::int)', [nowMs, this.maxKeys]);
+    await queryRows(this.options.pool, 'SELECT limites_podar($1::bigint, $2::int)', [nowMs, this.maxKeys]);
   }
 
   async close(): Promise<void> {
@@ -117,14 +115,5 @@ export class PgLimits implements Limits {
       .finally(() => (this.sweeping = undefined));
   }
 
-  private async query<R extends object>(sql: string, values: unknown[]): Promise<R[]> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return (await this.options.pool.query<R>(sql, values)).rows;
-      } catch (error) {
-        if (isConnectionError(error) && attempt < CONNECTION_ATTEMPTS) continue;
-        throw translate(error);
-      }
-    }
-  }
+
 }

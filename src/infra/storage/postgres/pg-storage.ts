@@ -23,6 +23,7 @@ import { Held } from './held.js';
 import { tableOf } from './tables.js';
 import { migrate } from './migrations.js';
 import { createPool, isConnectionError } from './pool.js';
+import { CONNECTION_ATTEMPTS, queryRows } from './query.js';
 import { createReads, type Query } from './reads.js';
 import { countAll, openSnapshot, replaceAll } from './records.js';
 import { PgUnitOfWork } from './unit-of-work.js';
@@ -47,7 +48,6 @@ const PRUNE_EVERY_MS = 10 * 60_000;
 const HEALTH_TIMEOUT_MS = 2_000;
 
 /** Tries on a fresh connection after a lost one, before answering 503. */
-const CONNECTION_ATTEMPTS = 3;
 /** Errors of a COMMIT whose answer was lost: whether it happened is unknown, so it is never run again. */
 const uncertainCommits = new WeakSet<object>();
 
@@ -92,18 +92,8 @@ export class PgStorage implements StoragePort {
       applicationName: options.applicationName,
       onSignal: (payload) => this.signals.receive(payload),
     });
-    const query: Query = async <R extends object>(sql: string, values?: readonly unknown[]) => {
-      for (let attempt = 1; ; attempt++) {
-        try {
-          return (await this.pool.query<R>(sql, values as unknown[] | undefined)).rows;
-        } catch (error) {
-          // A pooled connection the database closed while idle (a restart) fails its next query: a read is safe
-          // to ask again on a fresh one. A database that is really away fails the next try too, at once.
-          if (isConnectionError(error) && attempt < CONNECTION_ATTEMPTS) continue;
-          throw translate(error);
-        }
-      }
-    };
+    // Reads are safe to ask again on a fresh connection when a pooled one had died (a database restart).
+    const query: Query = <R extends object>(sql: string, values?: readonly unknown[]) => queryRows<R>(this.pool, sql, values);
     const reads = createReads(query);
     this.medicos = reads.medicos;
     this.pacientes = reads.pacientes;

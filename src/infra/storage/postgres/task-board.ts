@@ -4,8 +4,7 @@ import type pg from 'pg';
 import type { Logger } from '../../../core/logger.js';
 import { abandoned, OWNER_BEAT_MS, OWNER_STALE_MS, type TaskBoard } from '../../task-board.js';
 import type { TaskFilter, TaskRecord, TaskStatus } from '../../task-record.js';
-import { translate } from './errors.js';
-import { isConnectionError } from './pool.js';
+import { queryRows } from './query.js';
 
 /** Finished tasks kept on the board (the queue's own history bound), and for how long at most. */
 export const BOARD_HISTORY = 1000;
@@ -13,7 +12,6 @@ const RETENTION_MS = 24 * 60 * 60_000;
 /** The board is pruned at most this often per process. */
 const PRUNE_EVERY_MS = 60_000;
 /** Tries on a fresh connection after a lost one (a database restart leaves dead idle connections in the pool). */
-const CONNECTION_ATTEMPTS = 3;
 /** Ids the table's `uuid` column can hold: anything else is no task, and never reaches a query. */
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -80,7 +78,8 @@ export class PgTaskBoard implements TaskBoard {
   }
 
   async claim(task: TaskRecord, key: string, once: string | undefined): Promise<string | undefined> {
-    const rows = await this.query<{ detentora: string | null }>(
+    const rows = await queryRows<{ detentora: string | null }>(
+      this.options.pool,
       'SELECT tarefas_reivindicar($1::json, $2, $3, $4, make_interval(secs => $5)) AS detentora',
       [JSON.stringify(task), key, once ?? null, this.owner, this.staleSeconds],
     );
@@ -89,7 +88,7 @@ export class PgTaskBoard implements TaskBoard {
 
   async publish(tasks: readonly TaskRecord[]): Promise<void> {
     if (tasks.length === 0) return;
-    await this.query(PUBLISH, [this.owner, JSON.stringify(tasks)]);
+    await queryRows(this.options.pool, PUBLISH, [this.owner, JSON.stringify(tasks)]);
     this.pruneSometimes();
   }
 
@@ -106,7 +105,7 @@ export class PgTaskBoard implements TaskBoard {
   /** Deletes finished tasks beyond the history bound or older than a day, and processes long gone (idempotent). */
   async prune(): Promise<void> {
     this.lastPrune = performance.now();
-    await this.query('SELECT tarefas_podar($1, make_interval(secs => $2), make_interval(secs => $3))', [BOARD_HISTORY, RETENTION_MS / 1000, this.staleSeconds]);
+    await queryRows(this.options.pool, 'SELECT tarefas_podar($1, make_interval(secs => $2), make_interval(secs => $3))', [BOARD_HISTORY, RETENTION_MS / 1000, this.staleSeconds]);
   }
 
   async close(): Promise<void> {
@@ -114,20 +113,21 @@ export class PgTaskBoard implements TaskBoard {
     this.beat = undefined;
     await this.pruning;
     // Gone: what this process leaves unfinished reads as abandoned at once, not 30 s from now.
-    await this.query('DELETE FROM tarefas_processos WHERE dono = $1', [this.owner]).catch((error: unknown) =>
+    await queryRows(this.options.pool, 'DELETE FROM tarefas_processos WHERE dono = $1', [this.owner]).catch((error: unknown) =>
       this.options.logger?.warn({ err: error }, 'saída do processo não registrada no quadro de tarefas'),
     );
   }
 
   private async read(filter: TaskFilter, id?: string): Promise<TaskRecord[]> {
-    const rows = await this.query<{ registro: TaskRecord; efetivo: TaskStatus }>(READ, [
+    const rows = await queryRows<{ registro: TaskRecord; efetivo: TaskStatus }>(this.options.pool, READ, [
       this.staleSeconds, id ?? null, filter.tipo ?? null, filter.status ?? null, filter.limit,
     ]);
     return rows.map((row) => (row.efetivo === 'falhou' && row.registro.status !== 'falhou' ? abandoned(row.registro) : row.registro));
   }
 
   private async alive(): Promise<void> {
-    await this.query(
+    await queryRows(
+      this.options.pool,
       'INSERT INTO tarefas_processos (dono, visto_em) VALUES ($1, now()) ON CONFLICT (dono) DO UPDATE SET visto_em = now()',
       [this.owner],
     );
@@ -141,14 +141,5 @@ export class PgTaskBoard implements TaskBoard {
       .finally(() => (this.pruning = undefined));
   }
 
-  private async query<R extends object>(sql: string, values: unknown[]): Promise<R[]> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return (await this.options.pool.query<R>(sql, values)).rows;
-      } catch (error) {
-        if (isConnectionError(error) && attempt < CONNECTION_ATTEMPTS) continue;
-        throw translate(error);
-      }
-    }
-  }
+
 }
