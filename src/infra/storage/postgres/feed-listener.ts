@@ -28,6 +28,7 @@ export class FeedListener {
   private reconnectTimer: NodeJS.Timeout | undefined;
   private attempts = 0;
   private closed = false;
+  private probing: Promise<boolean> | undefined;
 
   constructor(private readonly options: FeedListenerOptions) {}
 
@@ -47,13 +48,18 @@ export class FeedListener {
 
   /**
    * Asks the database, on this connection, whether it accepts writes (not a standby in recovery): a health probe
-   * that does not queue behind a busy pool. Undefined when the connection is down right now.
+   * that does not queue behind a busy pool. Undefined when the connection is down right now. Health checks that
+   * arrive while one is asking share its answer: one connection runs one statement at a time (pg 8 warns when
+   * asked for more, pg 9 refuses).
    */
-  async probe(timeoutMs: number): Promise<boolean | undefined> {
+  probe(timeoutMs: number): Promise<boolean | undefined> {
     const client = this.client;
-    if (!client) return undefined;
-    const { rows } = await client.query<{ ok: boolean }>({ text: 'SELECT NOT pg_is_in_recovery() AS ok', query_timeout: timeoutMs } as pg.QueryConfig);
-    return rows[0]?.ok === true;
+    if (!client) return Promise.resolve(undefined);
+    this.probing ??= client
+      .query<{ ok: boolean }>({ text: 'SELECT NOT pg_is_in_recovery() AS ok', query_timeout: timeoutMs } as pg.QueryConfig)
+      .then(({ rows }) => rows[0]?.ok === true)
+      .finally(() => (this.probing = undefined));
+    return this.probing;
   }
 
   private async connect(): Promise<void> {

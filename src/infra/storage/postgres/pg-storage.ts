@@ -255,7 +255,6 @@ export class PgStorage implements StoragePort {
     }
   }
 
-  /** Deletes feed rows older than the retention (any process may; the function is idempotent). */
   /**
    * Rewrites the feed rows of the records (kept up to the retention period for processes reading late) to the
    * current version, or to `{"id": …}` for a record deleted since. The rows stay, in place: a reader meets no
@@ -278,6 +277,7 @@ export class PgStorage implements StoragePort {
     }
   }
 
+  /** Deletes feed rows older than the retention (any process may; the function is idempotent). */
   async pruneFeed(): Promise<number> {
     try {
       const { rows } = await this.pool.query<{ n: string }>('SELECT alteracoes_podar($1::interval) AS n', [`${Math.round(this.retentionMs)} milliseconds`]);
