@@ -63,7 +63,7 @@ export class FeedListener {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.url, application_name: this.options.applicationName });
+    const client = new pg.Client({ connectionString: this.options.url, application_name: this.options.applicationName, keepAlive: true });
     const lost = (error?: Error): void => this.lost(client, error);
     client.on('error', lost);
     client.on('end', () => lost());

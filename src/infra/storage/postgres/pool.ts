@@ -27,6 +27,8 @@ export function createPool(options: PoolOptions): pg.Pool {
     application_name: options.applicationName ?? 'agenda-medica',
     // A database that is down must not hold a request for long: fail fast, the client retries on 503.
     connectionTimeoutMillis: options.connectTimeoutMs ?? 5_000,
+    // A database host that vanished (a network cut, not a restart) leaves idle sockets open for hours without it.
+    keepAlive: true,
     idleTimeoutMillis: 30_000,
   });
   pool.on('error', (error) => {
