@@ -4,7 +4,7 @@
  *
  *   npm run bench              (1k, 10k, 100k; about 6 minutes)
  *   npm run bench -- --quick   (1k and 100k only, short rounds)
- *   npm run bench -- --storage=postgres [--quick]   (the JSON driver beside PostgreSQL at 100k, and 1–3
+ *   npm run bench -- --storage=postgres [--quick] [--size=N]   (the JSON driver beside PostgreSQL at 100k, and 1–3
  *                                                   processes on one database: see storage-drivers.ts)
  *
  * Every figure is printed beside the reference it is compared to, measured in the same run on the

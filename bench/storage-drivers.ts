@@ -29,7 +29,8 @@ import {
   rssMb, SECONDS, type Server, startServer, stop, writeDataDir,
 } from './harness.js';
 
-const SIZE = 100_000;
+/** Existing consultas (`--size=N`; default 100k): run it at 1k beside 100k to see what memory grows with. */
+const SIZE = Number(process.argv.find((a) => a.startsWith('--size='))?.slice(7) ?? 100_000);
 const PROCESS_COUNTS = [1, 2, 3, 3, 2, 1];
 
 /** CPU ms used so far by the cluster: the postmaster, its live backends, and the children it has reaped. */

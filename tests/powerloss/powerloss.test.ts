@@ -15,7 +15,7 @@ import { recordRun } from './workload.js';
  * same seed, and that one state is drawn and checked alone).
  */
 const SEED = Number(process.env['POWERLOSS_SEED'] ?? 20261201);
-const STATES = Number(process.env['POWERLOSS_STATES'] ?? 8000);
+const STATES = Number(process.env['POWERLOSS_STATES'] ?? 10_000);
 const MUTATION_STATES = Number(process.env['POWERLOSS_MUTATION_STATES'] ?? 1500);
 const FAILURES_DIR = path.resolve('reports', 'powerloss');
 
