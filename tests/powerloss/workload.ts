@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import path from 'node:path';
 import { FileStore, JOURNAL_FILE, type StorageFs } from '../../src/infra/storage/json/file-store.js';
 import { encodeBatch } from '../../src/infra/storage/json/journal.js';
@@ -9,7 +9,7 @@ import { rng } from './crash-states.js';
 import { DiskLog, type RecordingOptions } from './recording-fs.js';
 
 /** Where the runs and the crash states live: tmpfs when there is one (its fsync costs nothing). */
-export const SCRATCH = process.platform === 'linux' ? '/dev/shm' : undefined;
+export const SCRATCH = existsSync('/dev/shm') ? '/dev/shm' : undefined;
 export const scratchDir = (prefix: string): string => mkdtempSync(path.join(SCRATCH ?? (process.env['TMPDIR'] ?? '/tmp'), prefix));
 
 /**
