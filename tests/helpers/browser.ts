@@ -4,6 +4,7 @@ import path from 'node:path';
 import { AxeBuilder } from '@axe-core/playwright';
 import { DateTime } from 'luxon';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { createDatabase, startPostgres, type PostgresCluster } from './postgres.js';
 import { startServer, TEST_ADMIN, type RunningServer } from './server.js';
 import { ROOT } from './spawn.js';
 import { afterAll, beforeAll } from 'vitest';
@@ -59,22 +60,30 @@ export class E2eServer {
   medicos: Seeded[] = [];
   pacientes: Seeded[] = [];
   private token = '';
+  /** Other server processes on the same storage (PostgreSQL), started by {@link another}. */
+  private readonly others: RunningServer[] = [];
 
   private constructor(
     public server: RunningServer,
     readonly dir: string,
     private readonly env: Record<string, string>,
+    private readonly cluster?: PostgresCluster,
   ) {}
 
   get url(): string { return this.server.url; }
 
-  static async start(options: { medicos?: number; pacientes?: number; duracaoConsultaMin?: number; horarios?: unknown[] } = {}): Promise<E2eServer> {
+  static async start(
+    options: { medicos?: number; pacientes?: number; duracaoConsultaMin?: number; horarios?: unknown[]; storage?: 'json' | 'postgres' } = {},
+  ): Promise<E2eServer> {
     const dir = mkdtempSync(path.join(tmpdir(), 'agenda-e2e-'));
-    const env = {
+    const env: Record<string, string> = {
       DATA_DIR: path.join(dir, 'data'), BACKUP_DIR: path.join(dir, 'backups'), REPORTS_DIR: path.join(dir, 'reports'),
       BACKUP_INTERVAL_MIN: '0', FERIADOS_NACIONAIS: 'false', LOG_LEVEL: 'info', CLINIC_TZ,
     };
-    const e2e = new E2eServer(await startServer(env), dir, env);
+    // With PostgreSQL: a throwaway cluster of the file's own, stopped by close().
+    const cluster = options.storage === 'postgres' ? await startPostgres() : undefined;
+    if (cluster) Object.assign(env, { STORAGE: 'postgres', DATABASE_URL: await createDatabase(cluster.url, 'e2e') });
+    const e2e = new E2eServer(await startServer(env), dir, env, cluster);
     for (let i = 0; i < (options.medicos ?? 2); i++) {
       const nome = `Dra. Médica ${String.fromCharCode(65 + (i % 26))}${i >= 26 ? i : ''}`;
       const medico = await e2e.api<Seeded>('POST', '/medicos', {
@@ -144,8 +153,19 @@ export class E2eServer {
     this.server = await startServer({ ...this.env, PORT: port });
   }
 
+  /** Another server process on the same storage and its own port (PostgreSQL: several processes, one database). */
+  async another(): Promise<RunningServer> {
+    if (!this.cluster) throw new Error('another() needs storage: postgres (JSON processes share a data directory, not a live agenda)');
+    const server = await startServer(this.env);
+    this.others.push(server);
+    return server;
+  }
+
   async close(): Promise<void> {
-    if (this.server.child.exitCode === null && this.server.child.signalCode === null) await this.server.stop();
+    for (const server of [this.server, ...this.others]) {
+      if (server.child.exitCode === null && server.child.signalCode === null) await server.stop();
+    }
+    await this.cluster?.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
