@@ -52,9 +52,9 @@ export class Oracle {
       } else if (op.kind === 'restore') pendingRestore = op;
       else if (op.kind === 'write' && names.get(op.ino) === JOURNAL_FILE) {
         const decoded = decodeJournal(op.data);
-        // A writer that died mid-write leaves part of a line and no whole one: the next writer cuts it off.
-        if (decoded.entries.length === 0 && decoded.trailingBytes === op.data.length) continue;
-        if (decoded.trailingBytes !== 0 || decoded.corruptAt !== undefined) throw new Error(`escrita do journal com linhas incompletas (op ${i})`);
+        // A writer that died mid-write leaves whole lines (commits, never acknowledged) and part of one, which the
+        // next writer cuts off.
+        if (decoded.corruptAt !== undefined) throw new Error(`escrita do journal com uma linha ruim no meio (op ${i})`);
         for (const entry of decoded.entries) {
           if (entry.ops.length === 0) continue; // a checkpoint's generation line
           // A cancel carries its booking's label too: the transaction's own label is the newest one in it.

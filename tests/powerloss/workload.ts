@@ -1,7 +1,7 @@
-import { existsSync, mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { FileStore, JOURNAL_FILE, type StorageFs } from '../../src/infra/storage/json/file-store.js';
-import { encodeBatch } from '../../src/infra/storage/json/journal.js';
+import { decodeJournal, encodeBatch, type JournalOp } from '../../src/infra/storage/json/journal.js';
 import { REFERENCE_FIELDS } from '../../src/repositories/collections.js';
 import type { ConsultaRecord, Entity } from '../../src/repositories/port.js';
 import { silentLogger } from '../helpers/logger.js';
@@ -143,7 +143,14 @@ export async function recordRun(seed: number, options: RecordingOptions = {}): P
     await Promise.all([burst(a, 5), burst(b, 3)]);
     // A third process dies half way through appending its batch (a kill -9 mid-write): the next writer must cut
     // that torn tail off before appending its own.
-    if (round === 1 || round === 4) await diesMidWrite(dir, log, `tx-morto-${round}`);
+    if (round === 1 || round === 4) await diesMidWrite(dir, log, `morto-${round}`, round === 1 ? 2 : 1);
+    if (round === 1) {
+      // The dead process is restarted: it opens the directory (its unsynced whole lines are there) and writes.
+      const restarted = openStore(dir, log.fs());
+      await restarted.open();
+      await burst(restarted, 5);
+      await restarted.close();
+    }
   }
   // A backup reads a consistent copy (it writes nothing to the data directory).
   const exported = await a.records();
@@ -161,13 +168,36 @@ export async function recordRun(seed: number, options: RecordingOptions = {}): P
   return log;
 }
 
-/** Half of one journal line, appended without the lock (its writer died while holding it, as far as the disk knows). */
-async function diesMidWrite(dir: string, log: DiskLog, label: string): Promise<void> {
-  const line = Buffer.from(encodeBatch([{ g: 0, t: 0, ops: [['put', 'consultas', consulta(label, 'm1', 0, 'p1')]] }], 1));
-  const handle = await log.fs().open(path.join(dir, JOURNAL_FILE), 'a');
+/**
+ * A writer that dies (kill -9) part way through appending a batch of three lines: the first `whole` lines and half of
+ * the next reach the page cache, unsynced. The next writer takes them as commits (they are whole lines), cuts the
+ * rest, and numbers its own batch after a batch that never ended — the case a crash after that crash must survive.
+ */
+async function diesMidWrite(dir: string, log: DiskLog, label: string, whole: number): Promise<void> {
+  const file = path.join(dir, JOURNAL_FILE);
+  const handle = await log.fs().open(file, 'a');
   try {
-    await handle.write(line.subarray(0, Math.floor(line.length / 2)));
+    const offset = (await handle.stat()).size;
+    // Tagged as the live writers tag theirs: with the newest generation of the data files and the journal.
+    const g = generationOf(dir);
+    const entries = [0, 1, 2].map((k) => ({ g, t: 0, ops: [['put', 'consultas', consulta(`${label}-${k}`, `m-${label}`, k, 'p1')]] as JournalOp[] }));
+    const bytes = Buffer.from(encodeBatch(entries, offset));
+    let end = 0;
+    for (let k = 0; k < whole; k++) end = bytes.indexOf(0x0a, end) + 1;
+    const next = bytes.indexOf(0x0a, end) + 1;
+    await handle.write(bytes.subarray(0, end + Math.floor((next - end) / 2)));
   } finally {
     await handle.close();
   }
+}
+
+/** The newest generation in the directory: data files' headers and journal lines (what a writer tags lines with). */
+function generationOf(dir: string): number {
+  let g = 0;
+  for (const collection of COLLECTIONS) {
+    const header = /"generation":(\d+)/.exec(readFileSync(path.join(dir, `${collection}.json`), 'utf8').slice(0, 200));
+    g = Math.max(g, Number(header?.[1] ?? 0));
+  }
+  for (const entry of decodeJournal(readFileSync(path.join(dir, JOURNAL_FILE))).entries) g = Math.max(g, entry.g);
+  return g;
 }

@@ -77,8 +77,8 @@ export interface Materialized {
   lastGeneration: number;
   /** Bytes of the data files. */
   dataBytes: number;
-  /** The journal's last good line (where the next batch goes on from), if any. */
-  lastLine: JournalEntry | undefined;
+  /** Good journal lines dropped after bad bytes inside the last batch (see `decodeJournalLines`). */
+  droppedLines: number;
 }
 
 /**
@@ -105,18 +105,16 @@ export function materializeFiles(
     dataBytes += data.bytes;
   }
   let lastGeneration = Math.max(0, ...generations.values());
-  let lastLine: JournalEntry | undefined;
   const decoded = decodeJournalLines(journal.lines, { from: 0, to: journal.length }, (entry) => {
-    lastLine = entry;
     lastGeneration = Math.max(lastGeneration, entry.g);
     applyEntry(entry, generations, (c, id, after) => {
       const map = maps.get(c)!;
       if (after) map.set(id, keep(after));
       else map.delete(id);
     });
-  });
+  }, { tornBatch: true });
   if (decoded.corruptAt !== undefined) throw new StorageCorruptError(journalName, `linha danificada no byte ${decoded.corruptAt}`);
-  return { maps, generations, journalLength: decoded.validLength, trailingBytes: decoded.trailingBytes, lastGeneration, dataBytes, lastLine };
+  return { maps, generations, journalLength: decoded.validLength, trailingBytes: decoded.trailingBytes, lastGeneration, dataBytes, droppedLines: decoded.droppedLines };
 }
 
 /** The records of a snapshot's files (by file name); a torn journal tail is damage here too. */

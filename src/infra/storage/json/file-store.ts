@@ -98,8 +98,6 @@ export class FileStore extends CachedReads implements Store {
    */
   private writeGeneration = 0;
   private journal = { ino: -1, offset: 0 };
-  /** The journal's last good line, seen or written: the next batch is numbered after it (see `journal.ts`). */
-  private lastLine: JournalEntry | undefined;
   private dataBytes = 0;
   private pending: Pending[] = [];
   private flushScheduled = false;
@@ -163,7 +161,7 @@ export class FileStore extends CachedReads implements Store {
       }
       if (created) await this.syncDirectory();
       this.loadAll();
-      await this.cutTornTail();
+      await this.settleJournal(true);
     }, this.staleMs + this.lockWaitMs);
     if (this.watchMs > 0) {
       // Another process's commits reach this one's listeners (and SSE clients) within `watchMs`.
@@ -415,11 +413,9 @@ export class FileStore extends CachedReads implements Store {
     }
   }
 
-  /** Appends one batch (numbered after the journal's last line) and fdatasyncs it. */
+  /** Appends one batch, its lines stamped with the offset where it begins (see `journal.ts`), and fdatasyncs it. */
   private async appendBatch(entries: JournalEntry[]): Promise<void> {
-    const s = (this.lastLine?.s ?? 0) + 1;
-    await this.append(encodeBatch(entries, s));
-    this.lastLine = { ...entries.at(-1)!, s, i: entries.length - 1, n: entries.length };
+    await this.append(encodeBatch(entries, this.journal.offset));
   }
 
   /** Appends to the journal and fdatasyncs; on failure the journal is cut back to where it was. */
@@ -470,12 +466,9 @@ export class FileStore extends CachedReads implements Store {
       } else if (journal.size > this.journal.offset) {
         const from = this.journal.offset;
         const entries: JournalEntry[] = [];
-        const decoded = decodeJournalLines(
-          fileLines(journal.fd, from, journal.size),
-          { from, to: journal.size },
-          (entry) => entries.push(entry),
-          this.lastLine,
-        );
+        // Reading on from where it was, in a running process: no power cut happened in between, so a bad line
+        // followed by a good one is damage here (not a torn batch).
+        const decoded = decodeJournalLines(fileLines(journal.fd, from, journal.size), { from, to: journal.size }, (entry) => entries.push(entry));
         if (decoded.corruptAt !== undefined) {
           const where = `byte ${decoded.corruptAt}`;
           throw new StorageUnavailableError('O journal de dados está danificado.', new StorageCorruptError(this.journalFile, where));
@@ -486,7 +479,6 @@ export class FileStore extends CachedReads implements Store {
           applyEntry(entry, this.generations, (c, id, after) => changes.push(this.state.apply(c, id, after && this.state.admit(after))));
         }
         this.journal.offset = decoded.validLength;
-        if (entries.length > 0) this.lastLine = entries.at(-1);
         this.state.committed(changes);
       }
     } finally {
@@ -494,10 +486,11 @@ export class FileStore extends CachedReads implements Store {
     }
   }
 
-  /** Under the lock: catches up with other processes' commits and cuts a torn journal tail. */
+  /** Under the lock: catches up with other processes' commits, then settles the journal before writing after them. */
   private async catchUpLocked(): Promise<void> {
+    const known = { ...this.journal };
     this.catchUp();
-    await this.cutTornTail();
+    await this.settleJournal(this.journal.ino !== known.ino || this.journal.offset !== known.offset);
   }
 
   /**
@@ -512,7 +505,7 @@ export class FileStore extends CachedReads implements Store {
       try {
         // Data files and journal are read as streams of lines: memory grows with the records, never with a
         // copy of a whole file (and no file size meets V8's 512 MiB string limit).
-        const { maps, generations, journalLength, lastGeneration, dataBytes, lastLine } = materializeFiles(
+        const { maps, generations, journalLength, lastGeneration, dataBytes, droppedLines } = materializeFiles(
           (collection, keep) => loadDataFile(this.dataFile(collection), collection, keep),
           journal ? { lines: fileLines(journal.fd, 0, journal.size), length: journal.size } : { lines: () => undefined, length: 0 },
           this.journalFile,
@@ -524,8 +517,11 @@ export class FileStore extends CachedReads implements Store {
         for (const [collection, generation] of generations) this.generations.set(collection, generation);
         this.writeGeneration = lastGeneration;
         this.journal = { ino: journal?.ino ?? -1, offset: journalLength };
-        this.lastLine = lastLine;
         this.dataBytes = dataBytes;
+        if (droppedLines > 0) {
+          // A power cut in the middle of the last batch — or damage to a batch that was synced: it cannot tell.
+          this.logger.warn({ droppedLines, at: journalLength }, 'lote final do journal danificado: linhas íntegras depois do dano descartadas');
+        }
         for (const [collection, map] of maps) this.state.replace(collection, map);
         return;
       } finally {
@@ -536,18 +532,26 @@ export class FileStore extends CachedReads implements Store {
   }
 
   /**
-   * Cuts off the journal bytes after the last good line. Only ever called under the lock. Not synced: the next
-   * batch appended to the file is, and its fdatasync makes the cut durable with it; a cut lost before then
-   * leaves only the same torn bytes, which recovery cuts again. (The power-loss explorer's mutation mode found
-   * this sync catching nothing: tests/powerloss.)
+   * Under the lock, before anything is appended: cuts off the journal bytes after the last good line, and when this
+   * process has just read lines it did not write (`readOthers`: another process's, or at open whatever is there),
+   * fdatasyncs the journal. Another process syncs its batches before it lets go of the lock — unless it died holding
+   * it (`kill -9`): then its last lines may be in the page cache only, and a batch of ours synced after them would
+   * outlive them in a power cut, leaving a hole before an acknowledged batch (the power-loss explorer found this:
+   * tests/powerloss). The sync makes what we build on durable first; it costs one `fdatasync` per lock handover
+   * between processes, none for a process writing alone.
    */
-  private async cutTornTail(): Promise<void> {
+  private async settleJournal(readOthers: boolean): Promise<void> {
     const stat = fsSync.statSync(this.journalFile, { throwIfNoEntry: false });
-    if (!stat || stat.size <= this.journal.offset) return;
-    this.logger.warn({ bytes: stat.size - this.journal.offset }, 'final incompleto do journal descartado');
+    if (!stat) return;
+    const torn = stat.size > this.journal.offset;
+    if (!torn && !readOthers) return;
     const handle = await this.fs.open(this.journalFile, 'r+');
     try {
-      await handle.truncate(this.journal.offset);
+      if (torn) {
+        this.logger.warn({ bytes: stat.size - this.journal.offset }, 'final incompleto do journal descartado');
+        await handle.truncate(this.journal.offset);
+      }
+      await handle.datasync();
     } finally {
       await handle.close();
     }
@@ -580,7 +584,6 @@ export class FileStore extends CachedReads implements Store {
     const ino = await this.writeAtomically(this.journalFile, async () => {});
     await this.syncDirectory();
     this.journal = { ino, offset: 0 };
-    this.lastLine = undefined;
     this.dataBytes = dataBytes;
     this.logger.debug({ generation: next, dataBytes }, 'checkpoint concluído');
   }

@@ -9,12 +9,11 @@ import type { Entity } from './store.js';
  * JSON never holds a raw newline, so lines split cleanly. A line whose checksum does not match, or an
  * unterminated last line, is what a write cut short by a crash leaves behind (a torn tail).
  *
- * Lines are written a batch at a time (a group commit: one `write`, one `fdatasync`), and each line says where
- * it sits: batch `s` (1, 2, … within one journal file), line `i` of `n`. A batch is synced before the next one
- * is written, so after a power cut only the LAST batch can be damaged — but in any way: its blocks reach the
- * disk in any order, so a lost (zeroed) block may sit between good lines. Those positions tell that case from
- * damage to synced data (see {@link decodeJournalLines}). Lines written before batches were numbered have no
- * position and keep the older, stricter rule.
+ * Lines are written a batch at a time (a group commit: one `write`, one `fdatasync`), and each line carries `o`,
+ * the byte offset in the file where its batch begins. A batch is synced before the next one is written, so after a
+ * power cut only the LAST batch can be damaged — but in any way: its blocks reach the disk in any order, so a lost
+ * (zeroed) block may sit between good lines. `o` tells that case from damage to synced data (see
+ * {@link decodeJournalLines}). Lines written before batches carried `o` keep the older, stricter rule.
  */
 
 export type JournalOp = ['put', string, Entity] | ['del', string, string];
@@ -25,11 +24,8 @@ export interface JournalEntry {
   /** Commit time, ms since the epoch. */
   t: number;
   ops: JournalOp[];
-  /** The batch (group commit) this line was written in: 1, 2, … within its journal file. */
-  s?: number;
-  /** This line's index within its batch, and the batch's number of lines. */
-  i?: number;
-  n?: number;
+  /** Byte offset in the journal file where the batch (group commit) this line was written in begins. */
+  o?: number;
 }
 
 const NEWLINE = 0x0a;
@@ -41,13 +37,10 @@ export function encodeEntry(entry: JournalEntry): string {
   return `${sum} ${json}\n`;
 }
 
-/** The lines of batch `s`: one per entry, each stamped with its place in the batch. */
-export function encodeBatch(entries: readonly Omit<JournalEntry, 's' | 'i' | 'n'>[], s: number): string {
-  return entries.map((entry, i) => encodeEntry({ ...entry, s, i, n: entries.length })).join('');
+/** The lines of one batch, to be appended at byte `offset` of the journal: each line says where its batch begins. */
+export function encodeBatch(entries: readonly Omit<JournalEntry, 'o'>[], offset: number): string {
+  return entries.map((entry) => encodeEntry({ ...entry, o: offset })).join('');
 }
-
-const positioned = (entry: JournalEntry): entry is JournalEntry & { s: number; i: number; n: number } =>
-  Number.isSafeInteger(entry.s) && Number.isSafeInteger(entry.i) && Number.isSafeInteger(entry.n) && entry.i! < entry.n!;
 
 export interface DecodedJournal {
   entries: JournalEntry[];
@@ -73,9 +66,9 @@ function decodeLine(line: Buffer): JournalEntry | undefined {
 }
 
 /** Decodes a run of journal bytes (from the start of the file or from a previously read offset). */
-export function decodeJournal(bytes: Buffer): DecodedJournal {
+export function decodeJournal(bytes: Buffer, options: { tornBatch?: boolean } = {}): DecodedJournal & { droppedLines: number } {
   const entries: JournalEntry[] = [];
-  const summary = decodeJournalLines(bufferLines(bytes), { from: 0, to: bytes.length }, (entry) => entries.push(entry));
+  const summary = decodeJournalLines(bufferLines(bytes), { from: 0, to: bytes.length }, (entry) => entries.push(entry), options);
   return { entries, ...summary };
 }
 
@@ -101,50 +94,44 @@ export function bufferLines(bytes: Buffer): LineSource {
  * lines came from (offsets are in the same terms). `validLength` is the offset just after the last good line
  * handed on (`range.from` when there is none); everything after it is the torn tail, or damage.
  *
- * Bad lines at the end are a torn tail. A bad line followed by good ones is a torn tail too when a power cut can
- * explain it: every good line after it belongs to one batch, the last of the file, and the bad bytes lie within
- * that batch — the line before them is of the same batch, or ends the batch just before it (or there is none).
- * Those later good lines are dropped with the rest of the tail: that batch was never acknowledged (it is not
- * synced), and keeping its later transactions without the lost ones would apply them out of order. Anything
- * else — a damaged line of a batch that a later batch followed, so was synced — is damage (`corruptAt`), which
- * the store refuses to guess about.
+ * Bad lines at the end are a torn tail. With `tornBatch` (reading a whole journal after a crash), a bad line
+ * followed by good ones is a torn tail too when a power cut can explain it: every good line after it belongs to
+ * one batch, and the bad bytes lie inside that batch (at or after the offset where it begins) — the last batch,
+ * not synced when the power went, whose blocks reached the disk out of order. Its later good lines are dropped with
+ * the rest of the tail: keeping them without the lost ones would apply transactions out of order. Such a batch
+ * was never acknowledged — unless it was synced and the disk then damaged it: a power cut and media damage look
+ * alike here, and `droppedLines` says how many good lines went (the store logs it). Anything else — bad bytes
+ * before the start of the batch that follows them, which was written after them, so after they were synced — is
+ * damage (`corruptAt`), which the store refuses to guess about. Without `tornBatch` (a running process reading on
+ * from where it was, where no power cut happened) a bad line followed by a good one is always damage.
  */
 export function decodeJournalLines(
   lines: LineSource,
   range: { from: number; to: number },
   onEntry: (entry: JournalEntry) => void,
-  /** The line just before `range.from`, when reading on from there. */
-  previous?: JournalEntry,
-): Omit<DecodedJournal, 'entries'> {
+  options: { tornBatch?: boolean } = {},
+): Omit<DecodedJournal, 'entries'> & { droppedLines: number } {
   let validLength = range.from;
   let firstBad: number | undefined;
   let corruptAt: number | undefined;
-  /** The last good line handed on (before any bad one). */
-  let before: JournalEntry | undefined = previous;
-  /** The batch of the good lines after the first bad one (null once they are not all of one batch). */
-  let after: number | null | undefined;
+  /** Where the batch of the good lines after the first bad one begins (null once they are not all of one batch). */
+  let batch: number | null | undefined;
+  let droppedLines = 0;
   lines((line, offset) => {
     if (corruptAt !== undefined) return;
     const entry = decodeLine(line);
     if (entry && firstBad === undefined) {
       onEntry(entry);
-      before = entry;
       validLength = offset + line.length + 1;
     } else if (entry) {
-      after = positioned(entry) && (after === undefined || after === entry.s) ? entry.s : null;
+      droppedLines++;
+      const o = Number.isSafeInteger(entry.o) ? entry.o! : null;
+      batch = batch === undefined || batch === o ? o : null;
+      if (!options.tornBatch || batch === null || firstBad! < batch) corruptAt = firstBad;
     } else if (firstBad === undefined) {
       firstBad = offset;
     }
   });
-  if (firstBad !== undefined && after !== undefined && !tornWithinLastBatch(before, after)) corruptAt = firstBad;
-  return { validLength, trailingBytes: range.to - validLength, corruptAt };
-}
-
-/** Can bad bytes between `before` (the last good line before them) and good lines of batch `after` be a power cut's? */
-function tornWithinLastBatch(before: JournalEntry | undefined, after: number | null): boolean {
-  if (after === null) return false;
-  // The file's first numbered batch may follow lines written before batches were numbered.
-  if (before === undefined || !positioned(before)) return after === 1;
-  if (before.s === after) return true;
-  return before.s + 1 === after && before.i === before.n - 1;
+  if (corruptAt !== undefined) droppedLines = 0;
+  return { validLength, trailingBytes: range.to - validLength, corruptAt, droppedLines };
 }
