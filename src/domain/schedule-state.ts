@@ -48,6 +48,8 @@ export interface Reservation {
   readonly expiresAt: number;
   /** Held by a booking of another process (heard as a signal): only that process's signal or expiry releases it. */
   readonly remote?: true;
+  /** The process that announced it (remote reservations): only its `liberado` releases it. */
+  readonly from?: string | undefined;
   /** The request holding it (an Idempotency-Key's hash), when it has one: a retry of it knows its twin. */
   readonly owner?: string | undefined;
 }
@@ -135,7 +137,7 @@ export class ScheduleState {
     this.ttlMs = deps.reservationTtlMs ?? 60_000;
     this.unsubscribe = [
       deps.changes.onCommit((changes) => this.onCommitted(changes)),
-      ...(deps.signals ? [deps.signals.subscribe(RESERVATION_TOPIC, (payload) => this.onSignal(payload))] : []),
+      ...(deps.signals ? [deps.signals.subscribe(RESERVATION_TOPIC, (payload, from) => this.onSignal(payload, from))] : []),
       // A full reload (another process's checkpoint, a restore, a gap in the feed) may hide transitions: clients refetch.
       deps.changes.onReset((collection) => {
         if (collection === COLLECTIONS.consultas) this.emit({ type: 'resync' });
@@ -241,19 +243,20 @@ export class ScheduleState {
     for (const off of this.unsubscribe) off();
   }
 
-  /** Another process reserved a slot, or released one. */
-  private onSignal(payload: unknown): void {
+  /** Another process (`from`) reserved a slot, or released one. */
+  private onSignal(payload: unknown, from: string): void {
     const signal = parseSignal(payload);
     if (!signal) return;
     const key = slotKey(signal.medicoId, signal.inicioMs);
     const held = this.reservations.get(key);
     if (signal.estado === 'liberado') {
-      if (held?.remote) void this.release(held);
+      // Only the process that announced this reservation gives it back (another one's losing race does not).
+      if (held?.remote && held.from === from) void this.release(held);
       return;
     }
     // Already reserved here (this process's booking races the other's: the database decides) or being released.
     if (held) return;
-    this.reservations.set(key, {
+    const reservation: Reservation = {
       key,
       medicoId: signal.medicoId,
       inicioMs: signal.inicioMs,
@@ -261,8 +264,28 @@ export class ScheduleState {
       expiresAt: this.deps.clock.now().getTime() + this.ttlMs,
       remote: true,
       owner: signal.owner,
-    });
+      from,
+    };
+    this.reservations.set(key, reservation);
     this.emitSlot('reservado', signal.medicoId, signal.inicioMs, signal.fimMs);
+    void this.checkRemote(reservation);
+  }
+
+  /**
+   * A reservation heard from another process may come after a commit that already occupies the slot (that
+   * process lost the race and, its reservation taken by the commit, sends no `liberado`): once the conflict query
+   * finds a holder, the slot is shown `ocupado` again and the reservation dropped.
+   */
+  private async checkRemote(reservation: Reservation): Promise<void> {
+    let holder: ConsultaRecord | undefined;
+    try {
+      holder = await this.deps.consultas.medicoConflict(reservation.medicoId, reservation.inicioMs, reservation.fimMs);
+    } catch {
+      return; // storage away: expiry releases it
+    }
+    if (!holder || this.reservations.get(reservation.key) !== reservation) return;
+    this.reservations.delete(reservation.key);
+    this.emitSlot('ocupado', reservation.medicoId, reservation.inicioMs, reservation.fimMs, holder.id);
   }
 
   private onCommitted(changes: readonly Change[]): void {
@@ -334,8 +357,10 @@ function parseSignal(payload: unknown): ReservationSignal | undefined {
   const p = payload as Partial<ReservationSignal> | null;
   if (typeof p !== 'object' || p === null) return undefined;
   if (p.estado !== 'reservado' && p.estado !== 'liberado') return undefined;
-  if (typeof p.medicoId !== 'string' || !Number.isSafeInteger(p.inicioMs) || !Number.isSafeInteger(p.fimMs)) return undefined;
-  if (p.fimMs! <= p.inicioMs!) return undefined;
+  if (typeof p.medicoId !== 'string' || p.medicoId.length === 0 || p.medicoId.length > 64) return undefined;
+  if (!Number.isSafeInteger(p.inicioMs) || !Number.isSafeInteger(p.fimMs)) return undefined;
+  // A slot of a real agenda: within a century of 1970 and at most a day long (a hostile NOTIFY could send anything).
+  if (p.inicioMs! < 0 || p.fimMs! > 4_102_444_800_000 || p.fimMs! <= p.inicioMs! || p.fimMs! - p.inicioMs! > 86_400_000) return undefined;
   const owner = typeof p.owner === 'string' && p.owner.length <= 128 ? p.owner : undefined;
   return { estado: p.estado, medicoId: p.medicoId, inicioMs: p.inicioMs!, fimMs: p.fimMs!, owner };
 }

@@ -278,8 +278,8 @@ export interface FeedPosition {
 export interface Signals {
   /** Resolves once every other process can hear it. */
   publish(topic: string, payload: unknown): Promise<void>;
-  /** Signals of `topic` sent by other processes (never this one's own). */
-  subscribe(topic: string, listener: (payload: unknown) => void): () => void;
+  /** Signals of `topic` sent by other processes (never this one's own), with the sending process's id. */
+  subscribe(topic: string, listener: (payload: unknown, from: string) => void): () => void;
 }
 
 // ---- export and import (backups, restore, reports, moves between drivers) -----------------------------

@@ -394,7 +394,10 @@ async function accepted(enqueued: Enqueued<unknown>): Promise<{ kind: 'accepted'
   return { kind: 'accepted', task };
 }
 
-/** How long a retry waits for its twin on another process (the reservation TTL bounds the twin's run). */
+/**
+ * How long a retry waits for its twin on another process. Nothing stops the twin's task from waiting longer in its
+ * queue: the retry then answers the refusal it met (not remembered), while the twin may still book.
+ */
 const TWIN_WAIT_MS = 60_000;
 
 /** Refused by the reservation of the same keyed request (on another process: this one's twins join `inflight`). */

@@ -114,12 +114,14 @@ describe('ScheduleState', () => {
 
 /** Signals between schedules of one test, as PostgreSQL carries them between processes: never to the sender. */
 function signalBus() {
-  const members: { topic: string; listener: (payload: unknown) => void; self: object }[] = [];
+  const members: { topic: string; listener: (payload: unknown, from: string) => void; self: object }[] = [];
+  let processes = 0;
   let failNext = false;
   return {
     failNextPublish: () => (failNext = true),
     member(): Signals {
       const self = {};
+      const id = `processo-${++processes}`;
       return {
         async publish(topic, payload) {
           if (failNext) {
@@ -128,7 +130,7 @@ function signalBus() {
           }
           // Through JSON, as NOTIFY carries it.
           const copy = JSON.parse(JSON.stringify(payload)) as unknown;
-          for (const m of members) if (m.topic === topic && m.self !== self) m.listener(copy);
+          for (const m of members) if (m.topic === topic && m.self !== self) m.listener(copy, id);
         },
         subscribe(topic, listener) {
           const entry = { topic, listener, self };
@@ -205,12 +207,39 @@ describe('ScheduleState across processes (signals)', () => {
       changes: new JsonStorage(new MemoryStore(ALL_COLLECTIONS)).changes, consultas: { medicoConflict: async () => undefined }, signals: bus.member(),
       clock: new ManualClock(new Date('2026-11-30T15:00:00Z')), timezone: 'America/Sao_Paulo',
     });
-    for (const payload of [null, 'x', { estado: 'reservado' }, { estado: 'reservado', medicoId: 'm1', inicioMs: 2, fimMs: 1 }, { estado: 'ocupado', medicoId: 'm1', inicioMs: 1, fimMs: 2 }]) {
+    const hostile = [
+      null, 'x', { estado: 'reservado' }, { estado: 'reservado', medicoId: 'm1', inicioMs: 2, fimMs: 1 }, { estado: 'ocupado', medicoId: 'm1', inicioMs: 1, fimMs: 2 },
+      { estado: 'reservado', medicoId: 'm1', inicioMs: 9e15, fimMs: 9e15 + 1 }, { estado: 'reservado', medicoId: 'x'.repeat(65), inicioMs: 1, fimMs: 2 },
+      { estado: 'reservado', medicoId: 'm1', inicioMs: 1, fimMs: 3 * 86_400_000 },
+    ];
+    for (const payload of hostile) {
       await sender.publish('reservas', payload);
     }
     expect(schedule.reservedCount).toBe(0);
     await sender.publish('reservas', { estado: 'reservado', medicoId: 'm1', inicioMs: 1, fimMs: 2 });
     expect(schedule.reservedCount).toBe(1); // the well-formed one is heard
     schedule.stop();
+  });
+
+  it('when a process other than the holder sends liberado for the slot (it lost its own race), then the reservation stays', async () => {
+    const { a, b, bus } = pair();
+    const other = bus.member();
+    const r = await a.schedule.reserve('m1', slot);
+    await other.publish('reservas', { estado: 'liberado', medicoId: 'm1', inicioMs: slot.inicioMs, fimMs: slot.fimMs });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(b.schedule.isReserved('m1', slot.inicioMs)).toBe(true);
+    await a.schedule.release(r);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(b.schedule.isReserved('m1', slot.inicioMs)).toBe(false);
+  });
+
+  it('when a reservation is heard after the commit that occupies the slot, then the slot goes back to ocupado at once', async () => {
+    const { b, bus, save } = pair();
+    await save(consulta('agendada'));
+    b.events.length = 0;
+    await bus.member().publish('reservas', { estado: 'reservado', medicoId: 'm1', inicioMs: slot.inicioMs, fimMs: slot.fimMs });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(kinds(b.events)).toEqual(['horario_reservado', 'horario_ocupado']);
+    expect(b.schedule.isReserved('m1', slot.inicioMs)).toBe(false);
   });
 });

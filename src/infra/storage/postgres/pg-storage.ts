@@ -263,18 +263,16 @@ export class PgStorage implements StoragePort {
   async forgetHistory(collection: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
     const { table } = tableOf(collection);
-    try {
-      await this.pool.query(
-        `UPDATE alteracoes a
-            SET antes = CASE WHEN a.antes IS NULL THEN NULL ELSE COALESCE(r.data, json_build_object('id', a.id)) END,
-                depois = CASE WHEN a.depois IS NULL THEN NULL ELSE COALESCE(r.data, json_build_object('id', a.id)) END
-           FROM unnest($2::text[]) AS alvo(id) LEFT JOIN ${table} r ON r.id = alvo.id
-          WHERE a.colecao = $1 AND a.id = alvo.id`,
-        [collection, ids],
-      );
-    } catch (error) {
-      throw translate(error);
-    }
+    // The same rewrite twice is the same rewrite: safe to ask again on a fresh connection.
+    await queryRows(
+      this.pool,
+      `UPDATE alteracoes a
+          SET antes = CASE WHEN a.antes IS NULL THEN NULL ELSE COALESCE(r.data, json_build_object('id', a.id)) END,
+              depois = CASE WHEN a.depois IS NULL THEN NULL ELSE COALESCE(r.data, json_build_object('id', a.id)) END
+         FROM unnest($2::text[]) AS alvo(id) LEFT JOIN ${table} r ON r.id = alvo.id
+        WHERE a.colecao = $1 AND a.id = alvo.id`,
+      [collection, ids],
+    );
   }
 
   /** Deletes feed rows older than the retention (any process may; the function is idempotent). */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from '../../../core/logger.js';
 import type { Signals } from '../../../repositories/port.js';
-import { translate } from './errors.js';
+import { queryRows } from './query.js';
 import { SIGNAL_CHANNEL } from './schema.js';
 
 /** PostgreSQL refuses a `NOTIFY` payload of 8000 bytes or more. */
@@ -24,7 +24,7 @@ interface Wire {
  */
 export class PgSignals implements Signals {
   private readonly origin = randomUUID();
-  private readonly listeners = new Map<string, Set<(payload: unknown) => void>>();
+  private readonly listeners = new Map<string, Set<(payload: unknown, from: string) => void>>();
 
   constructor(
     private readonly pool: pg.Pool,
@@ -34,14 +34,11 @@ export class PgSignals implements Signals {
   async publish(topic: string, payload: unknown): Promise<void> {
     const text = JSON.stringify({ o: this.origin, t: topic, p: payload } satisfies Wire);
     if (Buffer.byteLength(text) > MAX_PAYLOAD_BYTES) throw new RangeError(`signal of ${topic} too long for NOTIFY`);
-    try {
-      await this.pool.query('SELECT pg_notify($1, $2)', [SIGNAL_CHANNEL, text]);
-    } catch (error) {
-      throw translate(error);
-    }
+    // Sent again on a fresh connection after a dead pooled one: a signal heard twice is harmless.
+    await queryRows(this.pool, 'SELECT pg_notify($1, $2)', [SIGNAL_CHANNEL, text]);
   }
 
-  subscribe(topic: string, listener: (payload: unknown) => void): () => void {
+  subscribe(topic: string, listener: (payload: unknown, from: string) => void): () => void {
     let set = this.listeners.get(topic);
     if (!set) this.listeners.set(topic, (set = new Set()));
     set.add(listener);
@@ -56,10 +53,10 @@ export class PgSignals implements Signals {
     } catch {
       return;
     }
-    if (typeof wire !== 'object' || wire === null || wire.o === this.origin || typeof wire.t !== 'string') return;
+    if (typeof wire !== 'object' || wire === null || typeof wire.o !== 'string' || wire.o === this.origin || typeof wire.t !== 'string') return;
     for (const listener of this.listeners.get(wire.t) ?? []) {
       try {
-        listener(wire.p);
+        listener(wire.p, wire.o);
       } catch (error) {
         // Called from the connection's event: a throw here would end the process.
         this.logger?.error({ err: error, topic: wire.t }, 'sinal não tratado');
