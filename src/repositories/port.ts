@@ -223,6 +223,14 @@ export interface UnitOfWork {
    * can express, such as encaixes per médico per day.
    */
   lock(key: string): Promise<void>;
+  /**
+   * Keeps no earlier version of these records anywhere storage still holds one after this unit of work replaced or
+   * deleted them (LGPD anonymisation: the old values must go with the commit, not when history is pruned).
+   * PostgreSQL: the change feed's rows of the records are rewritten to their current version (a deleted one to its
+   * bare id) inside this transaction, so they go with the commit or not at all. JSON: the journal is folded into
+   * the data files once the unit of work is durable, before `run` resolves.
+   */
+  forgetHistory(collection: string, ids: readonly string[]): Promise<void>;
 }
 
 export type Work<R> = (tx: UnitOfWork) => Promise<R>;
@@ -318,13 +326,6 @@ export interface StoragePort extends Reads {
   importRecords(source: RecordSource): Promise<Record<string, number>>;
   /** Number of records in each collection. */
   counts(): Promise<Record<string, number>>;
-  /**
-   * Keeps no earlier version of these records anywhere storage still holds one after a commit replaced or
-   * deleted it (LGPD anonymisation: the old values must leave now, not when history would be pruned). JSON: the
-   * journal is folded into the data files. PostgreSQL: the change feed's rows of the records are rewritten to
-   * their current version (a deleted one to its bare id), so a process reading them late hears no old value.
-   */
-  forgetHistory(collection: string, ids: readonly string[]): Promise<void>;
   /** True when writes can be made now (disk writable, database reachable). */
   healthy(): Promise<boolean>;
 }

@@ -95,17 +95,15 @@ export class PacienteService {
   /** Only a paciente no consulta refers to (any status, any time) can be deleted; anonymise the others. */
   async remove(id: string): Promise<void> {
     const { storage, auditor, logger, forgetListaEspera } = this.deps;
-    let forgotten: string[] = [];
     await storage.run(async (tx) => {
       found(await tx.pacientes.get(id));
       if ((await tx.consultas.ofPaciente(id)).length > 0) {
         throw new AppError('EXCLUSAO_BLOQUEADA', 'O paciente tem consultas registradas; use POST /pacientes/{id}/anonimizar em vez de excluir.');
       }
       await tx.pacientes.remove(id);
-      forgotten = (await forgetListaEspera?.(tx, id)) ?? [];
+      await forgetHistory(tx, id, (await forgetListaEspera?.(tx, id)) ?? []);
       await auditor.stage(tx, { acao: 'paciente.excluir', recurso: 'paciente', recursoId: id, pacienteIds: [id], status: 204 });
     });
-    await this.forgetHistory(id, forgotten);
     logger.info({ pacienteId: id }, 'paciente excluído');
   }
 
@@ -113,17 +111,10 @@ export class PacienteService {
    * Irreversible: the name becomes "Paciente anonimizado", CPF, e-mail and telephone are removed, the birth date
    * keeps only its year (as `YYYY-01-01`, so the field stays a date). Consultas stay, pointing at the same id.
    * Storage's history of the record and of the removed waiting-list entries (the JSON driver's journal, the
-   * PostgreSQL change feed) is purged at once (`forgetHistory`).
+   * PostgreSQL change feed) goes with the same unit of work (`forgetHistory`).
    */
-  /** What storage still keeps of the paciente's earlier values and removed waiting-list entries goes now. */
-  private async forgetHistory(pacienteId: string, listaEsperaIds: readonly string[]): Promise<void> {
-    await this.deps.storage.forgetHistory(COLLECTIONS.pacientes, [pacienteId]);
-    await this.deps.storage.forgetHistory(COLLECTIONS.listaEspera, listaEsperaIds);
-  }
-
   async anonimizar(id: string): Promise<Paciente> {
     const { storage, auditor, logger, forgetListaEspera } = this.deps;
-    let forgotten: string[] = [];
     const paciente = await storage.run(async (tx) => {
       const current = found(await tx.pacientes.get(id));
       const anonymised: Paciente = {
@@ -137,11 +128,10 @@ export class PacienteService {
       };
       await tx.pacientes.save(anonymised);
       // Entries name the paciente and may hold notes about them; nobody can call an anonymised paciente back.
-      forgotten = (await forgetListaEspera?.(tx, id)) ?? [];
+      await forgetHistory(tx, id, (await forgetListaEspera?.(tx, id)) ?? []);
       await auditor.stage(tx, { acao: 'paciente.anonimizar', recurso: 'paciente', recursoId: id, pacienteIds: [id], status: 200 });
       return anonymised;
     });
-    await this.forgetHistory(id, forgotten);
     logger.info({ pacienteId: id }, 'paciente anonimizado');
     return paciente;
   }
@@ -200,4 +190,10 @@ function editable(input: PacienteInput): Omit<Paciente, 'id' | 'criadoEm' | 'atu
     email: input.email ?? null,
     telefone: input.telefone ?? null,
   };
+}
+
+/** What storage still keeps of the paciente's earlier values and of their removed waiting-list entries goes with `tx`. */
+async function forgetHistory(tx: UnitOfWork, pacienteId: string, listaEsperaIds: readonly string[]): Promise<void> {
+  await tx.forgetHistory(COLLECTIONS.pacientes, [pacienteId]);
+  await tx.forgetHistory(COLLECTIONS.listaEspera, listaEsperaIds);
 }

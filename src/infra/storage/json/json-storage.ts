@@ -125,8 +125,8 @@ export class Indexed {
     };
   }
 
-  /** Reads plus writes through one transaction of the store. */
-  unitOfWork(tx: Tx): UnitOfWork {
+  /** Reads plus writes through one transaction of the store; `forgetHistory` is the caller's (see `JsonStorage.run`). */
+  unitOfWork(tx: Tx, forgetHistory: UnitOfWork['forgetHistory']): UnitOfWork {
     const reads = this.reads;
     const writes = <T extends Entity>(collection: string): Writes<T> => ({
       save: async (record) => tx.put(collection, record),
@@ -145,6 +145,7 @@ export class Indexed {
       auditOutbox: { ...reads.auditOutbox, ...writes<StagedAuditEntry>(COLLECTIONS.auditoriaPendente) },
       // Every unit of work of the JSON driver already runs alone (one group commit at a time, under the file lock).
       lock: async () => undefined,
+      forgetHistory,
     };
   }
 }
@@ -198,7 +199,22 @@ export class JsonStorage implements StoragePort {
   }
 
   run<R>(work: Work<R>): Promise<R> {
-    return this.store.transact((tx) => work(this.indexed.unitOfWork(tx)));
+    return this.runForgetting(work);
+  }
+
+  /** A unit of work; when it asked to forget history, the journal is folded into the data files before it resolves. */
+  private async runForgetting<R>(work: Work<R>): Promise<R> {
+    let forget = false;
+    const result = await this.store.transact((tx) =>
+      work(
+        this.indexed.unitOfWork(tx, async (_collection, ids) => {
+          if (ids.length > 0) forget = true;
+        }),
+      ),
+    );
+    // A replaced record lives on in the journal until a checkpoint folds it into the data files: do one now.
+    if (forget) await this.store.checkpoint();
+    return result;
   }
 
   async exportRecords(): Promise<RecordSnapshot> {
@@ -235,10 +251,5 @@ export class JsonStorage implements StoragePort {
 
   healthy(): Promise<boolean> {
     return this.store.writable();
-  }
-
-  /** A replaced record lives on in the journal until a checkpoint folds it into the data files: do one now. */
-  async forgetHistory(_collection: string, ids: readonly string[]): Promise<void> {
-    if (ids.length > 0) await this.store.checkpoint();
   }
 }

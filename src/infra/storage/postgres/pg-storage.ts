@@ -20,7 +20,6 @@ import { PgSignals } from './signals.js';
 import { PgChangeFeed, type SequencedChange } from './change-feed.js';
 import { isRetryable, translate } from './errors.js';
 import { Held } from './held.js';
-import { tableOf } from './tables.js';
 import { migrate } from './migrations.js';
 import { createPool, isConnectionError } from './pool.js';
 import { CONNECTION_ATTEMPTS, queryRows } from './query.js';
@@ -253,26 +252,6 @@ export class PgStorage implements StoragePort {
     } finally {
       clearTimeout(timer);
     }
-  }
-
-  /**
-   * Rewrites the feed rows of the records (kept up to the retention period for processes reading late) to the
-   * current version, or to `{"id": …}` for a record deleted since. The rows stay, in place: a reader meets no
-   * gap, and hears a change whose before and after hold no old value.
-   */
-  async forgetHistory(collection: string, ids: readonly string[]): Promise<void> {
-    if (ids.length === 0) return;
-    const { table } = tableOf(collection);
-    // The same rewrite twice is the same rewrite: safe to ask again on a fresh connection.
-    await queryRows(
-      this.pool,
-      `UPDATE alteracoes a
-          SET antes = CASE WHEN a.antes IS NULL THEN NULL ELSE COALESCE(r.data, json_build_object('id', a.id)) END,
-              depois = CASE WHEN a.depois IS NULL THEN NULL ELSE COALESCE(r.data, json_build_object('id', a.id)) END
-         FROM unnest($2::text[]) AS alvo(id) LEFT JOIN ${table} r ON r.id = alvo.id
-        WHERE a.colecao = $1 AND a.id = alvo.id`,
-      [collection, ids],
-    );
   }
 
   /** Deletes feed rows older than the retention (any process may; the function is idempotent). */

@@ -25,6 +25,8 @@ export class PgUnitOfWork {
   /** The first statement that failed: the transaction is aborted from then on, and it explains what follows. */
   failure: unknown;
   readonly changes: PendingChange[] = [];
+  /** Records whose history is rewritten in this transaction, after its feed rows (see `forgetHistory`). */
+  private readonly forgotten: { collection: string; ids: readonly string[] }[] = [];
   readonly api: UnitOfWork;
   private tail: Promise<void> = Promise.resolve();
 
@@ -49,6 +51,9 @@ export class PgUnitOfWork {
       // A transaction-level advisory lock: released by COMMIT or ROLLBACK, never left behind.
       lock: async (key) => {
         await this.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
+      },
+      forgetHistory: async (collection, ids) => {
+        if (ids.length > 0) this.forgotten.push({ collection, ids: [...ids] });
       },
     };
   }
@@ -112,6 +117,26 @@ export class PgUnitOfWork {
         });
       });
     }
+    await this.rewriteForgotten();
     return out;
+  }
+
+  /**
+   * Rewrites the feed rows of the records asked to be forgotten — this transaction's own, just written, and older
+   * ones kept for processes reading late — to the record's current version, or `{"id": …}` for a deleted one. In the
+   * same transaction as the write: the old values leave with the commit. The rows stay in place: a reader meets no
+   * gap, and hears a change whose before and after hold no old value.
+   */
+  private async rewriteForgotten(): Promise<void> {
+    for (const { collection, ids } of this.forgotten) {
+      await this.query(
+        `UPDATE alteracoes a
+            SET antes = CASE WHEN a.antes IS NULL THEN NULL ELSE COALESCE(r.data, json_build_object('id', a.id)) END,
+                depois = CASE WHEN a.depois IS NULL THEN NULL ELSE COALESCE(r.data, json_build_object('id', a.id)) END
+           FROM unnest($2::text[]) AS alvo(id) LEFT JOIN ${tableOf(collection).table} r ON r.id = alvo.id
+          WHERE a.colecao = $1 AND a.id = alvo.id`,
+        [collection, ids],
+      );
+    }
   }
 }
