@@ -267,3 +267,14 @@ export async function createDatabase(url: string, name: string, options: { templ
   target.pathname = `/${name}`;
   return target.toString();
 }
+
+/** Runs `fn` with its own connection to `url` as the superuser (the tests' clusters trust `postgres` on 127.0.0.1). */
+export async function asSuperuser<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return await fn(client);
+  } finally {
+    await client.end();
+  }
+}

@@ -1,6 +1,5 @@
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import pg from 'pg';
 import request from 'supertest';
 import { describe, expect, it, vi } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
@@ -9,18 +8,8 @@ import type { AuditEntry } from '../../src/infra/audit/types.js';
 import { COLLECTIONS } from '../../src/repositories/collections.js';
 import { TEST_NOW, bearer, makeApp, pacienteBody, signIn, type TestApp } from '../helpers/app.js';
 import { databaseOf, describeEachDriver } from '../helpers/drivers.js';
+import { asSuperuser } from '../helpers/postgres.js';
 import { CPFS, agendar, at, clinic } from '../helpers/scheduling.js';
-
-/** Runs `fn` with a superuser connection to the test database at `url`. */
-async function asSuperuser<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Loopback as Express reports it (IPv4, IPv4-mapped IPv6 or IPv6). */
 const LOOPBACK = /^(::ffff:)?127\.0\.0\.1$|^::1$/;

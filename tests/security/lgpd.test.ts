@@ -2,9 +2,9 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
-import pg from 'pg';
 import { makeApp, pacienteBody } from '../helpers/app.js';
 import { databaseOf, describeEachDriver } from '../helpers/drivers.js';
+import { asSuperuser } from '../helpers/postgres.js';
 import { CPFS, agendar, at, clinic } from '../helpers/scheduling.js';
 
 /** Every file under a directory, as text (data files, journal, audit trail). */
@@ -46,9 +46,7 @@ describe('LGPD: export', () => {
 async function databaseText(dataDir: string): Promise<string> {
   const url = databaseOf(dataDir);
   if (!url) return '';
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
+  return asSuperuser(url, async (client) => {
     const { rows: tables } = await client.query<{ name: string }>("SELECT quote_ident(table_name) AS name FROM information_schema.tables WHERE table_schema = 'public'");
     let out = '';
     for (const { name } of tables) {
@@ -56,9 +54,7 @@ async function databaseText(dataDir: string): Promise<string> {
       out += `${rows[0]?.t ?? ''}\n`;
     }
     return out;
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 describeEachDriver(() => describe('LGPD: anonymisation', () => {

@@ -1,7 +1,6 @@
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import pg from 'pg';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../../src/core/errors.js';
 import { GENESIS } from '../../src/infra/audit/line-format.js';
@@ -12,21 +11,10 @@ import type { AuditEntry } from '../../src/repositories/audit-trail.js';
 import { fill, makeEntry, openLog } from '../audit/helpers.js';
 import { pgCluster, pgTrail } from '../audit/pg-trail.js';
 import { silentLogger } from '../helpers/logger.js';
-import { skipWithoutPostgres } from '../helpers/postgres.js';
+import { asSuperuser, skipWithoutPostgres } from '../helpers/postgres.js';
 import { tempDir } from '../helpers/tmp.js';
 
 /** The audit trail in PostgreSQL: what only a database shows (several processes, the trigger, tampering, loss). */
-
-/** Runs `fn` with a superuser connection to `url` (the tests' clusters trust `postgres` on 127.0.0.1). */
-async function asSuperuser<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return await fn(client);
-  } finally {
-    await client.end();
-  }
-}
 
 /** Changes rows behind the trigger's back, as someone with the rights to disable it could. */
 function tamper(url: string, sql: string, values: unknown[] = []): Promise<void> {

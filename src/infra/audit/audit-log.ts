@@ -2,7 +2,8 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import type { Logger } from '../../core/logger.js';
 import { DirectoryLock } from '../storage/json/lock.js';
-import { chainHashOf, encodeLine, GENESIS, invalidEntries, MONTH_FILE, monthEndMs, monthFileName, monthOf } from './line-format.js';
+import { AppendBatcher, type PendingAppend } from './append-batcher.js';
+import { chainHashOf, encodeLine, GENESIS, MONTH_FILE, monthEndMs, monthFileName, monthOf } from './line-format.js';
 import { idsNearEnd, lineEndingAt, listMonthFiles, wholeLinesEnd } from './month-files.js';
 import { MonthIndex } from './month-index.js';
 import { runQuery, type IndexedFile } from './query.js';
@@ -20,13 +21,6 @@ export interface AuditLogOptions {
   lockWaitMs?: number;
   /** How far back from the end of the current and the previous month file `appendMissing` looks for ids. */
   dedupWindowBytes?: number;
-}
-
-interface Pending {
-  entries: AuditEntry[];
-  onlyMissing: boolean;
-  resolve: (appended: number) => void;
-  reject: (error: unknown) => void;
 }
 
 interface Run {
@@ -60,8 +54,7 @@ export class AuditLog implements AuditTrail {
   private readonly fsyncEachBatch: boolean;
   private readonly dedupWindowBytes: number;
   private readonly lock: DirectoryLock;
-  private queue: Pending[] = [];
-  private draining: Promise<void> | undefined;
+  private readonly batcher = new AppendBatcher((batch) => this.commit(batch));
   private readonly indexes = new Map<string, Promise<MonthIndex>>();
   private closed = false;
 
@@ -84,7 +77,7 @@ export class AuditLog implements AuditTrail {
   /** Waits for pending appends, then saves the indexes so the next start need not re-read the files. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.draining) await this.draining;
+    await this.batcher.idle();
     for (const index of this.indexes.values()) await (await index).saveIfBehind(true);
   }
 
@@ -138,31 +131,11 @@ export class AuditLog implements AuditTrail {
 
   private enqueue(entries: AuditEntry[], onlyMissing: boolean): Promise<number> {
     if (this.closed) return Promise.reject(new Error('AuditLog fechado'));
-    const invalid = invalidEntries(entries);
-    if (invalid) return Promise.reject(invalid);
-    return new Promise((resolve, reject) => {
-      this.queue.push({ entries, onlyMissing, resolve, reject });
-      this.draining ??= this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    // Let every append of this tick join the first batch.
-    await new Promise((resolve) => setImmediate(resolve));
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0);
-      try {
-        const appended = await this.commit(batch);
-        batch.forEach((pending, i) => pending.resolve(appended[i]!));
-      } catch (error) {
-        batch.forEach((pending) => pending.reject(error));
-      }
-    }
-    this.draining = undefined;
+    return this.batcher.add(entries, onlyMissing);
   }
 
   /** One batch: lock, read the chain's tail from disk, write, fdatasync, unlock. Returns counts per caller. */
-  private async commit(batch: Pending[]): Promise<number[]> {
+  private async commit(batch: readonly PendingAppend[]): Promise<number[]> {
     const runs: Run[] = [];
     const appended: number[] = [];
     const release = await this.lock.acquire();

@@ -16,7 +16,8 @@
 import type pg from 'pg';
 import type { Logger } from '../../../core/logger.js';
 import type { AuditEntry, AuditPage, AuditQuery, AuditTrail, AuditVerification } from '../../../repositories/audit-trail.js';
-import { encodeLine, GENESIS, hashMatches, invalidEntries, readChain } from '../../audit/line-format.js';
+import { AppendBatcher, type PendingAppend } from '../../audit/append-batcher.js';
+import { encodeLine, GENESIS, hashMatches, readChain } from '../../audit/line-format.js';
 import type { StoredAuditEntry } from '../../audit/types.js';
 import { translate } from './errors.js';
 import { Held } from './held.js';
@@ -30,13 +31,6 @@ export interface PgAuditLogOptions {
   logger?: Logger | undefined;
   /** Rows `verify` reads per step (default 1000): its memory stays flat whatever the size of the trail. */
   verifyBatch?: number | undefined;
-}
-
-interface Pending {
-  entries: AuditEntry[];
-  onlyMissing: boolean;
-  resolve: (appended: number) => void;
-  reject: (error: unknown) => void;
 }
 
 interface Row {
@@ -70,8 +64,7 @@ const ROWS_PER_INSERT = 500;
 const seconds = (ms: number): number => ms / 1000;
 
 export class PgAuditLog implements AuditTrail {
-  private queue: Pending[] = [];
-  private draining: Promise<void> | undefined;
+  private readonly batcher = new AppendBatcher((batch) => this.commit(batch));
   private closed = false;
   private readonly verifyBatch: number;
 
@@ -87,7 +80,7 @@ export class PgAuditLog implements AuditTrail {
   /** Waits for pending appends. The pool is the storage's: it closes it. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.draining) await this.draining;
+    await this.batcher.idle();
   }
 
   async append(entries: AuditEntry[]): Promise<void> {
@@ -152,35 +145,11 @@ export class PgAuditLog implements AuditTrail {
 
   private enqueue(entries: AuditEntry[], onlyMissing: boolean): Promise<number> {
     if (this.closed) return Promise.reject(new Error('trilha de auditoria fechada'));
-    const invalid = invalidEntries(entries);
-    if (invalid) return Promise.reject(invalid);
-    return new Promise((resolve, reject) => {
-      this.queue.push({ entries, onlyMissing, resolve, reject });
-      this.draining ??= this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    // Let every append of this tick join the first batch.
-    await new Promise((resolve) => setImmediate(resolve));
-    while (this.queue.length > 0) {
-      const batch = this.queue.splice(0);
-      try {
-        const outcomes = await this.commit(batch);
-        batch.forEach((pending, i) => {
-          const outcome = outcomes[i]!;
-          if (typeof outcome === 'number') pending.resolve(outcome);
-          else pending.reject(outcome);
-        });
-      } catch (error) {
-        batch.forEach((pending) => pending.reject(error));
-      }
-    }
-    this.draining = undefined;
+    return this.batcher.add(entries, onlyMissing);
   }
 
   /** One batch, tried again on a fresh connection when the one it had died before COMMIT was sent. */
-  private async commit(batch: Pending[]): Promise<(number | Error)[]> {
+  private async commit(batch: readonly PendingAppend[]): Promise<(number | Error)[]> {
     for (let attempt = 1; ; attempt++) {
       const progress = { commitSent: false };
       try {
@@ -196,7 +165,7 @@ export class PgAuditLog implements AuditTrail {
   }
 
   /** Lock, read which ids are present and the tail hash, insert the chained rows, commit. Outcomes per caller. */
-  private async attempt(batch: Pending[], progress: { commitSent: boolean }): Promise<(number | Error)[]> {
+  private async attempt(batch: readonly PendingAppend[], progress: { commitSent: boolean }): Promise<(number | Error)[]> {
     const held = new Held(await this.options.pool.connect());
     const { client } = held;
     try {
