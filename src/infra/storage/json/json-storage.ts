@@ -198,12 +198,8 @@ export class JsonStorage implements StoragePort {
     return this.store.close();
   }
 
-  run<R>(work: Work<R>): Promise<R> {
-    return this.runForgetting(work);
-  }
-
   /** A unit of work; when it asked to forget history, the journal is folded into the data files before it resolves. */
-  private async runForgetting<R>(work: Work<R>): Promise<R> {
+  async run<R>(work: Work<R>): Promise<R> {
     let forget = false;
     const result = await this.store.transact((tx) =>
       work(
