@@ -262,7 +262,14 @@ export function applyEntry(
 }
 
 /** Opens the journal for reading and says which file (inode) and how long it is. */
-export function openJournal(file: string): { fd: number; ino: number; size: number } | undefined {
+/**
+ * Who a file is: its inode number and its birth time. An inode number alone is reused once a file is deleted (a
+ * checkpoint's new journal may get the number of the one before last), and a process that took the new file for
+ * the one it knew would miss everything written since.
+ */
+export const fileId = (stat: { ino: number; birthtimeMs: number }): string => `${stat.ino}:${stat.birthtimeMs}`;
+
+export function openJournal(file: string): { fd: number; ino: string; size: number } | undefined {
   let fd: number;
   try {
     fd = fsSync.openSync(file, 'r');
@@ -270,6 +277,6 @@ export function openJournal(file: string): { fd: number; ino: number; size: numb
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
-  const { ino, size } = fsSync.fstatSync(fd);
-  return { fd, ino, size };
+  const stat = fsSync.fstatSync(fd);
+  return { fd, ino: fileId(stat), size: stat.size };
 }

@@ -7,7 +7,7 @@ import { StorageUnavailableError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import { CachedReads } from './collections.js';
 import { encodeBatch, type JournalOp } from './journal.js';
-import { DATA_FORMAT, JOURNAL_NAME, StorageCorruptError, applyEntry, fileLines, loadDataFile, materializeFiles, openJournal } from './data-files.js';
+import { DATA_FORMAT, JOURNAL_NAME, StorageCorruptError, applyEntry, fileId, fileLines, loadDataFile, materializeFiles, openJournal } from './data-files.js';
 import { decodeJournalLines, type JournalEntry } from './journal.js';
 
 export { StorageCorruptError, materialize } from './data-files.js';
@@ -97,7 +97,8 @@ export class FileStore extends CachedReads implements Store {
    * line can be skipped behind a data file of a later generation (see `checkpointLocked`).
    */
   private writeGeneration = 0;
-  private journal = { ino: -1, offset: 0 };
+  /** The journal as this process knows it: which file (`fileId`: inode and birth time) and how far it has read. */
+  private journal = { ino: '', offset: 0 };
   private dataBytes = 0;
   private pending: Pending[] = [];
   private flushScheduled = false;
@@ -424,7 +425,7 @@ export class FileStore extends CachedReads implements Store {
     const handle = await this.fs.open(this.journalFile, 'a');
     try {
       const stat = await handle.stat();
-      if (stat.ino !== this.journal.ino || stat.size !== this.journal.offset) {
+      if (fileId(stat) !== this.journal.ino || stat.size !== this.journal.offset) {
         throw new StorageUnavailableError('O journal mudou fora da trava; escrita recusada.');
       }
       try {
@@ -457,7 +458,7 @@ export class FileStore extends CachedReads implements Store {
   private catchUp(): void {
     // Fast path, taken by nearly every read: one stat(2) says nothing changed.
     const stat = fsSync.statSync(this.journalFile, { throwIfNoEntry: false });
-    if (stat && stat.ino === this.journal.ino && stat.size === this.journal.offset) return;
+    if (stat && fileId(stat) === this.journal.ino && stat.size === this.journal.offset) return;
     const journal = stat ? openJournal(this.journalFile) : undefined;
     try {
       if (!journal || journal.ino !== this.journal.ino || journal.size < this.journal.offset) {
@@ -513,10 +514,11 @@ export class FileStore extends CachedReads implements Store {
           (record) => this.state.admit(record),
         );
         const after = fsSync.statSync(this.journalFile, { throwIfNoEntry: false });
-        if ((journal?.ino ?? -1) !== (before?.ino ?? -1) || (after?.ino ?? -1) !== (before?.ino ?? -1)) continue; // replaced while we read: again
+        const id = (stat: fsSync.Stats | undefined) => (stat ? fileId(stat) : '');
+        if ((journal?.ino ?? '') !== id(before) || id(after) !== id(before)) continue; // replaced while we read: again
         for (const [collection, generation] of generations) this.generations.set(collection, generation);
         this.writeGeneration = lastGeneration;
-        this.journal = { ino: journal?.ino ?? -1, offset: journalLength };
+        this.journal = { ino: journal?.ino ?? '', offset: journalLength };
         this.dataBytes = dataBytes;
         if (droppedLines > 0) {
           // A power cut in the middle of the last batch — or damage to a batch that was synced: it cannot tell.
@@ -605,11 +607,11 @@ export class FileStore extends CachedReads implements Store {
   }
 
   /**
-   * temp file with a unique name → write → fsync → rename over the target. Returns the new inode. An empty file
+   * temp file with a unique name → write → fsync → rename over the target. Returns the new file's `fileId`. An empty file
    * (a new journal) is not synced: it has no contents to lose, and its name is made durable by the directory sync
    * that follows every call (the power-loss explorer's mutation mode found that sync catching nothing).
    */
-  private async writeAtomically(file: string, fill: (write: (text: string) => Promise<number>) => Promise<void>): Promise<number> {
+  private async writeAtomically(file: string, fill: (write: (text: string) => Promise<number>) => Promise<void>): Promise<string> {
     const temp = this.tempName(file);
     const handle = await this.fs.open(temp, 'wx');
     try {
@@ -624,7 +626,7 @@ export class FileStore extends CachedReads implements Store {
         return bytes.length;
       });
       if (total > 0) await handle.sync();
-      const { ino } = await handle.stat();
+      const ino = fileId(await handle.stat());
       await handle.close();
       await this.fs.rename(temp, file);
       return ino;
