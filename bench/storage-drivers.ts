@@ -34,7 +34,7 @@ const SIZE = Number(process.argv.find((a) => a.startsWith('--size='))?.slice(7) 
 const PROCESS_COUNTS = [1, 2, 3, 3, 2, 1];
 
 /** CPU ms used so far by the cluster: the postmaster, its live backends, and the children it has reaped. */
-function databaseCpuMs(cluster: PostgresCluster): number {
+export function databaseCpuMs(cluster: PostgresCluster): number {
   const postmaster = Number(readFileSync(path.join(cluster.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
   const fields = (pid: number | string) => readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   const own = fields(postmaster);

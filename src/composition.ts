@@ -172,7 +172,10 @@ export async function createContainer(config: Config, options: ContainerOptions 
   });
   const rules = new BookingRules({
     storage, clock, timezone, horizonDays: config.agendaHorizonteDias,
-    blockedReason: async (reads, medicoId, inicioMs, fimMs) => (await bloqueios.blockedAt(reads, medicoId, inicioMs, fimMs))?.motivo,
+    blockedReason: async (reads, medicoId, date) => {
+      const blocked = await bloqueios.blocksOn(reads, medicoId, date);
+      return (fromMs, toMs) => blocked(fromMs, toMs)?.motivo;
+    },
   });
   const booking = new BookingService({ storage, rules, schedule, queue, clock, timezone, logger, auditor });
   const backups = new BackupService({

@@ -21,10 +21,11 @@ export interface EncaixeRequest extends BookingRequest {
 export type RuleReads = Pick<Reads, 'medicos' | 'pacientes' | 'consultas' | 'bloqueios' | 'feriados'>;
 
 /**
- * Says why [fromMs, toMs) of a médico cannot be booked (a bloqueio, a holiday), or undefined when it can,
- * reading through `reads` (so that inside a unit of work it sees what the unit of work sees).
+ * Reads, through `reads` (so that inside a unit of work it sees what the unit of work sees), what blocks a
+ * médico's time on `date` (YYYY-MM-DD: bloqueios, a holiday), and returns the check of a span of that day: why
+ * [fromMs, toMs) cannot be booked, or undefined when it can. Two steps, so the reads go out beside the others.
  */
-export type BlockedReason = (reads: RuleReads, medicoId: string, fromMs: number, toMs: number) => Promise<string | undefined>;
+export type BlockedReason = (reads: RuleReads, medicoId: string, date: string) => Promise<(fromMs: number, toMs: number) => string | undefined>;
 
 export interface BookingRulesDeps {
   /** Where reads go when a rule is not given a unit of work: committed data. */
@@ -51,10 +52,11 @@ export class BookingRules {
 
   /** 422 rules: the médico and paciente exist, the médico is active, the time is future and a slot start. */
   async slotFor(request: BookingRequest, reads: RuleReads = this.deps.storage): Promise<{ medico: Medico; slot: SlotTime }> {
-    const medico = await this.bookable(request, reads);
+    // Read together (one round trip on PostgreSQL), decided in order.
+    const [medico, blocked] = await Promise.all([this.bookable(request, reads), this.blocksOn(reads, request)]);
     const slot = slotStartingAt(medico, request.inicioMs, this.deps.timezone);
     if (!slot) throw rule('inicio', 'O horário não é o início de um horário de atendimento do médico.');
-    await this.assertNotBlocked(reads, medico.id, slot);
+    assertNotBlocked(blocked, slot);
     return { medico, slot };
   }
 
@@ -63,7 +65,7 @@ export class BookingRules {
    * interval of that day. Slots do not matter: an encaixe may start over an occupied one.
    */
   async encaixeFor(request: EncaixeRequest, reads: RuleReads = this.deps.storage): Promise<{ medico: Medico; slot: SlotTime }> {
-    const medico = await this.bookable(request, reads);
+    const [medico, blocked] = await Promise.all([this.bookable(request, reads), this.blocksOn(reads, request)]);
     const { inicioMs } = request;
     if (inicioMs % 60_000 !== 0) throw rule('inicio', 'O encaixe começa num minuto exato (sem segundos).');
     const slot = { inicioMs, fimMs: inicioMs + request.duracaoMin * 60_000 };
@@ -74,7 +76,7 @@ export class BookingRules {
       (h) => h.diaSemana === weekday && wallClockToMs(date, h.inicio, zone, 'earliest') <= slot.inicioMs && slot.fimMs <= intervalEndMs(date, h.fim, zone),
     );
     if (!inside) throw rule('inicio', 'O encaixe precisa caber inteiro dentro de um horário de atendimento do médico.');
-    await this.assertNotBlocked(reads, medico.id, slot);
+    assertNotBlocked(blocked, slot);
     return { medico, slot };
   }
 
@@ -99,10 +101,16 @@ export class BookingRules {
 
   /** 409 rules: nobody holds the slot, and the paciente has no other consulta at that time. */
   async assertFree(request: BookingRequest, slot: SlotTime, reads: RuleReads = this.deps.storage): Promise<void> {
-    if (await reads.consultas.medicoConflict(request.medicoId, slot.inicioMs, slot.fimMs, request.exceptConsultaId)) {
-      throw new AppError('HORARIO_OCUPADO', 'Este horário já está ocupado.');
-    }
-    await this.assertPacienteFree(request, slot, reads);
+    // Both asked at once (one round trip on PostgreSQL); the médico's conflict is the one reported first.
+    const [medicoBusy, pacienteRefusal] = await Promise.all([
+      reads.consultas.medicoConflict(request.medicoId, slot.inicioMs, slot.fimMs, request.exceptConsultaId),
+      this.assertPacienteFree(request, slot, reads).then(
+        () => undefined,
+        (error: unknown) => ({ error }),
+      ),
+    ]);
+    if (medicoBusy) throw new AppError('HORARIO_OCUPADO', 'Este horário já está ocupado.');
+    if (pacienteRefusal) throw pacienteRefusal.error;
   }
 
   /** 409 when the paciente has a consulta still to happen (any médico, encaixes too) overlapping the slot. */
@@ -127,10 +135,16 @@ export class BookingRules {
     return medico;
   }
 
-  private async assertNotBlocked(reads: RuleReads, medicoId: string, slot: SlotTime): Promise<void> {
-    const motivo = await this.deps.blockedReason?.(reads, medicoId, slot.inicioMs, slot.fimMs);
-    if (motivo !== undefined) throw rule('inicio', `O horário está bloqueado: ${motivo}.`);
+  /** What blocks the request's médico on its day (nothing without a `blockedReason`). */
+  private async blocksOn(reads: RuleReads, request: BookingRequest): Promise<(fromMs: number, toMs: number) => string | undefined> {
+    const { blockedReason, timezone } = this.deps;
+    return blockedReason ? blockedReason(reads, request.medicoId, localDate(request.inicioMs, timezone)) : () => undefined;
   }
+}
+
+function assertNotBlocked(blocked: (fromMs: number, toMs: number) => string | undefined, slot: SlotTime): void {
+  const motivo = blocked(slot.inicioMs, slot.fimMs);
+  if (motivo !== undefined) throw rule('inicio', `O horário está bloqueado: ${motivo}.`);
 }
 
 const invalidReference = (path: string, message: string) =>

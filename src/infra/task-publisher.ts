@@ -1,7 +1,7 @@
 import { StorageUnavailableError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { TaskBoard } from './task-board.js';
-import type { TaskRecord } from './task-record.js';
+import { isFinished, type TaskRecord } from './task-record.js';
 
 /** How long changes (other than creations) gather before a flush: one statement carries every record changed meanwhile. */
 export const FLUSH_DELAY_MS = 20;
@@ -27,6 +27,8 @@ export class TaskPublisher {
   private readonly dirty = new Map<string, TaskRecord>();
   /** Records not yet written once, and who waits for them to be (see `visible`). */
   private readonly unseen = new Map<string, Waiter[]>();
+  /** The board's copy of each record whose last written state is not final: what every process answers now. */
+  private readonly published = new Map<string, TaskRecord>();
   private timer: NodeJS.Timeout | undefined;
   private flushing: Promise<void> | undefined;
   private retryMs = 0;
@@ -85,7 +87,20 @@ export class TaskPublisher {
     } finally {
       this.flushing = undefined;
     }
+    for (const row of rows) {
+      if (isFinished(row.status)) this.published.delete(row.id);
+      else this.published.set(row.id, row);
+    }
     for (const task of batch) this.seen(task.id);
+  }
+
+  /**
+   * `task` as every process can answer it now: the copy last written to the board while that one is not final,
+   * else `task`. So a client polling a task through several processes never sees it go back (concluida here,
+   * then executando on a process that reads the board before the final state is written).
+   */
+  shown(task: TaskRecord): TaskRecord {
+    return this.published.get(task.id) ?? task;
   }
 
   /** A last flush (failures logged: the records are then left as the board had them, and read as abandoned). */

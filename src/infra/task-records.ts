@@ -41,9 +41,14 @@ export class TaskRecords {
     return this.records.get(id);
   }
 
-  /** A task of any process: this one's record, else the board's. */
+  /**
+   * A task of any process: this one's record as every process can answer it (see `TaskPublisher.shown`), else
+   * the board's.
+   */
   async find(id: string): Promise<TaskRecord | undefined> {
-    return this.records.get(id) ?? (await this.deps.board?.get(id));
+    const own = this.records.get(id);
+    if (own) return this.publisher ? this.publisher.shown(own) : own;
+    return this.deps.board?.get(id);
   }
 
   /** This process's tasks, most recent first. */

@@ -105,12 +105,27 @@ export class BloqueioService {
    * the booking worker asks inside one.
    */
   async blockedAt(reads: BlockReads, medicoId: string, inicioMs: number, fimMs: number): Promise<{ motivo: string } | undefined> {
-    const [medico, bloqueios] = await Promise.all([reads.medicos.get(medicoId), reads.bloqueios.ofMedico(medicoId)]);
-    if (medico && !medico.ativo) return { motivo: MEDICO_INATIVO };
-    const bloqueio = bloqueios.find((b) => Date.parse(b.inicio) < fimMs && Date.parse(b.fim) > inicioMs);
-    if (bloqueio) return { motivo: bloqueio.motivo };
-    const feriado = await this.deps.feriados.closingOn(localDate(inicioMs, this.deps.timezone), reads);
-    return feriado ? { motivo: feriado.nome } : undefined;
+    return (await this.blocksOn(reads, medicoId, localDate(inicioMs, this.deps.timezone)))(inicioMs, fimMs);
+  }
+
+  /**
+   * {@link blockedAt} in two steps: everything it reads for a médico's slots starting on `date` (YYYY-MM-DD),
+   * read at once (the médico, their bloqueios and the day's holidays: one round trip on PostgreSQL), then a
+   * check of any time span of that day without I/O. The booking rules read this beside the médico and the
+   * paciente, before they know the slot's end.
+   */
+  async blocksOn(reads: BlockReads, medicoId: string, date: string): Promise<(inicioMs: number, fimMs: number) => { motivo: string } | undefined> {
+    const [medico, bloqueios, feriado] = await Promise.all([
+      reads.medicos.get(medicoId),
+      reads.bloqueios.ofMedico(medicoId),
+      this.deps.feriados.closingOn(date, reads),
+    ]);
+    return (inicioMs, fimMs) => {
+      if (medico && !medico.ativo) return { motivo: MEDICO_INATIVO };
+      const bloqueio = bloqueios.find((b) => Date.parse(b.inicio) < fimMs && Date.parse(b.fim) > inicioMs);
+      if (bloqueio) return { motivo: bloqueio.motivo };
+      return feriado ? { motivo: feriado.nome } : undefined;
+    };
   }
 
   /**

@@ -246,7 +246,9 @@ export class BookingService {
         const created: BookingResponse = { status: 201, body: consulta, location: `/consultas/${consulta.id}` };
         if (key) await tx.idempotency.save({ id: key.hash, fingerprint: key.fingerprint, ...created, criadoEm: clock.now().getTime() });
         return created;
-      });
+        // Regular bookings may share a unit of work: any two that collide (one slot, one paciente's time, one key)
+        // are refused by a constraint. Encaixes may not: their daily limit is a count no constraint keeps.
+      }, { shared: !task.encaixe });
       if (response.status === 201) logger.info({ consultaId: (response.body as ConsultaRecord).id, medicoId: input.medicoId }, 'consulta agendada');
       return response;
     } catch (error) {

@@ -124,6 +124,8 @@ export interface PostgresCluster {
 export interface StartOptions extends FindOptions {
   /** Connections the server accepts; the race tests open a few hundred. */
   maxConnections?: number;
+  /** More server settings (`name=value`), e.g. `shared_preload_libraries=pg_stat_statements` for a profile. */
+  settings?: readonly string[];
 }
 
 /** The command line that runs a PostgreSQL binary: as `postgres` when we are root (initdb and postgres refuse root). */
@@ -198,6 +200,7 @@ export async function startPostgres(options: StartOptions = {}): Promise<Postgre
       '-c shared_buffers=32MB',
       '-c max_locks_per_transaction=128',
       '-c log_min_messages=warning',
+      ...(options.settings ?? []).map((setting) => `-c ${setting}`),
     ].join(' ');
   const start = (): Promise<void> => runPg(binDir, dir, 'pg_ctl', ['-D', data, '-l', logFile, '-w', '-t', '60', '-o', serverOptions(), 'start']);
   const log = (): string => (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '');

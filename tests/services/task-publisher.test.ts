@@ -37,6 +37,27 @@ const record = (n: number): TaskRecord => ({
 });
 
 describe('TaskPublisher', () => {
+  it('when a task finishes here before the board has it, then this process answers what the board answers until it does', async () => {
+    const board = new RecordingBoard();
+    const publisher = new TaskPublisher({ board, logger: silentLogger });
+    const task = record(900);
+    publisher.created(task);
+    await publisher.visible(task);
+    task.status = 'executando';
+    publisher.changed(task);
+    await publisher.flush();
+    task.status = 'concluida';
+    task.progresso = 100;
+    publisher.changed(task); // written within FLUSH_DELAY_MS
+    // Another process reading the board now sees executando: so must a client asking this one.
+    expect(board.rows.get(task.id)!.status).toBe('executando');
+    expect(publisher.shown(task).status).toBe('executando');
+    await publisher.flush();
+    expect(publisher.shown(task)).toBe(task);
+    expect(publisher.shown(task).status).toBe('concluida');
+    await publisher.close();
+  });
+
   it('when many records are made and changed at once, then one statement carries the latest state of each', async () => {
     const board = new RecordingBoard();
     const publisher = new TaskPublisher({ board, logger: silentLogger });

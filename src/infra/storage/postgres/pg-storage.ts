@@ -15,8 +15,10 @@ import type pg from 'pg';
 import { AppError, StorageUnavailableError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import { ALL_COLLECTIONS } from '../../../repositories/collections.js';
-import type { RecordSnapshot, RecordSource, Reads, StoragePort, Work } from '../../../repositories/port.js';
+import type { RecordSnapshot, RecordSource, Reads, RunOptions, StoragePort, Work } from '../../../repositories/port.js';
+import { SharedTransactions } from './shared-transactions.js';
 import { PgSignals } from './signals.js';
+import { resultsOf, StatementBatcher, type Statement } from './batching.js';
 import { PgChangeFeed, type SequencedChange } from './change-feed.js';
 import { isRetryable, translate } from './errors.js';
 import { Held } from './held.js';
@@ -43,6 +45,8 @@ export interface PgStorageOptions {
   maxAttempts?: number | undefined;
 }
 
+/** Batches of reads on the wire at once: while some are answered, the next fills up. */
+const READ_BATCHES_IN_FLIGHT = 2;
 const PRUNE_EVERY_MS = 10 * 60_000;
 const HEALTH_TIMEOUT_MS = 2_000;
 
@@ -68,6 +72,10 @@ export class PgStorage implements StoragePort {
   readonly auditOutbox: Reads['auditOutbox'];
   readonly pool: pg.Pool;
   readonly signals: PgSignals;
+  /** Works run with `shared`: grouped into transactions. */
+  readonly shared: SharedTransactions;
+  /** The reads outside units of work, batched. */
+  readonly reads: StatementBatcher;
   private readonly maxAttempts: number;
   private readonly retentionMs: number;
   private pruneTimer: NodeJS.Timeout | undefined;
@@ -81,7 +89,14 @@ export class PgStorage implements StoragePort {
     // one record at once, at a few seconds at most; a booking race ends sooner (the losers fail their checks).
     this.maxAttempts = options.maxAttempts ?? 30;
     this.retentionMs = options.feedRetentionMs ?? 24 * 60 * 60_000;
-    this.signals = new PgSignals(this.pool, options.logger);
+    this.shared = new SharedTransactions({
+      pool: this.pool,
+      feed: () => this.changes,
+      alone: (work) => this.runWithRetries(work),
+      commit: (tx) => this.commit(tx),
+      uncertain: (error) => error instanceof Object && uncertainCommits.has(error),
+      logger: options.logger,
+    });
     this.changes = new PgChangeFeed({
       pool: this.pool,
       url: options.url,
@@ -91,8 +106,19 @@ export class PgStorage implements StoragePort {
       applicationName: options.applicationName,
       onSignal: (payload) => this.signals.receive(payload),
     });
-    // Reads are safe to ask again on a fresh connection when a pooled one had died (a database restart).
-    const query: Query = <R extends object>(sql: string, values?: readonly unknown[]) => queryRows<R>(this.pool, sql, values);
+    // Reads of every request share round trips (see `batching.ts`). A batch that fails is asked again one
+    // statement at a time, each then safe to ask again on a fresh connection when a pooled one had died (a
+    // database restart), and each failing with its own error.
+    const one = async (statement: Statement): Promise<pg.QueryResult> => ({ rows: await queryRows(this.pool, statement.sql, statement.values) }) as pg.QueryResult;
+    this.reads = new StatementBatcher({
+      maxInFlight: READ_BATCHES_IN_FLIGHT,
+      dedupe: true,
+      send: async (batch) =>
+        'sql' in batch ? [await one(batch)] : resultsOf(await (this.pool.query(batch.text) as unknown as Promise<pg.QueryResult | pg.QueryResult[]>), batch.count),
+      onBatchError: (statements) => Promise.allSettled(statements.map(one)),
+    });
+    const query: Query = async <R extends object>(sql: string, values?: readonly unknown[]) => (await this.reads.run({ sql, values })).rows as R[];
+    this.signals = new PgSignals(query, options.logger);
     const reads = createReads(query);
     this.medicos = reads.medicos;
     this.pacientes = reads.pacientes;
@@ -129,8 +155,8 @@ export class PgStorage implements StoragePort {
     return this.closing;
   }
 
-  run<R>(work: Work<R>): Promise<R> {
-    const running = this.runWithRetries(work);
+  run<R>(work: Work<R>, options?: RunOptions): Promise<R> {
+    const running = options?.shared ? this.shared.run(work) : this.runWithRetries(work);
     this.active.add(running);
     const forget = (): void => void this.active.delete(running);
     running.then(forget, forget);
@@ -166,46 +192,52 @@ export class PgStorage implements StoragePort {
   private async attempt<R>(work: Work<R>): Promise<{ result: R; changes: SequencedChange[] }> {
     const held = new Held(await this.pool.connect());
     const tx = new PgUnitOfWork(held.client);
-    let seqs: number[] = [];
     try {
-      await tx.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+      // Not awaited: it travels with the work's first reads (a failure is the transaction's first failure).
+      tx.query('BEGIN ISOLATION LEVEL SERIALIZABLE').catch(() => undefined);
       let result: R;
       try {
         result = await work(tx.api);
       } catch (error) {
+        await tx.settle();
         // The first failed statement explains what the work did with it (and is what a retry is decided on).
         const cause = tx.failure !== undefined && (isRetryable(tx.failure) || !(error instanceof AppError)) ? tx.failure : error;
-        if (tx.failure === undefined && tx.changes.length === 0 && error instanceof AppError) {
+        if (tx.failure === undefined && !tx.wrote() && error instanceof AppError) {
           // A refusal decided on reads alone: data read under SERIALIZABLE is only known to be consistent once
           // the transaction commits, so commit the empty transaction — a serialization failure runs it again.
-          await tx.query('COMMIT');
+          await tx.end('COMMIT');
         }
         throw cause;
       }
-      // A statement failed and the work went on regardless: the transaction is aborted and cannot commit.
-      if (tx.failure !== undefined) throw tx.failure;
-      const changes = await tx.writeFeed();
-      seqs = changes.map((c) => c.seq);
-      this.changes.committing(seqs);
-      try {
-        await tx.query('COMMIT');
-      } catch (error) {
-        this.changes.commitFailed(seqs, changes.map((c) => c.change.collection), isConnectionError(error));
-        seqs = [];
-        if (error instanceof Object) uncertainCommits.add(error);
-        throw error;
-      }
-      seqs = [];
-      return { result, changes };
+      // A statement failed and the work went on regardless: the transaction is aborted and cannot commit
+      // (`writeFeed` waits for the writes sent behind, and throws their failure).
+      return { result, changes: await this.commit(tx) };
     } catch (error) {
-      if (seqs.length > 0) this.changes.commitFailed(seqs, [], false);
       held.note(error);
-      if (!held.broken) await tx.query('ROLLBACK').catch((e: unknown) => (held.broken ??= e as Error));
+      if (!held.broken) await tx.end('ROLLBACK').catch((e: unknown) => (held.broken ??= e as Error));
       throw error;
     } finally {
       // A connection that failed is not given back to the pool: the pool opens a fresh one.
       held.release();
     }
+  }
+
+  /**
+   * Writes the feed rows of a transaction whose works are done, and commits it. A COMMIT whose answer is lost may
+   * or may not have happened: its error is marked so that nothing runs the works again.
+   */
+  private async commit(tx: PgUnitOfWork): Promise<SequencedChange[]> {
+    const changes = await tx.writeFeed();
+    const seqs = changes.map((c) => c.seq);
+    this.changes.committing(seqs);
+    try {
+      await tx.end('COMMIT');
+    } catch (error) {
+      this.changes.commitFailed(seqs, changes.map((c) => c.change.collection), isConnectionError(error));
+      if (error instanceof Object) uncertainCommits.add(error);
+      throw error;
+    }
+    return changes;
   }
 
   async exportRecords(): Promise<RecordSnapshot> {

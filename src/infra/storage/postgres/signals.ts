@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type pg from 'pg';
 import type { Logger } from '../../../core/logger.js';
 import type { Signals } from '../../../repositories/port.js';
-import { queryRows } from './query.js';
 import { SIGNAL_CHANNEL } from './schema.js';
 
 /** PostgreSQL refuses a `NOTIFY` payload of 8000 bytes or more. */
@@ -26,8 +24,12 @@ export class PgSignals implements Signals {
   private readonly origin = randomUUID();
   private readonly listeners = new Map<string, Set<(payload: unknown, from: string) => void>>();
 
+  /**
+   * `send` runs one statement outside any transaction: the storage's batched reads, so the signals of one moment
+   * share a round trip with whatever else is asked then.
+   */
   constructor(
-    private readonly pool: pg.Pool,
+    private readonly send: (sql: string, values: readonly unknown[]) => Promise<unknown>,
     private readonly logger?: Logger,
   ) {}
 
@@ -35,7 +37,7 @@ export class PgSignals implements Signals {
     const text = JSON.stringify({ o: this.origin, t: topic, p: payload } satisfies Wire);
     if (Buffer.byteLength(text) > MAX_PAYLOAD_BYTES) throw new RangeError(`signal of ${topic} too long for NOTIFY`);
     // Sent again on a fresh connection after a dead pooled one: a signal heard twice is harmless.
-    await queryRows(this.pool, 'SELECT pg_notify($1, $2)', [SIGNAL_CHANNEL, text]);
+    await this.send('SELECT pg_notify($1, $2)', [SIGNAL_CHANNEL, text]);
   }
 
   subscribe(topic: string, listener: (payload: unknown, from: string) => void): () => void {

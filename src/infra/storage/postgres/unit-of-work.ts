@@ -2,10 +2,20 @@
  * One unit of work on one connection: the port's reads and writes inside a SERIALIZABLE transaction. Writes
  * are recorded as changes (with the record's previous state, read by the same statement) and written to the
  * change feed as the transaction's last statement (see `schema.ts`, "why a lock").
+ *
+ * Round trips. Statements go through a {@link StatementBatcher}: those the work asks for in one turn of the
+ * event loop share one round trip (the rules read a médico and a paciente with `Promise.all`; `BEGIN` rides with
+ * the first reads). Writes are sent behind: `save` and `remove` queue their statement and resolve at once, so a
+ * work's writes travel together with whatever it asks next; a write that fails aborts the transaction, and the
+ * work hears it from its next read or from `run` (the first failure is what `run` reports, as before). A read
+ * asked twice with nothing written in between is answered from the first answer (the snapshot has not moved).
+ * COMMIT and ROLLBACK go alone, once everything before them has answered: in one query string, a failure would
+ * skip them and leave the connection inside an aborted transaction.
  */
 import type pg from 'pg';
 import { COLLECTIONS } from '../../../repositories/collections.js';
 import type { Entity, UnitOfWork, Writes } from '../../../repositories/port.js';
+import { resultsOf, StatementBatcher } from './batching.js';
 import type { SequencedChange } from './change-feed.js';
 import { createReads, type Query } from './reads.js';
 import { rowValues, tableOf, upsertSql } from './tables.js';
@@ -19,6 +29,8 @@ interface PendingChange {
   /** JSON text, or null: inserted / deleted. */
   before: string | null;
   after: string | null;
+  /** A removal not yet answered: whether the record was there is known once its DELETE answers. */
+  removed?: boolean;
 }
 
 export class PgUnitOfWork {
@@ -28,16 +40,54 @@ export class PgUnitOfWork {
   /** Records whose history is rewritten in this transaction, after its feed rows (see `forgetHistory`). */
   private readonly forgotten: { collection: string; ids: readonly string[] }[] = [];
   readonly api: UnitOfWork;
-  private tail: Promise<void> = Promise.resolve();
+  private readonly batcher: StatementBatcher;
+  /** Writes sent behind, until they answer. */
+  private readonly writes = new Set<Promise<unknown>>();
+  /** Answers of reads since the last write, by statement. */
+  private readonly memo = new Map<string, Promise<object[]>>();
 
   constructor(private readonly client: pg.PoolClient) {
-    const query: Query = async <R extends object>(sql: string, values?: readonly unknown[]) => (await this.query<R>(sql, values)).rows;
-    const reads = createReads(query);
-    const writes = <T extends Entity>(collection: string): Writes<T> => ({
-      save: (record) => this.save(collection, record),
-      remove: (id) => this.remove(collection, id),
+    this.batcher = new StatementBatcher({
+      maxInFlight: 1,
+      send: async (batch) =>
+        'sql' in batch
+          ? [await client.query(batch.sql, batch.values as unknown[] | undefined)]
+          : resultsOf(await (client.query(batch.text) as unknown as Promise<pg.QueryResult | pg.QueryResult[]>), batch.count),
     });
-    this.api = {
+    const query: Query = <R extends object>(sql: string, values?: readonly unknown[]) => {
+      const key = `${sql}\u0000${JSON.stringify(values ?? [])}`;
+      let rows = this.memo.get(key);
+      if (!rows) {
+        rows = this.query<R>(sql, values).then((r) => r.rows);
+        this.memo.set(key, rows);
+        rows.catch(() => this.memo.delete(key));
+      }
+      return rows as Promise<R[]>;
+    };
+    this.reads = createReads(query);
+    this.api = this.view().api;
+  }
+
+  private readonly reads: ReturnType<typeof createReads>;
+
+  /**
+   * The port's unit of work over this transaction, for one work: `wrote()` says whether that work wrote (several
+   * works may share the transaction: see `RunOptions.shared`).
+   */
+  view(): { api: UnitOfWork; wrote: () => boolean } {
+    const { reads } = this;
+    let wrote = false;
+    const writes = <T extends Entity>(collection: string): Writes<T> => ({
+      save: (record) => {
+        wrote = true;
+        return this.save(collection, record);
+      },
+      remove: (id) => {
+        wrote = true;
+        return this.remove(collection, id);
+      },
+    });
+    const api: UnitOfWork = {
       medicos: { ...reads.medicos, ...writes(COLLECTIONS.medicos) },
       pacientes: { ...reads.pacientes, ...writes(COLLECTIONS.pacientes) },
       consultas: { ...reads.consultas, ...writes(COLLECTIONS.consultas) },
@@ -50,50 +100,90 @@ export class PgUnitOfWork {
       auditOutbox: { ...reads.auditOutbox, ...writes(COLLECTIONS.auditoriaPendente) },
       // A transaction-level advisory lock: released by COMMIT or ROLLBACK, never left behind.
       lock: async (key) => {
+        this.memo.clear();
         await this.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [key]);
       },
       forgetHistory: async (collection, ids) => {
+        wrote = true;
         if (ids.length > 0) this.forgotten.push({ collection, ids: [...ids] });
       },
     };
+    return { api, wrote: () => wrote };
   }
 
-  /**
-   * Runs one statement on the transaction's connection. Statements are sent one after another even when the work
-   * starts several at once (`Promise.all` of reads): one connection runs one statement at a time anyway, and pg 8
-   * only queues them with a deprecation warning (pg 9 will refuse).
-   */
+  /** Queues one statement on the transaction's connection (see "Round trips" above). */
   query<R extends object>(sql: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>> {
-    const run = this.tail.then(async () => {
-      try {
-        return await this.client.query<R>(sql, values as unknown[] | undefined);
-      } catch (error) {
+    return this.batcher.run({ sql, values }).then(
+      (result) => result as pg.QueryResult<R>,
+      (error: unknown) => {
         this.failure ??= error;
         throw error;
-      }
-    });
-    this.tail = run.then(
-      () => undefined,
-      () => undefined,
+      },
     );
-    return run;
   }
 
-  private async save(collection: string, record: Entity): Promise<void> {
+  /** Waits until every statement sent so far has answered (its failure, if any, is then in `failure`). */
+  async settle(): Promise<void> {
+    while (this.writes.size > 0 || this.batcher.busy) {
+      await Promise.allSettled([...this.writes]);
+      if (this.batcher.busy) await new Promise<void>((resolve) => setImmediate(resolve));
+    }
+  }
+
+  /** True when the work changed something (once settled: a removal of nothing changes nothing). */
+  wrote(): boolean {
+    return this.changes.some((c) => c.removed !== false);
+  }
+
+  /** COMMIT or ROLLBACK: alone, after everything before it has answered. */
+  async end(sql: 'COMMIT' | 'ROLLBACK'): Promise<void> {
+    await this.settle();
+    await this.client.query(sql);
+  }
+
+  /** Sends a write behind: it resolves at once, and its change is filled in when it answers. */
+  private behind(statement: Promise<void>): Promise<void> {
+    this.memo.clear();
+    const write = statement.catch(() => undefined); // its failure is in `failure`, and `run` reports it
+    this.writes.add(write);
+    void write.finally(() => this.writes.delete(write));
+    return Promise.resolve();
+  }
+
+  private save(collection: string, record: Entity): Promise<void> {
     const table = tableOf(collection);
     const { json, values } = rowValues(table, record);
-    const { rows } = await this.query<{ antes: string | null }>(upsertSql(table), values);
-    this.changes.push({ collection, id: record.id, before: rows[0]?.antes ?? null, after: json });
+    // Its place in the feed is taken now, in the order the work wrote.
+    const change: PendingChange = { collection, id: record.id, before: null, after: json };
+    this.changes.push(change);
+    return this.behind(
+      this.query<{ antes: string | null }>(upsertSql(table), values).then(({ rows }) => {
+        change.before = rows[0]?.antes ?? null;
+      }),
+    );
   }
 
-  private async remove(collection: string, id: string): Promise<void> {
-    const { rows } = await this.query<{ antes: string }>(`DELETE FROM ${tableOf(collection).table} WHERE id = $1 RETURNING data::text AS antes`, [id]);
-    // As the JSON driver: removing what is not there changes nothing, and the feed hears nothing.
-    if (rows.length > 0) this.changes.push({ collection, id, before: rows[0]!.antes, after: null });
+  private remove(collection: string, id: string): Promise<void> {
+    const change: PendingChange = { collection, id, before: null, after: null, removed: false };
+    this.changes.push(change);
+    return this.behind(
+      this.query<{ antes: string }>(`DELETE FROM ${tableOf(collection).table} WHERE id = $1 RETURNING data::text AS antes`, [id]).then(({ rows }) => {
+        if (rows.length > 0) {
+          change.before = rows[0]!.antes;
+          delete change.removed;
+        }
+      }),
+    );
   }
 
   /** Writes the feed rows of every change, in order; returns the changes with their seqs. */
   async writeFeed(): Promise<SequencedChange[]> {
+    await this.settle();
+    if (this.failure !== undefined) throw this.failure;
+    // As the JSON driver: removing what is not there changes nothing, and the feed hears nothing.
+    const changes = this.changes.filter((c) => c.removed !== false);
+    this.changes.length = 0;
+    this.changes.push(...changes);
     const out: SequencedChange[] = [];
     for (let start = 0; start < this.changes.length; start += FEED_ROWS_PER_INSERT) {
       const chunk = this.changes.slice(start, start + FEED_ROWS_PER_INSERT);

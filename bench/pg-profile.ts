@@ -1,0 +1,69 @@
+/**
+ * `npx tsx bench/pg-profile.ts [--size=N] [--seconds=S]`: where a booking's time goes on the PostgreSQL driver.
+ * One server process on a throwaway cluster with `pg_stat_statements`; after a warm-up, a booking load, then every
+ * statement the database ran during it, as calls per booking and database time per booking, with the
+ * transactions committed and rolled back. Needs `npm run build` first (the server runs from `dist/`).
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { PgStorage } from '../src/infra/storage/postgres/pg-storage.js';
+import type { Entity } from '../src/repositories/port.js';
+import { startPostgres } from '../tests/helpers/postgres.js';
+import { databaseCpuMs } from './storage-drivers.js';
+import { bookingBodies, bookingLoad, cpuMs, fixtureRecords, rate, startServer, stop } from './harness.js';
+
+const arg = (name: string, fallback: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
+const SIZE = arg('size', 1000);
+const SECONDS = arg('seconds', 4);
+
+const cluster = await startPostgres({ settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all'] });
+const dataDir = mkdtempSync(path.join(tmpdir(), 'agenda-profile-'));
+const admin = new pg.Client({ connectionString: cluster.url });
+let server;
+try {
+  const records = fixtureRecords(SIZE);
+  const storage = new PgStorage({ url: cluster.url });
+  await storage.open();
+  await storage.importRecords(async function* (collection): AsyncIterable<Entity> {
+    yield* records[collection] ?? [];
+  });
+  await storage.close();
+  await admin.connect();
+  await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
+  server = await startServer(dataDir, true, { STORAGE: 'postgres', DATABASE_URL: cluster.url });
+  await bookingLoad(server, bookingBodies('2034-01-01', 20_000), 2);
+  await admin.query('SELECT pg_stat_statements_reset()');
+  const db0 = (await admin.query<{ c: string; r: string }>("SELECT xact_commit c, xact_rollback r FROM pg_stat_database WHERE datname = 'agenda'")).rows[0]!;
+  const cpu0 = cpuMs(server.child.pid!);
+  const dbCpu0 = databaseCpuMs(cluster);
+  const result = await bookingLoad(server, bookingBodies('2032-01-01', 60_000), SECONDS);
+  const serverCpu = cpuMs(server.child.pid!) - cpu0;
+  const dbCpu = databaseCpuMs(cluster) - dbCpu0;
+  const db1 = (await admin.query<{ c: string; r: string }>("SELECT xact_commit c, xact_rollback r FROM pg_stat_database WHERE datname = 'agenda'")).rows[0]!;
+  const n = Math.max(1, result['2xx']);
+  const { rows } = await admin.query<{ calls: string; ms: number; query: string }>(
+    `SELECT calls, total_exec_time AS ms, regexp_replace(query, '\\s+', ' ', 'g') AS query FROM pg_stat_statements
+      WHERE query NOT LIKE '%pg_stat%' ORDER BY calls DESC`,
+  );
+  const out: string[] = [];
+  out.push(`${result['2xx']} bookings (${rate(result).toFixed(0)}/s), ${result.non2xx} other answers, CPU per booking: server ${((serverCpu * 1000) / n).toFixed(0)} µs + database ${((dbCpu * 1000) / n).toFixed(0)} µs; cores busy: ${((serverCpu + dbCpu) / 1000 / SECONDS).toFixed(2)}`);
+  out.push(`transactions: ${((Number(db1.c) - Number(db0.c)) / n).toFixed(2)} committed, ${((Number(db1.r) - Number(db0.r)) / n).toFixed(2)} rolled back per booking`);
+  let calls = 0;
+  let ms = 0;
+  for (const r of rows) {
+    calls += Number(r.calls);
+    ms += r.ms;
+  }
+  out.push(`statements: ${(calls / n).toFixed(1)} per booking, ${((ms * 1000) / n).toFixed(0)} µs of execution per booking`);
+  for (const r of rows.slice(0, 40)) {
+    out.push(`${(Number(r.calls) / n).toFixed(2).padStart(6)} ×  ${((r.ms * 1000) / Number(r.calls)).toFixed(0).padStart(5)} µs  ${r.query.slice(0, 150)}`);
+  }
+  process.stdout.write(`${out.join('\n')}\n`);
+} finally {
+  await admin.end().catch(() => {});
+  await stop(server);
+  await cluster.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+}

@@ -1,0 +1,165 @@
+/**
+ * Statements that travel together. A round trip to PostgreSQL costs two processes a system call and a wake-up
+ * each way, on this machine far more than a small indexed query costs to run; so statements asked for in the
+ * same turn of the event loop — a unit of work's `Promise.all` of reads, or the reads of many requests at once —
+ * are sent as ONE simple-protocol query string, and their results come back together. The same idea as the JSON
+ * driver's group commit: while one batch is on the wire, the next one fills up.
+ *
+ * The simple protocol carries no parameters, so each value is written into the text as a quoted literal
+ * (`pg`'s own `prepareValue` and `escapeLiteral`: the same text the extended protocol would send, quoted, so
+ * the server resolves its type from the context exactly as it resolves an untyped parameter). A value that
+ * cannot be written that way (bytes, or a NUL, which PostgreSQL text cannot hold and which would end the
+ * query string) sends its statement alone, with parameters, in its place in the order.
+ *
+ * A multi-statement query is one implicit transaction, and a failing statement stops the rest: a batch that
+ * fails is the caller's to split (`onBatchError`).
+ */
+import { createRequire } from 'node:module';
+import type pg from 'pg';
+
+export interface Statement {
+  sql: string;
+  values?: readonly unknown[] | undefined;
+}
+
+// pg's own value formatting (not in its typed exports): what the extended protocol would send for each value.
+const { prepareValue, escapeLiteral } = createRequire(import.meta.url)('pg/lib/utils.js') as {
+  prepareValue(value: unknown): string | Buffer | null;
+  escapeLiteral(text: string): string;
+};
+
+/** `statement` as one literal SQL text, or undefined when a value cannot be inlined safely. */
+export function inlined(statement: Statement): string | undefined {
+  const { sql, values } = statement;
+  if (!values || values.length === 0) return sql;
+  const literals: string[] = [];
+  for (const value of values) {
+    const prepared = prepareValue(value);
+    if (prepared === null) literals.push('NULL');
+    else if (typeof prepared !== 'string' || prepared.includes('\u0000')) return undefined;
+    else literals.push(escapeLiteral(prepared));
+  }
+  let missing = false;
+  const text = sql.replace(/\$(\d+)/g, (_, n: string) => {
+    const literal = literals[Number(n) - 1];
+    if (literal === undefined) missing = true;
+    return literal ?? '';
+  });
+  return missing ? undefined : text;
+}
+
+interface Pending {
+  statement: Statement;
+  text: string | undefined;
+  resolve(result: pg.QueryResult): void;
+  reject(error: unknown): void;
+}
+
+/** Sends a batch (one text of several statements, or one statement with parameters) and returns each result. */
+export type Send = (batch: { text: string; count: number } | Statement) => Promise<pg.QueryResult[]>;
+
+export interface BatcherOptions {
+  send: Send;
+  /** Batches on the wire at once (one per connection in use). */
+  maxInFlight: number;
+  /**
+   * The same statement asked again while the first is still queued gets the first one's answer (reads outside a
+   * transaction: both ask for what is committed now).
+   */
+  dedupe?: boolean | undefined;
+  /**
+   * A query text (of one statement or several) failed: settle its statements. Default: every statement fails with the error (inside a
+   * transaction the first failure aborts the rest anyway).
+   */
+  onBatchError?: ((statements: readonly Statement[], error: unknown) => Promise<PromiseSettledResult<pg.QueryResult>[]>) | undefined;
+}
+
+/** Queues statements and sends those of one event-loop turn together, in order, as few round trips as it can. */
+export class StatementBatcher {
+  private queue: Pending[] = [];
+  /** Queued statements by text, when deduplicating. */
+  private readonly queued = new Map<string, Promise<pg.QueryResult>>();
+  private inFlight = 0;
+  private scheduled = false;
+  /** Statements sent so far, and round trips that carried them (for the bench's figures and the tests). */
+  statements = 0;
+  roundTrips = 0;
+
+  constructor(private readonly options: BatcherOptions) {}
+
+  run(statement: Statement): Promise<pg.QueryResult> {
+    const text = inlined(statement);
+    const same = text !== undefined && this.options.dedupe ? this.queued.get(text) : undefined;
+    if (same) return same;
+    const result = new Promise<pg.QueryResult>((resolve, reject) => {
+      this.queue.push({ statement, text, resolve, reject });
+      this.schedule();
+    });
+    if (text !== undefined && this.options.dedupe) this.queued.set(text, result);
+    return result;
+  }
+
+  /** Statements queued or on the wire. */
+  get busy(): boolean {
+    return this.queue.length > 0 || this.inFlight > 0;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= this.options.maxInFlight) return;
+    this.scheduled = true;
+    setImmediate(() => {
+      this.scheduled = false;
+      this.flush();
+    });
+  }
+
+  private flush(): void {
+    while (this.queue.length > 0 && this.inFlight < this.options.maxInFlight) {
+      // A statement that cannot be inlined goes alone; otherwise every inlinable one up to the next such.
+      const head = this.queue[0]!;
+      const take = head.text === undefined ? 1 : this.queue.findIndex((p) => p.text === undefined) >>> 0;
+      const batch = this.queue.splice(0, Math.min(take, this.queue.length));
+      for (const p of batch) if (p.text !== undefined) this.queued.delete(p.text);
+      this.inFlight++;
+      void this.send(batch).finally(() => {
+        this.inFlight--;
+        if (this.queue.length > 0) this.schedule();
+      });
+    }
+  }
+
+  private async send(batch: Pending[]): Promise<void> {
+    this.statements += batch.length;
+    this.roundTrips++;
+    const head = batch[0]!;
+    try {
+      const results =
+        head.text === undefined
+          ? await this.options.send(head.statement)
+          : await this.options.send({ text: batch.map((p) => p.text).join(';\n'), count: batch.length });
+      batch.forEach((p, i) => p.resolve(results[i]!));
+    } catch (error) {
+      // A statement sent alone with parameters failed on its own; a text (one statement or more) is the caller's to split.
+      if (head.text === undefined || !this.options.onBatchError) {
+        for (const p of batch) p.reject(error);
+        return;
+      }
+      const settled = await this.options.onBatchError(
+        batch.map((p) => p.statement),
+        error,
+      ).catch((e: unknown) => batch.map((): PromiseSettledResult<pg.QueryResult> => ({ status: 'rejected', reason: e })));
+      batch.forEach((p, i) => {
+        const s = settled[i]!;
+        if (s.status === 'fulfilled') p.resolve(s.value);
+        else p.reject(s.reason);
+      });
+    }
+  }
+}
+
+/** The results of a query as a list: pg answers one statement with a result, several with an array of them. */
+export function resultsOf(result: pg.QueryResult | pg.QueryResult[], count: number): pg.QueryResult[] {
+  const list = Array.isArray(result) ? result : [result];
+  if (list.length !== count) throw new Error(`esperados ${count} resultados, recebidos ${list.length}`);
+  return list;
+}

@@ -1,0 +1,162 @@
+/**
+ * Group commit for PostgreSQL: works run with `RunOptions.shared` (the booking worker's regular bookings) are
+ * gathered into groups, and each group is ONE serializable transaction in which its works run side by side. Their
+ * statements asked in the same turn travel together (`batching.ts`), so a group of 30 bookings costs about as many
+ * round trips as one booking alone, and one COMMIT — one WAL flush — for all of them. It is the JSON driver's
+ * group commit (many transactions, one `fdatasync`) carried over to a database: the cost of a round trip and of
+ * a commit is shared by whoever is waiting when it happens.
+ *
+ * Producer/consumer: `run` queues a work; at most {@link MAX_GROUPS_IN_FLIGHT} groups run at once, and whenever one
+ * ends, the next takes everything queued meanwhile (up to {@link MAX_GROUP_SIZE}). Under no load a work waits for
+ * nothing: it starts a group of its own in the next turn of the event loop.
+ *
+ * What a group promises is what each work would get alone:
+ * - a work that refuses before writing (a booking rule) fails alone; the others commit, and the commit also
+ *   validates the reads behind the refusal (under SERIALIZABLE, reads are known consistent only once committed);
+ * - the works of a group may touch each other only where a constraint refuses it (the option's contract), so when
+ *   a statement fails (two bookings of one slot: 23P01), a work fails after writing, or anything else unexpected
+ *   happens, the transaction is rolled back and each work runs again ALONE, as without the option — it then gets
+ *   exactly the answer it would have had (one booking wins, the other hears 409);
+ * - a serialization failure (another group or process interleaved) runs the group again, a few times, then alone;
+ * - a COMMIT whose answer was lost may have happened: nothing runs again, every work hears 503.
+ */
+import type pg from 'pg';
+import { AppError } from '../../../core/errors.js';
+import type { Logger } from '../../../core/logger.js';
+import type { Work } from '../../../repositories/port.js';
+import type { PgChangeFeed, SequencedChange } from './change-feed.js';
+import { isRetryable, translate } from './errors.js';
+import { Held } from './held.js';
+import { PgUnitOfWork } from './unit-of-work.js';
+
+/** Groups on the wire at once: while one waits for its COMMIT's flush, the next runs its reads. */
+export const MAX_GROUPS_IN_FLIGHT = 1;
+/** Works per group: enough for every client of a busy clinic's burst, small enough that a fallback stays cheap. */
+export const MAX_GROUP_SIZE = 64;
+/** Runs of a group that meets serialization failures before its works run alone. */
+const GROUP_ATTEMPTS = 3;
+
+interface Entry {
+  work: Work<unknown>;
+  resolve(value: unknown): void;
+  reject(reason: unknown): void;
+}
+
+export interface SharedTransactionsDeps {
+  pool: pg.Pool;
+  feed: () => PgChangeFeed;
+  /** Runs one work alone (its own transaction, with retries): the fallback. */
+  alone: <R>(work: Work<R>) => Promise<R>;
+  /** Writes the feed rows and commits; a failure is thrown (see `PgStorage.commit`). */
+  commit: (tx: PgUnitOfWork) => Promise<SequencedChange[]>;
+  /** True for the error of a COMMIT whose answer was lost. */
+  uncertain: (error: unknown) => boolean;
+  logger?: Logger | undefined;
+}
+
+/** The group could not commit as a group: its works run alone. */
+class GroupBroken extends Error {}
+
+export class SharedTransactions {
+  private readonly queue: Entry[] = [];
+  private inFlight = 0;
+  private scheduled = false;
+  /** Groups committed, and works in them (for the tests and the bench). */
+  readonly stats = { groups: 0, works: 0, fallbacks: 0 };
+
+  constructor(private readonly deps: SharedTransactionsDeps) {}
+
+  run<R>(work: Work<R>): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ work, resolve: resolve as (value: unknown) => void, reject });
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight >= MAX_GROUPS_IN_FLIGHT) return;
+    this.scheduled = true;
+    // The works queued in this turn of the event loop go together.
+    setImmediate(() => {
+      this.scheduled = false;
+      while (this.queue.length > 0 && this.inFlight < MAX_GROUPS_IN_FLIGHT) {
+        const group = this.queue.splice(0, MAX_GROUP_SIZE);
+        this.inFlight++;
+        void this.runGroup(group).finally(() => {
+          this.inFlight--;
+          if (this.queue.length > 0) this.schedule();
+        });
+      }
+    });
+  }
+
+  private async runGroup(group: Entry[]): Promise<void> {
+    if (group.length === 1) {
+      const [only] = group as [Entry];
+      await this.deps.alone(only.work).then(only.resolve, only.reject);
+      return;
+    }
+    for (let attempt = 1; ; attempt++) {
+      let outcome: { settled: PromiseSettledResult<unknown>[]; changes: SequencedChange[] };
+      try {
+        outcome = await this.attempt(group);
+      } catch (error) {
+        if (this.deps.uncertain(error)) {
+          const failure = translate(error);
+          for (const entry of group) entry.reject(failure);
+          return;
+        }
+        if (isRetryable(error) && attempt < GROUP_ATTEMPTS) {
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 4 * attempt));
+          continue;
+        }
+        this.stats.fallbacks++;
+        if (!(error instanceof GroupBroken) && !isRetryable(error)) this.deps.logger?.debug({ err: error }, 'grupo de transações desfeito: cada uma roda sozinha');
+        await Promise.all(group.map((entry) => this.deps.alone(entry.work).then(entry.resolve, entry.reject)));
+        return;
+      }
+      this.stats.groups++;
+      this.stats.works += group.length;
+      // Listeners hear the commit before any work's promise settles, as with a unit of work alone.
+      await this.deps.feed().committed(outcome.changes);
+      outcome.settled.forEach((s, i) => (s.status === 'fulfilled' ? group[i]!.resolve(s.value) : group[i]!.reject(s.reason)));
+      return;
+    }
+  }
+
+  /** One run of the group in one transaction: each work's outcome, and the changes committed. */
+  private async attempt(group: readonly Entry[]): Promise<{ settled: PromiseSettledResult<unknown>[]; changes: SequencedChange[] }> {
+    let client: pg.PoolClient;
+    try {
+      client = await this.deps.pool.connect();
+    } catch (error) {
+      throw translate(error);
+    }
+    const held = new Held(client);
+    const tx = new PgUnitOfWork(held.client);
+    try {
+      tx.query('BEGIN ISOLATION LEVEL SERIALIZABLE').catch(() => undefined);
+      const views = group.map(() => tx.view());
+      const settled = await Promise.allSettled(group.map((entry, i) => entry.work(views[i]!.api)));
+      await tx.settle();
+      if (tx.failure !== undefined) throw tx.failure;
+      // A work that failed after writing cannot be taken out of the transaction; an unexpected error is not a
+      // refusal to keep: either way, every work runs alone.
+      settled.forEach((s, i) => {
+        if (s.status === 'rejected' && (views[i]!.wrote() || !(s.reason instanceof AppError))) throw new GroupBroken();
+      });
+      return { settled, changes: await this.deps.commit(tx) };
+    } catch (error) {
+      held.note(error);
+      if (!held.broken) await tx.end('ROLLBACK').catch((e: unknown) => (held.broken ??= e as Error));
+      throw error;
+    } finally {
+      held.release();
+    }
+  }
+
+  /** For `close`: resolves once nothing is queued or running. */
+  get idle(): boolean {
+    return this.queue.length === 0 && this.inFlight === 0;
+  }
+}

@@ -1,0 +1,216 @@
+import pg from 'pg';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { AppError } from '../../src/core/errors.js';
+import { inlined } from '../../src/infra/storage/postgres/batching.js';
+import { PgStorage } from '../../src/infra/storage/postgres/pg-storage.js';
+import type { Change, UnitOfWork } from '../../src/repositories/port.js';
+import { silentLogger } from '../helpers/logger.js';
+import { createDatabase, skipWithoutPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres.js';
+import { consulta, medico, paciente } from './port-fixtures.js';
+
+/**
+ * Round trips shared (issue 12's bookings target): statements of one moment sent as one query string with their
+ * values written in as literals, and `run(work, { shared: true })` grouping works into one transaction.
+ */
+
+/** Values a hostile client could send, each of which must reach the database as exactly this text. */
+const HOSTILE = [
+  "'; DROP TABLE consultas; --",
+  "O'Brien",
+  'back\\slash \\\\ and \\x41',
+  "E'\\'' --",
+  '$1 $2 $$ dollar $$',
+  'ünïcødé çãõ 💉',
+  '\u202e bidi \u202c',
+  'line\nbreak\ttab\r',
+  '',
+  '{"json": [1, 2, "x"]}',
+];
+
+describe('inlined statements', () => {
+  it('writes each value as a quoted literal and leaves the rest of the text alone', () => {
+    expect(inlined({ sql: 'SELECT $1, $2, $10', values: ['a', 2, null, null, null, null, null, null, null, true] })).toBe("SELECT 'a', '2', 'true'");
+    expect(inlined({ sql: 'SELECT 1' })).toBe('SELECT 1');
+    // pg's array text escapes the quote with a backslash, so the literal takes the E'' form with it doubled.
+    expect(inlined({ sql: 'SELECT $1::text[]', values: [['a', 'b"c']] })).toBe(String.raw`SELECT  E'{"a","b\\"c"}'::text[]`);
+  });
+
+  it('refuses what cannot be a literal: a NUL, bytes, a missing value', () => {
+    expect(inlined({ sql: 'SELECT $1', values: ['a\u0000b'] })).toBeUndefined();
+    expect(inlined({ sql: 'SELECT $1', values: [Buffer.from('x')] })).toBeUndefined();
+    expect(inlined({ sql: 'SELECT $1, $2', values: ['a'] })).toBeUndefined();
+  });
+});
+
+describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works grouped (throwaway cluster)', () => {
+  let cluster: PostgresCluster;
+  let databases = 0;
+  const opened: PgStorage[] = [];
+
+  beforeAll(async () => {
+    cluster = await startPostgres();
+  }, 120_000);
+
+  afterEach(async () => {
+    await Promise.allSettled(opened.splice(0).map((s) => s.close()));
+  });
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  async function open(): Promise<PgStorage> {
+    const url = await createDatabase(cluster.url, `lotes_${++databases}`);
+    const storage = new PgStorage({ url, logger: silentLogger, poolMax: 4 });
+    opened.push(storage);
+    await storage.open();
+    return storage;
+  }
+
+  it('a hostile value reads back as itself, inlined or as a parameter (no injection)', async () => {
+    const client = new pg.Client({ connectionString: cluster.url });
+    await client.connect();
+    try {
+      for (const value of HOSTILE) {
+        const text = inlined({ sql: 'SELECT $1::text AS v, length($1) AS n', values: [value] })!;
+        const simple = (await client.query<{ v: string; n: number }>(text)).rows[0]!;
+        const extended = (await client.query<{ v: string; n: number }>('SELECT $1::text AS v, length($1) AS n', [value])).rows[0]!;
+        expect(simple).toEqual(extended);
+        expect(simple.v).toBe(value);
+      }
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('reads asked at one moment share round trips, and a failing one fails alone', async () => {
+    const storage = await open();
+    const m = medico();
+    await storage.run(async (tx) => tx.medicos.save(m));
+    const before = { trips: storage.reads.roundTrips, statements: storage.reads.statements };
+    const answers = await Promise.all(Array.from({ length: 20 }, () => storage.medicos.get(m.id)));
+    expect(answers.every((a) => a?.id === m.id)).toBe(true);
+    // The same statement queued twice is asked once.
+    expect(storage.reads.statements - before.statements).toBe(1);
+    const mixed = await Promise.allSettled([
+      storage.medicos.get(m.id),
+      storage.consultas.list({ limit: 10, offset: 0 }),
+      storage.feriados.ofYear(Number.MAX_SAFE_INTEGER), // make_date out of range: this one fails
+      storage.pacientes.get('nenhum'),
+    ]);
+    expect(mixed.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect(storage.reads.roundTrips - before.trips).toBeLessThan(8);
+    // A value with a NUL goes alone, with parameters, and fails as it always did (not as a broken query).
+    await expect(storage.medicos.findByCrm('a\u0000b')).rejects.toThrow();
+    expect((await storage.medicos.get(m.id))?.id).toBe(m.id);
+  });
+
+  it('hostile text round-trips through a unit of work', async () => {
+    const storage = await open();
+    const records = HOSTILE.map((nome, i) => paciente({ nome: nome || 'vazio', cpf: String(10_000_000_000 + i) }));
+    await storage.run(async (tx) => {
+      for (const p of records) await tx.pacientes.save(p);
+    });
+    for (const p of records) expect(await storage.pacientes.get(p.id)).toEqual(p);
+    expect((await storage.counts())['consultas']).toBe(0); // the DROP TABLE text did nothing
+  });
+
+  it('shared works commit as one group, and every listener hears each change once', async () => {
+    const storage = await open();
+    const m = medico();
+    const pacientes = Array.from({ length: 40 }, (_, i) => paciente({ cpf: String(20_000_000_000 + i) }));
+    await storage.run(async (tx) => {
+      await tx.medicos.save(m);
+      for (const p of pacientes) await tx.pacientes.save(p);
+    });
+    const heard: Change[] = [];
+    storage.changes.onCommit((changes) => heard.push(...changes));
+    const groupsBefore = storage.shared.stats.groups;
+    const booked = pacientes.map((p, i) => consulta(m.id, p.id, slotAt(i), slotAt(i + 1)));
+    const results = await Promise.all(
+      booked.map((c) =>
+        storage.run(
+          async (tx) => {
+            if (await tx.consultas.medicoConflict(c.medicoId, Date.parse(c.inicio), Date.parse(c.fim))) throw new AppError('HORARIO_OCUPADO', 'ocupado');
+            await tx.consultas.save(c);
+            return c.id;
+          },
+          { shared: true },
+        ),
+      ),
+    );
+    expect(results).toEqual(booked.map((c) => c.id));
+    expect(storage.shared.stats.groups - groupsBefore).toBeLessThan(booked.length / 4);
+    expect(heard.filter((c) => c.collection === 'consultas').map((c) => c.id).sort()).toEqual(booked.map((c) => c.id).sort());
+    expect((await storage.counts())['consultas']).toBe(booked.length);
+  });
+
+  it('two shared bookings of one slot in one group: exactly one wins, the other hears 409, nothing else is lost', async () => {
+    const storage = await open();
+    const m = medico();
+    const ps = Array.from({ length: 12 }, (_, i) => paciente({ cpf: String(30_000_000_000 + i) }));
+    await storage.run(async (tx) => {
+      await tx.medicos.save(m);
+      for (const p of ps) await tx.pacientes.save(p);
+    });
+    // Ten distinct slots, and two more bookings of slot 0 by other pacientes: the constraint decides.
+    const wanted = [...ps.slice(0, 10).map((p, i) => consulta(m.id, p.id, slotAt(i), slotAt(i + 1))), ...ps.slice(10).map((p) => consulta(m.id, p.id, slotAt(0), slotAt(1)))];
+    const fallbacks = storage.shared.stats.fallbacks;
+    const settled = await Promise.allSettled(
+      wanted.map((c) =>
+        storage.run(
+          async (tx: UnitOfWork) => {
+            if (await tx.consultas.medicoConflict(c.medicoId, Date.parse(c.inicio), Date.parse(c.fim))) throw new AppError('HORARIO_OCUPADO', 'Este horário já está ocupado.');
+            await tx.consultas.save(c);
+            return c.id;
+          },
+          { shared: true },
+        ),
+      ),
+    );
+    const ok = settled.filter((s) => s.status === 'fulfilled').length;
+    const refused = settled.filter((s) => s.status === 'rejected').map((s) => (s as PromiseRejectedResult).reason as AppError);
+    expect(ok).toBe(10);
+    expect(refused.map((e) => [e.code, e.status])).toEqual([
+      ['HORARIO_OCUPADO', 409],
+      ['HORARIO_OCUPADO', 409],
+    ]);
+    expect(storage.shared.stats.fallbacks).toBeGreaterThan(fallbacks);
+    const stored = await storage.consultas.forMedicoBetween(m.id, 0, Date.parse('2100-01-01'));
+    expect(stored).toHaveLength(10);
+    expect(new Set(stored.map((c) => c.inicio)).size).toBe(10);
+  });
+
+  it('a refusal before writing fails alone; a failure after writing undoes only its own writes', async () => {
+    const storage = await open();
+    const m = medico();
+    const ps = Array.from({ length: 6 }, (_, i) => paciente({ cpf: String(40_000_000_000 + i) }));
+    await storage.run(async (tx) => {
+      await tx.medicos.save(m);
+      for (const p of ps) await tx.pacientes.save(p);
+    });
+    const wanted = ps.map((p, i) => consulta(m.id, p.id, slotAt(i), slotAt(i + 1)));
+    const settled = await Promise.allSettled(
+      wanted.map((c, i) =>
+        storage.run(
+          async (tx) => {
+            if (i === 1) throw new AppError('REGRA_AGENDAMENTO', 'recusada antes de escrever');
+            await tx.consultas.save(c);
+            if (i === 3) throw new Error('falhou depois de escrever');
+            return c.id;
+          },
+          { shared: true },
+        ),
+      ),
+    );
+    expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled', 'rejected', 'fulfilled', 'fulfilled']);
+    const stored = new Set((await storage.consultas.forMedicoBetween(m.id, 0, Date.parse('2100-01-01'))).map((c) => c.id));
+    expect(stored).toEqual(new Set([wanted[0]!.id, wanted[2]!.id, wanted[4]!.id, wanted[5]!.id]));
+  });
+});
+
+/** The i-th 30-minute slot from 2031-03-03 08:00 (São Paulo). */
+function slotAt(i: number): string {
+  const ms = Date.parse('2031-03-03T08:00:00-03:00') + i * 30 * 60_000;
+  return new Date(ms).toISOString().replace('Z', '+00:00');
+}
