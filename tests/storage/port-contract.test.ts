@@ -192,10 +192,13 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL driver (throwaway cluster)', 
       await admin.end();
       expect(rows.length).toBeGreaterThanOrEqual(3);
       // Connections lost before COMMIT was sent committed nothing: each unit of work ran again, and committed once.
+      // (Again at least once: BEGIN travels with a work's first reads, so a retry that draws another dead pooled
+      // connection has started its work before it hears so, and runs it once more.)
       await waiting;
       release();
       await holding;
-      expect(runs).toEqual({ holding: 2, waiting: 2 });
+      expect(runs.holding).toBeGreaterThanOrEqual(2);
+      expect(runs.waiting).toBeGreaterThanOrEqual(2);
       expect(await storage.medicos.get(m1.id)).toEqual(m1);
       expect(await storage.medicos.get(m2.id)).toEqual(m2);
       expect((await storage.medicos.list({ limit: 10, offset: 0 })).total).toBe(2);

@@ -207,6 +207,53 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
     const stored = new Set((await storage.consultas.forMedicoBetween(m.id, 0, Date.parse('2100-01-01'))).map((c) => c.id));
     expect(stored).toEqual(new Set([wanted[0]!.id, wanted[2]!.id, wanted[4]!.id, wanted[5]!.id]));
   });
+
+  it('a group that meets a serialization failure runs again, and every work commits once', async () => {
+    const storage = await open();
+    const m = medico();
+    const ps = Array.from({ length: 3 }, (_, i) => paciente({ cpf: String(50_000_000_000 + i) }));
+    await storage.run(async (tx) => {
+      await tx.medicos.save(m);
+      for (const p of ps) await tx.pacientes.save(p);
+    });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let wrote = 0;
+    let runs = 0;
+    const wanted = ps.map((p, i) => consulta(m.id, p.id, slotAt(i), slotAt(i + 1)));
+    const group = wanted.map((c) =>
+      storage.run(
+        async (tx) => {
+          runs++;
+          await tx.medicos.get(m.id);
+          await tx.consultas.save(c);
+          await tx.consultas.get(c.id); // the write has reached the database
+          wrote++;
+          await gate;
+          return c.id;
+        },
+        { shared: true },
+      ),
+    );
+    while (wrote < wanted.length) await new Promise((resolve) => setTimeout(resolve, 10));
+    // Another transaction reads where the group inserted and writes what the group read, and commits first: the
+    // group is then the pivot of a dangerous structure, and PostgreSQL refuses it (40001) before it can commit.
+    const other = new pg.Client({ connectionString: (storage as unknown as { options: { url: string } }).options.url });
+    await other.connect();
+    try {
+      await other.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
+      await other.query('SELECT count(*) FROM consultas WHERE medico_id = $1', [m.id]);
+      await other.query(`UPDATE medicos SET data = json_build_object('id', id, 'nome', 'Outro nome') WHERE id = $1`, [m.id]);
+      await other.query('COMMIT');
+    } finally {
+      await other.end();
+    }
+    release();
+    expect(await Promise.all(group)).toEqual(wanted.map((c) => c.id));
+    expect(runs).toBeGreaterThan(wanted.length);
+    const stored = await storage.consultas.forMedicoBetween(m.id, 0, Date.parse('2100-01-01'));
+    expect(stored.map((c) => c.id).sort()).toEqual(wanted.map((c) => c.id).sort());
+  });
 });
 
 /** The i-th 30-minute slot from 2031-03-03 08:00 (São Paulo). */

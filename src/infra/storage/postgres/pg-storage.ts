@@ -46,7 +46,7 @@ export interface PgStorageOptions {
 }
 
 /** Batches of reads on the wire at once: while some are answered, the next fills up. */
-const READ_BATCHES_IN_FLIGHT = 2;
+const READ_BATCHES_IN_FLIGHT = 1;
 const PRUNE_EVERY_MS = 10 * 60_000;
 const HEALTH_TIMEOUT_MS = 2_000;
 
@@ -94,7 +94,9 @@ export class PgStorage implements StoragePort {
       feed: () => this.changes,
       alone: (work) => this.runWithRetries(work),
       commit: (tx) => this.commit(tx),
-      uncertain: (error) => error instanceof Object && uncertainCommits.has(error),
+      // As in `runWithRetries`: only a COMMIT whose connection was lost has an unknown outcome (a serialization
+      // failure at COMMIT is a clean abort, and the group runs again).
+      uncertain: (error) => isConnectionError(error) && uncertainCommits.has(error as object),
       logger: options.logger,
     });
     this.changes = new PgChangeFeed({

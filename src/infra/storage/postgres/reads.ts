@@ -27,6 +27,8 @@ interface PagedRow<T> extends DataRow<T> {
 }
 
 const C = COLLECTIONS;
+/** How far before a span a consulta overlapping it may start (see the conflict queries). */
+const LONGEST_CONSULTA = "interval '1 day'";
 const PENDENTES = `(${STATUS_PENDENTES.map((s) => `'${s}'`).join(', ')})`;
 
 /**
@@ -136,19 +138,22 @@ export function createReads(query: Query): Reads {
           instant(fromMs),
           instant(toMs),
         ]),
-      // The range test repeats the exclusion constraint's expression and predicate, so its gist index answers;
-      // the plain comparisons keep the JSON driver's meaning for an empty range too.
+      // Answered by the b-tree on (médico or paciente, inicio), over the one day before the span: a consulta lasts
+      // at most a day (the API makes none over 240 minutes). Not by the exclusion constraints' gist indexes: under
+      // SERIALIZABLE a read locks the index pages it visits, and a gist page mixes médicos and pacientes, so
+      // bookings of unrelated slots would abort each other; a b-tree page holds one médico's (one paciente's)
+      // neighbouring consultas. The constraints still refuse any overlap at insert, a longer consulta included.
       medicoConflict: (medicoId, fromMs, toMs, exceptId) =>
         one<ConsultaRecord>(
           `SELECT data FROM consultas WHERE medico_id = $1 AND status <> 'cancelada' AND NOT encaixe
-             AND tstzrange(inicio, fim) && tstzrange($2, $3, '[]') AND inicio < $3 AND fim > $2 AND id IS DISTINCT FROM $4
+             AND inicio > $2::timestamptz - ${LONGEST_CONSULTA} AND inicio < $3 AND fim > $2 AND id IS DISTINCT FROM $4
            ORDER BY inicio, id LIMIT 1`,
           [medicoId, instant(fromMs), instant(toMs), exceptId ?? null],
         ),
       pacienteConflict: (pacienteId, fromMs, toMs, exceptId) =>
         one<ConsultaRecord>(
           `SELECT data FROM consultas WHERE paciente_id = $1 AND status IN ${PENDENTES}
-             AND tstzrange(inicio, fim) && tstzrange($2, $3, '[]') AND inicio < $3 AND fim > $2 AND id IS DISTINCT FROM $4
+             AND inicio > $2::timestamptz - ${LONGEST_CONSULTA} AND inicio < $3 AND fim > $2 AND id IS DISTINCT FROM $4
            ORDER BY inicio, id LIMIT 1`,
           [pacienteId, instant(fromMs), instant(toMs), exceptId ?? null],
         ),

@@ -117,12 +117,18 @@ export function rowValues(table: TableMap, record: Entity): { json: string; valu
 export function upsertSql(table: TableMap): string {
   const columns = ['id', 'data', ...table.columns];
   const placeholders = columns.map((_, i) => `$${i + 1}`).join(', ');
-  const updates = columns.slice(1).map((c) => `${c} = EXCLUDED.${c}`).join(', ');
-  // Every part of one statement sees the same snapshot: `antes` is the row as it was before this INSERT.
+  const updates = columns.slice(1).map((c, i) => `${c} = $${i + 2}`).join(', ');
+  // Insert first, and read the previous version only when the id was taken. Every part of one statement sees the
+  // same snapshot, so `antes` is the row as it was before. Not reading a new record's id matters under
+  // SERIALIZABLE: a lookup that finds nothing locks its index page against inserts, and two transactions each
+  // inserting where the other had looked (a new consulta, an audit entry: ids next to each other) abort one
+  // another although they share no record. `NOT EXISTS (SELECT 1 FROM novo)` is a one-time filter: when the
+  // insert happened, the lookup does not run at all.
   return (
-    `WITH antes AS (SELECT data FROM ${table.table} WHERE id = $1) ` +
-    `INSERT INTO ${table.table} (${columns.join(', ')}) VALUES (${placeholders}) ` +
-    `ON CONFLICT (id) DO UPDATE SET ${updates} RETURNING (SELECT data::text FROM antes) AS antes`
+    `WITH novo AS (INSERT INTO ${table.table} (${columns.join(', ')}) VALUES (${placeholders}) ON CONFLICT (id) DO NOTHING RETURNING id), ` +
+    `antes AS (SELECT data FROM ${table.table} WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM novo)), ` +
+    `mudou AS (UPDATE ${table.table} SET ${updates} WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM novo) RETURNING 1) ` +
+    `SELECT (SELECT data::text FROM antes) AS antes`
   );
 }
 
