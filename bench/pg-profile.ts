@@ -1,8 +1,8 @@
 /**
- * `npx tsx bench/pg-profile.ts [--size=N] [--seconds=S]`: where a booking's time goes on the PostgreSQL driver.
+ * `npm run bench:pg-profile [-- --size=N --seconds=S]`: where a booking's time goes on the PostgreSQL driver.
  * One server process on a throwaway cluster with `pg_stat_statements`; after a warm-up, a booking load, then every
  * statement the database ran during it, as calls per booking and database time per booking, with the
- * transactions committed and rolled back. Needs `npm run build` first (the server runs from `dist/`).
+ * transactions committed and rolled back. The server runs from `dist/` (the script builds first).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

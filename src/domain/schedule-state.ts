@@ -66,6 +66,8 @@ export class SlotReservedError extends AppError {
 
 /** The signal topic of reservations, and what it carries. */
 const RESERVATION_TOPIC = 'reservas';
+/** Slots remembered as heard occupied (see `heardOcupado`): far more than the bookings of any few seconds. */
+const HEARD_OCUPADO_MAX = 50_000;
 interface ReservationSignal {
   estado: 'reservado' | 'liberado';
   medicoId: string;
@@ -128,6 +130,12 @@ export class ScheduleState {
    * release then stays silent, so clients never end on a stale state.
    */
   private readonly releasing = new Map<string, Reservation>();
+  /**
+   * The consulta each slot was last heard occupied by through the change feed (bounded: the oldest entries go
+   * first). A remote reservation that turns out to be taken already (`checkRemote`) says `ocupado` itself only
+   * when the feed has delivered that commit; otherwise the commit's own delivery says it, once.
+   */
+  private readonly heardOcupado = new Map<string, string>();
   private readonly listeners = new Set<(event: ScheduleEvent) => void>();
   private readonly ttlMs: number;
   private readonly sweeper: NodeJS.Timeout;
@@ -285,7 +293,10 @@ export class ScheduleState {
     }
     if (!holder || this.reservations.get(reservation.key) !== reservation) return;
     this.reservations.delete(reservation.key);
-    this.emitSlot('ocupado', reservation.medicoId, reservation.inicioMs, reservation.fimMs, holder.id);
+    // Not heard yet: the commit's delivery will say `ocupado` (saying it here too would say it twice).
+    if (this.heardOcupado.get(reservation.key) === holder.id) {
+      this.emitSlot('ocupado', reservation.medicoId, reservation.inicioMs, reservation.fimMs, holder.id);
+    }
   }
 
   private onCommitted(changes: readonly Change[]): void {
@@ -295,15 +306,26 @@ export class ScheduleState {
       const after = holdsSlot(change.after);
       if (before && !(after && sameSlot(before, after))) {
         const t = times(before);
-        if (!this.reservations.has(slotKey(before.medicoId, t.inicio))) this.emitSlot('disponivel', before.medicoId, t.inicio, t.fim, undefined, 'ocupado');
+        const key = slotKey(before.medicoId, t.inicio);
+        if (this.heardOcupado.get(key) === before.id) this.heardOcupado.delete(key);
+        if (!this.reservations.has(key)) this.emitSlot('disponivel', before.medicoId, t.inicio, t.fim, undefined, 'ocupado');
       }
       if (after && !(before && sameSlot(before, after))) {
         const t = times(after);
-        this.reservations.delete(slotKey(after.medicoId, t.inicio));
+        const key = slotKey(after.medicoId, t.inicio);
+        this.reservations.delete(key);
+        this.noteOcupado(key, after.id);
         this.emitSlot('ocupado', after.medicoId, t.inicio, t.fim, after.id);
       }
       this.emitStatus(change.before as ConsultaRecord | undefined, change.after as ConsultaRecord | undefined);
     }
+  }
+
+  private noteOcupado(key: string, consultaId: string): void {
+    if (!this.deps.signals) return; // no remote reservations to check against
+    this.heardOcupado.delete(key);
+    this.heardOcupado.set(key, consultaId);
+    if (this.heardOcupado.size > HEARD_OCUPADO_MAX) this.heardOcupado.delete(this.heardOcupado.keys().next().value!);
   }
 
   /** A status transition of a consulta, or a new encaixe: live screens update the consulta's badge. */

@@ -96,10 +96,22 @@ export class TaskPublisher {
 
   /**
    * `task` as every process can answer it now: the copy last written to the board while that one is not final,
-   * else `task`. So a client polling a task through several processes never sees it go back (concluida here,
-   * then executando on a process that reads the board before the final state is written).
+   * so a client polling a task through several processes never sees it go back (concluida here, then executando
+   * on a process that reads the board before the final state is written). A task that has finished here is
+   * written first, then answered: the process that ran it says concluida as soon as it can, and never before the
+   * board does. When the board cannot be written, the last copy it has is the answer.
    */
-  shown(task: TaskRecord): TaskRecord {
+  async shown(task: TaskRecord): Promise<TaskRecord> {
+    const written = this.published.get(task.id);
+    if (!written) return task;
+    if (!isFinished(task.status)) return written;
+    try {
+      await this.flush();
+    } catch {
+      return this.published.get(task.id) ?? task;
+    } finally {
+      if (this.dirty.size > 0) this.schedule(FLUSH_DELAY_MS);
+    }
     return this.published.get(task.id) ?? task;
   }
 

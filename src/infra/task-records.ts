@@ -47,7 +47,7 @@ export class TaskRecords {
    */
   async find(id: string): Promise<TaskRecord | undefined> {
     const own = this.records.get(id);
-    if (own) return this.publisher ? this.publisher.shown(own) : own;
+    if (own) return this.publisher ? await this.publisher.shown(own) : own;
     return this.deps.board?.get(id);
   }
 

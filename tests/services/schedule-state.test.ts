@@ -5,7 +5,7 @@ import { ScheduleState, type ScheduleEvent } from '../../src/domain/schedule-sta
 import { JsonStorage } from '../../src/infra/storage/json/json-storage.js';
 import { MemoryStore } from '../../src/infra/storage/json/memory-store.js';
 import { ALL_COLLECTIONS } from '../../src/repositories/collections.js';
-import type { ConsultaRecord, Signals } from '../../src/repositories/port.js';
+import type { Change, ChangeFeed, ConsultaRecord, Signals } from '../../src/repositories/port.js';
 
 function setup() {
   const storage = new JsonStorage(new MemoryStore(ALL_COLLECTIONS));
@@ -241,5 +241,29 @@ describe('ScheduleState across processes (signals)', () => {
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(kinds(b.events)).toEqual(['horario_reservado', 'horario_ocupado']);
     expect(b.schedule.isReserved('m1', slot.inicioMs)).toBe(false);
+  });
+
+  it('when B finds the commit before its feed delivers it, then B says ocupado once, when the feed does', async () => {
+    const storage = new JsonStorage(new MemoryStore(ALL_COLLECTIONS));
+    const bus = signalBus();
+    // B's feed is held back: it hears commits only when the test hands them over (a process reading the feed late).
+    const held: ((changes: readonly Change[]) => void)[] = [];
+    const lagging: ChangeFeed = { onCommit: (l) => (held.push(l), () => undefined), onReset: () => () => undefined };
+    const b = new ScheduleState({
+      changes: lagging, consultas: storage.consultas, signals: bus.member(), clock: new ManualClock(new Date('2026-11-30T15:00:00Z')), timezone: 'America/Sao_Paulo', reservationTtlMs: 1000,
+    });
+    const events: ScheduleEvent[] = [];
+    b.subscribe((e) => events.push(e));
+    const committed: Change[] = [];
+    storage.changes.onCommit((changes) => committed.push(...changes));
+    await storage.run((tx) => tx.consultas.save(consulta('agendada')));
+    await bus.member().publish('reservas', { estado: 'reservado', medicoId: 'm1', inicioMs: slot.inicioMs, fimMs: slot.fimMs });
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    // The conflict query found the holder; the feed has not said so yet: reservado, and no ocupado of its own.
+    expect(kinds(events)).toEqual(['horario_reservado']);
+    expect(b.isReserved('m1', slot.inicioMs)).toBe(false);
+    for (const listener of held) listener(committed);
+    expect(kinds(events)).toEqual(['horario_reservado', 'horario_ocupado']);
+    b.stop();
   });
 });
