@@ -336,6 +336,14 @@ export interface StoragePort extends Reads {
   readonly changes: ChangeFeed;
   /** Absent when no other process can share the storage's live state (JSON: one writer at a time). */
   readonly signals?: Signals | undefined;
+  /**
+   * True when the storage itself refuses, as a write is made, two slot-holding consultas of one médico that overlap
+   * and two pendente consultas of one paciente that overlap, with the errors the booking rules give
+   * (HORARIO_OCUPADO, CONFLITO_PACIENTE): PostgreSQL's exclusion constraints. A unit of work that books may then
+   * leave those two checks to its write. Under SERIALIZABLE the reads would lock index pages that unrelated
+   * bookings write into, and make them abort each other; the write decides the same race either way.
+   */
+  readonly refusesOverlaps: boolean;
   /** A consistent snapshot of every record. Close it when done. */
   exportRecords(): Promise<RecordSnapshot>;
   /** Replaces every collection at once, atomically (a restore); listeners hear a reset of each. */

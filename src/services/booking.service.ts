@@ -271,11 +271,13 @@ export class BookingService {
    * The slot's own refusals (422) come before conflicts (409), as when asked one after the other.
    */
   private async checkRegular(tx: UnitOfWork, request: BookingRequest, expected: SlotTime): Promise<SlotTime> {
-    const { rules } = this.deps;
-    const [found, free] = await Promise.allSettled([rules.slotFor(request, tx), rules.assertFree(request, expected, tx)]);
+    const { rules, storage } = this.deps;
+    // Where the storage refuses overlaps itself, the write decides (see `StoragePort.refusesOverlaps`).
+    const assertFree = (slot: SlotTime) => (storage.refusesOverlaps ? Promise.resolve() : rules.assertFree(request, slot, tx));
+    const [found, free] = await Promise.allSettled([rules.slotFor(request, tx), assertFree(expected)]);
     if (found.status === 'rejected') throw found.reason;
     const { slot } = found.value;
-    if (slot.inicioMs !== expected.inicioMs || slot.fimMs !== expected.fimMs) await rules.assertFree(request, slot, tx);
+    if (slot.inicioMs !== expected.inicioMs || slot.fimMs !== expected.fimMs) await assertFree(slot);
     else if (free.status === 'rejected') throw free.reason;
     return slot;
   }

@@ -152,6 +152,8 @@ export class Indexed {
 
 export class JsonStorage implements StoragePort {
   readonly driver = 'json' as const;
+  /** The booking rules' reads decide: every unit of work runs alone against the latest data. */
+  readonly refusesOverlaps = false;
   readonly collections = ALL_COLLECTIONS;
   readonly changes: ChangeFeed;
   readonly medicos: Reads['medicos'];

@@ -58,6 +58,8 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
 
 export class PgStorage implements StoragePort {
   readonly driver = 'postgres' as const;
+  /** `consultas_medico_sem_sobreposicao` and `consultas_paciente_sem_sobreposicao` (schema.ts). */
+  readonly refusesOverlaps = true;
   readonly collections = ALL_COLLECTIONS;
   readonly changes: PgChangeFeed;
   readonly medicos: Reads['medicos'];
