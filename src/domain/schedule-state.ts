@@ -66,8 +66,8 @@ export class SlotReservedError extends AppError {
 
 /** The signal topic of reservations, and what it carries. */
 const RESERVATION_TOPIC = 'reservas';
-/** Slots remembered as heard occupied (see `heardOcupado`): far more than the bookings of any few seconds. */
-const HEARD_OCUPADO_MAX = 50_000;
+/** Slots remembered as announced occupied (see `announcedOcupado`): far more than the bookings of any few seconds. */
+const ANNOUNCED_OCUPADO_MAX = 50_000;
 interface ReservationSignal {
   estado: 'reservado' | 'liberado';
   medicoId: string;
@@ -131,11 +131,12 @@ export class ScheduleState {
    */
   private readonly releasing = new Map<string, Reservation>();
   /**
-   * The consulta each slot was last heard occupied by through the change feed (bounded: the oldest entries go
-   * first). A remote reservation that turns out to be taken already (`checkRemote`) says `ocupado` itself only
-   * when the feed has delivered that commit; otherwise the commit's own delivery says it, once.
+   * The consulta each slot was last announced `ocupado` by (bounded: the oldest entries go first). A slot can be
+   * found occupied along more than one path — a remote reservation's conflict query (`checkRemote`), a release's,
+   * and the commit's own delivery through the feed, in whichever order they land — and clients must hear it once.
+   * Forgetting an entry early costs at most a repeated event, never a missing one.
    */
-  private readonly heardOcupado = new Map<string, string>();
+  private readonly announcedOcupado = new Map<string, string>();
   private readonly listeners = new Set<(event: ScheduleEvent) => void>();
   private readonly ttlMs: number;
   private readonly sweeper: NodeJS.Timeout;
@@ -293,10 +294,7 @@ export class ScheduleState {
     }
     if (!holder || this.reservations.get(reservation.key) !== reservation) return;
     this.reservations.delete(reservation.key);
-    // Not heard yet: the commit's delivery will say `ocupado` (saying it here too would say it twice).
-    if (this.heardOcupado.get(reservation.key) === holder.id) {
-      this.emitSlot('ocupado', reservation.medicoId, reservation.inicioMs, reservation.fimMs, holder.id);
-    }
+    this.emitSlot('ocupado', reservation.medicoId, reservation.inicioMs, reservation.fimMs, holder.id);
   }
 
   private onCommitted(changes: readonly Change[]): void {
@@ -306,26 +304,15 @@ export class ScheduleState {
       const after = holdsSlot(change.after);
       if (before && !(after && sameSlot(before, after))) {
         const t = times(before);
-        const key = slotKey(before.medicoId, t.inicio);
-        if (this.heardOcupado.get(key) === before.id) this.heardOcupado.delete(key);
-        if (!this.reservations.has(key)) this.emitSlot('disponivel', before.medicoId, t.inicio, t.fim, undefined, 'ocupado');
+        if (!this.reservations.has(slotKey(before.medicoId, t.inicio))) this.emitSlot('disponivel', before.medicoId, t.inicio, t.fim, undefined, 'ocupado');
       }
       if (after && !(before && sameSlot(before, after))) {
         const t = times(after);
-        const key = slotKey(after.medicoId, t.inicio);
-        this.reservations.delete(key);
-        this.noteOcupado(key, after.id);
+        this.reservations.delete(slotKey(after.medicoId, t.inicio));
         this.emitSlot('ocupado', after.medicoId, t.inicio, t.fim, after.id);
       }
       this.emitStatus(change.before as ConsultaRecord | undefined, change.after as ConsultaRecord | undefined);
     }
-  }
-
-  private noteOcupado(key: string, consultaId: string): void {
-    if (!this.deps.signals) return; // no remote reservations to check against
-    this.heardOcupado.delete(key);
-    this.heardOcupado.set(key, consultaId);
-    if (this.heardOcupado.size > HEARD_OCUPADO_MAX) this.heardOcupado.delete(this.heardOcupado.keys().next().value!);
   }
 
   /** A status transition of a consulta, or a new encaixe: live screens update the consulta's badge. */
@@ -345,7 +332,16 @@ export class ScheduleState {
   }
 
   private emitSlot(estado: SlotEstado, medicoId: string, inicioMs: number, fimMs: number, consultaId?: string, antes?: SlotEstado): void {
-    if (this.releasing.size > 0) this.releasing.delete(slotKey(medicoId, inicioMs));
+    const key = slotKey(medicoId, inicioMs);
+    if (this.releasing.size > 0) this.releasing.delete(key);
+    if (estado === 'ocupado' && consultaId !== undefined) {
+      if (this.announcedOcupado.get(key) === consultaId) return; // said already, along another path
+      this.announcedOcupado.delete(key);
+      this.announcedOcupado.set(key, consultaId);
+      if (this.announcedOcupado.size > ANNOUNCED_OCUPADO_MAX) this.announcedOcupado.delete(this.announcedOcupado.keys().next().value!);
+    } else {
+      this.announcedOcupado.delete(key);
+    }
     const zone = this.deps.timezone;
     this.emit({
       type: EVENT_OF[estado],

@@ -244,7 +244,8 @@ export interface RunOptions {
    *
    * Only for works that cannot break each other's rules unseen: side by side, one may or may not see another's
    * writes, so every way two of them could conflict must be refused by the storage itself (a constraint: two
-   * bookings of one slot, one paciente twice at one time, one key stored twice). When a constraint fires, or a
+   * bookings of one slot, one paciente twice at one time) or kept out of one group by the caller (the booking
+   * service runs one request per `Idempotency-Key` at a time in a process). When a constraint fires, or a
    * work fails after it wrote, each work of the group runs again alone, with the same guarantees as without the
    * option. A work that fails before writing fails alone (a refused booking does not undo the others).
    */

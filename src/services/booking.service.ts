@@ -246,8 +246,9 @@ export class BookingService {
         const created: BookingResponse = { status: 201, body: consulta, location: `/consultas/${consulta.id}` };
         if (key) await tx.idempotency.save({ id: key.hash, fingerprint: key.fingerprint, ...created, criadoEm: clock.now().getTime() });
         return created;
-        // Regular bookings may share a unit of work: any two that collide (one slot, one paciente's time, one key)
-        // are refused by a constraint. Encaixes may not: their daily limit is a count no constraint keeps.
+        // Regular bookings may share a unit of work: two that collide on one slot or one paciente's time are refused
+        // by a constraint, and two with one key never meet in one group (`inflight` runs one per key). Encaixes may
+        // not share: their daily limit is a count no constraint keeps.
       }, { shared: !task.encaixe });
       if (response.status === 201) logger.info({ consultaId: (response.body as ConsultaRecord).id, medicoId: input.medicoId }, 'consulta agendada');
       return response;

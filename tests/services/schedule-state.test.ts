@@ -243,7 +243,7 @@ describe('ScheduleState across processes (signals)', () => {
     expect(b.schedule.isReserved('m1', slot.inicioMs)).toBe(false);
   });
 
-  it('when B finds the commit before its feed delivers it, then B says ocupado once, when the feed does', async () => {
+  it('when B finds the commit before its feed delivers it, then B says ocupado once, whichever path lands first', async () => {
     const storage = new JsonStorage(new MemoryStore(ALL_COLLECTIONS));
     const bus = signalBus();
     // B's feed is held back: it hears commits only when the test hands them over (a process reading the feed late).
@@ -259,11 +259,16 @@ describe('ScheduleState across processes (signals)', () => {
     await storage.run((tx) => tx.consultas.save(consulta('agendada')));
     await bus.member().publish('reservas', { estado: 'reservado', medicoId: 'm1', inicioMs: slot.inicioMs, fimMs: slot.fimMs });
     await new Promise((resolve) => setTimeout(resolve, 10));
-    // The conflict query found the holder; the feed has not said so yet: reservado, and no ocupado of its own.
-    expect(kinds(events)).toEqual(['horario_reservado']);
+    // The conflict query found the holder before the feed said so: ocupado at once.
+    expect(kinds(events)).toEqual(['horario_reservado', 'horario_ocupado']);
     expect(b.isReserved('m1', slot.inicioMs)).toBe(false);
+    // Then the feed delivers the same commit: nothing new to say.
     for (const listener of held) listener(committed);
     expect(kinds(events)).toEqual(['horario_reservado', 'horario_ocupado']);
+    // A later change of that slot is still heard (cancelled: disponivel).
+    await storage.run((tx) => tx.consultas.save({ ...consulta('cancelada'), motivoCancelamento: 'x' }));
+    for (const listener of held) listener(committed.slice(-1));
+    expect(kinds(events).filter((k) => k.startsWith('horario_'))).toEqual(['horario_reservado', 'horario_ocupado', 'horario_disponivel']);
     b.stop();
   });
 });

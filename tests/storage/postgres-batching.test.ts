@@ -2,6 +2,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/core/errors.js';
 import { inlined } from '../../src/infra/storage/postgres/batching.js';
+import { CONSULTA_MEDICO_LOCK_CLASS } from '../../src/infra/storage/postgres/schema.js';
 import { PgStorage } from '../../src/infra/storage/postgres/pg-storage.js';
 import type { Change, UnitOfWork } from '../../src/repositories/port.js';
 import { silentLogger } from '../helpers/logger.js';
@@ -253,6 +254,46 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
     expect(runs).toBeGreaterThan(wanted.length);
     const stored = await storage.consultas.forMedicoBetween(m.id, 0, Date.parse('2100-01-01'));
     expect(stored.map((c) => c.id).sort()).toEqual(wanted.map((c) => c.id).sort());
+  });
+
+  it('two groups writing the same médicos in opposite orders take their locks in one order: no deadlock, no retry', async () => {
+    const url = await createDatabase(cluster.url, `lotes_${++databases}`);
+    const [a, b] = [new PgStorage({ url, logger: silentLogger, poolMax: 4 }), new PgStorage({ url, logger: silentLogger, poolMax: 4 })];
+    opened.push(a, b);
+    await a.open();
+    await b.open();
+    const medicos = Array.from({ length: 8 }, () => medico());
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    // A books médicos 1..8 at 08:00, B books 8..1 at 08:30: each group's rows, written in its works' order, would
+    // take médico locks in opposite orders (the trigger's per-row locks), and each group would wait for the other.
+    const group = (storage: PgStorage, order: typeof medicos, slot: number) =>
+      order.map((m, i) =>
+        storage.run(
+          async (tx) => {
+            await gate;
+            await tx.consultas.save(consulta(m.id, `paciente-${slot}-${i}`, slotAt(slot), slotAt(slot + 1)));
+          },
+          { shared: true },
+        ),
+      );
+    // Another session holds the lock of médico 4's day, so both groups are stopped in the middle of their rows:
+    // A holding médicos 1–3, B holding 8–5. Row by row, A would then wait for 5 and B for 4: a deadlock.
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    const day = Math.floor(Date.parse(slotAt(0)) / 86_400_000);
+    const lockOf = (m: { id: string }): unknown[] => [CONSULTA_MEDICO_LOCK_CLASS, `${m.id}:${day}`];
+    await holder.query('SELECT pg_advisory_lock($1, hashtext($2))', lockOf(medicos[3]!));
+    const runs = [...group(a, medicos, 0), ...group(b, [...medicos].reverse(), 1)];
+    await new Promise((resolve) => setTimeout(resolve, 50)); // both groups are open, waiting at the gate
+    release();
+    await new Promise((resolve) => setTimeout(resolve, 300)); // both groups reach the held lock
+    await holder.query('SELECT pg_advisory_unlock($1, hashtext($2))', lockOf(medicos[3]!));
+    await holder.end();
+    await Promise.all(runs);
+    expect(a.shared.stats.retries + b.shared.stats.retries).toBe(0);
+    expect(a.shared.stats.fallbacks + b.shared.stats.fallbacks).toBe(0);
+    expect((await a.counts())['consultas']).toBe(16);
   });
 });
 

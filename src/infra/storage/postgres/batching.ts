@@ -63,6 +63,11 @@ export interface BatcherOptions {
   /** Batches on the wire at once (one per connection in use). */
   maxInFlight: number;
   /**
+   * A statement to send at the head of each batch, asked as the batch is formed (a unit of work's advance locks:
+   * see `PgUnitOfWork`); undefined for none. Its failure fails the batch.
+   */
+  prelude?: (() => Statement | undefined) | undefined;
+  /**
    * The same statement asked again while the first is still queued gets the first one's answer (reads outside a
    * transaction: both ask for what is committed now).
    */
@@ -114,6 +119,11 @@ export class StatementBatcher {
   }
 
   private flush(): void {
+    const prelude = this.queue.length > 0 ? this.options.prelude?.() : undefined;
+    if (prelude) {
+      const ignore = (): void => undefined; // the statements behind it carry its failure
+      this.queue.unshift({ statement: prelude, text: inlined(prelude), resolve: ignore, reject: ignore });
+    }
     while (this.queue.length > 0 && this.inFlight < this.options.maxInFlight) {
       // A statement that cannot be inlined goes alone; otherwise every inlinable one up to the next such.
       const head = this.queue[0]!;

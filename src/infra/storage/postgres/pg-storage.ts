@@ -121,7 +121,8 @@ export class PgStorage implements StoragePort {
         'sql' in batch ? [await one(batch)] : resultsOf(await (this.pool.query(batch.text) as unknown as Promise<pg.QueryResult | pg.QueryResult[]>), batch.count),
       onBatchError: (statements) => Promise.allSettled(statements.map(one)),
     });
-    const query: Query = async <R extends object>(sql: string, values?: readonly unknown[]) => (await this.reads.run({ sql, values })).rows as R[];
+    const query: Query = async <R extends object>(sql: string, values?: readonly unknown[], heavy = false) =>
+      heavy ? queryRows<R>(this.pool, sql, values) : ((await this.reads.run({ sql, values })).rows as R[]);
     this.signals = new PgSignals(query, options.logger);
     const reads = createReads(query);
     this.medicos = reads.medicos;

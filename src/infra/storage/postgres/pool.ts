@@ -30,6 +30,9 @@ export function createPool(options: PoolOptions): pg.Pool {
     // A database host that vanished (a network cut, not a restart) leaves idle sockets open for hours without it.
     keepAlive: true,
     idleTimeoutMillis: 30_000,
+    // UTF-8 whatever the environment or the server says: statements carry values written in as quoted literals
+    // (`batching.ts`), and escaping by doubling quotes and backslashes is only sound in an ASCII-safe encoding.
+    client_encoding: 'UTF8',
   });
   pool.on('error', (error) => {
     options.logger?.warn({ err: error }, 'conexão com o banco de dados perdida; será reaberta no próximo uso');

@@ -15,8 +15,12 @@ import type { SessaoRecord, UsuarioRecord } from '../../../schemas/usuario.schem
 import type { ConsultaRecord, IdempotencyRecord, Page, Reads, StagedAuditEntry } from '../../../repositories/port.js';
 import { instant } from './tables.js';
 
-/** Runs one statement and returns its rows. */
-export type Query = <R extends object = Record<string, unknown>>(sql: string, values?: readonly unknown[]) => Promise<R[]>;
+/**
+ * Runs one statement and returns its rows. `heavy`: a read that may scan many rows (a page with its total, a whole
+ * collection); outside a unit of work it goes on its own connection instead of the shared batch of small reads, so
+ * it never holds the others up.
+ */
+export type Query = <R extends object = Record<string, unknown>>(sql: string, values?: readonly unknown[], heavy?: boolean) => Promise<R[]>;
 
 interface DataRow<T> {
   data: T;
@@ -79,7 +83,7 @@ class Where {
 
 export function createReads(query: Query): Reads {
   const one = async <T>(sql: string, values: readonly unknown[]): Promise<T | undefined> => (await query<DataRow<T>>(sql, values))[0]?.data;
-  const many = async <T>(sql: string, values: readonly unknown[]): Promise<T[]> => (await query<DataRow<T>>(sql, values)).map((r) => r.data);
+  const many = async <T>(sql: string, values: readonly unknown[], heavy = false): Promise<T[]> => (await query<DataRow<T>>(sql, values, heavy)).map((r) => r.data);
   const exists = async (sql: string, values: readonly unknown[]): Promise<boolean> => (await query(`SELECT EXISTS (${sql}) AS sim`, values))[0]?.['sim'] === true;
   const byId = <T>(table: string) => (id: string) => one<T>(`SELECT data FROM ${table} WHERE id = $1`, [id]);
 
@@ -93,10 +97,11 @@ export function createReads(query: Query): Reads {
     const rows = await query<PagedRow<T>>(
       `SELECT data, count(*) OVER () AS total FROM ${table} ${where} ORDER BY ${order} LIMIT ${limitParam} OFFSET ${offsetParam}`,
       where.values,
+      true,
     );
     let total = rows.length > 0 ? Number(rows[0]!.total) : 0;
     if (rows.length === 0 && offset > 0) {
-      const counted = await query<{ total: string }>(`SELECT count(*) AS total FROM ${table} ${where}`, where.values.slice(0, -2));
+      const counted = await query<{ total: string }>(`SELECT count(*) AS total FROM ${table} ${where}`, where.values.slice(0, -2), true);
       total = Number(counted[0]?.total ?? 0);
     }
     return { items: rows.map((r) => r.data), total, limit, offset };
@@ -113,7 +118,7 @@ export function createReads(query: Query): Reads {
         if (filter.q) where.add(`nome_busca LIKE ? ESCAPE '\\'`, containsPattern(fold(filter.q)));
         return page<Medico>(C.medicos, where, 'nome, id', filter.limit, filter.offset);
       },
-      all: () => many<Medico>('SELECT data FROM medicos ORDER BY nome, id', []),
+      all: () => many<Medico>('SELECT data FROM medicos ORDER BY nome, id', [], true),
     },
     pacientes: {
       get: byId<Paciente>(C.pacientes),
@@ -168,10 +173,10 @@ export function createReads(query: Query): Reads {
       pacienteHasFuturePendente: (pacienteId, nowMs) =>
         exists(`SELECT 1 FROM consultas WHERE paciente_id = $1 AND inicio > $2 AND status IN ${PENDENTES}`, [pacienteId, instant(nowMs)]),
       medicoHasAny: (medicoId) => exists('SELECT 1 FROM consultas WHERE medico_id = $1', [medicoId]),
-      ofPaciente: (pacienteId) => many<ConsultaRecord>('SELECT data FROM consultas WHERE paciente_id = $1 ORDER BY inicio, id', [pacienteId]),
+      ofPaciente: (pacienteId) => many<ConsultaRecord>('SELECT data FROM consultas WHERE paciente_id = $1 ORDER BY inicio, id', [pacienteId], true),
       pacienteSeenBy: (pacienteId, medicoId) => exists('SELECT 1 FROM consultas WHERE paciente_id = $1 AND medico_id = $2', [pacienteId, medicoId]),
       pacienteIdsOf: async (medicoId) => {
-        const rows = await query<{ paciente_id: string }>('SELECT DISTINCT paciente_id FROM consultas WHERE medico_id = $1', [medicoId]);
+        const rows = await query<{ paciente_id: string }>('SELECT DISTINCT paciente_id FROM consultas WHERE medico_id = $1', [medicoId], true);
         return new Set(rows.map((r) => r.paciente_id));
       },
       list: async (filter) => {
@@ -197,7 +202,7 @@ export function createReads(query: Query): Reads {
     sessoes: {
       get: byId<SessaoRecord>(C.sessoes),
       ofUser: (usuarioId) => many<SessaoRecord>('SELECT data FROM sessoes WHERE usuario_id = $1 ORDER BY id', [usuarioId]),
-      expired: (cutoffMs) => many<SessaoRecord>('SELECT data FROM sessoes WHERE usada_em < $1 ORDER BY usada_em, id', [instant(cutoffMs)]),
+      expired: (cutoffMs) => many<SessaoRecord>('SELECT data FROM sessoes WHERE usada_em < $1 ORDER BY usada_em, id', [instant(cutoffMs)], true),
     },
     bloqueios: {
       get: byId<Bloqueio>(C.bloqueios),
@@ -211,16 +216,16 @@ export function createReads(query: Query): Reads {
     },
     listaEspera: {
       get: byId<ListaEsperaRecord>(C.listaEspera),
-      all: () => many<ListaEsperaRecord>('SELECT data FROM lista_espera ORDER BY criada_em, id', []),
+      all: () => many<ListaEsperaRecord>('SELECT data FROM lista_espera ORDER BY criada_em, id', [], true),
       ofPaciente: (pacienteId) => many<ListaEsperaRecord>('SELECT data FROM lista_espera WHERE paciente_id = $1 ORDER BY criada_em, id', [pacienteId]),
     },
     idempotency: {
       get: byId<IdempotencyRecord>(C.idempotencia),
       olderThan: async (cutoffMs) =>
-        (await query<{ id: string }>('SELECT id FROM idempotencia WHERE criado_em < $1 ORDER BY criado_em, id', [instant(cutoffMs)])).map((r) => r.id),
+        (await query<{ id: string }>('SELECT id FROM idempotencia WHERE criado_em < $1 ORDER BY criado_em, id', [instant(cutoffMs)], true)).map((r) => r.id),
     },
     auditOutbox: {
-      all: () => many<StagedAuditEntry>('SELECT data FROM auditoria_pendente ORDER BY staged_em, id', []),
+      all: () => many<StagedAuditEntry>('SELECT data FROM auditoria_pendente ORDER BY staged_em, id', [], true),
     },
   };
 }

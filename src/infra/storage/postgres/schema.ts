@@ -299,6 +299,27 @@ CREATE FUNCTION alteracoes_podar(idade interval) RETURNS bigint LANGUAGE sql AS 
 $$;
 `;
 
+/**
+ * Group commit (`shared-transactions.ts`) writes many consultas in one transaction. Row by row, the queueing trigger
+ * above would take médico and paciente locks interleaved, in the order the works happen to write (M1, P1, M2, P2),
+ * and two groups, or a group and a single write, could each hold a lock the other waits for: a deadlock, broken by
+ * PostgreSQL only after deadlock_timeout. So a group first takes every lock its consultas will need, médico locks
+ * before paciente locks and each class in key order — the order a single write follows too (one médico's days,
+ * then one paciente's) — with this function; the trigger then finds them held.
+ */
+const GROUP_LOCKS = `
+CREATE FUNCTION consultas_travar_em_ordem(classes integer[], chaves text[]) RETURNS void LANGUAGE plpgsql AS $$
+DECLARE
+  r record;
+BEGIN
+  -- By class, then by "id:day" (days have the same number of digits: text order is day order), so one médico's
+  -- days come in the order the trigger takes them for a consulta that spans two.
+  FOR r IN SELECT DISTINCT c, k COLLATE "C" AS k FROM unnest(classes, chaves) AS t(c, k) ORDER BY c, k LOOP
+    PERFORM pg_advisory_xact_lock(r.c, hashtext(r.k));
+  END LOOP;
+END $$;
+`;
+
 /** Every migration, in order. Append only. */
 export const MIGRATIONS: readonly SqlMigration[] = [
   { name: '0001_registros', sql: RECORDS },
@@ -306,4 +327,5 @@ export const MIGRATIONS: readonly SqlMigration[] = [
   { name: '0003_auditoria', sql: AUDIT_TRAIL },
   { name: '0004_limites', sql: LIMITS },
   { name: '0005_tarefas', sql: TASKS },
+  { name: '0006_travas_em_grupo', sql: GROUP_LOCKS },
 ];

@@ -62,7 +62,7 @@ export class SharedTransactions {
   private inFlight = 0;
   private scheduled = false;
   /** Groups committed, and works in them (for the tests and the bench). */
-  readonly stats = { groups: 0, works: 0, fallbacks: 0 };
+  readonly stats = { groups: 0, works: 0, fallbacks: 0, retries: 0 };
 
   constructor(private readonly deps: SharedTransactionsDeps) {}
 
@@ -107,12 +107,14 @@ export class SharedTransactions {
           return;
         }
         if (isRetryable(error) && attempt < GROUP_ATTEMPTS) {
+          this.stats.retries++;
           await new Promise((resolve) => setTimeout(resolve, Math.random() * 4 * attempt));
           continue;
         }
         this.stats.fallbacks++;
         if (!(error instanceof GroupBroken) && !isRetryable(error)) this.deps.logger?.debug({ err: error }, 'grupo de transações desfeito: cada uma roda sozinha');
-        await Promise.all(group.map((entry) => this.deps.alone(entry.work).then(entry.resolve, entry.reject)));
+        // Alone, and outside the lane: the next group need not wait for them (each has its own transaction).
+        for (const entry of group) void this.deps.alone(entry.work).then(entry.resolve, entry.reject);
         return;
       }
       this.stats.groups++;
@@ -133,7 +135,7 @@ export class SharedTransactions {
       throw translate(error);
     }
     const held = new Held(client);
-    const tx = new PgUnitOfWork(held.client);
+    const tx = new PgUnitOfWork(held.client, true);
     try {
       tx.query('BEGIN ISOLATION LEVEL SERIALIZABLE').catch(() => undefined);
       const views = group.map(() => tx.view());

@@ -14,8 +14,10 @@
  */
 import type pg from 'pg';
 import { COLLECTIONS } from '../../../repositories/collections.js';
-import type { Entity, UnitOfWork, Writes } from '../../../repositories/port.js';
-import { resultsOf, StatementBatcher } from './batching.js';
+import type { ConsultaRecord, Entity, UnitOfWork, Writes } from '../../../repositories/port.js';
+import { resultsOf, StatementBatcher, type Statement } from './batching.js';
+import { holdsSlot, isPendente } from '../../../domain/consulta-status.js';
+import { CONSULTA_MEDICO_LOCK_CLASS, CONSULTA_PACIENTE_LOCK_CLASS } from './schema.js';
 import type { SequencedChange } from './change-feed.js';
 import { createReads, type Query } from './reads.js';
 import { rowValues, tableOf, upsertSql } from './tables.js';
@@ -46,9 +48,21 @@ export class PgUnitOfWork {
   /** Answers of reads since the last write, by statement. */
   private readonly memo = new Map<string, Promise<object[]>>();
 
-  constructor(private readonly client: pg.PoolClient) {
+  /**
+   * @param lockAhead for a group of works (`shared-transactions.ts`): the consultas it writes take their queueing
+   *   locks in one statement ahead of the writes, in the one order every transaction follows (`schema.ts`,
+   *   `consultas_travar_em_ordem`), instead of row by row as the works happen to write. This covers the writes sent in
+   *   one batch, which is how a group of bookings writes (its works resume together); writes spread over several
+   *   batches take their locks batch by batch, and a deadlock between groups is then broken by PostgreSQL after
+   *   deadlock_timeout (40P01: the group runs again).
+   */
+  constructor(
+    private readonly client: pg.PoolClient,
+    private readonly lockAhead = false,
+  ) {
     this.batcher = new StatementBatcher({
       maxInFlight: 1,
+      prelude: () => this.advanceLocks(),
       send: async (batch) =>
         'sql' in batch
           ? [await client.query(batch.sql, batch.values as unknown[] | undefined)]
@@ -150,7 +164,23 @@ export class PgUnitOfWork {
     return Promise.resolve();
   }
 
+  /** The locks of the consultas queued since the last batch, as one statement (see `lockAhead`). */
+  private advanceLocks(): Statement | undefined {
+    if (this.lockKeys.classes.length === 0) return undefined;
+    const { classes, keys } = this.lockKeys;
+    this.lockKeys = { classes: [], keys: [] };
+    return { sql: 'SELECT consultas_travar_em_ordem($1::integer[], $2::text[])', values: [classes, keys] };
+  }
+
+  private lockKeys: { classes: number[]; keys: string[] } = { classes: [], keys: [] };
+
   private save(collection: string, record: Entity): Promise<void> {
+    if (this.lockAhead && collection === COLLECTIONS.consultas) {
+      for (const [lockClass, key] of queueingLocks(record as ConsultaRecord)) {
+        this.lockKeys.classes.push(lockClass);
+        this.lockKeys.keys.push(key);
+      }
+    }
     const table = tableOf(collection);
     const { json, values } = rowValues(table, record);
     // Its place in the feed is taken now, in the order the work wrote.
@@ -229,4 +259,21 @@ export class PgUnitOfWork {
       );
     }
   }
+}
+
+const DAY_MS = 86_400_000;
+
+/**
+ * The advisory locks `consultas_enfileirar` (schema.ts) takes for a written consulta, as (class, key) with the key
+ * text it hashes: the médico's and the paciente's first and last day (UTC days since the epoch, the last one of
+ * `fim` minus a microsecond), for a slot holder and a pendente consulta respectively.
+ */
+function queueingLocks(c: ConsultaRecord): [number, string][] {
+  const first = Math.floor(Date.parse(c.inicio) / DAY_MS);
+  const last = Math.floor((Date.parse(c.fim) - 0.001) / DAY_MS);
+  const days = last === first ? [first] : [first, last];
+  const locks: [number, string][] = [];
+  if (holdsSlot(c)) for (const day of days) locks.push([CONSULTA_MEDICO_LOCK_CLASS, `${c.medicoId}:${day}`]);
+  if (isPendente(c.status)) for (const day of days) locks.push([CONSULTA_PACIENTE_LOCK_CLASS, `${c.pacienteId}:${day}`]);
+  return locks;
 }
