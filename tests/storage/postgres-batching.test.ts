@@ -1,12 +1,13 @@
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/core/errors.js';
 import { inlined } from '../../src/infra/storage/postgres/batching.js';
 import { CONSULTA_MEDICO_LOCK_CLASS } from '../../src/infra/storage/postgres/schema.js';
 import { PgStorage } from '../../src/infra/storage/postgres/pg-storage.js';
 import type { Change, UnitOfWork } from '../../src/repositories/port.js';
 import { silentLogger } from '../helpers/logger.js';
-import { createDatabase, skipWithoutPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres.js';
+import { throwawayCluster } from '../helpers/cluster.js';
+import { skipWithoutPostgres } from '../helpers/postgres.js';
 import { consulta, medico, paciente } from './port-fixtures.js';
 
 /**
@@ -44,32 +45,38 @@ describe('inlined statements', () => {
 });
 
 describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works grouped (throwaway cluster)', () => {
-  let cluster: PostgresCluster;
-  let databases = 0;
-  const opened: PgStorage[] = [];
+  const pg15 = throwawayCluster();
 
-  beforeAll(async () => {
-    cluster = await startPostgres();
-  }, 120_000);
-
-  afterEach(async () => {
-    await Promise.allSettled(opened.splice(0).map((s) => s.close()));
-  });
-
-  afterAll(async () => {
-    await cluster?.stop();
-  });
-
-  async function open(): Promise<PgStorage> {
-    const url = await createDatabase(cluster.url, `lotes_${++databases}`);
-    const storage = new PgStorage({ url, logger: silentLogger, poolMax: 4 });
-    opened.push(storage);
+  async function open(url?: string): Promise<PgStorage> {
+    const storage = pg15.track(new PgStorage({ url: url ?? (await pg15.database('lotes')), logger: silentLogger, poolMax: 4 }));
     await storage.open();
     return storage;
   }
 
+  /** A médico and `n` pacientes (CPFs from `cpfBase`), stored. */
+  async function clinicOf(storage: PgStorage, n: number, cpfBase: number) {
+    const m = medico();
+    const ps = Array.from({ length: n }, (_, i) => paciente({ cpf: String(cpfBase + i) }));
+    await storage.run(async (tx) => {
+      await tx.medicos.save(m);
+      for (const p of ps) await tx.pacientes.save(p);
+    });
+    return { m, ps };
+  }
+
+  /** A booking as the worker makes one, in a shared unit of work: refused when the médico's slot is taken. */
+  const bookShared = (storage: PgStorage, c: ReturnType<typeof consulta>) =>
+    storage.run(
+      async (tx: UnitOfWork) => {
+        if (await tx.consultas.medicoConflict(c.medicoId, Date.parse(c.inicio), Date.parse(c.fim))) throw new AppError('HORARIO_OCUPADO', 'Este horário já está ocupado.');
+        await tx.consultas.save(c);
+        return c.id;
+      },
+      { shared: true },
+    );
+
   it('a hostile value reads back as itself, inlined or as a parameter (no injection)', async () => {
-    const client = new pg.Client({ connectionString: cluster.url });
+    const client = new pg.Client({ connectionString: pg15.cluster.url });
     await client.connect();
     try {
       for (const value of HOSTILE) {
@@ -118,28 +125,12 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
 
   it('shared works commit as one group, and every listener hears each change once', async () => {
     const storage = await open();
-    const m = medico();
-    const pacientes = Array.from({ length: 40 }, (_, i) => paciente({ cpf: String(20_000_000_000 + i) }));
-    await storage.run(async (tx) => {
-      await tx.medicos.save(m);
-      for (const p of pacientes) await tx.pacientes.save(p);
-    });
+    const { m, ps: pacientes } = await clinicOf(storage, 40, 20_000_000_000);
     const heard: Change[] = [];
     storage.changes.onCommit((changes) => heard.push(...changes));
     const groupsBefore = storage.shared.stats.groups;
     const booked = pacientes.map((p, i) => consulta(m.id, p.id, slotAt(i), slotAt(i + 1)));
-    const results = await Promise.all(
-      booked.map((c) =>
-        storage.run(
-          async (tx) => {
-            if (await tx.consultas.medicoConflict(c.medicoId, Date.parse(c.inicio), Date.parse(c.fim))) throw new AppError('HORARIO_OCUPADO', 'ocupado');
-            await tx.consultas.save(c);
-            return c.id;
-          },
-          { shared: true },
-        ),
-      ),
-    );
+    const results = await Promise.all(booked.map((c) => bookShared(storage, c)));
     expect(results).toEqual(booked.map((c) => c.id));
     expect(storage.shared.stats.groups - groupsBefore).toBeLessThan(booked.length / 4);
     expect(heard.filter((c) => c.collection === 'consultas').map((c) => c.id).sort()).toEqual(booked.map((c) => c.id).sort());
@@ -148,27 +139,11 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
 
   it('two shared bookings of one slot in one group: exactly one wins, the other hears 409, nothing else is lost', async () => {
     const storage = await open();
-    const m = medico();
-    const ps = Array.from({ length: 12 }, (_, i) => paciente({ cpf: String(30_000_000_000 + i) }));
-    await storage.run(async (tx) => {
-      await tx.medicos.save(m);
-      for (const p of ps) await tx.pacientes.save(p);
-    });
+    const { m, ps } = await clinicOf(storage, 12, 30_000_000_000);
     // Ten distinct slots, and two more bookings of slot 0 by other pacientes: the constraint decides.
     const wanted = [...ps.slice(0, 10).map((p, i) => consulta(m.id, p.id, slotAt(i), slotAt(i + 1))), ...ps.slice(10).map((p) => consulta(m.id, p.id, slotAt(0), slotAt(1)))];
     const fallbacks = storage.shared.stats.fallbacks;
-    const settled = await Promise.allSettled(
-      wanted.map((c) =>
-        storage.run(
-          async (tx: UnitOfWork) => {
-            if (await tx.consultas.medicoConflict(c.medicoId, Date.parse(c.inicio), Date.parse(c.fim))) throw new AppError('HORARIO_OCUPADO', 'Este horário já está ocupado.');
-            await tx.consultas.save(c);
-            return c.id;
-          },
-          { shared: true },
-        ),
-      ),
-    );
+    const settled = await Promise.allSettled(wanted.map((c) => bookShared(storage, c)));
     const ok = settled.filter((s) => s.status === 'fulfilled').length;
     const refused = settled.filter((s) => s.status === 'rejected').map((s) => (s as PromiseRejectedResult).reason as AppError);
     expect(ok).toBe(10);
@@ -184,12 +159,7 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
 
   it('a refusal before writing fails alone; a failure after writing undoes only its own writes', async () => {
     const storage = await open();
-    const m = medico();
-    const ps = Array.from({ length: 6 }, (_, i) => paciente({ cpf: String(40_000_000_000 + i) }));
-    await storage.run(async (tx) => {
-      await tx.medicos.save(m);
-      for (const p of ps) await tx.pacientes.save(p);
-    });
+    const { m, ps } = await clinicOf(storage, 6, 40_000_000_000);
     const wanted = ps.map((p, i) => consulta(m.id, p.id, slotAt(i), slotAt(i + 1)));
     const settled = await Promise.allSettled(
       wanted.map((c, i) =>
@@ -210,13 +180,9 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
   });
 
   it('a group that meets a serialization failure runs again, and every work commits once', async () => {
-    const storage = await open();
-    const m = medico();
-    const ps = Array.from({ length: 3 }, (_, i) => paciente({ cpf: String(50_000_000_000 + i) }));
-    await storage.run(async (tx) => {
-      await tx.medicos.save(m);
-      for (const p of ps) await tx.pacientes.save(p);
-    });
+    const url = await pg15.database('lotes');
+    const storage = await open(url);
+    const { m, ps } = await clinicOf(storage, 3, 50_000_000_000);
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let wrote = 0;
@@ -239,7 +205,7 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
     while (wrote < wanted.length) await new Promise((resolve) => setTimeout(resolve, 10));
     // Another transaction reads where the group inserted and writes what the group read, and commits first: the
     // group is then the pivot of a dangerous structure, and PostgreSQL refuses it (40001) before it can commit.
-    const other = new pg.Client({ connectionString: (storage as unknown as { options: { url: string } }).options.url });
+    const other = new pg.Client({ connectionString: url });
     await other.connect();
     try {
       await other.query('BEGIN ISOLATION LEVEL SERIALIZABLE');
@@ -257,11 +223,8 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
   });
 
   it('two groups writing the same médicos in opposite orders take their locks in one order: no deadlock, no retry', async () => {
-    const url = await createDatabase(cluster.url, `lotes_${++databases}`);
-    const [a, b] = [new PgStorage({ url, logger: silentLogger, poolMax: 4 }), new PgStorage({ url, logger: silentLogger, poolMax: 4 })];
-    opened.push(a, b);
-    await a.open();
-    await b.open();
+    const url = await pg15.database('lotes');
+    const [a, b] = [await open(url), await open(url)];
     const medicos = Array.from({ length: 8 }, () => medico());
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));

@@ -1,10 +1,11 @@
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { PgStorage } from '../../src/infra/storage/postgres/pg-storage.js';
 import { COLLECTIONS } from '../../src/repositories/collections.js';
 import type { Change } from '../../src/repositories/port.js';
 import { silentLogger } from '../helpers/logger.js';
-import { createDatabase, skipWithoutPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres.js';
+import { throwawayCluster } from '../helpers/cluster.js';
+import { skipWithoutPostgres } from '../helpers/postgres.js';
 import { idempotency, medico } from './port-fixtures.js';
 
 /**
@@ -58,29 +59,15 @@ class Heard {
 }
 
 describe.skipIf(skipWithoutPostgres())('PostgreSQL driver across processes (throwaway cluster)', () => {
-  let cluster: PostgresCluster;
-  let databases = 0;
-  const opened: PgStorage[] = [];
-
-  beforeAll(async () => {
-    cluster = await startPostgres();
-  }, 120_000);
-
-  afterEach(async () => {
-    await Promise.allSettled(opened.splice(0).map((s) => s.close()));
-  });
-
-  afterAll(async () => {
-    await cluster?.stop();
-  });
+  const pg15 = throwawayCluster();
 
   /** Two "processes" on a fresh database. Polling is slow (10 s) so that only NOTIFY can explain a quick delivery. */
   async function pair(pollMs = 10_000, feedRetentionMs?: number): Promise<[PgStorage, PgStorage]> {
-    const url = await createDatabase(cluster.url, `processos_${++databases}`);
+    const url = await pg15.database('processos');
     const make = async (name: string): Promise<PgStorage> => {
       const storage = new PgStorage({ url, logger: silentLogger, feedPollMs: pollMs, applicationName: name, poolMax: 4, feedRetentionMs });
       await storage.open();
-      opened.push(storage);
+      pg15.track(storage);
       return storage;
     };
     return [await make('processo_a'), await make('processo_b')];
@@ -166,7 +153,7 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL driver across processes (thro
   it("when B's LISTEN connection is killed, then it reconnects by itself and B hears A's later commits", async () => {
     const [a, b] = await pair(60_000);
     const onB = new Heard(b);
-    const admin = new pg.Client({ connectionString: cluster.url });
+    const admin = new pg.Client({ connectionString: pg15.cluster.url });
     await admin.connect();
     try {
       const { rows } = await admin.query("SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'processo_b (feed)'");
@@ -191,7 +178,7 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL driver across processes (thro
     const onB = new Heard(b);
     await a.run((tx) => tx.medicos.save(medico()));
     await onB.until(1);
-    await cluster.restart({ mode: 'fast' });
+    await pg15.cluster.restart({ mode: 'fast' });
     // The first calls may meet dead connections (503); within a few seconds every call works again.
     const m = medico();
     const deadline = Date.now() + 15_000;

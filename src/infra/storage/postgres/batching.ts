@@ -86,6 +86,7 @@ export class StatementBatcher {
   private readonly queued = new Map<string, Promise<pg.QueryResult>>();
   private inFlight = 0;
   private scheduled = false;
+  private drainWaiters: (() => void)[] = [];
   /** Statements sent so far, and round trips that carried them (for the bench's figures and the tests). */
   statements = 0;
   roundTrips = 0;
@@ -107,6 +108,12 @@ export class StatementBatcher {
   /** Statements queued or on the wire. */
   get busy(): boolean {
     return this.queue.length > 0 || this.inFlight > 0;
+  }
+
+  /** Resolves once nothing is queued or on the wire (at once when nothing is). */
+  drained(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
   private schedule(): void {
@@ -134,6 +141,7 @@ export class StatementBatcher {
       void this.send(batch).finally(() => {
         this.inFlight--;
         if (this.queue.length > 0) this.schedule();
+        else if (!this.busy) for (const resolve of this.drainWaiters.splice(0)) resolve();
       });
     }
   }

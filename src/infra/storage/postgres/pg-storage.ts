@@ -92,7 +92,7 @@ export class PgStorage implements StoragePort {
     this.maxAttempts = options.maxAttempts ?? 30;
     this.retentionMs = options.feedRetentionMs ?? 24 * 60 * 60_000;
     this.shared = new SharedTransactions({
-      pool: this.pool,
+      transaction: (lockAhead, body) => this.transaction(lockAhead, body),
       feed: () => this.changes,
       alone: (work) => this.runWithRetries(work),
       commit: (tx) => this.commit(tx),
@@ -194,12 +194,8 @@ export class PgStorage implements StoragePort {
   }
 
   /** One run of `work` in one transaction; rejects with the raw database error (retried or translated above). */
-  private async attempt<R>(work: Work<R>): Promise<{ result: R; changes: SequencedChange[] }> {
-    const held = new Held(await this.pool.connect());
-    const tx = new PgUnitOfWork(held.client);
-    try {
-      // Not awaited: it travels with the work's first reads (a failure is the transaction's first failure).
-      tx.query('BEGIN ISOLATION LEVEL SERIALIZABLE').catch(() => undefined);
+  private attempt<R>(work: Work<R>): Promise<{ result: R; changes: SequencedChange[] }> {
+    return this.transaction(false, async (tx) => {
       let result: R;
       try {
         result = await work(tx.api);
@@ -217,12 +213,26 @@ export class PgStorage implements StoragePort {
       // A statement failed and the work went on regardless: the transaction is aborted and cannot commit
       // (`writeFeed` waits for the writes sent behind, and throws their failure).
       return { result, changes: await this.commit(tx) };
+    });
+  }
+
+  /**
+   * `body` in one SERIALIZABLE transaction on a pooled connection, for one work or a group of them (`lockAhead`: see
+   * `PgUnitOfWork`). BEGIN is not awaited: it travels with the first reads, and its failure is the transaction's
+   * first. When `body` throws, the transaction is rolled back; a connection that failed is not given back to the
+   * pool (the pool opens a fresh one).
+   */
+  private async transaction<T>(lockAhead: boolean, body: (tx: PgUnitOfWork) => Promise<T>): Promise<T> {
+    const held = new Held(await this.pool.connect());
+    const tx = new PgUnitOfWork(held.client, lockAhead);
+    try {
+      tx.query('BEGIN ISOLATION LEVEL SERIALIZABLE').catch(() => undefined);
+      return await body(tx);
     } catch (error) {
       held.note(error);
       if (!held.broken) await tx.end('ROLLBACK').catch((e: unknown) => (held.broken ??= e as Error));
       throw error;
     } finally {
-      // A connection that failed is not given back to the pool: the pool opens a fresh one.
       held.release();
     }
   }

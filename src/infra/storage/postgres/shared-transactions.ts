@@ -20,14 +20,12 @@
  * - a serialization failure (another group or process interleaved) runs the group again, a few times, then alone;
  * - a COMMIT whose answer was lost may have happened: nothing runs again, every work hears 503.
  */
-import type pg from 'pg';
 import { AppError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import type { Work } from '../../../repositories/port.js';
 import type { PgChangeFeed, SequencedChange } from './change-feed.js';
 import { isRetryable, translate } from './errors.js';
-import { Held } from './held.js';
-import { PgUnitOfWork } from './unit-of-work.js';
+import type { PgUnitOfWork } from './unit-of-work.js';
 
 /** Groups on the wire at once: while one waits for its COMMIT's flush, the next runs its reads. */
 export const MAX_GROUPS_IN_FLIGHT = 1;
@@ -43,7 +41,8 @@ interface Entry {
 }
 
 export interface SharedTransactionsDeps {
-  pool: pg.Pool;
+  /** Runs `body` in one SERIALIZABLE transaction, rolled back when it throws (see `PgStorage.transaction`). */
+  transaction: <T>(lockAhead: boolean, body: (tx: PgUnitOfWork) => Promise<T>) => Promise<T>;
   feed: () => PgChangeFeed;
   /** Runs one work alone (its own transaction, with retries): the fallback. */
   alone: <R>(work: Work<R>) => Promise<R>;
@@ -61,8 +60,8 @@ export class SharedTransactions {
   private readonly queue: Entry[] = [];
   private inFlight = 0;
   private scheduled = false;
-  /** Groups committed, and works in them (for the tests and the bench). */
-  readonly stats = { groups: 0, works: 0, fallbacks: 0, retries: 0 };
+  /** Groups committed, groups that fell back to running alone, and group reruns (for the tests). */
+  readonly stats = { groups: 0, fallbacks: 0, retries: 0 };
 
   constructor(private readonly deps: SharedTransactionsDeps) {}
 
@@ -118,7 +117,6 @@ export class SharedTransactions {
         return;
       }
       this.stats.groups++;
-      this.stats.works += group.length;
       // Listeners hear the commit before any work's promise settles, as with a unit of work alone.
       await this.deps.feed().committed(outcome.changes);
       outcome.settled.forEach((s, i) => (s.status === 'fulfilled' ? group[i]!.resolve(s.value) : group[i]!.reject(s.reason)));
@@ -127,17 +125,8 @@ export class SharedTransactions {
   }
 
   /** One run of the group in one transaction: each work's outcome, and the changes committed. */
-  private async attempt(group: readonly Entry[]): Promise<{ settled: PromiseSettledResult<unknown>[]; changes: SequencedChange[] }> {
-    let client: pg.PoolClient;
-    try {
-      client = await this.deps.pool.connect();
-    } catch (error) {
-      throw translate(error);
-    }
-    const held = new Held(client);
-    const tx = new PgUnitOfWork(held.client, true);
-    try {
-      tx.query('BEGIN ISOLATION LEVEL SERIALIZABLE').catch(() => undefined);
+  private attempt(group: readonly Entry[]): Promise<{ settled: PromiseSettledResult<unknown>[]; changes: SequencedChange[] }> {
+    return this.deps.transaction(true, async (tx) => {
       const views = group.map(() => tx.view());
       const settled = await Promise.allSettled(group.map((entry, i) => entry.work(views[i]!.api)));
       await tx.settle();
@@ -148,17 +137,6 @@ export class SharedTransactions {
         if (s.status === 'rejected' && (views[i]!.wrote() || !(s.reason instanceof AppError))) throw new GroupBroken();
       });
       return { settled, changes: await this.deps.commit(tx) };
-    } catch (error) {
-      held.note(error);
-      if (!held.broken) await tx.end('ROLLBACK').catch((e: unknown) => (held.broken ??= e as Error));
-      throw error;
-    } finally {
-      held.release();
-    }
-  }
-
-  /** For `close`: resolves once nothing is queued or running. */
-  get idle(): boolean {
-    return this.queue.length === 0 && this.inFlight === 0;
+    });
   }
 }

@@ -140,7 +140,7 @@ export class PgUnitOfWork {
   async settle(): Promise<void> {
     while (this.writes.size > 0 || this.batcher.busy) {
       await Promise.allSettled([...this.writes]);
-      if (this.batcher.busy) await new Promise<void>((resolve) => setImmediate(resolve));
+      await this.batcher.drained();
     }
   }
 
