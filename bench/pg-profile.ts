@@ -17,8 +17,10 @@ import { bookingBodies, bookingLoad, cpuMs, fixtureRecords, rate, startServer, s
 const arg = (name: string, fallback: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
 const SIZE = arg('size', 1000);
 const SECONDS = arg('seconds', 4);
+/** `--socket`: the server reaches PostgreSQL over its Unix socket instead of TCP on 127.0.0.1. */
+const SOCKET = process.argv.includes('--socket');
 
-const cluster = await startPostgres({ settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all'] });
+const cluster = await startPostgres({ settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all', 'pg_stat_statements.track_planning=on'] });
 const dataDir = mkdtempSync(path.join(tmpdir(), 'agenda-profile-'));
 const admin = new pg.Client({ connectionString: cluster.url });
 let server;
@@ -32,7 +34,7 @@ try {
   await storage.close();
   await admin.connect();
   await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-  server = await startServer(dataDir, true, { STORAGE: 'postgres', DATABASE_URL: cluster.url });
+  server = await startServer(dataDir, true, { STORAGE: 'postgres', DATABASE_URL: SOCKET ? cluster.socketUrl : cluster.url });
   await bookingLoad(server, bookingBodies('2034-01-01', 20_000), 2);
   await admin.query('SELECT pg_stat_statements_reset()');
   const db0 = (await admin.query<{ c: string; r: string }>("SELECT xact_commit c, xact_rollback r FROM pg_stat_database WHERE datname = 'agenda'")).rows[0]!;
@@ -43,8 +45,8 @@ try {
   const dbCpu = databaseCpuMs(cluster) - dbCpu0;
   const db1 = (await admin.query<{ c: string; r: string }>("SELECT xact_commit c, xact_rollback r FROM pg_stat_database WHERE datname = 'agenda'")).rows[0]!;
   const n = Math.max(1, result['2xx']);
-  const { rows } = await admin.query<{ calls: string; ms: number; query: string }>(
-    `SELECT calls, total_exec_time AS ms, regexp_replace(query, '\\s+', ' ', 'g') AS query FROM pg_stat_statements
+  const { rows } = await admin.query<{ calls: string; ms: number; plan: number; query: string }>(
+    `SELECT calls, total_exec_time AS ms, total_plan_time AS plan, regexp_replace(query, '\\s+', ' ', 'g') AS query FROM pg_stat_statements
       WHERE query NOT LIKE '%pg_stat%' ORDER BY calls DESC`,
   );
   const out: string[] = [];
@@ -52,13 +54,15 @@ try {
   out.push(`transactions: ${((Number(db1.c) - Number(db0.c)) / n).toFixed(2)} committed, ${((Number(db1.r) - Number(db0.r)) / n).toFixed(2)} rolled back per booking`);
   let calls = 0;
   let ms = 0;
+  let plan = 0;
   for (const r of rows) {
     calls += Number(r.calls);
     ms += r.ms;
+    plan += r.plan;
   }
-  out.push(`statements: ${(calls / n).toFixed(1)} per booking, ${((ms * 1000) / n).toFixed(0)} µs of execution per booking`);
+  out.push(`statements: ${(calls / n).toFixed(1)} per booking, ${((ms * 1000) / n).toFixed(0)} µs of execution and ${((plan * 1000) / n).toFixed(0)} µs of planning per booking`);
   for (const r of rows.slice(0, 40)) {
-    out.push(`${(Number(r.calls) / n).toFixed(2).padStart(6)} ×  ${((r.ms * 1000) / Number(r.calls)).toFixed(0).padStart(5)} µs  ${r.query.slice(0, 150)}`);
+    out.push(`${(Number(r.calls) / n).toFixed(2).padStart(6)} ×  ${((r.ms * 1000) / Number(r.calls)).toFixed(0).padStart(5)} µs + ${((r.plan * 1000) / Number(r.calls)).toFixed(0).padStart(4)} µs plan  ${r.query.slice(0, 150)}`);
   }
   process.stdout.write(`${out.join('\n')}\n`);
 } finally {

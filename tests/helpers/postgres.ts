@@ -110,6 +110,8 @@ export function skipWithoutPostgres(options: FindOptions = {}): boolean {
 export interface PostgresCluster {
   /** `postgres://postgres@127.0.0.1:<port>/agenda`: a database made for the caller. */
   url: string;
+  /** The same database over the cluster's Unix socket. */
+  socketUrl: string;
   port: number;
   /** The cluster's folder (data, socket, log). */
   dir: string;
@@ -232,6 +234,7 @@ export async function startPostgres(options: StartOptions = {}): Promise<Postgre
   await createDatabase(`${base}/postgres`, 'agenda');
   return {
     url: `${base}/agenda`,
+    socketUrl: `postgres://${SUPERUSER}@localhost:${port}/agenda?host=${encodeURIComponent(dir)}`,
     port,
     dir,
     log,

@@ -113,6 +113,29 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
     expect((await storage.medicos.get(m.id))?.id).toBe(m.id);
   });
 
+  it('a statement sent once is prepared on each connection and runs as EXECUTE; one the server will not prepare stays text', async () => {
+    const storage = await open();
+    const records = HOSTILE.map((nome, i) => paciente({ nome: nome || 'vazio', cpf: String(30_000_000_000 + i) }));
+    await storage.run(async (tx) => {
+      for (const p of records) await tx.pacientes.save(p);
+    });
+    const before = storage.prepared.executed;
+    // Sequential reads: the first goes as text, and each later one finds it prepared on its connection (or
+    // prepares it there first: the pool has 4).
+    for (let round = 0; round < 6; round++) for (const p of records) expect(await storage.pacientes.get(p.id)).toEqual(p);
+    expect(storage.prepared.executed - before).toBeGreaterThanOrEqual(HOSTILE.length * 4);
+    // `$1 IS NULL` cannot be prepared (its type is unknown) but runs as text: it keeps working, as text.
+    const refused = { sql: 'SELECT $1 IS NULL AS vazio', values: ['x'] };
+    for (let i = 0; i < 4; i++) expect((await storage.reads.run(refused)).rows).toEqual([{ vazio: false }]);
+    const asText = storage.prepared.asText;
+    expect((await storage.reads.run(refused)).rows).toEqual([{ vazio: false }]);
+    expect(storage.prepared.asText).toBe(asText + 1);
+    // The connections still serve prepared statements afterwards.
+    const executed = storage.prepared.executed;
+    expect(await storage.pacientes.get(records[0]!.id)).toEqual(records[0]);
+    expect(storage.prepared.executed).toBe(executed + 1);
+  });
+
   it('hostile text round-trips through a unit of work', async () => {
     const storage = await open();
     const records = HOSTILE.map((nome, i) => paciente({ nome: nome || 'vazio', cpf: String(10_000_000_000 + i) }));

@@ -28,35 +28,66 @@ const { prepareValue, escapeLiteral } = createRequire(import.meta.url)('pg/lib/u
   escapeLiteral(text: string): string;
 };
 
-/** `statement` as one literal SQL text, or undefined when a value cannot be inlined safely. */
-export function inlined(statement: Statement): string | undefined {
-  const { sql, values } = statement;
-  if (!values || values.length === 0) return sql;
+/** A statement whose values are written as SQL literals (quoted, or `NULL`), in the order of its parameters. */
+export interface Literal {
+  sql: string;
+  literals: readonly string[];
+}
+
+/** The highest `$n` in `sql` (texts are few: the statements the driver writes, so the answers are kept). */
+export function parameterCount(sql: string): number {
+  let count = PARAMETER_COUNTS.get(sql);
+  if (count === undefined) {
+    count = 0;
+    for (const [, n] of sql.matchAll(/\$(\d+)/g)) count = Math.max(count, Number(n));
+    if (PARAMETER_COUNTS.size < 1_000) PARAMETER_COUNTS.set(sql, count);
+  }
+  return count;
+}
+const PARAMETER_COUNTS = new Map<string, number>();
+
+/**
+ * `statement`'s values as SQL literals, or undefined when one cannot be inlined safely or a parameter has no value
+ * (the statement then goes alone, with parameters, and the server says what is wrong with it).
+ */
+export function literalsOf(statement: Statement): string[] | undefined {
+  if (parameterCount(statement.sql) > (statement.values?.length ?? 0)) return undefined;
   const literals: string[] = [];
-  for (const value of values) {
+  for (const value of statement.values ?? []) {
     const prepared = prepareValue(value);
     if (prepared === null) literals.push('NULL');
     else if (typeof prepared !== 'string' || prepared.includes('\u0000')) return undefined;
     else literals.push(escapeLiteral(prepared));
   }
-  let missing = false;
-  const text = sql.replace(/\$(\d+)/g, (_, n: string) => {
-    const literal = literals[Number(n) - 1];
-    if (literal === undefined) missing = true;
-    return literal ?? '';
-  });
-  return missing ? undefined : text;
+  return literals;
+}
+
+/** `sql` with its parameters replaced by `literals` (every one there: see `literalsOf`). */
+export function textOf(sql: string, literals: readonly string[]): string {
+  return literals.length === 0 ? sql : sql.replace(/\$(\d+)/g, (_, n: string) => literals[Number(n) - 1]!);
+}
+
+/** `statement` as one literal SQL text, or undefined when a value cannot be inlined safely. */
+export function inlined(statement: Statement): string | undefined {
+  const literals = literalsOf(statement);
+  return literals && textOf(statement.sql, literals);
 }
 
 interface Pending {
   statement: Statement;
-  text: string | undefined;
+  /** Its values as literals; undefined when it must go alone, with parameters. */
+  literals: string[] | undefined;
+  /** What tells it from other statements, for deduplication. */
+  key: string | undefined;
   resolve(result: pg.QueryResult): void;
   reject(error: unknown): void;
 }
 
-/** Sends a batch (one text of several statements, or one statement with parameters) and returns each result. */
-export type Send = (batch: { text: string; count: number } | Statement) => Promise<pg.QueryResult[]>;
+/**
+ * Sends a batch (statements with their values as literals, to go as one query text: see `sendLiterals`; or one
+ * statement with parameters) and returns each result.
+ */
+export type Send = (batch: { statements: readonly Literal[] } | Statement) => Promise<pg.QueryResult[]>;
 
 export interface BatcherOptions {
   send: Send;
@@ -94,15 +125,22 @@ export class StatementBatcher {
   constructor(private readonly options: BatcherOptions) {}
 
   run(statement: Statement): Promise<pg.QueryResult> {
-    const text = inlined(statement);
-    const same = text !== undefined && this.options.dedupe ? this.queued.get(text) : undefined;
+    const pending = this.pending(statement);
+    const same = pending.key !== undefined ? this.queued.get(pending.key) : undefined;
     if (same) return same;
     const result = new Promise<pg.QueryResult>((resolve, reject) => {
-      this.queue.push({ statement, text, resolve, reject });
+      this.queue.push({ ...pending, resolve, reject });
       this.schedule();
     });
-    if (text !== undefined && this.options.dedupe) this.queued.set(text, result);
+    if (pending.key !== undefined) this.queued.set(pending.key, result);
     return result;
+  }
+
+  private pending(statement: Statement): Pick<Pending, 'statement' | 'literals' | 'key'> {
+    const literals = literalsOf(statement);
+    // Literals are quoted with their quotes doubled, so the list joined by commas is unambiguous.
+    const key = literals && this.options.dedupe ? `${statement.sql}\u0000${literals.join(',')}` : undefined;
+    return { statement, literals, key };
   }
 
   /** Statements queued or on the wire. */
@@ -129,14 +167,14 @@ export class StatementBatcher {
     const prelude = this.queue.length > 0 ? this.options.prelude?.() : undefined;
     if (prelude) {
       const ignore = (): void => undefined; // the statements behind it carry its failure
-      this.queue.unshift({ statement: prelude, text: inlined(prelude), resolve: ignore, reject: ignore });
+      this.queue.unshift({ ...this.pending(prelude), key: undefined, resolve: ignore, reject: ignore });
     }
     while (this.queue.length > 0 && this.inFlight < this.options.maxInFlight) {
       // A statement that cannot be inlined goes alone; otherwise every inlinable one up to the next such.
       const head = this.queue[0]!;
-      const take = head.text === undefined ? 1 : this.queue.findIndex((p) => p.text === undefined) >>> 0;
+      const take = head.literals === undefined ? 1 : this.queue.findIndex((p) => p.literals === undefined) >>> 0;
       const batch = this.queue.splice(0, Math.min(take, this.queue.length));
-      for (const p of batch) if (p.text !== undefined) this.queued.delete(p.text);
+      for (const p of batch) if (p.key !== undefined) this.queued.delete(p.key);
       this.inFlight++;
       void this.send(batch).finally(() => {
         this.inFlight--;
@@ -152,13 +190,13 @@ export class StatementBatcher {
     const head = batch[0]!;
     try {
       const results =
-        head.text === undefined
+        head.literals === undefined
           ? await this.options.send(head.statement)
-          : await this.options.send({ text: batch.map((p) => p.text).join(';\n'), count: batch.length });
+          : await this.options.send({ statements: batch.map((p) => ({ sql: p.statement.sql, literals: p.literals! })) });
       batch.forEach((p, i) => p.resolve(results[i]!));
     } catch (error) {
       // A statement sent alone with parameters failed on its own; a text (one statement or more) is the caller's to split.
-      if (head.text === undefined || !this.options.onBatchError) {
+      if (head.literals === undefined || !this.options.onBatchError) {
         for (const p of batch) p.reject(error);
         return;
       }

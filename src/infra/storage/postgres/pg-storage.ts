@@ -18,7 +18,7 @@ import { ALL_COLLECTIONS } from '../../../repositories/collections.js';
 import type { RecordSnapshot, RecordSource, Reads, RunOptions, StoragePort, Work } from '../../../repositories/port.js';
 import { SharedTransactions } from './shared-transactions.js';
 import { PgSignals } from './signals.js';
-import { resultsOf, StatementBatcher, type Statement } from './batching.js';
+import { StatementBatcher, type Statement } from './batching.js';
 import { PgChangeFeed, type SequencedChange } from './change-feed.js';
 import { isRetryable, translate } from './errors.js';
 import { Held } from './held.js';
@@ -27,6 +27,7 @@ import { createPool, isConnectionError } from './pool.js';
 import { CONNECTION_ATTEMPTS, queryRows } from './query.js';
 import { createReads, type Query } from './reads.js';
 import { countAll, openSnapshot, replaceAll } from './records.js';
+import { PreparedStatements } from './prepared.js';
 import { PgUnitOfWork } from './unit-of-work.js';
 
 export interface PgStorageOptions {
@@ -78,6 +79,8 @@ export class PgStorage implements StoragePort {
   readonly shared: SharedTransactions;
   /** The reads outside units of work, batched. */
   readonly reads: StatementBatcher;
+  /** Statements prepared on each connection, for the reads and the units of work (`prepared.ts`). */
+  readonly prepared = new PreparedStatements();
   private readonly maxAttempts: number;
   private readonly retentionMs: number;
   private pruneTimer: NodeJS.Timeout | undefined;
@@ -117,8 +120,18 @@ export class PgStorage implements StoragePort {
     this.reads = new StatementBatcher({
       maxInFlight: READ_BATCHES_IN_FLIGHT,
       dedupe: true,
-      send: async (batch) =>
-        'sql' in batch ? [await one(batch)] : resultsOf(await (this.pool.query(batch.text) as unknown as Promise<pg.QueryResult | pg.QueryResult[]>), batch.count),
+      send: async (batch) => {
+        if ('sql' in batch) return [await one(batch)];
+        const held = new Held(await this.pool.connect());
+        try {
+          return await this.prepared.send(held.client, batch.statements, true);
+        } catch (error) {
+          held.note(error);
+          throw error;
+        } finally {
+          held.release();
+        }
+      },
       onBatchError: (statements) => Promise.allSettled(statements.map(one)),
     });
     const query: Query = async <R extends object>(sql: string, values?: readonly unknown[], heavy = false) =>
@@ -224,7 +237,7 @@ export class PgStorage implements StoragePort {
    */
   private async transaction<T>(lockAhead: boolean, body: (tx: PgUnitOfWork) => Promise<T>): Promise<T> {
     const held = new Held(await this.pool.connect());
-    const tx = new PgUnitOfWork(held.client, lockAhead);
+    const tx = new PgUnitOfWork(held.client, this.prepared, lockAhead);
     try {
       tx.query('BEGIN ISOLATION LEVEL SERIALIZABLE').catch(() => undefined);
       return await body(tx);

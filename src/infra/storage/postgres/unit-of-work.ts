@@ -15,7 +15,8 @@
 import type pg from 'pg';
 import { COLLECTIONS } from '../../../repositories/collections.js';
 import type { ConsultaRecord, Entity, UnitOfWork, Writes } from '../../../repositories/port.js';
-import { resultsOf, StatementBatcher, type Statement } from './batching.js';
+import { StatementBatcher, type Statement } from './batching.js';
+import type { PreparedStatements } from './prepared.js';
 import { holdsSlot, isPendente } from '../../../domain/consulta-status.js';
 import { CONSULTA_MEDICO_LOCK_CLASS, CONSULTA_PACIENTE_LOCK_CLASS } from './schema.js';
 import type { SequencedChange } from './change-feed.js';
@@ -58,15 +59,19 @@ export class PgUnitOfWork {
    */
   constructor(
     private readonly client: pg.PoolClient,
+    prepared: PreparedStatements,
     private readonly lockAhead = false,
   ) {
+    // The first batch is sent before BEGIN has run (it carries it): the connection is outside any transaction.
+    let first = true;
     this.batcher = new StatementBatcher({
       maxInFlight: 1,
       prelude: () => this.advanceLocks(),
-      send: async (batch) =>
-        'sql' in batch
-          ? [await client.query(batch.sql, batch.values as unknown[] | undefined)]
-          : resultsOf(await (client.query(batch.text) as unknown as Promise<pg.QueryResult | pg.QueryResult[]>), batch.count),
+      send: async (batch) => {
+        const idle = first;
+        first = false;
+        return 'sql' in batch ? [await client.query(batch.sql, batch.values as unknown[] | undefined)] : prepared.send(client, batch.statements, idle);
+      },
     });
     const query: Query = <R extends object>(sql: string, values?: readonly unknown[]) => {
       const key = `${sql}\u0000${JSON.stringify(values ?? [])}`;
