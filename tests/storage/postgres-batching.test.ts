@@ -1,13 +1,16 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { AppError } from '../../src/core/errors.js';
-import { inlined } from '../../src/infra/storage/postgres/batching.js';
+import { inlined, literalsOf } from '../../src/infra/storage/postgres/batching.js';
+import { isRetryable, isStalePrepared } from '../../src/infra/storage/postgres/errors.js';
+import { PreparedStatements } from '../../src/infra/storage/postgres/prepared.js';
+import { createReads } from '../../src/infra/storage/postgres/reads.js';
 import { CONSULTA_MEDICO_LOCK_CLASS } from '../../src/infra/storage/postgres/schema.js';
 import { PgStorage } from '../../src/infra/storage/postgres/pg-storage.js';
 import type { Change, UnitOfWork } from '../../src/repositories/port.js';
 import { silentLogger } from '../helpers/logger.js';
 import { throwawayCluster } from '../helpers/cluster.js';
-import { skipWithoutPostgres } from '../helpers/postgres.js';
+import { asSuperuser, skipWithoutPostgres } from '../helpers/postgres.js';
 import { consulta, medico, paciente } from './port-fixtures.js';
 
 /**
@@ -113,17 +116,21 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
     expect((await storage.medicos.get(m.id))?.id).toBe(m.id);
   });
 
-  it('a statement sent once is prepared on each connection and runs as EXECUTE; one the server will not prepare stays text', async () => {
+  it('a statement sent once is prepared and runs as EXECUTE, in reads and units of work; one the server will not prepare stays text', async () => {
     const storage = await open();
     const records = HOSTILE.map((nome, i) => paciente({ nome: nome || 'vazio', cpf: String(30_000_000_000 + i) }));
     await storage.run(async (tx) => {
       for (const p of records) await tx.pacientes.save(p);
     });
-    const before = storage.prepared.executed;
     // Sequential reads: the first goes as text, and each later one finds it prepared on its connection (or
-    // prepares it there first: the pool has 4).
+    // prepares it there first). `executed` counts EXECUTEs the server answered.
+    const before = storage.prepared.executed;
     for (let round = 0; round < 6; round++) for (const p of records) expect(await storage.pacientes.get(p.id)).toEqual(p);
     expect(storage.prepared.executed - before).toBeGreaterThanOrEqual(HOSTILE.length * 4);
+    // A unit of work's connection prepares what it lacks before its BEGIN, and its reads go as EXECUTE too.
+    const inWork = storage.prepared.executed;
+    for (const p of records) expect(await storage.run((tx) => tx.pacientes.get(p.id))).toEqual(p);
+    expect(storage.prepared.executed - inWork).toBeGreaterThanOrEqual(HOSTILE.length);
     // `$1 IS NULL` cannot be prepared (its type is unknown) but runs as text: it keeps working, as text.
     const refused = { sql: 'SELECT $1 IS NULL AS vazio', values: ['x'] };
     for (let i = 0; i < 4; i++) expect((await storage.reads.run(refused)).rows).toEqual([{ vazio: false }]);
@@ -134,6 +141,69 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
     const executed = storage.prepared.executed;
     expect(await storage.pacientes.get(records[0]!.id)).toEqual(records[0]);
     expect(storage.prepared.executed).toBe(executed + 1);
+  });
+
+  it('prepared statements on one connection: named on the server, and prepared again when a migration changes what they read', async () => {
+    const url = await pg15.database('preparadas');
+    const client = new pg.Client({ connectionString: url });
+    await client.connect();
+    try {
+      await client.query("CREATE TABLE t (id text PRIMARY KEY, v integer); INSERT INTO t VALUES ('a', 1), ('b''c', 2)");
+      const prepared = new PreparedStatements();
+      const read = (id: string) => prepared.send(client, [{ sql: 'SELECT v FROM t WHERE id = $1', literals: literalsOf({ sql: '', values: [id] })! }], true);
+      expect((await read('a'))[0]!.rows).toEqual([{ v: 1 }]); // as text: now known
+      expect((await read("b'c"))[0]!.rows).toEqual([{ v: 2 }]); // prepared first, then EXECUTE
+      expect(prepared.executed).toBe(1);
+      const onServer = (await client.query<{ name: string; statement: string }>('SELECT name, statement FROM pg_prepared_statements')).rows;
+      expect(onServer).toEqual([{ name: expect.stringMatching(/^agenda_\d+$/), statement: expect.stringContaining('SELECT v FROM t WHERE id = $1') }]);
+      // Another process migrates: the statement's result type changes, and its next EXECUTE is refused (0A000).
+      await asSuperuser(url, (other) => other.query('ALTER TABLE t ALTER COLUMN v TYPE text'));
+      const stale = await read('a').catch((error: unknown) => error);
+      expect(isStalePrepared(stale)).toBe(true);
+      expect(isRetryable(stale)).toBe(true); // a unit of work meeting it runs again
+      // The next time the connection is idle its statements are deallocated and prepared again.
+      expect((await read('a'))[0]!.rows).toEqual([{ v: '1' }]);
+      expect((await read('a'))[0]!.rows).toEqual([{ v: '1' }]);
+      expect(prepared.executed).toBe(3);
+      expect((await client.query('SELECT name FROM pg_prepared_statements')).rows).toHaveLength(1);
+    } finally {
+      await client.end();
+    }
+  });
+
+  it('the conflict reads keep to the b-tree of their médico or paciente even with a generic plan', async () => {
+    const url = await pg15.database('planos');
+    const storage = await open(url);
+    const medicos = Array.from({ length: 20 }, () => medico());
+    const pacientes = Array.from({ length: 50 }, (_, i) => paciente({ cpf: String(40_000_000_000 + i) }));
+    const consultas = Array.from({ length: 3000 }, (_, i) => {
+      // Each médico and each paciente at most once a day: nothing overlaps.
+      const inicio = new Date(Date.UTC(2031, 0, 1 + Math.floor(i / 20), 8 + (i % 9), 0));
+      return consulta(medicos[i % 20]!.id, pacientes[i % 50]!.id, inicio.toISOString(), new Date(inicio.getTime() + 30 * 60_000).toISOString());
+    });
+    await storage.importRecords(async function* (collection) {
+      if (collection === 'medicos') yield* medicos;
+      if (collection === 'pacientes') yield* pacientes;
+      if (collection === 'consultas') yield* consultas;
+    });
+    const asked: { sql: string; values: readonly unknown[] }[] = [];
+    const capture = createReads(async (sql, values) => {
+      asked.push({ sql, values: values ?? [] });
+      return [];
+    });
+    const from = Date.UTC(2031, 2, 3, 9);
+    await capture.consultas.medicoConflict(medicos[0]!.id, from, from + 30 * 60_000);
+    await capture.consultas.pacienteConflict(pacientes[0]!.id, from, from + 30 * 60_000);
+    await asSuperuser(url, async (client) => {
+      await client.query('ANALYZE consultas');
+      await client.query('SET plan_cache_mode = force_generic_plan');
+      for (const [i, { sql, values }] of asked.entries()) {
+        await client.query(`PREPARE q${i} AS ${sql}`);
+        const plan = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN EXECUTE q${i}(${literalsOf({ sql, values })!.join(', ')})`)).rows.map((r) => r['QUERY PLAN']).join('\n');
+        expect(plan).toMatch(i === 0 ? /consultas_medico_inicio_idx/ : /consultas_paciente_inicio_idx/);
+        expect(plan).not.toMatch(/Seq Scan/);
+      }
+    });
   });
 
   it('hostile text round-trips through a unit of work', async () => {

@@ -84,7 +84,7 @@ interface Pending {
 }
 
 /**
- * Sends a batch (statements with their values as literals, to go as one query text: see `sendLiterals`; or one
+ * Sends a batch (statements with their values as literals, to go as one query text: see `PreparedStatements.send`; or one
  * statement with parameters) and returns each result.
  */
 export type Send = (batch: { statements: readonly Literal[] } | Statement) => Promise<pg.QueryResult[]>;

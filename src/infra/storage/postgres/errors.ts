@@ -19,10 +19,23 @@ const constraintOf = (error: unknown): string | undefined => {
   return typeof constraint === 'string' ? constraint : undefined;
 };
 
-/** True when the unit of work may simply run again (serialization failure, deadlock). */
+/**
+ * Errors that say a connection's prepared statements no longer fit the database: a table a statement reads changed
+ * under it (a newer process migrated: `0A000`, "cached plan must not change result type"), or the session lost
+ * them (`26000`, behind a proxy). The connection's statements are then deallocated and prepared again.
+ */
+export function isStalePrepared(error: unknown): boolean {
+  const { code, message } = (error ?? {}) as { code?: unknown; message?: unknown };
+  return code === '26000' || (code === '0A000' && /cached plan/i.test(String(message)));
+}
+
+/**
+ * True when the unit of work may simply run again: a serialization failure or a deadlock, or prepared statements
+ * that no longer fit (the next run prepares them again: `prepared.ts`).
+ */
 export function isRetryable(error: unknown): boolean {
   const code = sqlState(error);
-  return code !== undefined && RETRYABLE.has(code);
+  return (code !== undefined && RETRYABLE.has(code)) || isStalePrepared(error);
 }
 
 /** The value a unique violation names (`Key (crm)=(12345SP) already exists.`), for the message. */
