@@ -12,18 +12,20 @@ import { PgStorage } from '../src/infra/storage/postgres/pg-storage.js';
 import type { Entity } from '../src/repositories/port.js';
 import { startPostgres } from '../tests/helpers/postgres.js';
 import { databaseCpuMs } from './storage-drivers.js';
-import { bookingBodies, bookingLoad, cpuMs, fixtureRecords, rate, startServer, stop } from './harness.js';
+import { bookingBodies, bookingLoad, CONNECTIONS, cpuMs, fixtureRecords, rate, startServer, stop } from './harness.js';
 
 const arg = (name: string, fallback: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
 const SIZE = arg('size', 1000);
 const SECONDS = arg('seconds', 4);
+/** `--processes=N`: N server processes on the database, the load's clients split among them. */
+const PROCESSES = arg('processes', 1);
 /** `--socket`: the server reaches PostgreSQL over its Unix socket instead of TCP on 127.0.0.1. */
 const SOCKET = process.argv.includes('--socket');
 
 const cluster = await startPostgres({ settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all', 'pg_stat_statements.track_planning=on'] });
 const dataDir = mkdtempSync(path.join(tmpdir(), 'agenda-profile-'));
 const admin = new pg.Client({ connectionString: cluster.url });
-let server;
+const servers: Awaited<ReturnType<typeof startServer>>[] = [];
 try {
   const records = fixtureRecords(SIZE);
   const storage = new PgStorage({ url: cluster.url });
@@ -34,14 +36,22 @@ try {
   await storage.close();
   await admin.connect();
   await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-  server = await startServer(dataDir, true, { STORAGE: 'postgres', DATABASE_URL: SOCKET ? cluster.socketUrl : cluster.url });
-  await bookingLoad(server, bookingBodies('2034-01-01', 20_000), 2);
+  for (let i = 0; i < PROCESSES; i++) {
+    const server = await startServer(dataDir, true, { STORAGE: 'postgres', DATABASE_URL: SOCKET ? cluster.socketUrl : cluster.url });
+    servers.push(server);
+    await bookingLoad(server, bookingBodies(`2034-0${i + 1}-01`, 20_000), 2);
+  }
   await admin.query('SELECT pg_stat_statements_reset()');
   const db0 = (await admin.query<{ c: string; r: string }>("SELECT xact_commit c, xact_rollback r FROM pg_stat_database WHERE datname = 'agenda'")).rows[0]!;
-  const cpu0 = cpuMs(server.child.pid!);
+  const serversCpu = () => servers.reduce((sum, server) => sum + cpuMs(server.child.pid!), 0);
+  const cpu0 = serversCpu();
   const dbCpu0 = databaseCpuMs(cluster);
-  const result = await bookingLoad(server, bookingBodies('2032-01-01', 60_000), SECONDS);
-  const serverCpu = cpuMs(server.child.pid!) - cpu0;
+  const bodies = bookingBodies('2032-01-01', 60_000);
+  const results = await Promise.all(
+    servers.map((server, i) => bookingLoad(server, bodies.filter((_, k) => k % PROCESSES === i), SECONDS, Math.ceil(CONNECTIONS / PROCESSES))),
+  );
+  const result = { ...results[0]!, '2xx': results.reduce((n, r) => n + r['2xx'], 0), non2xx: results.reduce((n, r) => n + r.non2xx, 0) };
+  const serverCpu = serversCpu() - cpu0;
   const dbCpu = databaseCpuMs(cluster) - dbCpu0;
   const db1 = (await admin.query<{ c: string; r: string }>("SELECT xact_commit c, xact_rollback r FROM pg_stat_database WHERE datname = 'agenda'")).rows[0]!;
   const n = Math.max(1, result['2xx']);
@@ -67,7 +77,7 @@ try {
   process.stdout.write(`${out.join('\n')}\n`);
 } finally {
   await admin.end().catch(() => {});
-  await stop(server);
+  for (const server of servers) await stop(server);
   await cluster.stop();
   rmSync(dataDir, { recursive: true, force: true });
 }

@@ -92,6 +92,19 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL driver across processes (thro
     expect(onA.changes.map((h) => h.change.id)).toEqual(medicos.map((m) => m.id));
   });
 
+  it("when A commits, then B reads the feed and A does not: A's announcements name A, and A delivered its commits itself", async () => {
+    const [a, b] = await pair();
+    const onB = new Heard(b);
+    const before = { a: a.changes.reads, b: b.changes.reads };
+    const medicos = Array.from({ length: 10 }, () => medico());
+    for (const m of medicos) await a.run((tx) => tx.medicos.save(m));
+    await onB.until(10);
+    expect(b.changes.reads).toBeGreaterThan(before.b);
+    // Polling is 10 s here: only a notification could have made A read.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(a.changes.reads).toBe(before.a);
+  });
+
   it('when both commit at once, then each hears every change of the other once, and both end with the same history of each record', async () => {
     const [a, b] = await pair();
     const onA = new Heard(a);

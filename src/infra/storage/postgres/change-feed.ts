@@ -16,6 +16,7 @@
  * its connection is not delivered by its unit of work: if it happened, the reader delivers its rows like another
  * process's. A lost LISTEN connection loses nothing: once back, the reader reads the table from where it was.
  */
+import { randomUUID } from 'node:crypto';
 import type pg from 'pg';
 import type { Logger } from '../../../core/logger.js';
 import type { Change, ChangeFeed, Entity, FeedPosition } from '../../../repositories/port.js';
@@ -54,6 +55,9 @@ export interface FeedOptions {
   onSignal?: ((payload: string) => void) | undefined;
 }
 
+/** The least time between two reads of the feed by one process, under a stream of notifications. */
+const READ_GAP_MS = 20;
+
 /** The longest an own commit waits for an earlier one to be delivered. */
 const OWN_TURN_MAX_MS = 2_000;
 
@@ -87,6 +91,10 @@ export class PgChangeFeed implements ChangeFeed {
   private closed = false;
   private readonly pollMs: number;
   private readonly batch: number;
+  /** Reads of the feed table so far (for the tests). */
+  reads = 0;
+  /** This process's token in its announcements (see `onWake`). */
+  private readonly origin = randomUUID();
 
   constructor(private readonly options: FeedOptions) {
     this.pollMs = options.pollMs ?? 2_000;
@@ -110,8 +118,11 @@ export class PgChangeFeed implements ChangeFeed {
       url: this.options.url,
       applicationName: `${this.options.applicationName ?? 'agenda-medica'} (feed)`,
       logger: this.options.logger,
-      // Woken by a notification, or reconnected after a loss: what was committed meanwhile is in the table.
-      onWake: () => this.requestPull(),
+      // Woken by another process's notification, or reconnected after a loss: what was committed meanwhile is in
+      // the table. This process's own announcements wake nobody here: it delivered those commits itself.
+      onWake: (origin) => {
+        if (origin !== this.origin) this.requestPull();
+      },
       onSignal: this.options.onSignal,
     });
     await this.listener.start();
@@ -227,6 +238,9 @@ export class PgChangeFeed implements ChangeFeed {
           this.options.logger?.debug({ err: error }, 'leitura do feed de alterações falhou');
           break;
         }
+        // Asked again meanwhile: after a short gap, so one read serves the commits of that moment (each read
+        // holds writers' feed rows back while it runs).
+        if (this.pullAgain && !this.closed) await new Promise((resolve) => setTimeout(resolve, READ_GAP_MS));
       } while (this.pullAgain && !this.closed);
     })().finally(() => {
       this.pulling = undefined;
@@ -247,6 +261,7 @@ export class PgChangeFeed implements ChangeFeed {
 
   private async pull(): Promise<void> {
     const { pool } = this.options;
+    this.reads++;
     const before = this.lastSeen;
     const rows: FeedRow[] = [];
     let after = before;
@@ -404,7 +419,7 @@ export class PgChangeFeed implements ChangeFeed {
     }
     this.announcing = true;
     this.options.pool
-      .query('SELECT alteracoes_anunciar()')
+      .query('SELECT alteracoes_anunciar($1)', [this.origin])
       .catch((error: unknown) => this.options.logger?.debug({ err: error }, 'aviso de alterações falhou'))
       .finally(() => {
         this.announcing = false;

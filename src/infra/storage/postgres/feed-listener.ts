@@ -10,8 +10,11 @@ export interface FeedListenerOptions {
   /** Shown in `pg_stat_activity`. */
   applicationName: string;
   logger?: Logger | undefined;
-  /** A notification arrived, or the connection came back (anything may have been committed meanwhile). */
-  onWake: () => void;
+  /**
+   * A notification arrived, with the announcing process's token (empty from an older version), or the connection
+   * came back (no origin: anything may have been committed meanwhile).
+   */
+  onWake: (origin?: string) => void;
   /** A signal's payload arrived (see `signals.ts`). */
   onSignal?: ((payload: string) => void) | undefined;
 }
@@ -69,7 +72,7 @@ export class FeedListener {
     client.on('end', () => lost());
     client.on('notification', (message) => {
       if (message.channel === SIGNAL_CHANNEL) this.options.onSignal?.(message.payload ?? '');
-      else this.options.onWake();
+      else this.options.onWake(message.payload ?? '');
     });
     try {
       await client.connect();

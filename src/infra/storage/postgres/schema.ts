@@ -320,6 +320,20 @@ BEGIN
 END $$;
 `;
 
+/**
+ * The announcement names its process (a token each process draws at start), so a process woken by its own commits
+ * — which it has delivered already — does not read the feed for them: each read holds every writer's feed rows back
+ * for a moment (see "Why a lock" above), and with several processes those reads were most of the waiting. The
+ * argument-less version stays for processes of an older version during an upgrade (an empty payload: everyone reads).
+ */
+const ANNOUNCE_WITH_ORIGIN = `
+CREATE FUNCTION alteracoes_anunciar(origem text) RETURNS void LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM set_config('synchronous_commit', 'off', true);
+  PERFORM pg_notify('${FEED_CHANNEL}', origem);
+END $$;
+`;
+
 /** Every migration, in order. Append only. */
 export const MIGRATIONS: readonly SqlMigration[] = [
   { name: '0001_registros', sql: RECORDS },
@@ -328,4 +342,5 @@ export const MIGRATIONS: readonly SqlMigration[] = [
   { name: '0004_limites', sql: LIMITS },
   { name: '0005_tarefas', sql: TASKS },
   { name: '0006_travas_em_grupo', sql: GROUP_LOCKS },
+  { name: '0007_aviso_com_origem', sql: ANNOUNCE_WITH_ORIGIN },
 ];
