@@ -18,5 +18,12 @@ export const COLLECTIONS = {
 
 export const ALL_COLLECTIONS: readonly string[] = Object.values(COLLECTIONS);
 
+/**
+ * Collections whose changes only the process that made them needs to hear: the audit outbox (each process moves
+ * its own entries to the trail, and any process finds entries left behind by reading the collection, not the
+ * feed). A driver with a feed between processes may keep their changes out of it (see `ChangeFeed.onCommit`).
+ */
+export const PROCESS_LOCAL_COLLECTIONS: ReadonlySet<string> = new Set([COLLECTIONS.auditoriaPendente]);
+
 /** Fields that hold ids of other records; the store keeps one string per distinct value. */
 export const REFERENCE_FIELDS: readonly string[] = ['medicoId', 'pacienteId'];

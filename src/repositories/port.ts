@@ -265,7 +265,8 @@ export interface Change {
 export interface ChangeFeed {
   /**
    * Calls `listener` with the changes of every durable commit, of this process (once durable) and of other
-   * processes (once seen), in commit order. Domain events (slot states, SSE) are raised from here.
+   * processes (once seen), in commit order. Domain events (slot states, SSE) are raised from here. Changes of
+   * `PROCESS_LOCAL_COLLECTIONS` may reach only the process that made them.
    */
   onCommit(listener: (changes: readonly Change[]) => void): () => void;
   /**

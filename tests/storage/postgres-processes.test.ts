@@ -6,7 +6,7 @@ import type { Change } from '../../src/repositories/port.js';
 import { silentLogger } from '../helpers/logger.js';
 import { throwawayCluster } from '../helpers/cluster.js';
 import { skipWithoutPostgres } from '../helpers/postgres.js';
-import { idempotency, medico } from './port-fixtures.js';
+import { idempotency, medico, staged } from './port-fixtures.js';
 
 /**
  * Two PgStorage instances on one database, each with its own pool and LISTEN connection: what two server
@@ -103,6 +103,28 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL driver across processes (thro
     // Polling is 10 s here: only a notification could have made A read.
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(a.changes.reads).toBe(before.a);
+  });
+
+  it('when A commits a write with its audit entry, then A hears both, B hears only the write, and the outbox has no feed row', async () => {
+    const [a, b] = await pair();
+    const onA = new Heard(a);
+    const onB = new Heard(b);
+    const m = medico();
+    const entry = staged(1_764_560_000_001);
+    await a.run(async (tx) => {
+      await tx.medicos.save(m);
+      await tx.auditOutbox.save(entry);
+    });
+    expect(onA.changes.map((h) => h.change.collection).sort()).toEqual([COLLECTIONS.auditoriaPendente, COLLECTIONS.medicos]);
+    expect(onA.changes.find((h) => h.change.collection === COLLECTIONS.auditoriaPendente)!.change.after).toEqual(entry);
+    await onB.until(1);
+    await a.run((tx) => tx.auditOutbox.remove(entry.id));
+    expect(onA.changes).toHaveLength(3); // the removal, heard by A alone
+    expect(onA.changes[2]!.change).toMatchObject({ collection: COLLECTIONS.auditoriaPendente, id: entry.id, after: undefined });
+    await b.changes.catchUp();
+    expect(onB.changes.map((h) => h.change.id)).toEqual([m.id]);
+    const { rows } = await a.pool.query<{ colecao: string }>('SELECT colecao FROM alteracoes');
+    expect(rows.map((r) => r.colecao)).toEqual([COLLECTIONS.medicos]);
   });
 
   it('when both commit at once, then each hears every change of the other once, and both end with the same history of each record', async () => {

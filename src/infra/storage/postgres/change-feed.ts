@@ -40,6 +40,12 @@ export interface SequencedChange {
   change: Change;
 }
 
+/** What a unit of work's commit changed: the changes with their feed rows, and those of process-local collections. */
+export interface CommittedChanges {
+  sequenced: SequencedChange[];
+  local: Change[];
+}
+
 export interface FeedOptions {
   pool: pg.Pool;
   /** For the `LISTEN` connection, which must not come from the pool (it stays open). */
@@ -171,6 +177,15 @@ export class PgChangeFeed implements ChangeFeed {
     this.wakeTurns();
     // The reader may be waiting at these rows with later ones in hand.
     if (this.heldBack) this.requestPull();
+  }
+
+  /**
+   * A unit of work committed: its changes with feed rows as {@link committed}, then those of process-local
+   * collections, which have no feed row and no seq (`PROCESS_LOCAL_COLLECTIONS`): straight to the listeners.
+   */
+  async workCommitted(changes: CommittedChanges): Promise<void> {
+    await this.committed(changes.sequenced);
+    if (changes.local.length > 0) this.notify(changes.local);
   }
 
   /**
@@ -345,15 +360,19 @@ export class PgChangeFeed implements ChangeFeed {
     this.highest = Math.max(this.highest, top);
     this.delivering = { watermark, seq: top, highest: this.highest };
     try {
-      for (const listener of this.commitListeners) {
-        try {
-          listener(fresh);
-        } catch (error) {
-          this.options.logger?.error({ err: error }, 'ouvinte de commit falhou');
-        }
-      }
+      this.notify(fresh);
     } finally {
       this.delivering = undefined;
+    }
+  }
+
+  private notify(changes: readonly Change[]): void {
+    for (const listener of this.commitListeners) {
+      try {
+        listener(changes);
+      } catch (error) {
+        this.options.logger?.error({ err: error }, 'ouvinte de commit falhou');
+      }
     }
   }
 

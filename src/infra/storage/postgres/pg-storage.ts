@@ -19,7 +19,7 @@ import type { RecordSnapshot, RecordSource, Reads, RunOptions, StoragePort, Work
 import { SharedTransactions } from './shared-transactions.js';
 import { PgSignals } from './signals.js';
 import { StatementBatcher, type Statement } from './batching.js';
-import { PgChangeFeed, type SequencedChange } from './change-feed.js';
+import { PgChangeFeed, type CommittedChanges } from './change-feed.js';
 import { isRetryable, translate } from './errors.js';
 import { Held } from './held.js';
 import { migrate } from './migrations.js';
@@ -184,7 +184,7 @@ export class PgStorage implements StoragePort {
   private async runWithRetries<R>(work: Work<R>): Promise<R> {
     let connectionFailures = 0;
     for (let attempt = 1; ; attempt++) {
-      let outcome: { result: R; changes: SequencedChange[] };
+      let outcome: { result: R; changes: CommittedChanges };
       try {
         outcome = await this.attempt(work);
       } catch (error) {
@@ -201,13 +201,13 @@ export class PgStorage implements StoragePort {
         continue;
       }
       // Listeners hear the commit before `run` resolves, as with the JSON driver (after the connection is back).
-      await this.changes.committed(outcome.changes);
+      await this.changes.workCommitted(outcome.changes);
       return outcome.result;
     }
   }
 
   /** One run of `work` in one transaction; rejects with the raw database error (retried or translated above). */
-  private attempt<R>(work: Work<R>): Promise<{ result: R; changes: SequencedChange[] }> {
+  private attempt<R>(work: Work<R>): Promise<{ result: R; changes: CommittedChanges }> {
     return this.transaction(false, async (tx) => {
       let result: R;
       try {
@@ -254,14 +254,14 @@ export class PgStorage implements StoragePort {
    * Writes the feed rows of a transaction whose works are done, and commits it. A COMMIT whose answer is lost may
    * or may not have happened: its error is marked so that nothing runs the works again.
    */
-  private async commit(tx: PgUnitOfWork): Promise<SequencedChange[]> {
+  private async commit(tx: PgUnitOfWork): Promise<CommittedChanges> {
     const changes = await tx.writeFeed();
-    const seqs = changes.map((c) => c.seq);
+    const seqs = changes.sequenced.map((c) => c.seq);
     this.changes.committing(seqs);
     try {
       await tx.end('COMMIT');
     } catch (error) {
-      this.changes.commitFailed(seqs, changes.map((c) => c.change.collection), isConnectionError(error));
+      this.changes.commitFailed(seqs, changes.sequenced.map((c) => c.change.collection), isConnectionError(error));
       if (error instanceof Object) uncertainCommits.add(error);
       throw error;
     }

@@ -23,7 +23,7 @@
 import { AppError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import type { Work } from '../../../repositories/port.js';
-import type { PgChangeFeed, SequencedChange } from './change-feed.js';
+import type { CommittedChanges, PgChangeFeed } from './change-feed.js';
 import { isRetryable, translate } from './errors.js';
 import type { PgUnitOfWork } from './unit-of-work.js';
 
@@ -47,7 +47,7 @@ export interface SharedTransactionsDeps {
   /** Runs one work alone (its own transaction, with retries): the fallback. */
   alone: <R>(work: Work<R>) => Promise<R>;
   /** Writes the feed rows and commits; a failure is thrown (see `PgStorage.commit`). */
-  commit: (tx: PgUnitOfWork) => Promise<SequencedChange[]>;
+  commit: (tx: PgUnitOfWork) => Promise<CommittedChanges>;
   /** True for the error of a COMMIT whose answer was lost. */
   uncertain: (error: unknown) => boolean;
   logger?: Logger | undefined;
@@ -96,7 +96,7 @@ export class SharedTransactions {
       return;
     }
     for (let attempt = 1; ; attempt++) {
-      let outcome: { settled: PromiseSettledResult<unknown>[]; changes: SequencedChange[] };
+      let outcome: { settled: PromiseSettledResult<unknown>[]; changes: CommittedChanges };
       try {
         outcome = await this.attempt(group);
       } catch (error) {
@@ -118,14 +118,14 @@ export class SharedTransactions {
       }
       this.stats.groups++;
       // Listeners hear the commit before any work's promise settles, as with a unit of work alone.
-      await this.deps.feed().committed(outcome.changes);
+      await this.deps.feed().workCommitted(outcome.changes);
       outcome.settled.forEach((s, i) => (s.status === 'fulfilled' ? group[i]!.resolve(s.value) : group[i]!.reject(s.reason)));
       return;
     }
   }
 
   /** One run of the group in one transaction: each work's outcome, and the changes committed. */
-  private attempt(group: readonly Entry[]): Promise<{ settled: PromiseSettledResult<unknown>[]; changes: SequencedChange[] }> {
+  private attempt(group: readonly Entry[]): Promise<{ settled: PromiseSettledResult<unknown>[]; changes: CommittedChanges }> {
     return this.deps.transaction(true, async (tx) => {
       const views = group.map(() => tx.view());
       const settled = await Promise.allSettled(group.map((entry, i) => entry.work(views[i]!.api)));

@@ -13,13 +13,13 @@
  * skip them and leave the connection inside an aborted transaction.
  */
 import type pg from 'pg';
-import { COLLECTIONS } from '../../../repositories/collections.js';
-import type { ConsultaRecord, Entity, UnitOfWork, Writes } from '../../../repositories/port.js';
+import { COLLECTIONS, PROCESS_LOCAL_COLLECTIONS } from '../../../repositories/collections.js';
+import type { Change, ConsultaRecord, Entity, UnitOfWork, Writes } from '../../../repositories/port.js';
 import { StatementBatcher, type Statement } from './batching.js';
 import type { PreparedStatements } from './prepared.js';
 import { holdsSlot, isPendente } from '../../../domain/consulta-status.js';
 import { CONSULTA_MEDICO_LOCK_CLASS, CONSULTA_PACIENTE_LOCK_CLASS } from './schema.js';
-import type { SequencedChange } from './change-feed.js';
+import type { CommittedChanges, SequencedChange } from './change-feed.js';
 import { createReads, type Query } from './reads.js';
 import { rowValues, tableOf, upsertSql } from './tables.js';
 
@@ -211,14 +211,18 @@ export class PgUnitOfWork {
     );
   }
 
-  /** Writes the feed rows of every change, in order; returns the changes with their seqs. */
-  async writeFeed(): Promise<SequencedChange[]> {
+  /**
+   * Writes the feed rows of every change, in order; returns the changes with their seqs, and apart the changes of
+   * process-local collections, which get no feed row (only this process hears them: `PROCESS_LOCAL_COLLECTIONS`).
+   */
+  async writeFeed(): Promise<CommittedChanges> {
     await this.settle();
     if (this.failure !== undefined) throw this.failure;
     // As the JSON driver: removing what is not there changes nothing, and the feed hears nothing.
     const changes = this.changes.filter((c) => c.removed !== false);
     this.changes.length = 0;
-    this.changes.push(...changes);
+    this.changes.push(...changes.filter((c) => !PROCESS_LOCAL_COLLECTIONS.has(c.collection)));
+    const local = changes.filter((c) => PROCESS_LOCAL_COLLECTIONS.has(c.collection)).map(toChange);
     const out: SequencedChange[] = [];
     for (let start = 0; start < this.changes.length; start += FEED_ROWS_PER_INSERT) {
       const chunk = this.changes.slice(start, start + FEED_ROWS_PER_INSERT);
@@ -233,17 +237,12 @@ export class PgUnitOfWork {
       chunk.forEach((c, i) => {
         out.push({
           seq: seqs[i]!,
-          change: {
-            collection: c.collection,
-            id: c.id,
-            before: c.before === null ? undefined : (JSON.parse(c.before) as Entity),
-            after: c.after === null ? undefined : (JSON.parse(c.after) as Entity),
-          },
+          change: toChange(c),
         });
       });
     }
     await this.rewriteForgotten();
-    return out;
+    return { sequenced: out, local };
   }
 
   /**
@@ -265,6 +264,13 @@ export class PgUnitOfWork {
     }
   }
 }
+
+const toChange = (c: PendingChange): Change => ({
+  collection: c.collection,
+  id: c.id,
+  before: c.before === null ? undefined : (JSON.parse(c.before) as Entity),
+  after: c.after === null ? undefined : (JSON.parse(c.after) as Entity),
+});
 
 const DAY_MS = 86_400_000;
 
