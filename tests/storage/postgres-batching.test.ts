@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../src/core/errors.js';
 import { inlined, literalsOf } from '../../src/infra/storage/postgres/batching.js';
 import { isRetryable, isStalePrepared } from '../../src/infra/storage/postgres/errors.js';
@@ -7,6 +7,7 @@ import { PreparedStatements } from '../../src/infra/storage/postgres/prepared.js
 import { createReads } from '../../src/infra/storage/postgres/reads.js';
 import { CONSULTA_MEDICO_LOCK_CLASS } from '../../src/infra/storage/postgres/schema.js';
 import { PgStorage } from '../../src/infra/storage/postgres/pg-storage.js';
+import { PgUnitOfWork } from '../../src/infra/storage/postgres/unit-of-work.js';
 import type { Change, UnitOfWork } from '../../src/repositories/port.js';
 import { silentLogger } from '../helpers/logger.js';
 import { throwawayCluster } from '../helpers/cluster.js';
@@ -204,6 +205,40 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
         expect(plan).not.toMatch(/Seq Scan/);
       }
     });
+  });
+
+  it('removals of one collection asked in one go travel as one statement, in their place among the work\'s statements', async () => {
+    const storage = await open();
+    const ms = Array.from({ length: 20 }, () => medico());
+    await storage.run(async (tx) => {
+      for (const m of ms) await tx.medicos.save(m);
+    });
+    const heard: Change[] = [];
+    storage.changes.onCommit((changes) => heard.push(...changes));
+    const query = vi.spyOn(PgUnitOfWork.prototype, 'query');
+    const renamed = { ...ms[1]!, nome: 'Dra. Renomeada' };
+    try {
+      await storage.run(async (tx) => {
+        // Removed twice, and one that is not there: each record is removed once, and nothing else is.
+        void tx.medicos.remove('nenhum');
+        for (const m of ms) void tx.medicos.remove(m.id);
+        void tx.medicos.remove(ms[0]!.id);
+        // Saved again right after its removal, in the same go: the save comes after the removal.
+        await tx.medicos.save(renamed);
+        // A read after the removals sees them.
+        expect(await tx.medicos.get(ms[2]!.id)).toBeUndefined();
+      });
+      const deletes = query.mock.calls.filter(([sql]) => sql.startsWith('DELETE'));
+      expect(deletes).toHaveLength(1);
+    } finally {
+      query.mockRestore();
+    }
+    expect(await storage.medicos.get(renamed.id)).toEqual(renamed);
+    expect(await storage.medicos.get(ms[0]!.id)).toBeUndefined();
+    expect((await storage.counts())['medicos']).toBe(1);
+    const removed = heard.filter((c) => c.after === undefined);
+    expect(removed.map((c) => c.id).sort()).toEqual(ms.map((m) => m.id).sort());
+    expect(heard.filter((c) => c.after !== undefined)).toEqual([{ collection: 'medicos', id: renamed.id, before: undefined, after: renamed }]);
   });
 
   it('hostile text round-trips through a unit of work', async () => {

@@ -1,6 +1,7 @@
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 import { PgStorage } from '../../src/infra/storage/postgres/pg-storage.js';
+import { SIGNAL_CHANNEL } from '../../src/infra/storage/postgres/schema.js';
 import { COLLECTIONS } from '../../src/repositories/collections.js';
 import type { Change } from '../../src/repositories/port.js';
 import { silentLogger } from '../helpers/logger.js';
@@ -125,6 +126,31 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL driver across processes (thro
     expect(onB.changes.map((h) => h.change.id)).toEqual([m.id]);
     const { rows } = await a.pool.query<{ colecao: string }>('SELECT colecao FROM alteracoes');
     expect(rows.map((r) => r.colecao)).toEqual([COLLECTIONS.medicos]);
+  });
+
+  it('when A publishes signals in one turn, then they travel as few notifications and B hears each once, in order; A hears none', async () => {
+    const [a, b] = await pair();
+    const onB: unknown[] = [];
+    const onA: unknown[] = [];
+    b.signals.subscribe('teste', (payload) => onB.push(payload));
+    a.signals.subscribe('teste', (payload) => onA.push(payload));
+    // Payloads of ~1 kB each: 30 of them need several notifications (each under 8000 bytes).
+    const payloads = Array.from({ length: 30 }, (_, n) => ({ n, texto: `"aspas" \\ ${'ç'.repeat(500)}` }));
+    const statements = a.reads.statements;
+    await Promise.all(payloads.map((p) => a.signals.publish('teste', p)));
+    const sent = a.reads.statements - statements;
+    expect(sent).toBeGreaterThanOrEqual(4);
+    expect(sent).toBeLessThan(10);
+    const until = Date.now() + 5_000;
+    while (onB.length < payloads.length && Date.now() < until) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(onB).toEqual(payloads);
+    expect(onA).toEqual([]);
+    // A signal too large for one notification is refused, alone.
+    await expect(a.signals.publish('teste', { texto: 'x'.repeat(8_000) })).rejects.toThrow(RangeError);
+    // A process of the previous version sends one signal per notification: still heard.
+    await a.pool.query('SELECT pg_notify($1, $2)', [SIGNAL_CHANNEL, JSON.stringify({ o: 'antigo', t: 'teste', p: { n: 'antigo' } })]);
+    while (onB.length < payloads.length + 1 && Date.now() < until + 2_000) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(onB.at(-1)).toEqual({ n: 'antigo' });
   });
 
   it('when both commit at once, then each hears every change of the other once, and both end with the same history of each record', async () => {

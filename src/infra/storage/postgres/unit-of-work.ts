@@ -132,6 +132,8 @@ export class PgUnitOfWork {
 
   /** Queues one statement on the transaction's connection (see "Round trips" above). */
   query<R extends object>(sql: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>> {
+    // Removals queued before this statement go before it.
+    this.sendRemovals();
     return this.batcher.run({ sql, values }).then(
       (result) => result as pg.QueryResult<R>,
       (error: unknown) => {
@@ -143,6 +145,7 @@ export class PgUnitOfWork {
 
   /** Waits until every statement sent so far has answered (its failure, if any, is then in `failure`). */
   async settle(): Promise<void> {
+    this.sendRemovals();
     while (this.writes.size > 0 || this.batcher.busy) {
       await Promise.allSettled([...this.writes]);
       await this.batcher.drained();
@@ -198,17 +201,45 @@ export class PgUnitOfWork {
     );
   }
 
+  /**
+   * Removals are sent behind like saves, and those of one collection asked in one go (a drained audit batch clears
+   * its outbox entries) travel as one statement: queued, and sent before any other statement is (so the order of
+   * the work's statements is kept) or at the end of the current task.
+   */
   private remove(collection: string, id: string): Promise<void> {
     const change: PendingChange = { collection, id, before: null, after: null, removed: false };
     this.changes.push(change);
-    return this.behind(
-      this.query<{ antes: string }>(`DELETE FROM ${tableOf(collection).table} WHERE id = $1 RETURNING data::text AS antes`, [id]).then(({ rows }) => {
-        if (rows.length > 0) {
-          change.before = rows[0]!.antes;
-          delete change.removed;
-        }
-      }),
-    );
+    this.memo.clear();
+    let queued = this.removals.get(collection);
+    if (!queued) this.removals.set(collection, (queued = []));
+    queued.push(change);
+    if (this.removals.size === 1 && queued.length === 1) queueMicrotask(() => this.sendRemovals());
+    return Promise.resolve();
+  }
+
+  private readonly removals = new Map<string, PendingChange[]>();
+
+  private sendRemovals(): void {
+    if (this.removals.size === 0) return;
+    const all = [...this.removals];
+    this.removals.clear();
+    for (const [collection, changes] of all) {
+      const ids = [...new Set(changes.map((c) => c.id))];
+      const sql = `DELETE FROM ${tableOf(collection).table} WHERE id = ANY($1::text[]) RETURNING id, data::text AS antes`;
+      this.behind(
+        this.query<{ id: string; antes: string }>(sql, [ids]).then(({ rows }) => {
+          const removed = new Map(rows.map((r) => [r.id, r.antes]));
+          // The first removal of a record removed it; a second one in the same go removed nothing, as in order.
+          for (const change of changes) {
+            const antes = removed.get(change.id);
+            if (antes === undefined) continue;
+            removed.delete(change.id);
+            change.before = antes;
+            delete change.removed;
+          }
+        }),
+      );
+    }
   }
 
   /**
