@@ -121,9 +121,8 @@ export class Auditor {
     this.draining = this.draining.then(async () => {
       try {
         await appended;
-        await storage.run(async (tx) => {
-          for (const e of entries) await tx.auditOutbox.remove(e.id);
-        });
+        // Asked in one go: on PostgreSQL one statement for the whole batch.
+        await storage.run((tx) => Promise.all(entries.map((e) => tx.auditOutbox.remove(e.id))));
       } catch (error) {
         // The entries stay in the outbox, durable; recovery appends them later.
         logger.error({ err: error }, 'falha ao gravar a trilha de auditoria; nova tentativa na recuperação');
