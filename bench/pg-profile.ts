@@ -22,7 +22,11 @@ const PROCESSES = arg('processes', 1);
 /** `--socket`: the server reaches PostgreSQL over its Unix socket instead of TCP on 127.0.0.1. */
 const SOCKET = process.argv.includes('--socket');
 
-const cluster = await startPostgres({ settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all', 'pg_stat_statements.track_planning=on'] });
+/** `--pg=name=value,…`: more server settings for the cluster (e.g. `shared_buffers=128MB`). */
+const EXTRA = (process.argv.find((a) => a.startsWith('--pg='))?.slice(5).split(',') ?? []).filter(Boolean);
+const cluster = await startPostgres({
+  settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all', 'pg_stat_statements.track_planning=on', ...EXTRA],
+});
 const dataDir = mkdtempSync(path.join(tmpdir(), 'agenda-profile-'));
 const admin = new pg.Client({ connectionString: cluster.url });
 const servers: Awaited<ReturnType<typeof startServer>>[] = [];
