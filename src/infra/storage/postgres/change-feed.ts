@@ -99,6 +99,10 @@ export class PgChangeFeed implements ChangeFeed {
   private readonly batch: number;
   /** Reads of the feed table so far (for the tests). */
   reads = 0;
+  /** Reads started and finished (whatever their outcome), and who waits for a read to finish (`catchUp`). */
+  private pullsStarted = 0;
+  private pullsFinished = 0;
+  private readonly pullWaiters = new Set<{ target: number; resolve: () => void }>();
   /** This process's token in its announcements (see `onWake`). */
   private readonly origin = randomUUID();
 
@@ -166,7 +170,7 @@ export class PgChangeFeed implements ChangeFeed {
     // Own commits are heard in the order of their seqs too: an earlier one still waiting for its COMMIT's answer
     // (or for its own catch-up) goes first.
     await this.ownTurn(first);
-    if (changes.some((c) => c.change.before !== undefined) && this.lastSeen < first - 1) await this.catchUp();
+    if (changes.some((c) => c.change.before !== undefined) && this.othersBelow(first)) await this.catchUp();
     for (const { seq } of [...changes, ...resets]) {
       this.inFlight.delete(seq);
       // Not yet reached by the reader: it must skip that row when it gets there.
@@ -186,6 +190,18 @@ export class PgChangeFeed implements ChangeFeed {
   async workCommitted(changes: CommittedChanges): Promise<void> {
     await this.committed(changes.sequenced);
     if (changes.local.length > 0) this.notify(changes.local);
+  }
+
+  /**
+   * Whether a row the reader has not passed, below `seq`, may be another process's: every seq in between that is not
+   * an own commit's (delivered, or on its way) counts, a gap left by a rollback too. Own commits are not read back
+   * (announcements wake only other processes), so in a process writing alone the reader lags, and this spares each
+   * own update a read of the feed.
+   */
+  private othersBelow(seq: number): boolean {
+    if (seq - this.lastSeen > 10_000) return true;
+    for (let s = this.lastSeen + 1; s < seq; s++) if (!this.ownDelivered.has(s) && !this.inFlight.has(s)) return true;
+    return false;
   }
 
   /**
@@ -231,7 +247,9 @@ export class PgChangeFeed implements ChangeFeed {
     }
     if (unknown && passed) for (const collection of new Set(collections)) this.emitReset(collection);
     this.wakeTurns();
-    if (this.heldBack) this.requestPull();
+    // A commit whose answer was lost may have happened: its rows are delivered by the reader, now (its own
+    // announcement, if any, would not wake this process).
+    if (unknown || this.heldBack) this.requestPull();
   }
 
   // ---- other processes' commits ---------------------------------------------------------------------------
@@ -246,19 +264,26 @@ export class PgChangeFeed implements ChangeFeed {
     this.pulling = (async () => {
       do {
         this.pullAgain = false;
+        this.pullsStarted++;
         try {
           await this.pull();
         } catch (error) {
           // The database is away: the reconnecting listener (or the next poll) reads again.
           this.options.logger?.debug({ err: error }, 'leitura do feed de alterações falhou');
           break;
+        } finally {
+          this.pullsFinished++;
+          for (const waiter of [...this.pullWaiters]) if (waiter.target <= this.pullsFinished) waiter.resolve();
         }
         // Asked again meanwhile: after a short gap, so one read serves the commits of that moment (each read
-        // holds writers' feed rows back while it runs).
-        if (this.pullAgain && !this.closed) await new Promise((resolve) => setTimeout(resolve, READ_GAP_MS));
+        // holds writers' feed rows back while it runs) — unless a commit is waiting for that read (`catchUp`).
+        if (this.pullAgain && !this.closed && this.pullWaiters.size === 0) await new Promise((resolve) => setTimeout(resolve, READ_GAP_MS));
       } while (this.pullAgain && !this.closed);
     })().finally(() => {
       this.pulling = undefined;
+      // The loop ended without the reads they wait for (the database is away, or the feed stopped): as before a
+      // read, they go on, and the next read delivers what they missed.
+      for (const waiter of [...this.pullWaiters]) waiter.resolve();
     });
   }
 
@@ -267,11 +292,23 @@ export class PgChangeFeed implements ChangeFeed {
     return this.listener?.probe(timeoutMs) ?? Promise.resolve(undefined);
   }
 
-  /** Resolves once every change committed before the call has been delivered (tests, shutdown). */
-  async catchUp(): Promise<void> {
-    while (this.pulling) await this.pulling;
-    this.requestPull();
-    while (this.pulling) await this.pulling;
+  /**
+   * Resolves once every change committed before the call has been delivered: after the first read that starts
+   * after the call (not once reading goes quiet, which under a stream of notifications may be never).
+   */
+  catchUp(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiter = {
+        target: this.pullsStarted + 1,
+        resolve: () => {
+          this.pullWaiters.delete(waiter);
+          resolve();
+        },
+      };
+      this.pullWaiters.add(waiter);
+      this.requestPull();
+    });
   }
 
   private async pull(): Promise<void> {

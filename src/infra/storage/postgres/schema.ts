@@ -231,9 +231,10 @@ CREATE INDEX auditoria_pendente_staged_em_idx ON auditoria_pendente (staged_em, 
  *
  * Announcing. Not NOTIFY inside the write: PostgreSQL serialises the commits of every transaction that
  * notified (one lock, held through the WAL flush), which halved durable commits/s in a measurement here. The
- * driver announces after its commit with `SELECT alteracoes_anunciar()` — at most one call in flight per
- * process, so a burst of commits costs one NOTIFY — which commits without waiting for a flush (the rows it
- * announces are already durable; a lost notification only delays a reader until the next one or its poll).
+ * driver announces after its commit with `SELECT alteracoes_anunciar()` (since 0007, `alteracoes_anunciar(origem)`:
+ * see ANNOUNCE_WITH_ORIGIN) — at most one call in flight per process, so a burst of commits costs one NOTIFY —
+ * which commits without waiting for a flush (the rows it announces are already durable; a lost notification only
+ * delays a reader until the next one or its poll).
  *
  * Reading. A process LISTENs on FEED_CHANNEL and, woken (or every few seconds, in case a notification was lost
  * with a connection), calls `alteracoes_desde(last_seq, batch)` until it returns fewer rows than asked, then

@@ -55,7 +55,12 @@ export class PgSignals implements Signals {
 
   /** Resolves once the signal is sent (committed: every process listening will hear it). */
   publish(topic: string, payload: unknown): Promise<void> {
-    const text = JSON.stringify({ t: topic, p: payload } satisfies Signal);
+    let text: string;
+    try {
+      text = JSON.stringify({ t: topic, p: payload } satisfies Signal);
+    } catch (error) {
+      return Promise.reject(error);
+    }
     if (Buffer.byteLength(this.wire([text])) > MAX_PAYLOAD_BYTES) return Promise.reject(new RangeError(`signal of ${topic} too long for NOTIFY`));
     return new Promise((resolve, reject) => {
       this.queue.push({ text, resolve, reject });
@@ -65,8 +70,13 @@ export class PgSignals implements Signals {
     });
   }
 
+  /**
+   * A notification's payload. One signal goes in the previous version's form (`t` and `p` beside `o`), which every
+   * version reads: during a rolling upgrade, processes of the previous version hear what is sent alone.
+   */
   private wire(texts: readonly string[]): string {
-    return `{"o":${JSON.stringify(this.origin)},"s":[${texts.join(',')}]}`;
+    const origin = `"o":${JSON.stringify(this.origin)}`;
+    return texts.length === 1 ? `{${origin},${texts[0]!.slice(1)}` : `{${origin},"s":[${texts.join(',')}]}`;
   }
 
   /** Sends what was published this turn: as few notifications as the payload limit allows, in order. */
@@ -75,12 +85,7 @@ export class PgSignals implements Signals {
     const queued = this.queue.splice(0);
     while (queued.length > 0) {
       const chunk: Queued[] = [queued.shift()!];
-      let bytes = Buffer.byteLength(this.wire([chunk[0]!.text]));
-      while (queued.length > 0 && bytes + 1 + Buffer.byteLength(queued[0]!.text) <= MAX_PAYLOAD_BYTES) {
-        const next = queued.shift()!;
-        bytes += 1 + Buffer.byteLength(next.text);
-        chunk.push(next);
-      }
+      while (queued.length > 0 && Buffer.byteLength(this.wire([...chunk, queued[0]!].map((q) => q.text))) <= MAX_PAYLOAD_BYTES) chunk.push(queued.shift()!);
       // Sent again on a fresh connection after a dead pooled one: a signal heard twice is harmless.
       this.send('SELECT pg_notify($1, $2)', [SIGNAL_CHANNEL, this.wire(chunk.map((q) => q.text))]).then(
         () => chunk.forEach((q) => q.resolve()),

@@ -159,6 +159,8 @@ export class PgUnitOfWork {
 
   /** COMMIT or ROLLBACK: alone, after everything before it has answered. */
   async end(sql: 'COMMIT' | 'ROLLBACK'): Promise<void> {
+    // Removals not sent yet would only be undone.
+    if (sql === 'ROLLBACK') this.removals.clear();
     await this.settle();
     await this.client.query(sql);
   }
