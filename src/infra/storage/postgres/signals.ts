@@ -85,7 +85,12 @@ export class PgSignals implements Signals {
     const queued = this.queue.splice(0);
     while (queued.length > 0) {
       const chunk: Queued[] = [queued.shift()!];
-      while (queued.length > 0 && Buffer.byteLength(this.wire([...chunk, queued[0]!].map((q) => q.text))) <= MAX_PAYLOAD_BYTES) chunk.push(queued.shift()!);
+      // The size of the batch form, `{"o":…,"s":[a,b,…]}`: a single signal's own form is shorter.
+      let bytes = Buffer.byteLength(this.wire([])) + Buffer.byteLength(chunk[0]!.text);
+      while (queued.length > 0 && bytes + 1 + Buffer.byteLength(queued[0]!.text) <= MAX_PAYLOAD_BYTES) {
+        bytes += 1 + Buffer.byteLength(queued[0]!.text);
+        chunk.push(queued.shift()!);
+      }
       // Sent again on a fresh connection after a dead pooled one: a signal heard twice is harmless.
       this.send('SELECT pg_notify($1, $2)', [SIGNAL_CHANNEL, this.wire(chunk.map((q) => q.text))]).then(
         () => chunk.forEach((q) => q.resolve()),
