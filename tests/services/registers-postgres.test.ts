@@ -1,4 +1,4 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { requestScope } from '../../src/core/context.js';
 import { AppError } from '../../src/core/errors.js';
@@ -12,7 +12,8 @@ import { MedicoService } from '../../src/services/medico.service.js';
 import { PacienteService } from '../../src/services/paciente.service.js';
 import { UsuarioService } from '../../src/services/usuario.service.js';
 import { silentLogger } from '../helpers/logger.js';
-import { createDatabase, skipWithoutPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres.js';
+import { throwawayCluster } from '../helpers/cluster.js';
+import { skipWithoutPostgres } from '../helpers/postgres.js';
 import { consulta } from '../storage/port-fixtures.js';
 
 /**
@@ -66,27 +67,12 @@ const medicoInput = (crm: string, overrides: Partial<MedicoInput> = {}): MedicoI
 const pacienteInput = (cpf: string, nome = 'João Lima') => ({ nome, cpf, dataNascimento: '1990-05-12', email: 'joao@example.com', telefone: null });
 
 describe.skipIf(skipWithoutPostgres())('register services on PostgreSQL', () => {
-  let cluster: PostgresCluster;
-  let databases = 0;
-  const open: { close(): Promise<void> }[] = [];
-
-  beforeAll(async () => {
-    cluster = await startPostgres();
-  }, 120_000);
-
-  afterEach(async () => {
-    await Promise.allSettled(open.splice(0).map((p) => p.close()));
-  });
-
-  afterAll(async () => {
-    await cluster?.stop();
-  });
+  const pg15 = throwawayCluster();
 
   async function processes(n: number) {
-    const url = await createDatabase(cluster.url, `registros_${++databases}`);
+    const url = await pg15.database('registros');
     const made = [];
-    for (let i = 0; i < n; i++) made.push(await processOn(url));
-    open.push(...made);
+    for (let i = 0; i < n; i++) made.push(pg15.track(await processOn(url)));
     return made;
   }
 

@@ -1,13 +1,14 @@
 import { hash } from 'node:crypto';
 import pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../../src/core/errors.js';
 import { MemoryLimits } from '../../src/infra/storage/json/limits.js';
 import { PgLimits } from '../../src/infra/storage/postgres/limits.js';
 import { PgStorage } from '../../src/infra/storage/postgres/pg-storage.js';
 import { LIMITS_MAX_KEYS, type Limits } from '../../src/repositories/limits.js';
 import { silentLogger } from '../helpers/logger.js';
-import { createDatabase, skipWithoutPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres.js';
+import { throwawayCluster } from '../helpers/cluster.js';
+import { createDatabase, skipWithoutPostgres } from '../helpers/postgres.js';
 
 /**
  * The abuse-limit counters (`repositories/limits.ts`), one suite for both implementations: in memory (JSON driver)
@@ -127,38 +128,25 @@ describe('MemoryLimits bounds', () => {
 });
 
 describe.skipIf(skipWithoutPostgres())('PgLimits (throwaway cluster)', () => {
-  let cluster: PostgresCluster;
+  const pg15 = throwawayCluster();
   let databases = 0;
   let template: Promise<void> | undefined;
-  const pools: pg.Pool[] = [];
-
-  beforeAll(async () => {
-    cluster = await startPostgres();
-  }, 120_000);
-
-  afterEach(async () => {
-    await Promise.all(pools.splice(0).map((p) => p.end()));
-  });
-
-  afterAll(async () => {
-    await cluster?.stop();
-  });
 
   /** A fresh database with the app's schema (a copy of one migrated once). */
   async function freshDatabase(): Promise<string> {
     template ??= (async () => {
-      const url = await createDatabase(cluster.url, 'modelo_limites');
+      const url = await createDatabase(pg15.cluster.url, 'modelo_limites');
       const storage = new PgStorage({ url, logger: silentLogger, poolMax: 1 });
       await storage.open();
       await storage.close();
     })();
     await template;
-    return createDatabase(cluster.url, `limites_${++databases}`, { template: 'modelo_limites' });
+    return createDatabase(pg15.cluster.url, `limites_${++databases}`, { template: 'modelo_limites' });
   }
 
   const poolOn = (url: string): pg.Pool => {
     const pool = new pg.Pool({ connectionString: url, max: 4 });
-    pools.push(pool);
+    pg15.track({ close: () => pool.end() });
     return pool;
   };
 
@@ -213,7 +201,7 @@ describe.skipIf(skipWithoutPostgres())('PgLimits (throwaway cluster)', () => {
   });
 
   it('when the database cannot be reached, then every call fails with StorageUnavailableError (503), none passes', async () => {
-    const url = new URL(cluster.url);
+    const url = new URL(pg15.cluster.url);
     url.port = '1';
     const limits = new PgLimits({ pool: poolOn(url.toString()), logger: silentLogger });
     await expect(limits.failures.attempt('k', T0, WINDOW, 5)).rejects.toBeInstanceOf(StorageUnavailableError);

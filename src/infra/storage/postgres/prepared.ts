@@ -21,7 +21,7 @@
  */
 import type pg from 'pg';
 import { parameterCount, resultsOf, textOf, type Literal } from './batching.js';
-import { isStalePrepared } from './errors.js';
+import { isStalePrepared, sqlState } from './errors.js';
 import { isConnectionError } from './pool.js';
 
 const MAX_TEXTS = 500;
@@ -32,7 +32,7 @@ const MAX_TEXTS = 500;
 const MAX_PARAMETERS = 64;
 
 /** Refusals that will not change by asking again: the text itself cannot be prepared (syntax, types: class 42). */
-const refusesText = (error: unknown): boolean => /^42/.test(String((error as { code?: unknown } | null)?.code ?? ''));
+const refusesText = (error: unknown): boolean => sqlState(error)?.startsWith('42') === true;
 
 interface Connection {
   /** The name of each text prepared on it. */

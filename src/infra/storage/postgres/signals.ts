@@ -54,14 +54,9 @@ export class PgSignals implements Signals {
   private scheduled = false;
 
   /** Resolves once the signal is sent (committed: every process listening will hear it). */
-  publish(topic: string, payload: unknown): Promise<void> {
-    let text: string;
-    try {
-      text = JSON.stringify({ t: topic, p: payload } satisfies Signal);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    if (Buffer.byteLength(this.wire([text])) > MAX_PAYLOAD_BYTES) return Promise.reject(new RangeError(`signal of ${topic} too long for NOTIFY`));
+  async publish(topic: string, payload: unknown): Promise<void> {
+    const text = JSON.stringify({ t: topic, p: payload } satisfies Signal);
+    if (Buffer.byteLength(this.wire([text])) > MAX_PAYLOAD_BYTES) throw new RangeError(`signal of ${topic} too long for NOTIFY`);
     return new Promise((resolve, reject) => {
       this.queue.push({ text, resolve, reject });
       if (this.scheduled) return;
