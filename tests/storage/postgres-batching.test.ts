@@ -1,7 +1,8 @@
+import { createRequire } from 'node:module';
 import pg from 'pg';
 import { describe, expect, it, vi } from 'vitest';
 import { AppError } from '../../src/core/errors.js';
-import { inlined, literalsOf } from '../../src/infra/storage/postgres/batching.js';
+import { inlined, literalsOf, quoteLiteral } from '../../src/infra/storage/postgres/batching.js';
 import { isRetryable, isStalePrepared } from '../../src/infra/storage/postgres/errors.js';
 import { PreparedStatements } from '../../src/infra/storage/postgres/prepared.js';
 import { createReads } from '../../src/infra/storage/postgres/reads.js';
@@ -39,6 +40,16 @@ describe('inlined statements', () => {
     expect(inlined({ sql: 'SELECT 1' })).toBe('SELECT 1');
     // pg's array text escapes the quote with a backslash, so the literal takes the E'' form with it doubled.
     expect(inlined({ sql: 'SELECT $1::text[]', values: [['a', 'b"c']] })).toBe(String.raw`SELECT  E'{"a","b\\"c"}'::text[]`);
+  });
+
+  it("quotes exactly as pg's escapeLiteral (libpq's PQescapeLiteral) does, for hostile and random text", () => {
+    const { escapeLiteral } = createRequire(import.meta.url)('pg/lib/utils.js') as { escapeLiteral(text: string): string };
+    const alphabet = ["'", '\\', '"', 'a', 'é', '💉', '\n', ' ', 'E', '$', ';'];
+    let seed = 7;
+    const random = () => (seed = (seed * 48271) % 2147483647) / 2147483647;
+    const texts = [...HOSTILE, "''", '\\\\', "\\'", 'x'.repeat(5_000) + "'" + '\\'];
+    for (let i = 0; i < 2_000; i++) texts.push(Array.from({ length: Math.floor(random() * 12) }, () => alphabet[Math.floor(random() * alphabet.length)]).join(''));
+    for (const text of texts) expect(quoteLiteral(text)).toBe(escapeLiteral(text));
   });
 
   it('refuses what cannot be a literal: a NUL, bytes, a missing value', () => {
