@@ -5,7 +5,7 @@ import type { ConsultaRecord, Reads } from '../repositories/port.js';
 import type { AgendaEstado } from '../schemas/agenda.schema.js';
 import type { Bloqueio } from '../schemas/bloqueio.schema.js';
 import type { Medico } from '../schemas/medico.schema.js';
-import { localDate, slotsForDate, type SlotTime } from './slots.js';
+import { localDate, LONGEST_CONSULTA_MS, slotsForDate, type SlotTime } from './slots.js';
 
 /** The `motivo` of every slot of an inactive médico. */
 export const MEDICO_INATIVO = 'Médico inativo';
@@ -43,8 +43,6 @@ export interface SlotStatesDeps {
   timezone: string;
 }
 
-/** The longest consulta (`duracaoConsultaMin` ≤ 240): how far back a consulta overlapping a day can start. */
-const LONGEST_MS = 240 * 60_000;
 const DAY_MS = 86_400_000;
 const NO_CLOSURES: Closures = () => undefined;
 
@@ -85,7 +83,7 @@ export class SlotSweep {
     const fromMs = Date.parse(`${firstDate}T00:00:00Z`) - DAY_MS;
     const toMs = Date.parse(`${lastDate}T00:00:00Z`) + 2 * DAY_MS;
     const [consultas, bloqueios, closures] = await Promise.all([
-      deps.storage.consultas.forMedicoBetween(medico.id, fromMs - LONGEST_MS, toMs),
+      deps.storage.consultas.forMedicoBetween(medico.id, fromMs - LONGEST_CONSULTA_MS, toMs),
       deps.storage.bloqueios.ofMedico(medico.id),
       // An inactive médico's slots are all closed: its holidays are never asked.
       medico.ativo ? deps.feriados.closures(firstDate, lastDate) : NO_CLOSURES,
@@ -134,8 +132,8 @@ export class SlotSweep {
     const closed = this.medico.ativo ? this.closures(date) : MEDICO_INATIVO;
     const anyReserved = schedule.reservedCount > 0;
     for (const { inicioMs, fimMs } of slots) {
-      // Consultas by start: skip those that ended before this slot could start (none lasts longer than LONGEST_MS).
-      while (this.next < held.length && held[this.next]!.inicioMs + LONGEST_MS <= inicioMs) this.next++;
+      // Consultas by start: skip those that ended before this slot could start (none lasts longer than LONGEST_CONSULTA_MS).
+      while (this.next < held.length && held[this.next]!.inicioMs + LONGEST_CONSULTA_MS <= inicioMs) this.next++;
       let holder: EncaixeSpan | undefined;
       for (let k = this.next; k < held.length && held[k]!.inicioMs < fimMs; k++) {
         if (held[k]!.fimMs > inicioMs) {

@@ -47,6 +47,9 @@ export const Horarios = z
     });
   });
 
+/** The longest a médico's consultas may last, in minutes. */
+export const DURACAO_CONSULTA_MAX_MIN = 240;
+
 /** What a client sends to create (POST) or replace (PUT) a médico. Unknown fields are ignored. */
 export const MedicoInput = z
   .object({
@@ -55,7 +58,7 @@ export const MedicoInput = z
     especialidade: texto({ min: 2, max: ESPECIALIDADE_MAX }),
     email: Email.nullish(),
     telefone: Telefone.nullish(),
-    duracaoConsultaMin: z.number().int().min(5).max(240).default(30),
+    duracaoConsultaMin: z.number().int().min(5).max(DURACAO_CONSULTA_MAX_MIN).default(30),
     maxEncaixesDia: z.number().int().min(0).max(20).default(2),
     horarios: Horarios.default([]),
     ativo: z.boolean().default(true),

@@ -7,7 +7,7 @@ import { formatInstant } from '../core/time.js';
 import { holdsSlot } from '../domain/consulta-status.js';
 import type { ScheduleState } from '../domain/schedule-state.js';
 import { MEDICO_INATIVO } from '../domain/slot-states.js';
-import { datesBetween, localDate, slotsForDate, type SlotTime } from '../domain/slots.js';
+import { datesBetween, localDate, LONGEST_CONSULTA_MS, slotsForDate, type SlotTime } from '../domain/slots.js';
 import type { ConsultaReads, ConsultaRecord, Reads, StoragePort } from '../repositories/port.js';
 import type { Bloqueio, BloqueioInput } from '../schemas/bloqueio.schema.js';
 import type { Auditor } from './audit.service.js';
@@ -15,15 +15,13 @@ import type { FeriadoService } from './feriado.service.js';
 
 /** Statuses a bloqueio or a change of working hours must not leave stranded: the consultas still to happen. */
 const PENDING: ReadonlySet<string> = new Set(['agendada', 'confirmada']);
-/** The longest consulta (`duracaoConsultaMin` ≤ 240): how far back an overlapping one can start. */
-const LONGEST_MS = 240 * 60_000;
 /** Freed slots announced when a bloqueio is removed: the next this-many days, at most this many slots. */
 export const FREED_DAYS = 31;
 export const FREED_MAX = 500;
 
 /** `agendada`/`confirmada` consultas of the médico overlapping [fromMs, toMs). */
 export async function pendingOverlapping(consultas: Pick<ConsultaReads, 'forMedicoBetween'>, medicoId: string, fromMs: number, toMs: number): Promise<ConsultaRecord[]> {
-  return (await consultas.forMedicoBetween(medicoId, fromMs - LONGEST_MS, toMs)).filter((c) => PENDING.has(c.status) && Date.parse(c.fim) > fromMs);
+  return (await consultas.forMedicoBetween(medicoId, fromMs - LONGEST_CONSULTA_MS, toMs)).filter((c) => PENDING.has(c.status) && Date.parse(c.fim) > fromMs);
 }
 
 /** 409 `/problemas/consultas-afetadas`, listing the consultas in `consultas`. */
@@ -155,7 +153,7 @@ export class BloqueioService {
       const firstDate = localDate(from, timezone);
       const lastDate = localDate(to - 1, timezone);
       const [consultas, bloqueios, closures] = await Promise.all([
-        storage.consultas.forMedicoBetween(medico.id, from - LONGEST_MS, to),
+        storage.consultas.forMedicoBetween(medico.id, from - LONGEST_CONSULTA_MS, to),
         storage.bloqueios.ofMedico(medico.id),
         feriados.closures(firstDate, lastDate),
       ]);

@@ -1,4 +1,5 @@
 import { holdsSlot, isPendente } from '../../../../domain/consulta-status.js';
+import { LONGEST_CONSULTA_MS } from '../../../../domain/slots.js';
 import type { Store, Tx } from '../store.js';
 import type { Consulta } from '../../../../schemas/consulta.schema.js';
 import { COLLECTIONS } from '../../../../repositories/collections.js';
@@ -8,8 +9,6 @@ import type { ConsultaFilter } from '../../../../repositories/port.js';
 export type ConsultaRecord = Consulta;
 
 const C = COLLECTIONS.consultas;
-/** The longest consulta (`duracaoConsultaMin` ≤ 240; encaixes ≤ 60): how far back an overlapping one can start. */
-const LONGEST_MS = 240 * 60_000;
 
 /**
  * `inicio` and `fim` as ms since the epoch. Parsed when asked (about 0.2 µs each), not cached per record: the
@@ -61,7 +60,7 @@ export class ConsultaRepository {
    */
   medicoConflict(medicoId: string, fromMs: number, toMs: number, exceptId?: string): ConsultaRecord | undefined {
     this.store.refresh();
-    return this.byMedico.overlapping(medicoId, fromMs, toMs, LONGEST_MS, (c) => c.id !== exceptId && holdsSlot(c));
+    return this.byMedico.overlapping(medicoId, fromMs, toMs, LONGEST_CONSULTA_MS, (c) => c.id !== exceptId && holdsSlot(c));
   }
 
   /**
@@ -70,7 +69,7 @@ export class ConsultaRepository {
    */
   pacienteConflict(pacienteId: string, fromMs: number, toMs: number, exceptId?: string): ConsultaRecord | undefined {
     this.store.refresh();
-    return this.byPaciente.overlapping(pacienteId, fromMs, toMs, LONGEST_MS, (c) => c.id !== exceptId && isPendente(c.status));
+    return this.byPaciente.overlapping(pacienteId, fromMs, toMs, LONGEST_CONSULTA_MS, (c) => c.id !== exceptId && isPendente(c.status));
   }
 
   /**
