@@ -19,7 +19,7 @@ export class OperationsController {
     // Every process of the database must find the task before the client is told where it is; the answer shows
     // the record as accepted (the poll tells the rest).
     const task = { ...submitted.task };
-    await submitted.visible;
+    await submitted.visible();
     sendAccepted(res, task);
   };
 
@@ -27,7 +27,7 @@ export class OperationsController {
     const params = await this.deps.reports.resolve(req.body as RelatorioInput);
     const submitted = await this.deps.queue.submit('gerar_relatorio', params);
     const task = { ...submitted.task };
-    await submitted.visible;
+    await submitted.visible();
     sendAccepted(res, task);
   };
 

@@ -9,6 +9,11 @@ export const FLUSH_DELAY_MS = 20;
 const RETRY_MAX_MS = 2_000;
 /** How long `visible` waits for a flush before it gives up with 503 (the database is away). */
 const VISIBLE_TIMEOUT_MS = 10_000;
+/**
+ * How long a new record nobody has asked to see may wait before it is written (see `created`): a synchronous
+ * booking's task lives about a tenth of that under load, so it is written once, finished.
+ */
+export const QUIET_MS = 500;
 
 interface Waiter {
   resolve: () => void;
@@ -20,11 +25,15 @@ interface Waiter {
  * The queue's records, copied to the board write-behind. A change marks its record dirty; a flush writes every
  * dirty record's current state in one statement. One flush runs at a time, and what changes meanwhile waits for
  * the next one, so a burst of bookings costs a round trip per flush, not one each. A new record is flushed at
- * once (a request waits for it: see `visible`); other changes at most {@link FLUSH_DELAY_MS} later. A flush that
- * fails leaves its records dirty and is tried again, backing off.
+ * once when someone waits for it (`visible`: a client is about to be told where the task is), and otherwise when
+ * it finishes or after {@link QUIET_MS}, whichever comes first; other changes at most {@link FLUSH_DELAY_MS}
+ * later. A flush that fails leaves its records dirty and is tried again, backing off.
  */
 export class TaskPublisher {
   private readonly dirty = new Map<string, TaskRecord>();
+  /** New records not yet due (see `created`), with when they were made; in the order they were made. */
+  private readonly quiet = new Map<string, { task: TaskRecord; since: number }>();
+  private quietTimer: NodeJS.Timeout | undefined;
   /** Records not yet written once, and who waits for them to be (see `visible`). */
   private readonly unseen = new Map<string, Waiter[]>();
   /** The board's copy of each record whose last written state is not final: what every process answers now. */
@@ -37,18 +46,46 @@ export class TaskPublisher {
   constructor(private readonly deps: { board: TaskBoard; logger: Logger }) {}
 
   /**
-   * `task` was made in this process and is not on the board yet (`visible` waits for it): flushed at once, or
-   * with the next batch when a flush is on its way (under load, creations gather behind the one in flight).
+   * `task` was made in this process and is not on the board yet. It is written at once when someone asks to see
+   * it (`visible`), else when it finishes or {@link QUIET_MS} after now: most tasks (a synchronous booking's,
+   * whose id no client is told) are then written once, in their final state, instead of twice — on PostgreSQL
+   * that halves the board's upserts per booking. Until written, another process's `/sistema/tasks` does not list
+   * it; this process does, and nothing is lost (a task whose process dies before writing it had no one waiting).
    */
   created(task: TaskRecord): void {
     this.unseen.set(task.id, []);
-    this.changed(task, true);
+    this.quiet.set(task.id, { task, since: performance.now() });
+    if (!this.quietTimer && !this.closed) {
+      this.quietTimer = setTimeout(() => this.wakeQuiet(), QUIET_MS);
+      this.quietTimer.unref();
+    }
   }
 
   /** `task` changed: its state will be on the board within a flush. `soon`: flush now. */
   changed(task: TaskRecord, soon = false): void {
+    // A quiet record's state lives in the object itself: written once it is due.
+    if (this.quiet.has(task.id) && !soon && !isFinished(task.status)) return;
+    this.quiet.delete(task.id);
     this.dirty.set(task.id, task);
     this.schedule(soon ? 0 : FLUSH_DELAY_MS);
+  }
+
+  /** Quiet records made {@link QUIET_MS} ago or more become dirty; the timer follows the next one. */
+  private wakeQuiet(): void {
+    this.quietTimer = undefined;
+    const due = performance.now() - QUIET_MS;
+    for (const [id, { task, since }] of this.quiet) {
+      if (since > due) {
+        if (!this.closed) {
+          this.quietTimer = setTimeout(() => this.wakeQuiet(), since - due);
+          this.quietTimer.unref();
+        }
+        break;
+      }
+      this.quiet.delete(id);
+      this.dirty.set(id, task);
+    }
+    if (this.dirty.size > 0) this.schedule(FLUSH_DELAY_MS);
   }
 
   /**
@@ -58,6 +95,7 @@ export class TaskPublisher {
   visible(task: TaskRecord): Promise<void> {
     const waiters = this.unseen.get(task.id);
     if (!waiters) return Promise.resolve();
+    if (this.quiet.has(task.id)) this.changed(task, true);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         waiters.splice(waiters.indexOf(waiter), 1);
@@ -119,6 +157,9 @@ export class TaskPublisher {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.timer);
+    clearTimeout(this.quietTimer);
+    for (const [id, { task }] of this.quiet) this.dirty.set(id, task);
+    this.quiet.clear();
     await this.flush().catch((error: unknown) => this.deps.logger.warn({ err: error, tarefas: this.dirty.size }, 'registros de tarefas não gravados no banco ao encerrar'));
     for (const id of [...this.unseen.keys()]) this.seen(id, new StorageUnavailableError('O servidor encerrou antes de gravar o registro da tarefa.'));
   }

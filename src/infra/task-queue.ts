@@ -27,9 +27,11 @@ export interface Enqueued<R> {
   joined: boolean;
   /**
    * Resolves once every process of the storage can find the record (at once without a board): await it before
-   * telling a client where the task is. Rejects with 503 when the board stays unreachable.
+   * telling a client where the task is. Rejects with 503 when the board stays unreachable. Asking is what makes
+   * the record urgent: one nobody asks for reaches the board with its final state, or within
+   * `TaskPublisher`'s QUIET_MS (a synchronous booking's task, whose id no client is told).
    */
-  visible: Promise<void>;
+  visible(): Promise<void>;
 }
 
 /**
@@ -235,7 +237,7 @@ export class TaskQueue {
         const record = this.records.get(holder) ?? (await board.get(holder));
         if (!record) throw new AppError('FILA_CHEIA', 'A tarefa equivalente deixou de existir; tente novamente em instantes.');
         const local = lane.waiting.get(holder)?.enqueued as Enqueued<R> | undefined;
-        return local ? { ...local, joined: true } : { task: record, done: undefined, joined: true, visible: Promise.resolve() };
+        return local ? { ...local, joined: true } : { task: record, done: undefined, joined: true, visible: () => Promise.resolve() };
       }
       if (!this.accepting) {
         // Closed while the claim was on its way: the board's record must not wait for ever.
@@ -269,8 +271,6 @@ export class TaskQueue {
     });
     // Registered before `queue.add`, which may start the task at once (and then removes it from `waiting`).
     const enqueued = { task, joined: false, visible } as Enqueued<R>;
-    // A caller that only awaits `done` must not see an unhandled rejection of `visible`.
-    visible.catch(() => undefined);
     lane.waiting.set(task.id, { key, enqueued: enqueued as Enqueued<unknown> });
     const run = lane.queue.add(async () => {
       this.waiting.delete(task.id);

@@ -21,14 +21,16 @@ export class TaskRecords {
   }
 
   /**
-   * Keeps a record made in this process. Resolves once every process can find it: at once without a board or
-   * when its claim already wrote it there (`onBoard`), else after the flush that writes it.
+   * Keeps a record made in this process, and returns what waits until every process can find it: at once without
+   * a board or when its claim already wrote it there (`onBoard`), else the flush that writes it — which asking
+   * hastens (see `TaskPublisher.created`).
    */
-  add(task: TaskRecord, onBoard: boolean): Promise<void> {
+  add(task: TaskRecord, onBoard: boolean): () => Promise<void> {
     this.records.set(task.id, task);
-    if (!this.publisher || onBoard) return Promise.resolve();
-    this.publisher.created(task);
-    return this.publisher.visible(task);
+    const publisher = this.publisher;
+    if (!publisher || onBoard) return () => Promise.resolve();
+    publisher.created(task);
+    return () => publisher.visible(task);
   }
 
   /** `task` changed: the board hears of it within a flush (`soon`: at once). */

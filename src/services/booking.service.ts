@@ -395,7 +395,7 @@ interface Enqueued<R = BookingResponse> {
   task: TaskRecord;
   done: Promise<R>;
   /** See the queue's `Enqueued.visible`. */
-  visible: Promise<void>;
+  visible(): Promise<void>;
 }
 
 /**
@@ -404,7 +404,7 @@ interface Enqueued<R = BookingResponse> {
  */
 async function accepted(enqueued: Enqueued<unknown>): Promise<{ kind: 'accepted'; task: TaskRecord }> {
   const task = { ...enqueued.task };
-  await enqueued.visible;
+  await enqueued.visible();
   return { kind: 'accepted', task };
 }
 

@@ -1,6 +1,6 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { TaskBoard } from '../../src/infra/task-board.js';
-import { TaskPublisher } from '../../src/infra/task-publisher.js';
+import { QUIET_MS, TaskPublisher } from '../../src/infra/task-publisher.js';
 import type { TaskRecord } from '../../src/infra/task-record.js';
 import { silentLogger } from '../helpers/logger.js';
 
@@ -85,6 +85,46 @@ describe('TaskPublisher', () => {
     expect(board.statements).toHaveLength(2);
     expect(board.rows.get(tasks[0]!.id)!.status).toBe('concluida');
     await publisher.close();
+  });
+
+  it('when nobody asks to see a new record, then it is written once, finished — or after QUIET_MS, or at close — and asking writes it at once', async () => {
+    const board = new RecordingBoard();
+    const publisher = new TaskPublisher({ board, logger: silentLogger });
+    // A synchronous booking's task: made, run, finished, and nobody told its id.
+    const quick = record(10);
+    publisher.created(quick);
+    quick.status = 'executando';
+    publisher.changed(quick);
+    await new Promise((resolve) => setTimeout(resolve, 60));
+    expect(board.statements).toHaveLength(0);
+    quick.status = 'concluida';
+    publisher.changed(quick);
+    await publisher.flush();
+    expect(board.statements.map((s) => s.map((t) => t.status))).toEqual([['concluida']]);
+    await publisher.visible(quick);
+
+    // One still running is written QUIET_MS after it was made, in its current state, by the publisher's own timer.
+    const slow = record(11);
+    publisher.created(slow);
+    slow.status = 'executando';
+    publisher.changed(slow);
+    const made = performance.now();
+    await vi.waitFor(() => expect(board.rows.get(slow.id)?.status).toBe('executando'), { timeout: 5 * QUIET_MS, interval: 10 });
+    expect(performance.now() - made).toBeGreaterThanOrEqual(QUIET_MS - 5);
+
+    // Asked for (a 202 is about to name it): written now, not QUIET_MS later.
+    const asked = record(12);
+    publisher.created(asked);
+    const before = performance.now();
+    await publisher.visible(asked);
+    expect(performance.now() - before).toBeLessThan(QUIET_MS / 2);
+    expect(board.rows.has(asked.id)).toBe(true);
+
+    // Closing writes what is still quiet.
+    const last = record(13);
+    publisher.created(last);
+    await publisher.close();
+    expect(board.rows.get(last.id)?.status).toBe('pendente');
   });
 
   it('when a flush fails, then its records stay dirty and a later flush writes them (visible waits for it)', async () => {
