@@ -113,8 +113,18 @@ export function rowValues(table: TableMap, record: Entity): { json: string; valu
   return { json, values: [record.id, json, ...table.values(record as unknown as Record<string, unknown>)] };
 }
 
-/** `INSERT … ON CONFLICT (id) DO UPDATE` of one record, answering the row's previous `data` as text (NULL: inserted). */
+/**
+ * `INSERT … ON CONFLICT (id) DO UPDATE` of one record, answering the row's previous `data` as text (NULL: inserted).
+ * Built once per table: every save asks for it.
+ */
 export function upsertSql(table: TableMap): string {
+  let sql = UPSERTS.get(table);
+  if (sql === undefined) UPSERTS.set(table, (sql = buildUpsertSql(table)));
+  return sql;
+}
+const UPSERTS = new WeakMap<TableMap, string>();
+
+function buildUpsertSql(table: TableMap): string {
   const columns = ['id', 'data', ...table.columns];
   const placeholders = columns.map((_, i) => `$${i + 1}`).join(', ');
   const updates = columns.slice(1).map((c, i) => `${c} = $${i + 2}`).join(', ');
