@@ -96,31 +96,27 @@ export class PgUnitOfWork {
   view(): { api: UnitOfWork; wrote: () => boolean } {
     const { reads } = this;
     let wrote = false;
-    // Each collection's writes, over its reads as the prototype: a view is made per booking in a group, and
-    // copying every read function into it (a spread) showed among the server's larger allocations.
-    const over = <R extends object, T extends Entity>(collectionReads: R, collection: string): R & Writes<T> =>
-      ({
-        __proto__: collectionReads,
-        save: (record: T) => {
-          wrote = true;
-          return this.save(collection, record);
-        },
-        remove: (id: string) => {
-          wrote = true;
-          return this.remove(collection, id);
-        },
-      }) as unknown as R & Writes<T>;
+    const writes = <T extends Entity>(collection: string): Writes<T> => ({
+      save: (record) => {
+        wrote = true;
+        return this.save(collection, record);
+      },
+      remove: (id) => {
+        wrote = true;
+        return this.remove(collection, id);
+      },
+    });
     const api: UnitOfWork = {
-      medicos: over(reads.medicos, COLLECTIONS.medicos),
-      pacientes: over(reads.pacientes, COLLECTIONS.pacientes),
-      consultas: over(reads.consultas, COLLECTIONS.consultas),
-      usuarios: over(reads.usuarios, COLLECTIONS.usuarios),
-      sessoes: over(reads.sessoes, COLLECTIONS.sessoes),
-      bloqueios: over(reads.bloqueios, COLLECTIONS.bloqueios),
-      feriados: over(reads.feriados, COLLECTIONS.feriados),
-      listaEspera: over(reads.listaEspera, COLLECTIONS.listaEspera),
-      idempotency: over(reads.idempotency, COLLECTIONS.idempotencia),
-      auditOutbox: over(reads.auditOutbox, COLLECTIONS.auditoriaPendente),
+      medicos: { ...reads.medicos, ...writes(COLLECTIONS.medicos) },
+      pacientes: { ...reads.pacientes, ...writes(COLLECTIONS.pacientes) },
+      consultas: { ...reads.consultas, ...writes(COLLECTIONS.consultas) },
+      usuarios: { ...reads.usuarios, ...writes(COLLECTIONS.usuarios) },
+      sessoes: { ...reads.sessoes, ...writes(COLLECTIONS.sessoes) },
+      bloqueios: { ...reads.bloqueios, ...writes(COLLECTIONS.bloqueios) },
+      feriados: { ...reads.feriados, ...writes(COLLECTIONS.feriados) },
+      listaEspera: { ...reads.listaEspera, ...writes(COLLECTIONS.listaEspera) },
+      idempotency: { ...reads.idempotency, ...writes(COLLECTIONS.idempotencia) },
+      auditOutbox: { ...reads.auditOutbox, ...writes(COLLECTIONS.auditoriaPendente) },
       // A transaction-level advisory lock: released by COMMIT or ROLLBACK, never left behind.
       lock: async (key) => {
         this.memo.clear();
