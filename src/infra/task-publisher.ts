@@ -106,8 +106,18 @@ export class TaskPublisher {
     });
   }
 
-  /** Writes what is dirty now (after a flush in flight). Rejects when the board refuses. */
+  /**
+   * Writes every change made so far, quiet records included (after a flush in flight). Rejects when the board
+   * refuses.
+   */
   async flush(): Promise<void> {
+    for (const [id, { task }] of this.quiet) this.dirty.set(id, task);
+    this.quiet.clear();
+    await this.write();
+  }
+
+  /** Writes what is dirty now (after a write in flight). Rejects when the board refuses. */
+  private async write(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
     while (this.flushing) await this.flushing.catch(() => undefined);
@@ -140,11 +150,13 @@ export class TaskPublisher {
    * board does. When the board cannot be written, the last copy it has is the answer.
    */
   async shown(task: TaskRecord): Promise<TaskRecord> {
+    // Asked for by id: a quiet record is written first, so no process answers it before the board can.
+    if (this.quiet.has(task.id)) await this.visible(task).catch(() => undefined);
     const written = this.published.get(task.id);
     if (!written) return task;
     if (!isFinished(task.status)) return written;
     try {
-      await this.flush();
+      await this.write();
     } catch {
       return this.published.get(task.id) ?? task;
     } finally {
@@ -158,8 +170,6 @@ export class TaskPublisher {
     this.closed = true;
     clearTimeout(this.timer);
     clearTimeout(this.quietTimer);
-    for (const [id, { task }] of this.quiet) this.dirty.set(id, task);
-    this.quiet.clear();
     await this.flush().catch((error: unknown) => this.deps.logger.warn({ err: error, tarefas: this.dirty.size }, 'registros de tarefas não gravados no banco ao encerrar'));
     for (const id of [...this.unseen.keys()]) this.seen(id, new StorageUnavailableError('O servidor encerrou antes de gravar o registro da tarefa.'));
   }
@@ -180,7 +190,7 @@ export class TaskPublisher {
     clearTimeout(this.timer);
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.flush().then(
+      this.write().then(
         () => {
           this.retryMs = 0;
           if (this.dirty.size > 0) this.schedule(FLUSH_DELAY_MS);

@@ -120,6 +120,20 @@ describe('TaskPublisher', () => {
     expect(performance.now() - before).toBeLessThan(QUIET_MS / 2);
     expect(board.rows.has(asked.id)).toBe(true);
 
+    // Asked for by id (GET /sistema/tasks/{id} on this process): written before it is answered.
+    const polled = record(14);
+    publisher.created(polled);
+    polled.status = 'executando';
+    publisher.changed(polled);
+    expect((await publisher.shown(polled)).status).toBe('executando');
+    expect(board.rows.get(polled.id)?.status).toBe('executando');
+
+    // flush() (the queue's `published`) writes every change so far, quiet records included.
+    const flushed = record(15);
+    publisher.created(flushed);
+    await publisher.flush();
+    expect(board.rows.has(flushed.id)).toBe(true);
+
     // Closing writes what is still quiet.
     const last = record(13);
     publisher.created(last);
