@@ -1,13 +1,14 @@
 import { DateTime } from 'luxon';
 import { formatInstant } from '../core/time.js';
-import { ENCAIXE_DURACAO_MAX } from '../schemas/consulta.schema.js';
-import { DURACAO_CONSULTA_MAX_MIN, type Medico } from '../schemas/medico.schema.js';
+import { CONSULTA_DURACAO_MAX_MIN } from '../schemas/consulta.schema.js';
+import type { Medico } from '../schemas/medico.schema.js';
 
 /**
  * The longest any consulta lasts (a médico's `duracaoConsultaMin`, or an encaixe's `duracaoMin`): how far back
- * a consulta overlapping an instant can have started. Every overlap query looks back this far, and no further.
+ * a consulta overlapping an instant can have started. Every overlap query looks back this far, and no further; the
+ * stored-record schemas refuse a longer one (a restore), as the API does.
  */
-export const LONGEST_CONSULTA_MS = Math.max(DURACAO_CONSULTA_MAX_MIN, ENCAIXE_DURACAO_MAX) * 60_000;
+export const LONGEST_CONSULTA_MS = CONSULTA_DURACAO_MAX_MIN * 60_000;
 
 /** A slot as two instants, ms since the epoch. */
 export interface SlotTime {

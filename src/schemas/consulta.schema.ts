@@ -1,4 +1,5 @@
 import { DateOnly, Instant, MOTIVO_MAX, OBSERVACOES_MAX, Pagination, listOf, texto, z } from './common.js';
+import { DURACAO_CONSULTA_MAX_MIN } from './medico.schema.js';
 import { EXEMPLO_AGENDAR, EXEMPLO_ATUALIZAR_STATUS, EXEMPLO_CANCELAR, EXEMPLO_CONSULTA, EXEMPLO_REMARCAR } from './examples.js';
 
 /** v1's four, then the front desk's (v2): confirmed, checked in (waiting room), being seen. */
@@ -10,6 +11,8 @@ export type StatusConsulta = (typeof STATUS_CONSULTA)[number];
 export const ENCAIXE_DURACAO_MIN = 5;
 export const ENCAIXE_DURACAO_MAX = 60;
 export const ENCAIXE_DURACAO_PADRAO_MIN = 15;
+/** The longest any consulta lasts: a médico's longest `duracaoConsultaMin`, or the longest encaixe. */
+export const CONSULTA_DURACAO_MAX_MIN = Math.max(DURACAO_CONSULTA_MAX_MIN, ENCAIXE_DURACAO_MAX);
 
 export const InstantInput = z.iso
   .datetime({ offset: true, message: 'Use um instante ISO 8601 com fuso (ex.: 2026-12-01T09:00:00-03:00).' })
@@ -71,6 +74,14 @@ export const Consulta = z
     criadaEm: Instant,
     atualizadaEm: Instant,
   })
+  // What the API can make, checked for stored records too (a restore): every overlap query looks back that far.
+  .refine(
+    (c) => {
+      const ms = Date.parse(c.fim) - Date.parse(c.inicio);
+      return ms > 0 && ms <= CONSULTA_DURACAO_MAX_MIN * 60_000;
+    },
+    { message: `a consulta deve terminar depois de começar e durar no máximo ${CONSULTA_DURACAO_MAX_MIN} minutos`, path: ['fim'] },
+  )
   .meta({ id: 'Consulta', example: EXEMPLO_CONSULTA });
 export type Consulta = z.output<typeof Consulta>;
 

@@ -74,7 +74,9 @@ export const Medico = z
     especialidade: z.string(),
     email: z.string().nullable(),
     telefone: z.string().nullable(),
-    duracaoConsultaMin: z.number().int(),
+    // The API's limits hold for stored records too: a restore must not bring a longer consulta than every overlap
+    // query looks back for (LONGEST_CONSULTA_MS).
+    duracaoConsultaMin: z.number().int().min(5).max(DURACAO_CONSULTA_MAX_MIN),
     maxEncaixesDia: z.number().int().min(0).max(20).default(2),
     horarios: z.array(z.object({ diaSemana: z.number().int(), inicio: z.string(), fim: z.string() })),
     ativo: z.boolean(),
