@@ -34,6 +34,8 @@ export class TaskPublisher {
   /** New records not yet due (see `created`), with when they were made; in the order they were made. */
   private readonly quiet = new Map<string, { task: TaskRecord; since: number }>();
   private quietTimer: NodeJS.Timeout | undefined;
+  /** Records still unwritten when the publisher closed: asking for them afterwards is a 503, not a success. */
+  private readonly lost = new Set<string>();
   /** Records not yet written once, and who waits for them to be (see `visible`). */
   private readonly unseen = new Map<string, Waiter[]>();
   /** The board's copy of each record whose last written state is not final: what every process answers now. */
@@ -94,13 +96,14 @@ export class TaskPublisher {
    */
   visible(task: TaskRecord): Promise<void> {
     const waiters = this.unseen.get(task.id);
-    if (!waiters) return Promise.resolve();
+    if (!waiters) return this.lost.has(task.id) ? Promise.reject(closedUnwritten()) : Promise.resolve();
     if (this.quiet.has(task.id)) this.changed(task, true);
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         waiters.splice(waiters.indexOf(waiter), 1);
         reject(new StorageUnavailableError('O registro da tarefa não pôde ser gravado no banco de dados; consulte /sistema/tasks em instantes.'));
       }, VISIBLE_TIMEOUT_MS);
+      timer.unref();
       const waiter: Waiter = { resolve, reject, timer };
       waiters.push(waiter);
     });
@@ -171,7 +174,10 @@ export class TaskPublisher {
     clearTimeout(this.timer);
     clearTimeout(this.quietTimer);
     await this.flush().catch((error: unknown) => this.deps.logger.warn({ err: error, tarefas: this.dirty.size }, 'registros de tarefas não gravados no banco ao encerrar'));
-    for (const id of [...this.unseen.keys()]) this.seen(id, new StorageUnavailableError('O servidor encerrou antes de gravar o registro da tarefa.'));
+    for (const id of [...this.unseen.keys()]) {
+      this.lost.add(id);
+      this.seen(id, closedUnwritten());
+    }
   }
 
   private seen(id: string, error?: unknown): void {
@@ -205,3 +211,5 @@ export class TaskPublisher {
     this.timer.unref();
   }
 }
+
+const closedUnwritten = () => new StorageUnavailableError('O servidor encerrou antes de gravar o registro da tarefa.');

@@ -172,8 +172,13 @@ describe('TaskPublisher', () => {
     const lost = record(2);
     publisher.created(lost);
     const waiting = publisher.visible(lost);
+    const quiet = record(3); // made, never asked for
+    publisher.created(quiet);
     await publisher.close();
     await expect(waiting).rejects.toMatchObject({ status: 503 });
+    // Asked for after closing, the one waited for and the quiet one alike: 503, never a success.
+    await expect(publisher.visible(lost)).rejects.toMatchObject({ status: 503 });
+    await expect(publisher.visible(quiet)).rejects.toMatchObject({ status: 503 });
     // The refused last flush held both: the board keeps the state it had (the board reads it as abandoned later).
     expect(board.rows.get(written.id)!.status).toBe('pendente');
     expect(board.rows.has(lost.id)).toBe(false);
