@@ -276,6 +276,30 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
     expect((await storage.counts())['consultas']).toBe(booked.length);
   });
 
+  it('shared works that write before reading anything still commit as one group (the advance locks go after BEGIN)', async () => {
+    const storage = await open();
+    const { m, ps: pacientes } = await clinicOf(storage, 12, 21_000_000_000);
+    const before = { ...storage.shared.stats };
+    const booked = pacientes.map((p, i) => consulta(m.id, p.id, slotAt(i), slotAt(i + 1)));
+    // Each work's first statement is its write: the group's first batch carries BEGIN, the advance locks and the inserts.
+    const results = await Promise.all(
+      booked.map((c) =>
+        storage.run(
+          async (tx: UnitOfWork) => {
+            await tx.consultas.save(c);
+            return (await tx.consultas.get(c.id))?.id;
+          },
+          { shared: true },
+        ),
+      ),
+    );
+    expect(results).toEqual(booked.map((c) => c.id));
+    expect(storage.shared.stats.fallbacks - before.fallbacks).toBe(0);
+    expect(storage.shared.stats.retries - before.retries).toBe(0);
+    expect(storage.shared.stats.groups - before.groups).toBeLessThan(booked.length / 2);
+    expect((await storage.counts())['consultas']).toBe(booked.length);
+  });
+
   it('two shared bookings of one slot in one group: exactly one wins, the other hears 409, nothing else is lost', async () => {
     const storage = await open();
     const { m, ps } = await clinicOf(storage, 12, 30_000_000_000);

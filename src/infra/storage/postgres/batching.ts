@@ -93,6 +93,8 @@ interface Pending {
   literals: string[] | undefined;
   /** What tells it from other statements, for deduplication. */
   key: string | undefined;
+  /** Goes before the prelude (see `StatementBatcher.run`). */
+  opening?: boolean;
   resolve(result: pg.QueryResult): void;
   reject(error: unknown): void;
 }
@@ -108,8 +110,8 @@ export interface BatcherOptions {
   /** Batches on the wire at once (one per connection in use). */
   maxInFlight: number;
   /**
-   * A statement to send at the head of each batch, asked as the batch is formed (a unit of work's advance locks:
-   * see `PgUnitOfWork`); undefined for none. Its failure fails the batch.
+   * A statement to send at the head of each batch (after its opening statements: see `run`), asked as the batch is
+   * formed (a unit of work's advance locks: see `PgUnitOfWork`); undefined for none. Its failure fails the batch.
    */
   prelude?: (() => Statement | undefined) | undefined;
   /**
@@ -138,14 +140,18 @@ export class StatementBatcher {
 
   constructor(private readonly options: BatcherOptions) {}
 
-  run(statement: Statement): Promise<pg.QueryResult> {
+  /**
+   * Queues `statement`. `opening`: it must run before the prelude of its batch — a transaction's `BEGIN`, which must
+   * come before any statement of the transaction (PostgreSQL refuses `BEGIN ISOLATION LEVEL …` after one).
+   */
+  run(statement: Statement, opening = false): Promise<pg.QueryResult> {
     const literals = literalsOf(statement);
     // Literals are quoted with their quotes doubled, so the list joined by commas is unambiguous.
     const key = literals && this.options.dedupe ? `${statement.sql}\u0000${literals.join(',')}` : undefined;
     const same = key !== undefined ? this.queued.get(key) : undefined;
     if (same) return same;
     const result = new Promise<pg.QueryResult>((resolve, reject) => {
-      this.queue.push({ statement, literals, key, resolve, reject });
+      this.queue.push({ statement, literals, key, opening, resolve, reject });
       this.schedule();
     });
     if (key !== undefined) this.queued.set(key, result);
@@ -176,7 +182,9 @@ export class StatementBatcher {
     const prelude = this.queue.length > 0 ? this.options.prelude?.() : undefined;
     if (prelude) {
       const ignore = (): void => undefined; // the statements behind it carry its failure
-      this.queue.unshift({ statement: prelude, literals: literalsOf(prelude), key: undefined, resolve: ignore, reject: ignore });
+      let at = 0;
+      while (at < this.queue.length && this.queue[at]!.opening) at++;
+      this.queue.splice(at, 0, { statement: prelude, literals: literalsOf(prelude), key: undefined, resolve: ignore, reject: ignore });
     }
     while (this.queue.length > 0 && this.inFlight < this.options.maxInFlight) {
       // A statement that cannot be inlined goes alone; otherwise every inlinable one up to the next such.

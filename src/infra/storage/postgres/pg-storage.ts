@@ -239,7 +239,7 @@ export class PgStorage implements StoragePort {
     const held = new Held(await this.pool.connect());
     const tx = new PgUnitOfWork(held.client, this.prepared, lockAhead);
     try {
-      tx.query('BEGIN ISOLATION LEVEL SERIALIZABLE').catch(() => undefined);
+      tx.begin('BEGIN ISOLATION LEVEL SERIALIZABLE').catch(() => undefined);
       return await body(tx);
     } catch (error) {
       held.note(error);

@@ -131,16 +131,24 @@ export class PgUnitOfWork {
   }
 
   /** Queues one statement on the transaction's connection (see "Round trips" above). */
-  query<R extends object>(sql: string, values?: readonly unknown[]): Promise<pg.QueryResult<R>> {
+  query<R extends object>(sql: string, values?: readonly unknown[], opening = false): Promise<pg.QueryResult<R>> {
     // Removals queued before this statement go before it.
     this.sendRemovals();
-    return this.batcher.run({ sql, values }).then(
+    return this.batcher.run({ sql, values }, opening).then(
       (result) => result as pg.QueryResult<R>,
       (error: unknown) => {
         this.failure ??= error;
         throw error;
       },
     );
+  }
+
+  /**
+   * Opens the transaction: `sql` is its `BEGIN`, which goes first in the first batch, before the advance locks of
+   * writes asked in the same turn (a group whose works write before they read).
+   */
+  begin(sql: string): Promise<unknown> {
+    return this.query(sql, undefined, true);
   }
 
   /** Waits until every statement sent so far has answered (its failure, if any, is then in `failure`). */
