@@ -106,8 +106,22 @@ export interface PacienteReads {
  * Consultas, with the queries the booking rules and the agenda need. "Holds a slot" and "pendente" are the
  * rules of `domain/consulta-status.ts` (`holdsSlot`, `isPendente`); a driver may enforce them with constraints.
  */
+/** What the booking rules read about a booking's médico and paciente, asked together. */
+export interface BookingSubjects {
+  medico: Medico | undefined;
+  paciente: Paciente | undefined;
+  /** The médico's bloqueios, as `BloqueioReads.ofMedico` answers them. */
+  bloqueios: Bloqueio[];
+}
+
 export interface ConsultaReads {
   get(id: string): Promise<ConsultaRecord | undefined>;
+  /**
+   * The médico, the paciente and the médico's bloqueios, as `medicos.get`, `pacientes.get` and `bloqueios.ofMedico`
+   * would answer them, in one read (one statement on PostgreSQL, which the rules ask twice per booking: the early
+   * checks and the re-check inside the unit of work).
+   */
+  subjectsOf(medicoId: string, pacienteId: string): Promise<BookingSubjects>;
   /** The médico's consultas (any status) starting in [fromMs, toMs), in `inicio` order (then id). */
   forMedicoBetween(medicoId: string, fromMs: number, toMs: number): Promise<ConsultaRecord[]>;
   /** A slot-holding consulta of the médico overlapping [fromMs, toMs), other than `exceptId`. */

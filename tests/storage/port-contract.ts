@@ -284,6 +284,33 @@ export function describePortContract(name: string, makeStorage: MakeStorage): vo
         expect(page.total).toBe(4);
       });
 
+      it("when a booking's subjects are read together, then they are what the three separate reads answer, inside a unit of work too", async () => {
+        const storage = await make();
+        const m = medico();
+        const p = paciente();
+        const outro = medico();
+        const b2 = bloqueio(m.id, at(DAY, '14:00'), at(DAY, '18:00'));
+        const b1 = bloqueio(m.id, at(DAY, '08:00'), at(DAY, '12:00'));
+        const alheio = bloqueio(outro.id, at(DAY, '08:00'), at(DAY, '12:00'));
+        await seed(storage, (tx) => [tx.medicos.save(m), tx.medicos.save(outro), tx.pacientes.save(p), tx.bloqueios.save(b2), tx.bloqueios.save(b1), tx.bloqueios.save(alheio)]);
+        expect(await storage.consultas.subjectsOf(m.id, p.id)).toEqual({ medico: m, paciente: p, bloqueios: [b1, b2] });
+        expect(await storage.consultas.subjectsOf(m.id, p.id)).toEqual({
+          medico: await storage.medicos.get(m.id),
+          paciente: await storage.pacientes.get(p.id),
+          bloqueios: await storage.bloqueios.ofMedico(m.id),
+        });
+        // Unknown ids (and text no id looks like) read as nothing, never an error.
+        expect(await storage.consultas.subjectsOf('nenhum', "'; DROP TABLE medicos; --")).toEqual({ medico: undefined, paciente: undefined, bloqueios: [] });
+        expect(await storage.consultas.subjectsOf(outro.id, 'nenhum')).toEqual({ medico: outro, paciente: undefined, bloqueios: [alheio] });
+        // Inside a unit of work: its own writes included.
+        const b0 = bloqueio(m.id, at(DAY, '06:00'), at(DAY, '07:00'));
+        const seen = await storage.run(async (tx) => {
+          await tx.bloqueios.save(b0);
+          return tx.consultas.subjectsOf(m.id, p.id);
+        });
+        expect(seen).toEqual({ medico: m, paciente: p, bloqueios: [b0, b1, b2] });
+      });
+
       it('when sessões, bloqueios, feriados, the waiting list, idempotency keys and the audit outbox are read, then each query answers', async () => {
         const storage = await make();
         const u1 = usuario();

@@ -74,6 +74,11 @@ export class Indexed {
       },
       consultas: {
         get: async (id) => consultas.get(id),
+        subjectsOf: async (medicoId, pacienteId) => ({
+          medico: medicos.get(medicoId),
+          paciente: pacientes.get(pacienteId),
+          bloqueios: bloqueios.ofMedico(medicoId).map((s) => s.bloqueio),
+        }),
         forMedicoBetween: async (medicoId, fromMs, toMs) => consultas.forMedicoBetween(medicoId, fromMs, toMs),
         medicoConflict: async (medicoId, fromMs, toMs, exceptId) => consultas.medicoConflict(medicoId, fromMs, toMs, exceptId),
         pacienteConflict: async (pacienteId, fromMs, toMs, exceptId) => consultas.pacienteConflict(pacienteId, fromMs, toMs, exceptId),

@@ -138,6 +138,15 @@ export function createReads(query: Query): Reads {
         const consulta = await one<ConsultaRecord>('SELECT data FROM consultas WHERE id = $1', [id]);
         return consulta && withDefaults(consulta);
       },
+      subjectsOf: async (medicoId, pacienteId) => {
+        // The same rows and index ranges as the three reads it stands for: under SERIALIZABLE, the same conflicts.
+        const [row] = await query<{ medico: Medico | null; paciente: Paciente | null; bloqueios: Bloqueio[] }>(
+          `SELECT (SELECT data FROM medicos WHERE id = $1) AS medico, (SELECT data FROM pacientes WHERE id = $2) AS paciente,
+                  (SELECT coalesce(json_agg(data ORDER BY inicio, fim, id), '[]'::json) FROM bloqueios WHERE medico_id = $1) AS bloqueios`,
+          [medicoId, pacienteId],
+        );
+        return { medico: row?.medico ?? undefined, paciente: row?.paciente ?? undefined, bloqueios: row?.bloqueios ?? [] };
+      },
       forMedicoBetween: (medicoId, fromMs, toMs) =>
         many<ConsultaRecord>('SELECT data FROM consultas WHERE medico_id = $1 AND inicio >= $2 AND inicio < $3 ORDER BY inicio, id', [
           medicoId,
