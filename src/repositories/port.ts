@@ -102,10 +102,6 @@ export interface PacienteReads {
   list(filter: PacienteFilter): Promise<Page<Paciente>>;
 }
 
-/**
- * Consultas, with the queries the booking rules and the agenda need. "Holds a slot" and "pendente" are the
- * rules of `domain/consulta-status.ts` (`holdsSlot`, `isPendente`); a driver may enforce them with constraints.
- */
 /** What the booking rules read about a booking's médico and paciente, asked together. */
 export interface BookingSubjects {
   medico: Medico | undefined;
@@ -114,12 +110,17 @@ export interface BookingSubjects {
   bloqueios: Bloqueio[];
 }
 
+/**
+ * Consultas, with the queries the booking rules and the agenda need. "Holds a slot" and "pendente" are the
+ * rules of `domain/consulta-status.ts` (`holdsSlot`, `isPendente`); a driver may enforce them with constraints.
+ */
 export interface ConsultaReads {
   get(id: string): Promise<ConsultaRecord | undefined>;
   /**
    * The médico, the paciente and the médico's bloqueios, as `medicos.get`, `pacientes.get` and `bloqueios.ofMedico`
    * would answer them, in one read (one statement on PostgreSQL, which the rules ask twice per booking: the early
-   * checks and the re-check inside the unit of work).
+   * checks and the re-check inside the unit of work). The rules ask it in place of those three for the request's
+   * ids (`withSubjects` in `domain/booking-rules.ts`): a wrapper that changes those three must change this too.
    */
   subjectsOf(medicoId: string, pacienteId: string): Promise<BookingSubjects>;
   /** The médico's consultas (any status) starting in [fromMs, toMs), in `inicio` order (then id). */

@@ -304,11 +304,13 @@ export function describePortContract(name: string, makeStorage: MakeStorage): vo
         expect(await storage.consultas.subjectsOf(outro.id, 'nenhum')).toEqual({ medico: outro, paciente: undefined, bloqueios: [alheio] });
         // Inside a unit of work: its own writes included.
         const b0 = bloqueio(m.id, at(DAY, '06:00'), at(DAY, '07:00'));
-        const seen = await storage.run(async (tx) => {
+        const [before, after] = await storage.run(async (tx) => {
+          const first = await tx.consultas.subjectsOf(m.id, p.id);
           await tx.bloqueios.save(b0);
-          return tx.consultas.subjectsOf(m.id, p.id);
+          return [first, await tx.consultas.subjectsOf(m.id, p.id)];
         });
-        expect(seen).toEqual({ medico: m, paciente: p, bloqueios: [b0, b1, b2] });
+        expect(before).toEqual({ medico: m, paciente: p, bloqueios: [b1, b2] });
+        expect(after).toEqual({ medico: m, paciente: p, bloqueios: [b0, b1, b2] });
       });
 
       it('when sessões, bloqueios, feriados, the waiting list, idempotency keys and the audit outbox are read, then each query answers', async () => {
