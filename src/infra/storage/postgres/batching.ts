@@ -142,7 +142,8 @@ export class StatementBatcher {
 
   /**
    * Queues `statement`. `opening`: it must run before the prelude of its batch — a transaction's `BEGIN`, which must
-   * come before any statement of the transaction (PostgreSQL refuses `BEGIN ISOLATION LEVEL …` after one).
+   * come before any statement of the transaction (PostgreSQL refuses `BEGIN ISOLATION LEVEL …` after one). Only
+   * opening statements at the front of the queue go ahead of the prelude: queue them before anything else.
    */
   run(statement: Statement, opening = false): Promise<pg.QueryResult> {
     const literals = literalsOf(statement);
