@@ -14,11 +14,9 @@
  */
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import { PgStorage } from '../src/infra/storage/postgres/pg-storage.js';
-import type { Entity } from '../src/repositories/port.js';
 import { startPostgres } from '../tests/helpers/postgres.js';
 import { fixtureRecords } from './harness.js';
-import { databaseCpuMs } from './storage-drivers.js';
+import { databaseCpuMs, importFixture } from './storage-drivers.js';
 
 const SIZE = Number(process.argv.find((a) => a.startsWith('--size='))?.slice(7) ?? 100_000);
 const CALLERS = 50;
@@ -27,11 +25,7 @@ const cluster = await startPostgres();
 const client = new pg.Client({ connectionString: cluster.url });
 try {
   const records = fixtureRecords(SIZE);
-  const storage = new PgStorage({ url: cluster.url });
-  await storage.open();
-  await storage.importRecords(async function* (collection): AsyncIterable<Entity> {
-    yield* records[collection] ?? [];
-  });
+  const storage = await importFixture(cluster.url, records);
   const medicos = records.medicos!.map((m) => m.id);
   const pacientes = records.pacientes!.map((p) => p.id);
 

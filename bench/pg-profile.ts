@@ -8,10 +8,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { PgStorage } from '../src/infra/storage/postgres/pg-storage.js';
-import type { Entity } from '../src/repositories/port.js';
 import { startPostgres } from '../tests/helpers/postgres.js';
-import { databaseCpuMs } from './storage-drivers.js';
+import { databaseCpuMs, importFixture } from './storage-drivers.js';
 import { bookingBodies, bookingLoad, CONNECTIONS, cpuMs, fixtureRecords, rate, startServer, stop } from './harness.js';
 
 const arg = (name: string, fallback: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
@@ -32,12 +30,7 @@ const admin = new pg.Client({ connectionString: cluster.url });
 const servers: Awaited<ReturnType<typeof startServer>>[] = [];
 try {
   const records = fixtureRecords(SIZE);
-  const storage = new PgStorage({ url: cluster.url });
-  await storage.open();
-  await storage.importRecords(async function* (collection): AsyncIterable<Entity> {
-    yield* records[collection] ?? [];
-  });
-  await storage.close();
+  await (await importFixture(cluster.url, records)).close();
   await admin.connect();
   await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
   for (let i = 0; i < PROCESSES; i++) {

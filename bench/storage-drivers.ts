@@ -33,6 +33,19 @@ import {
 const SIZE = Number(process.argv.find((a) => a.startsWith('--size='))?.slice(7) ?? 100_000);
 const PROCESS_COUNTS = [1, 2, 3, 3, 2, 1];
 
+/**
+ * A PostgreSQL storage on `url` holding `records` (the bench fixture), loaded as a restore loads a backup; returned
+ * open (migrations run), for the caller to use or close.
+ */
+export async function importFixture(url: string, records: Record<string, { id: string }[]>): Promise<PgStorage> {
+  const storage = new PgStorage({ url });
+  await storage.open();
+  await storage.importRecords(async function* (collection): AsyncIterable<Entity> {
+    yield* records[collection] ?? [];
+  });
+  return storage;
+}
+
 /** CPU ms used so far by the cluster: the postmaster, its live backends, and the children it has reaped. */
 export function databaseCpuMs(cluster: PostgresCluster): number {
   const postmaster = Number(readFileSync(path.join(cluster.dir, 'data', 'postmaster.pid'), 'utf8').split('\n')[0]);
@@ -129,12 +142,7 @@ export async function compareDrivers(): Promise<string[]> {
   let inFlight = 0;
   try {
     const loadStarted = performance.now();
-    const storage = new PgStorage({ url: cluster.url });
-    await storage.open(); // migrations
-    await storage.importRecords(async function* (collection): AsyncIterable<Entity> {
-      yield* records[collection] ?? [];
-    });
-    await storage.close();
+    await (await importFixture(cluster.url, records)).close();
     const importMs = performance.now() - loadStarted;
 
     json = await startServer(jsonDir, true);
