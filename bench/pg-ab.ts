@@ -6,7 +6,9 @@
  * it, so the other configuration's server neither competes for the two cores nor reads the running one's feed
  * (stopping it with SIGSTOP instead could freeze it inside a transaction, holding locks the other then waits for).
  * Prints each round, then medians and B ÷ A.
- * The environment given to A and B is added to the server's (for example `NODE_OPTIONS=…` or a driver setting).
+ * The environment given to A and B is added to the server's (for example `NODE_OPTIONS=…` or a driver setting);
+ * in its values, `{url}` and `{socketUrl}` stand for the cluster's TCP and Unix-socket URLs
+ * (`--b=DATABASE_URL={socketUrl}`).
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -43,7 +45,8 @@ try {
     for (const name of order) {
       // A month of slots per load, warm-ups included: no load repeats another's slot.
       const month = () => `20${31 + Math.floor(months / 12)}-${String((months++ % 12) + 1).padStart(2, '0')}-01`;
-      server = await startServer(dataDir, true, { STORAGE: 'postgres', DATABASE_URL: cluster.url, ...configs[name] });
+      const env = Object.entries(configs[name]).map(([key, value]) => [key, value.replaceAll('{url}', cluster.url).replaceAll('{socketUrl}', cluster.socketUrl)]);
+      server = await startServer(dataDir, true, { STORAGE: 'postgres', DATABASE_URL: cluster.url, ...Object.fromEntries(env) });
       await bookingLoad(server, bookingBodies(month(), 20_000), WARM_UP_S);
       const bodies = bookingBodies(month(), 60_000);
       const cpu0 = cpuMs(server.child.pid!);
