@@ -68,6 +68,11 @@ export class SlotReservedError extends AppError {
 const RESERVATION_TOPIC = 'reservas';
 /** Slots remembered as announced occupied (see `announcedOcupado`): far more than the bookings of any few seconds. */
 const ANNOUNCED_OCUPADO_MAX = 50_000;
+/**
+ * How long a remote reservation may stand before its slot is checked against the database (see `onSignal`): a
+ * booking normally ends far sooner, its commit or its `liberado` ending the reservation without any query.
+ */
+export const REMOTE_CHECK_MS = 5_000;
 interface ReservationSignal {
   estado: 'reservado' | 'liberado';
   medicoId: string;
@@ -137,6 +142,8 @@ export class ScheduleState {
    * Forgetting an entry early costs at most a repeated event, never a missing one.
    */
   private readonly announcedOcupado = new Map<string, string>();
+  /** Remote reservations whose slot has been checked against the database already (see `expire`). */
+  private readonly checkedRemote = new WeakSet<Reservation>();
   private readonly listeners = new Set<(event: ScheduleEvent) => void>();
   private readonly ttlMs: number;
   private readonly sweeper: NodeJS.Timeout;
@@ -228,13 +235,19 @@ export class ScheduleState {
     return this.reservations.size;
   }
 
-  /** Releases reservations past their time (a task that hung or was lost). */
+  /**
+   * Releases reservations past their time (a task that hung or was lost), and checks once against the database
+   * the slot of each remote reservation standing for {@link REMOTE_CHECK_MS} (see `onSignal`).
+   */
   async expire(now = this.deps.clock.now().getTime()): Promise<void> {
-    const releases: Promise<void>[] = [];
+    const work: Promise<void>[] = [];
     for (const reservation of [...this.reservations.values()]) {
-      if (reservation.expiresAt <= now) releases.push(this.release(reservation));
+      if (reservation.expiresAt <= now) work.push(this.release(reservation));
+      else if (reservation.remote && !this.checkedRemote.has(reservation) && now - (reservation.expiresAt - this.ttlMs) >= REMOTE_CHECK_MS) {
+        work.push(this.checkRemote(reservation));
+      }
     }
-    await Promise.all(releases);
+    await Promise.all(work);
   }
 
   subscribe(listener: (event: ScheduleEvent) => void): () => void {
@@ -265,6 +278,14 @@ export class ScheduleState {
     }
     // Already reserved here (this process's booking races the other's: the database decides) or being released.
     if (held) return;
+    // What ends a remote reservation is the commit that occupies the slot (heard on the feed), its `liberado`, or
+    // its expiry: no query is needed for it. Except when that commit came first: its sender lost the race, and,
+    // its own reservation taken by the commit, sends no `liberado`. If the last thing this process said of the slot
+    // is `ocupado`, that is the case, and the database is asked at once. Otherwise the commit (this one's or the
+    // winner's) is still to reach the feed; and should it have been missed (this process started in between), the
+    // sweeper asks after REMOTE_CHECK_MS. One query per remote reservation would cost each process a query per
+    // booking made on any other.
+    const shownOcupado = this.announcedOcupado.has(key);
     const reservation: Reservation = {
       key,
       medicoId: signal.medicoId,
@@ -277,7 +298,7 @@ export class ScheduleState {
     };
     this.reservations.set(key, reservation);
     this.emitSlot('reservado', signal.medicoId, signal.inicioMs, signal.fimMs);
-    void this.checkRemote(reservation);
+    if (shownOcupado) void this.checkRemote(reservation);
   }
 
   /**
@@ -286,6 +307,7 @@ export class ScheduleState {
    * finds a holder, the slot is shown `ocupado` again and the reservation dropped.
    */
   private async checkRemote(reservation: Reservation): Promise<void> {
+    this.checkedRemote.add(reservation);
     let holder: ConsultaRecord | undefined;
     try {
       holder = await this.deps.consultas.medicoConflict(reservation.medicoId, reservation.inicioMs, reservation.fimMs);

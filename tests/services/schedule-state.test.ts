@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { AppError } from '../../src/core/errors.js';
-import { ScheduleState, type ScheduleEvent } from '../../src/domain/schedule-state.js';
+import { REMOTE_CHECK_MS, ScheduleState, type ScheduleEvent } from '../../src/domain/schedule-state.js';
 import { JsonStorage } from '../../src/infra/storage/json/json-storage.js';
 import { MemoryStore } from '../../src/infra/storage/json/memory-store.js';
 import { ALL_COLLECTIONS } from '../../src/repositories/collections.js';
@@ -233,6 +233,28 @@ describe('ScheduleState across processes (signals)', () => {
     expect(b.schedule.isReserved('m1', slot.inicioMs)).toBe(false);
   });
 
+  it('when A reserves and commits, then B makes no query of its own for the slot: the signal and the feed tell it all', async () => {
+    const storage = new JsonStorage(new MemoryStore(ALL_COLLECTIONS));
+    const bus = signalBus();
+    const clock = new ManualClock(new Date('2026-11-30T15:00:00Z'));
+    let queriesOfB = 0;
+    const counting = { medicoConflict: (...args: Parameters<typeof storage.consultas.medicoConflict>) => (queriesOfB++, storage.consultas.medicoConflict(...args)) };
+    const a = new ScheduleState({ changes: storage.changes, consultas: storage.consultas, signals: bus.member(), clock, timezone: 'America/Sao_Paulo' });
+    const b = new ScheduleState({ changes: storage.changes, consultas: counting, signals: bus.member(), clock, timezone: 'America/Sao_Paulo' });
+    const events: ScheduleEvent[] = [];
+    b.subscribe((e) => events.push(e));
+    const r = await a.reserve('m1', slot);
+    await storage.run((tx) => tx.consultas.save(consulta('agendada')));
+    await a.release(r);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    clock.advance(REMOTE_CHECK_MS);
+    await b.expire();
+    expect(kinds(events)).toEqual(['horario_reservado', 'horario_ocupado']);
+    expect(queriesOfB).toBe(0);
+    a.stop();
+    b.stop();
+  });
+
   it('when a reservation is heard after the commit that occupies the slot, then the slot goes back to ocupado at once', async () => {
     const { b, bus, save } = pair();
     await save(consulta('agendada'));
@@ -246,11 +268,13 @@ describe('ScheduleState across processes (signals)', () => {
   it('when B finds the commit before its feed delivers it, then B says ocupado once, whichever path lands first', async () => {
     const storage = new JsonStorage(new MemoryStore(ALL_COLLECTIONS));
     const bus = signalBus();
-    // B's feed is held back: it hears commits only when the test hands them over (a process reading the feed late).
+    // B's feed is held back: it hears commits only when the test hands them over (a process reading the feed late,
+    // or one that started after the commit and never hears it).
     const held: ((changes: readonly Change[]) => void)[] = [];
     const lagging: ChangeFeed = { onCommit: (l) => (held.push(l), () => undefined), onReset: () => () => undefined };
+    const clock = new ManualClock(new Date('2026-11-30T15:00:00Z'));
     const b = new ScheduleState({
-      changes: lagging, consultas: storage.consultas, signals: bus.member(), clock: new ManualClock(new Date('2026-11-30T15:00:00Z')), timezone: 'America/Sao_Paulo', reservationTtlMs: 1000,
+      changes: lagging, consultas: storage.consultas, signals: bus.member(), clock, timezone: 'America/Sao_Paulo', reservationTtlMs: 60_000,
     });
     const events: ScheduleEvent[] = [];
     b.subscribe((e) => events.push(e));
@@ -259,7 +283,14 @@ describe('ScheduleState across processes (signals)', () => {
     await storage.run((tx) => tx.consultas.save(consulta('agendada')));
     await bus.member().publish('reservas', { estado: 'reservado', medicoId: 'm1', inicioMs: slot.inicioMs, fimMs: slot.fimMs });
     await new Promise((resolve) => setTimeout(resolve, 10));
-    // The conflict query found the holder before the feed said so: ocupado at once.
+    // Nothing says yet that the slot is taken: it shows reserved, and no query was made for it.
+    expect(kinds(events)).toEqual(['horario_reservado']);
+    await b.expire(); // the sweeper, before REMOTE_CHECK_MS: still nothing to ask
+    expect(kinds(events)).toEqual(['horario_reservado']);
+    // Still standing after REMOTE_CHECK_MS: the sweeper asks, the conflict query finds the holder before the feed
+    // said so, and the slot is ocupado well before the reservation would expire.
+    clock.advance(REMOTE_CHECK_MS);
+    await b.expire();
     expect(kinds(events)).toEqual(['horario_reservado', 'horario_ocupado']);
     expect(b.isReserved('m1', slot.inicioMs)).toBe(false);
     // Then the feed delivers the same commit: nothing new to say.
