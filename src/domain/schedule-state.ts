@@ -69,8 +69,8 @@ const RESERVATION_TOPIC = 'reservas';
 /** Slots remembered as announced occupied (see `announcedOcupado`): far more than the bookings of any few seconds. */
 const ANNOUNCED_OCUPADO_MAX = 50_000;
 /**
- * How long a remote reservation may stand before its slot is checked against the database (see `onSignal`): a
- * booking normally ends far sooner, its commit or its `liberado` ending the reservation without any query.
+ * How long a remote reservation may stand before its slot is checked against the database, once (see `onSignal`):
+ * a booking normally ends far sooner, and a commit heard on the feed ends its reservation without any query.
  */
 export const REMOTE_CHECK_MS = 5_000;
 interface ReservationSignal {
@@ -124,8 +124,9 @@ export interface ScheduleStateDeps {
  *
  * With signals (PostgreSQL), a reservation is announced to the other processes before the booking's unit of
  * work begins, and its release after it fails; they hold it as a remote reservation (shown as `reservado`,
- * refused to their own requests) until the commit occupies the slot, the release arrives, or it expires. Two
- * processes that reserve the same slot at the same moment both go on: the database picks one booking.
+ * refused to their own requests) until the commit occupies the slot, the release arrives, a check against the
+ * database finds the slot taken (see `onSignal`), or it expires. Two processes that reserve the same slot at the
+ * same moment both go on: the database picks one booking.
  */
 export class ScheduleState {
   private readonly reservations = new Map<string, Reservation>();
@@ -139,7 +140,8 @@ export class ScheduleState {
    * The consulta each slot was last announced `ocupado` by (bounded: the oldest entries go first). A slot can be
    * found occupied along more than one path — a remote reservation's conflict query (`checkRemote`), a release's,
    * and the commit's own delivery through the feed, in whichever order they land — and clients must hear it once.
-   * Forgetting an entry early costs at most a repeated event, never a missing one.
+   * Forgetting an entry early costs a repeated event, or delays by up to REMOTE_CHECK_MS the correction of a
+   * reservation heard after the commit (see `onSignal`), never a missing event.
    */
   private readonly announcedOcupado = new Map<string, string>();
   /** Remote reservations whose slot has been checked against the database already (see `expire`). */
@@ -276,16 +278,19 @@ export class ScheduleState {
       if (held?.remote && held.from === from) void this.release(held);
       return;
     }
-    // Already reserved here (this process's booking races the other's: the database decides) or being released.
+    // Already reserved here: this process's booking races the other's, and the database decides. (A reservation
+    // being released is no longer in the map: the new one replaces it, and the release's event is left unsaid.)
     if (held) return;
-    // What ends a remote reservation is the commit that occupies the slot (heard on the feed), its `liberado`, or
-    // its expiry: no query is needed for it. Except when that commit came first: its sender lost the race, and,
-    // its own reservation taken by the commit, sends no `liberado`. If the last thing this process said of the slot
-    // is `ocupado`, that is the case, and the database is asked at once. Otherwise the commit (this one's or the
-    // winner's) is still to reach the feed; and should it have been missed (this process started in between), the
-    // sweeper asks after REMOTE_CHECK_MS. One query per remote reservation would cost each process a query per
+    // What ends a remote reservation is the commit that occupies the slot (heard on the feed: no query), its
+    // `liberado` (a release, which asks the database like any), or its expiry. Except when that commit came
+    // first: its sender lost the race and, its own reservation taken by the commit, sends no `liberado`. The
+    // database is asked at once when that may be the case here: the last thing this process said of the slot is
+    // `ocupado`, or a release of the slot is still waiting for its query (its event, `ocupado` perhaps, is about
+    // to be dropped in favour of this reservation). Otherwise the commit (the sender's or the winner's) is still to
+    // reach the feed; and should the feed never bring it (this process started in between, a gap in the feed),
+    // the sweeper asks once after REMOTE_CHECK_MS. A query per remote reservation would cost each process one per
     // booking made on any other.
-    const shownOcupado = this.announcedOcupado.has(key);
+    const shownOcupado = this.announcedOcupado.has(key) || this.releasing.has(key);
     const reservation: Reservation = {
       key,
       medicoId: signal.medicoId,
@@ -312,7 +317,8 @@ export class ScheduleState {
     try {
       holder = await this.deps.consultas.medicoConflict(reservation.medicoId, reservation.inicioMs, reservation.fimMs);
     } catch {
-      return; // storage away: expiry releases it
+      this.checkedRemote.delete(reservation); // storage away: the sweeper asks again, and expiry releases it
+      return;
     }
     if (!holder || this.reservations.get(reservation.key) !== reservation) return;
     this.reservations.delete(reservation.key);

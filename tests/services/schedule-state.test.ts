@@ -255,6 +255,68 @@ describe('ScheduleState across processes (signals)', () => {
     b.stop();
   });
 
+  it('when a reservation is heard while a release of the slot awaits its query, then it is checked at once and the slot ends ocupado', async () => {
+    const storage = new JsonStorage(new MemoryStore(ALL_COLLECTIONS));
+    const bus = signalBus();
+    // Conflict queries answer when the test says, with the answer the test gives (a snapshot taken before a commit).
+    const held: { args: Parameters<typeof storage.consultas.medicoConflict>; answer: (holder: ConsultaRecord | undefined) => void }[] = [];
+    let holdNext = 0;
+    const consultas = {
+      medicoConflict: (...args: Parameters<typeof storage.consultas.medicoConflict>) => {
+        if (holdNext === 0) return storage.consultas.medicoConflict(...args);
+        holdNext--;
+        return new Promise<ConsultaRecord | undefined>((answer) => held.push({ args, answer }));
+      },
+    };
+    const o = new ScheduleState({ changes: storage.changes, consultas, signals: bus.member(), clock: new ManualClock(new Date('2026-11-30T15:00:00Z')), timezone: 'America/Sao_Paulo' });
+    const events: ScheduleEvent[] = [];
+    o.subscribe((e) => events.push(e));
+    const loser = bus.member();
+    // O's own request asks before another process's commit lands, and hears nothing of it.
+    holdNext = 1;
+    const reserving = o.reserve('m1', slot);
+    await new Promise((resolve) => setImmediate(resolve));
+    await storage.run((tx) => tx.consultas.save(consulta('agendada')));
+    held.shift()!.answer(undefined);
+    const r = await reserving;
+    // Its booking fails on the constraint; the release waits for its query.
+    holdNext = 1;
+    const releasing = o.release(r);
+    await new Promise((resolve) => setImmediate(resolve));
+    // Meanwhile a third process that also lost the race announces its reservation (and will never release it).
+    await loser.publish('reservas', { estado: 'reservado', medicoId: 'm1', inicioMs: slot.inicioMs, fimMs: slot.fimMs });
+    const late = held.shift()!;
+    late.answer(await storage.consultas.medicoConflict(...late.args));
+    await releasing;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(kinds(events).at(-1)).toBe('horario_ocupado');
+    expect(o.isReserved('m1', slot.inicioMs)).toBe(false);
+    o.stop();
+  });
+
+  it('when a remote reservation stands, then the sweeper asks once, after REMOTE_CHECK_MS and not before', async () => {
+    const storage = new JsonStorage(new MemoryStore(ALL_COLLECTIONS));
+    const bus = signalBus();
+    const clock = new ManualClock(new Date('2026-11-30T15:00:00Z'));
+    let queries = 0;
+    const counting = { medicoConflict: (...args: Parameters<typeof storage.consultas.medicoConflict>) => (queries++, storage.consultas.medicoConflict(...args)) };
+    const b = new ScheduleState({ changes: storage.changes, consultas: counting, signals: bus.member(), clock, timezone: 'America/Sao_Paulo' });
+    // A process that reserved and then hung: no commit, no liberado.
+    await bus.member().publish('reservas', { estado: 'reservado', medicoId: 'm1', inicioMs: slot.inicioMs, fimMs: slot.fimMs });
+    clock.advance(REMOTE_CHECK_MS - 1);
+    await b.expire();
+    expect(queries).toBe(0);
+    clock.advance(1);
+    await b.expire();
+    await b.expire();
+    clock.advance(1000);
+    await b.expire();
+    expect(queries).toBe(1);
+    // Nothing holds the slot: it stays reserved until it expires.
+    expect(b.isReserved('m1', slot.inicioMs)).toBe(true);
+    b.stop();
+  });
+
   it('when a reservation is heard after the commit that occupies the slot, then the slot goes back to ocupado at once', async () => {
     const { b, bus, save } = pair();
     await save(consulta('agendada'));
