@@ -38,15 +38,20 @@ try {
   await (await importFixture(cluster.url, fixtureRecords(SIZE))).close();
   process.stdout.write(`A: ${JSON.stringify(configs.A)}  B: ${JSON.stringify(configs.B)}  size ${SIZE}, ${ROUNDS} rounds of ${SECONDS} s each\n`);
   const figures: Record<'A' | 'B', { rate: number; server: number; db: number }[]> = { A: [], B: [] };
+  const envs = Object.fromEntries(
+    Object.entries(configs).map(([name, env]) => [
+      name,
+      Object.fromEntries(Object.entries(env).map(([key, value]) => [key, value.replaceAll('{url}', cluster.url).replaceAll('{socketUrl}', cluster.socketUrl)])),
+    ]),
+  ) as Record<'A' | 'B', Record<string, string>>;
+  // A month of slots per load, warm-ups included: no load repeats another's slot.
   let months = 0;
+  const month = () => `20${31 + Math.floor(months / 12)}-${String((months++ % 12) + 1).padStart(2, '0')}-01`;
   for (let round = 0; round < ROUNDS; round++) {
     // Each pair of rounds starts with the other configuration than the last pair did.
     const order: ('A' | 'B')[] = round % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
     for (const name of order) {
-      // A month of slots per load, warm-ups included: no load repeats another's slot.
-      const month = () => `20${31 + Math.floor(months / 12)}-${String((months++ % 12) + 1).padStart(2, '0')}-01`;
-      const env = Object.entries(configs[name]).map(([key, value]) => [key, value.replaceAll('{url}', cluster.url).replaceAll('{socketUrl}', cluster.socketUrl)]);
-      server = await startServer(dataDir, true, { STORAGE: 'postgres', DATABASE_URL: cluster.url, ...Object.fromEntries(env) });
+      server = await startServer(dataDir, true, { STORAGE: 'postgres', DATABASE_URL: cluster.url, ...envs[name] });
       await bookingLoad(server, bookingBodies(month(), 20_000), WARM_UP_S);
       const bodies = bookingBodies(month(), 60_000);
       const cpu0 = cpuMs(server.child.pid!);

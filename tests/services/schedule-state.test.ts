@@ -18,6 +18,8 @@ function setup() {
 }
 
 const slot = { inicioMs: Date.parse('2026-12-07T11:00:00Z'), fimMs: Date.parse('2026-12-07T11:30:00Z') };
+/** What another process publishes when it reserves `slot` of médico m1. */
+const reservadoSignal = { estado: 'reservado', medicoId: 'm1', inicioMs: slot.inicioMs, fimMs: slot.fimMs };
 const consulta = (status: ConsultaRecord['status'], inicio = '2026-12-07T08:00:00-03:00', fim = '2026-12-07T08:30:00-03:00'): ConsultaRecord => ({
   id: 'c1', medicoId: 'm1', pacienteId: 'p1', inicio, fim, status, observacoes: null, motivoCancelamento: null, chegouEm: null, encaixe: false, criadaEm: 'x', atualizadaEm: 'x',
 });
@@ -142,6 +144,17 @@ function signalBus() {
   };
 }
 
+/** The storage's conflict query, counting how often it is asked. */
+function countingConflicts(storage: JsonStorage) {
+  const counted = {
+    queries: 0,
+    consultas: {
+      medicoConflict: (...args: Parameters<typeof storage.consultas.medicoConflict>) => (counted.queries++, storage.consultas.medicoConflict(...args)),
+    },
+  };
+  return counted;
+}
+
 describe('ScheduleState across processes (signals)', () => {
   function pair() {
     const storage = new JsonStorage(new MemoryStore(ALL_COLLECTIONS));
@@ -237,10 +250,9 @@ describe('ScheduleState across processes (signals)', () => {
     const storage = new JsonStorage(new MemoryStore(ALL_COLLECTIONS));
     const bus = signalBus();
     const clock = new ManualClock(new Date('2026-11-30T15:00:00Z'));
-    let queriesOfB = 0;
-    const counting = { medicoConflict: (...args: Parameters<typeof storage.consultas.medicoConflict>) => (queriesOfB++, storage.consultas.medicoConflict(...args)) };
+    const ofB = countingConflicts(storage);
     const a = new ScheduleState({ changes: storage.changes, consultas: storage.consultas, signals: bus.member(), clock, timezone: 'America/Sao_Paulo' });
-    const b = new ScheduleState({ changes: storage.changes, consultas: counting, signals: bus.member(), clock, timezone: 'America/Sao_Paulo' });
+    const b = new ScheduleState({ changes: storage.changes, consultas: ofB.consultas, signals: bus.member(), clock, timezone: 'America/Sao_Paulo' });
     const events: ScheduleEvent[] = [];
     b.subscribe((e) => events.push(e));
     const r = await a.reserve('m1', slot);
@@ -250,7 +262,7 @@ describe('ScheduleState across processes (signals)', () => {
     clock.advance(REMOTE_CHECK_MS);
     await b.expire();
     expect(kinds(events)).toEqual(['horario_reservado', 'horario_ocupado']);
-    expect(queriesOfB).toBe(0);
+    expect(ofB.queries).toBe(0);
     a.stop();
     b.stop();
   });
@@ -284,7 +296,7 @@ describe('ScheduleState across processes (signals)', () => {
     const releasing = o.release(r);
     await new Promise((resolve) => setImmediate(resolve));
     // Meanwhile a third process that also lost the race announces its reservation (and will never release it).
-    await loser.publish('reservas', { estado: 'reservado', medicoId: 'm1', inicioMs: slot.inicioMs, fimMs: slot.fimMs });
+    await loser.publish('reservas', reservadoSignal);
     const late = held.shift()!;
     late.answer(await storage.consultas.medicoConflict(...late.args));
     await releasing;
@@ -298,20 +310,19 @@ describe('ScheduleState across processes (signals)', () => {
     const storage = new JsonStorage(new MemoryStore(ALL_COLLECTIONS));
     const bus = signalBus();
     const clock = new ManualClock(new Date('2026-11-30T15:00:00Z'));
-    let queries = 0;
-    const counting = { medicoConflict: (...args: Parameters<typeof storage.consultas.medicoConflict>) => (queries++, storage.consultas.medicoConflict(...args)) };
-    const b = new ScheduleState({ changes: storage.changes, consultas: counting, signals: bus.member(), clock, timezone: 'America/Sao_Paulo' });
+    const counted = countingConflicts(storage);
+    const b = new ScheduleState({ changes: storage.changes, consultas: counted.consultas, signals: bus.member(), clock, timezone: 'America/Sao_Paulo' });
     // A process that reserved and then hung: no commit, no liberado.
-    await bus.member().publish('reservas', { estado: 'reservado', medicoId: 'm1', inicioMs: slot.inicioMs, fimMs: slot.fimMs });
+    await bus.member().publish('reservas', reservadoSignal);
     clock.advance(REMOTE_CHECK_MS - 1);
     await b.expire();
-    expect(queries).toBe(0);
+    expect(counted.queries).toBe(0);
     clock.advance(1);
     await b.expire();
     await b.expire();
     clock.advance(1000);
     await b.expire();
-    expect(queries).toBe(1);
+    expect(counted.queries).toBe(1);
     // Nothing holds the slot: it stays reserved until it expires.
     expect(b.isReserved('m1', slot.inicioMs)).toBe(true);
     b.stop();
@@ -321,7 +332,7 @@ describe('ScheduleState across processes (signals)', () => {
     const { b, bus, save } = pair();
     await save(consulta('agendada'));
     b.events.length = 0;
-    await bus.member().publish('reservas', { estado: 'reservado', medicoId: 'm1', inicioMs: slot.inicioMs, fimMs: slot.fimMs });
+    await bus.member().publish('reservas', reservadoSignal);
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(kinds(b.events)).toEqual(['horario_reservado', 'horario_ocupado']);
     expect(b.schedule.isReserved('m1', slot.inicioMs)).toBe(false);
@@ -343,7 +354,7 @@ describe('ScheduleState across processes (signals)', () => {
     const committed: Change[] = [];
     storage.changes.onCommit((changes) => committed.push(...changes));
     await storage.run((tx) => tx.consultas.save(consulta('agendada')));
-    await bus.member().publish('reservas', { estado: 'reservado', medicoId: 'm1', inicioMs: slot.inicioMs, fimMs: slot.fimMs });
+    await bus.member().publish('reservas', reservadoSignal);
     await new Promise((resolve) => setTimeout(resolve, 10));
     // Nothing says yet that the slot is taken: it shows reserved, and no query was made for it.
     expect(kinds(events)).toEqual(['horario_reservado']);
