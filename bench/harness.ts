@@ -148,13 +148,14 @@ export interface Server {
 }
 
 /**
- * Starts `dist/src/server.js` on `dataDir` and signs in. `env` adds to the server's environment (for example
- * `STORAGE=postgres` and `DATABASE_URL`; `DATA_DIR` then holds only the audit files and backups).
+ * Starts `dist/src/server.js` (or `script`: another build, such as a worktree's) on `dataDir` and signs in. `env`
+ * adds to the server's environment (for example `STORAGE=postgres` and `DATABASE_URL`; `DATA_DIR` then holds only
+ * the audit files and backups).
  */
-export async function startServer(dataDir: string, auth: boolean, env: Record<string, string> = {}): Promise<Server> {
+export async function startServer(dataDir: string, auth: boolean, env: Record<string, string> = {}, script = SERVER): Promise<Server> {
   const port = await freePort();
   const started = performance.now();
-  const child = spawn(process.execPath, [...serverFlags, ...(auth ? [] : ['--import', NO_AUTH]), SERVER], {
+  const child = spawn(process.execPath, [...serverFlags, ...(auth ? [] : ['--import', NO_AUTH]), script], {
     env: {
       ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', SEED: 'false', LOG_LEVEL: 'warn', BACKUP_INTERVAL_MIN: '0',
       ADMIN_EMAIL, ADMIN_SENHA, WRITE_RATE_LIMIT: '0', SSE_MAX_PER_SESSION: '2000',

@@ -8,7 +8,9 @@
  * Prints each round, then medians and B ÷ A.
  * The environment given to A and B is added to the server's (for example `NODE_OPTIONS=…` or a driver setting);
  * in its values, `{url}` and `{socketUrl}` stand for the cluster's TCP and Unix-socket URLs
- * (`--b=DATABASE_URL={socketUrl}`).
+ * (`--b=DATABASE_URL={socketUrl}`). `--a-server=PATH` / `--b-server=PATH` run another build's `server.js` for that
+ * configuration: to compare two commits, build the older one in a worktree and pass its
+ * `dist/src/server.js` as `--a-server`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +28,7 @@ const SIZE = arg('size', 100_000);
 const ROUNDS = arg('rounds', 6);
 const SECONDS = arg('seconds', 4);
 const configs = { A: envOf(option('a')), B: envOf(option('b')) };
+const scripts = { A: option('a-server'), B: option('b-server') };
 /** Seconds of bookings that warm a freshly started server up before its round is measured. */
 const WARM_UP_S = 2;
 
@@ -36,7 +39,7 @@ const dataDir = mkdtempSync(path.join(tmpdir(), 'agenda-ab-'));
 let server: Server | undefined;
 try {
   await (await importFixture(cluster.url, fixtureRecords(SIZE))).close();
-  process.stdout.write(`A: ${JSON.stringify(configs.A)}  B: ${JSON.stringify(configs.B)}  size ${SIZE}, ${ROUNDS} rounds of ${SECONDS} s each\n`);
+  process.stdout.write(`A: ${JSON.stringify(configs.A)} ${scripts.A ?? ''}  B: ${JSON.stringify(configs.B)} ${scripts.B ?? ''}  size ${SIZE}, ${ROUNDS} rounds of ${SECONDS} s each\n`);
   const figures: Record<'A' | 'B', { rate: number; server: number; db: number }[]> = { A: [], B: [] };
   const envs = Object.fromEntries(
     Object.entries(configs).map(([name, env]) => [
@@ -51,7 +54,7 @@ try {
     // Each pair of rounds starts with the other configuration than the last pair did.
     const order: ('A' | 'B')[] = round % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
     for (const name of order) {
-      server = await startServer(dataDir, true, { STORAGE: 'postgres', DATABASE_URL: cluster.url, ...envs[name] });
+      server = await startServer(dataDir, true, { STORAGE: 'postgres', DATABASE_URL: cluster.url, ...envs[name] }, scripts[name]);
       await bookingLoad(server, bookingBodies(month(), 20_000), WARM_UP_S);
       const bodies = bookingBodies(month(), 60_000);
       const cpu0 = cpuMs(server.child.pid!);

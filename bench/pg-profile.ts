@@ -1,5 +1,5 @@
 /**
- * `npm run bench:pg-profile [-- --size=N --seconds=S]`: where a booking's time goes on the PostgreSQL driver.
+ * `npm run bench:pg-profile [-- --size=N --seconds=S --server=PATH]`: where a booking's time goes on the PostgreSQL driver.
  * One server process on a throwaway cluster with `pg_stat_statements`; after a warm-up, a booking load, then every
  * statement the database ran during it, as calls per booking and database time per booking, with the
  * transactions committed and rolled back. The server runs from `dist/` (the script builds first).
@@ -17,6 +17,8 @@ const SIZE = arg('size', 1000);
 const SECONDS = arg('seconds', 4);
 /** `--processes=N`: N server processes on the database, the load's clients split among them. */
 const PROCESSES = arg('processes', 1);
+/** `--server=PATH`: another build's `server.js` (a worktree's, to profile an older commit). */
+const SERVER_SCRIPT = process.argv.find((a) => a.startsWith('--server='))?.slice('--server='.length);
 /** `--socket`: the server reaches PostgreSQL over its Unix socket instead of TCP on 127.0.0.1. */
 const SOCKET = process.argv.includes('--socket');
 
@@ -34,7 +36,7 @@ try {
   await admin.connect();
   await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
   for (let i = 0; i < PROCESSES; i++) {
-    const server = await startServer(dataDir, true, { STORAGE: 'postgres', DATABASE_URL: SOCKET ? cluster.socketUrl : cluster.url });
+    const server = await startServer(dataDir, true, { STORAGE: 'postgres', DATABASE_URL: SOCKET ? cluster.socketUrl : cluster.url }, SERVER_SCRIPT);
     servers.push(server);
     await bookingLoad(server, bookingBodies(`2034-0${i + 1}-01`, 20_000), 2);
   }
