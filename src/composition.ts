@@ -22,6 +22,7 @@ import { AgendaService } from './services/agenda.service.js';
 import { BloqueioService } from './services/bloqueio.service.js';
 import { FeriadoService } from './services/feriado.service.js';
 import { BookingRules } from './domain/booking-rules.js';
+import { SubjectsCache } from './domain/subjects-cache.js';
 import { BackupService } from './services/backup.service.js';
 import { BookingService } from './services/booking.service.js';
 import { REPORTS_MAX_PENDING, ReportService, reportKey } from './services/report.service.js';
@@ -172,6 +173,10 @@ export async function createContainer(config: Config, options: ContainerOptions 
   });
   const rules = new BookingRules({
     storage, clock, timezone, horizonDays: config.agendaHorizonteDias,
+    // PostgreSQL: the early checks read médico, paciente and bloqueios from memory the feed keeps current (a
+    // statement per booking fewer). The JSON driver reads them from memory anyway, and hears another process's
+    // commits only when it reads.
+    subjects: storage.driver === 'postgres' ? new SubjectsCache({ consultas: storage.consultas, changes: storage.changes }) : undefined,
     blockedReason: async (reads, medicoId, date) => {
       const blocked = await bloqueios.blocksOn(reads, medicoId, date);
       return (fromMs, toMs) => blocked(fromMs, toMs)?.motivo;

@@ -166,12 +166,13 @@ export class ScheduleState {
 
   /**
    * Reserves a free slot for the request `owner` (optional), or rejects with HORARIO_OCUPADO: a
-   * {@link SlotReservedError} when a booking in flight holds it.
+   * {@link SlotReservedError} when a booking in flight holds it. `committed` is what committed data says holds the
+   * slot, when the caller has just read it (`BookingRules.slotHolderIfPacienteFree`); it is read here otherwise.
    */
-  async reserve(medicoId: string, slot: SlotTime, owner?: string): Promise<Reservation> {
+  async reserve(medicoId: string, slot: SlotTime, owner?: string, committed?: { holder: ConsultaRecord | undefined }): Promise<Reservation> {
     const key = slotKey(medicoId, slot.inicioMs);
     this.assertNotReserved(key);
-    const holder = await this.deps.consultas.medicoConflict(medicoId, slot.inicioMs, slot.fimMs);
+    const holder = committed ? committed.holder : await this.deps.consultas.medicoConflict(medicoId, slot.inicioMs, slot.fimMs);
     if (holder) throw occupied();
     // Another request of this process may have reserved the slot while the query ran: look again, and take
     // the slot in this same synchronous run.

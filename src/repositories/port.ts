@@ -110,6 +110,12 @@ export interface BookingSubjects {
   bloqueios: Bloqueio[];
 }
 
+/** What holds a span: the médico's slot holder and the paciente's pendente consulta there, if any. */
+export interface SpanConflicts {
+  medico: ConsultaRecord | undefined;
+  paciente: ConsultaRecord | undefined;
+}
+
 /**
  * Consultas, with the queries the booking rules and the agenda need. "Holds a slot" and "pendente" are the
  * rules of `domain/consulta-status.ts` (`holdsSlot`, `isPendente`); a driver may enforce them with constraints.
@@ -118,8 +124,8 @@ export interface ConsultaReads {
   get(id: string): Promise<ConsultaRecord | undefined>;
   /**
    * The médico, the paciente and the médico's bloqueios, as `medicos.get`, `pacientes.get` and `bloqueios.ofMedico`
-   * would answer them, in one read (one statement on PostgreSQL, which the rules ask twice per booking: the early
-   * checks and the re-check inside the unit of work). The rules ask it in place of those three for the request's
+   * would answer them, in one read (one statement on PostgreSQL: the re-check inside a booking's unit of work asks
+   * it; the early checks ask it of a `SubjectsCache`, which asks it here on a miss). The rules ask it in place of those three for the request's
    * ids (`withSubjects` in `domain/booking-rules.ts`): a wrapper that changes those three must change this too.
    */
   subjectsOf(medicoId: string, pacienteId: string): Promise<BookingSubjects>;
@@ -129,6 +135,11 @@ export interface ConsultaReads {
   medicoConflict(medicoId: string, fromMs: number, toMs: number, exceptId?: string): Promise<ConsultaRecord | undefined>;
   /** A pendente consulta of the paciente (any médico, encaixe or not) overlapping [fromMs, toMs), other than `exceptId`. */
   pacienteConflict(pacienteId: string, fromMs: number, toMs: number, exceptId?: string): Promise<ConsultaRecord | undefined>;
+  /**
+   * `medicoConflict` and `pacienteConflict` of one span, as they would answer, in one read (one statement on
+   * PostgreSQL: a booking's early checks ask both).
+   */
+  conflictsAt(medicoId: string, pacienteId: string, fromMs: number, toMs: number, exceptId?: string): Promise<SpanConflicts>;
   /** The médico's encaixes that are not cancelled, starting in [fromMs, toMs), in `inicio` order. */
   encaixesBetween(medicoId: string, fromMs: number, toMs: number): Promise<ConsultaRecord[]>;
   /** True when the médico has a pendente consulta starting after `nowMs`. */

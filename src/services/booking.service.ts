@@ -138,10 +138,10 @@ export class BookingService {
     const { rules } = this.deps;
     const request = { medicoId: input.medicoId, pacienteId: input.pacienteId, inicioMs };
     const { slot } = await rules.slotFor(request);
-    await rules.assertPacienteFree(request, slot);
+    const holder = await rules.slotHolderIfPacienteFree(request, slot);
     return this.reserveAndEnqueue<BookingResponse>('agendar_consulta', input.medicoId, slot, (reservation) => ({
       input, inicioMs, slot, reservation, key, context,
-    }) satisfies AgendarTask, key?.hash);
+    }) satisfies AgendarTask, key?.hash, { holder });
   }
 
   /**
@@ -188,9 +188,10 @@ export class BookingService {
     slot: SlotTime,
     payload: (reservation: Reservation) => unknown,
     owner?: string,
+    committed?: { holder: ConsultaRecord | undefined },
   ) {
     const { schedule, queue } = this.deps;
-    const reservation = await schedule.reserve(medicoId, slot, owner);
+    const reservation = await schedule.reserve(medicoId, slot, owner, committed);
     let enqueued;
     try {
       enqueued = queue.add<R>(tipo, payload(reservation));

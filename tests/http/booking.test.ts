@@ -4,6 +4,7 @@ import { makeApp, medicoBody, reopenStorage } from '../helpers/app.js';
 import { describeEachDriver } from '../helpers/drivers.js';
 import { bearer } from '../helpers/app.js';
 import { agendar, at, clinic } from '../helpers/scheduling.js';
+import type { ScheduleEvent } from '../../src/domain/schedule-state.js';
 
 const slotOf = async (app: Parameters<typeof agendar>[0], medicoId: string, inicio: string) => {
   const res = await request(app).get(`/medicos/${medicoId}/agenda`).query({ data: inicio.slice(0, 10) }).expect(200);
@@ -34,21 +35,39 @@ describeEachDriver(() => {
       await request(app).get(`/consultas/${res.body.id}`).expect(200, res.body);
     });
 
-    it('when the slot is taken, then 409 horario-ocupado', async () => {
-      const { app } = await makeApp();
+    it('when the slot is taken, then 409 horario-ocupado, refused before the slot is ever shown reservado', async () => {
+      const { app, container } = await makeApp();
       const { medicoId, pacientes } = await clinic(app, { pacientes: 2 });
       await agendar(app, { medicoId, pacienteId: pacientes[0], inicio: at('09:00') }).expect(201);
+      const events: ScheduleEvent[] = [];
+      container.schedule.subscribe((e) => events.push(e));
       const res = await agendar(app, { medicoId, pacienteId: pacientes[1], inicio: at('09:00') });
       expect(res.status).toBe(409);
       expect(res.headers['content-type']).toMatch(/problem\+json/);
       expect(res.body).toMatchObject({ type: '/problemas/horario-ocupado', status: 409 });
+      // The early checks found the holder: no reservado flashed over the ocupado slot, no task ran.
+      expect(events).toEqual([]);
+      expect(container.schedule.reservedCount).toBe(0);
     });
 
-    it('when the paciente already has a consulta at that time with another médico, then 409 conflito-paciente', async () => {
-      const { app } = await makeApp();
+    it('when the paciente already has a consulta at that time with another médico, then 409 conflito-paciente, before any slot event', async () => {
+      const { app, container } = await makeApp();
       const { medicos, pacienteId } = await clinic(app, { medicos: 2 });
       await agendar(app, { medicoId: medicos[0], pacienteId, inicio: at('09:00') }).expect(201);
+      const events: ScheduleEvent[] = [];
+      container.schedule.subscribe((e) => events.push(e));
       const res = await agendar(app, { medicoId: medicos[1], pacienteId, inicio: at('09:00') });
+      expect(res.status).toBe(409);
+      expect(res.body.type).toBe('/problemas/conflito-paciente');
+      expect(events).toEqual([]);
+    });
+
+    it('when the paciente is busy and the slot is taken too, then the paciente conflict is the answer', async () => {
+      const { app } = await makeApp();
+      const { medicos, pacientes } = await clinic(app, { medicos: 2, pacientes: 2 });
+      await agendar(app, { medicoId: medicos[0], pacienteId: pacientes[0], inicio: at('09:00') }).expect(201);
+      await agendar(app, { medicoId: medicos[1], pacienteId: pacientes[1], inicio: at('09:00') }).expect(201);
+      const res = await agendar(app, { medicoId: medicos[0], pacienteId: pacientes[1], inicio: at('09:00') });
       expect(res.status).toBe(409);
       expect(res.body.type).toBe('/problemas/conflito-paciente');
     });

@@ -211,6 +211,33 @@ export function describePortContract(name: string, makeStorage: MakeStorage): vo
         expect(await conflict(a.p1.id, at(NEXT_DAY, '08:00'), at(NEXT_DAY, '08:30'))).toBeUndefined();
       });
 
+      it('when both conflicts of a span are asked in one read, then each is what its own read answers', async () => {
+        const storage = await make();
+        const a = await agenda(storage);
+        const spans: [string, string, string?][] = [
+          [at(DAY, '09:00'), at(DAY, '09:30')], [at(DAY, '09:15'), at(DAY, '09:45')], [at(DAY, '09:00'), at(DAY, '09:30'), a.c1.id],
+          [at(DAY, '09:00'), at(DAY, '09:30'), a.c4.id], [at(DAY, '11:00'), at(DAY, '11:45')], [at(NEXT_DAY, '10:00'), at(NEXT_DAY, '10:31')],
+          [at(NEXT_DAY, '08:00'), at(NEXT_DAY, '08:30')],
+        ];
+        let found = 0;
+        for (const medico of [a.m1, a.m2]) {
+          for (const paciente of [a.p1, a.p2, a.p3]) {
+            for (const [from, to, except] of spans) {
+              const both = await storage.consultas.conflictsAt(medico.id, paciente.id, ms(from), ms(to), except);
+              expect(both).toEqual({
+                medico: await storage.consultas.medicoConflict(medico.id, ms(from), ms(to), except),
+                paciente: await storage.consultas.pacienteConflict(paciente.id, ms(from), ms(to), except),
+              });
+              if (both.medico && both.paciente) found++;
+            }
+          }
+        }
+        expect(found).toBeGreaterThan(0); // some spans find both at once
+        expect(await storage.consultas.conflictsAt("'; DROP TABLE consultas; --", 'nenhum', ms(at(DAY, '09:00')), ms(at(DAY, '09:30')))).toEqual({
+          medico: undefined, paciente: undefined,
+        });
+      });
+
       it('when encaixes, future pendentes and references are asked, then the answers follow the status rules', async () => {
         const storage = await make();
         const a = await agenda(storage);

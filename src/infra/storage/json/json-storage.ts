@@ -82,6 +82,10 @@ export class Indexed {
         forMedicoBetween: async (medicoId, fromMs, toMs) => consultas.forMedicoBetween(medicoId, fromMs, toMs),
         medicoConflict: async (medicoId, fromMs, toMs, exceptId) => consultas.medicoConflict(medicoId, fromMs, toMs, exceptId),
         pacienteConflict: async (pacienteId, fromMs, toMs, exceptId) => consultas.pacienteConflict(pacienteId, fromMs, toMs, exceptId),
+        conflictsAt: async (medicoId, pacienteId, fromMs, toMs, exceptId) => ({
+          medico: consultas.medicoConflict(medicoId, fromMs, toMs, exceptId),
+          paciente: consultas.pacienteConflict(pacienteId, fromMs, toMs, exceptId),
+        }),
         encaixesBetween: async (medicoId, fromMs, toMs) => consultas.encaixesBetween(medicoId, fromMs, toMs),
         medicoHasFuturePendente: async (medicoId, nowMs) => consultas.medicoHasFutureAgendada(medicoId, new Date(nowMs)),
         pacienteHasFuturePendente: async (pacienteId, nowMs) => consultas.pacienteHasFutureAgendada(pacienteId, new Date(nowMs)),

@@ -35,6 +35,19 @@ const C = COLLECTIONS;
 /** How far before a span a consulta overlapping it may start (see the conflict queries): as the JSON driver looks. */
 const LONGEST_CONSULTA = `interval '${LONGEST_CONSULTA_MS / 60_000} minutes'`;
 const PENDENTES = `(${STATUS_PENDENTES.map((s) => `'${s}'`).join(', ')})`;
+/**
+ * The conflict reads, with their parameters named (they are asked alone, and together in `conflictsAt`): the data of
+ * the first consulta overlapping [from, to), other than `except`, that holds the médico's slot / is the paciente's
+ * pendente consulta.
+ */
+const MEDICO_CONFLICT = (medico: string, from: string, to: string, except: string) =>
+  `SELECT data FROM consultas WHERE medico_id = ${medico} AND status <> 'cancelada' AND NOT encaixe
+     AND inicio > ${from}::timestamptz - ${LONGEST_CONSULTA} AND inicio < ${to} AND fim > ${from} AND id IS DISTINCT FROM ${except}
+   ORDER BY inicio, id LIMIT 1`;
+const PACIENTE_CONFLICT = (paciente: string, from: string, to: string, except: string) =>
+  `SELECT data FROM consultas WHERE paciente_id = ${paciente} AND status IN ${PENDENTES}
+     AND inicio > ${from}::timestamptz - ${LONGEST_CONSULTA} AND inicio < ${to} AND fim > ${from} AND id IS DISTINCT FROM ${except}
+   ORDER BY inicio, id LIMIT 1`;
 
 /**
  * A consulta as v2 answers it (the JSON driver's `withDefaults`): records written before v2 (or restored from a
@@ -161,19 +174,16 @@ export function createReads(query: Query): Reads {
       // bookings of unrelated slots would abort each other; a b-tree page holds one médico's (one paciente's)
       // neighbouring consultas. The constraints still refuse any overlap at insert, a longer consulta included.
       medicoConflict: (medicoId, fromMs, toMs, exceptId) =>
-        one<ConsultaRecord>(
-          `SELECT data FROM consultas WHERE medico_id = $1 AND status <> 'cancelada' AND NOT encaixe
-             AND inicio > $2::timestamptz - ${LONGEST_CONSULTA} AND inicio < $3 AND fim > $2 AND id IS DISTINCT FROM $4
-           ORDER BY inicio, id LIMIT 1`,
-          [medicoId, instant(fromMs), instant(toMs), exceptId ?? null],
-        ),
+        one<ConsultaRecord>(MEDICO_CONFLICT('$1', '$2', '$3', '$4'), [medicoId, instant(fromMs), instant(toMs), exceptId ?? null]),
       pacienteConflict: (pacienteId, fromMs, toMs, exceptId) =>
-        one<ConsultaRecord>(
-          `SELECT data FROM consultas WHERE paciente_id = $1 AND status IN ${PENDENTES}
-             AND inicio > $2::timestamptz - ${LONGEST_CONSULTA} AND inicio < $3 AND fim > $2 AND id IS DISTINCT FROM $4
-           ORDER BY inicio, id LIMIT 1`,
-          [pacienteId, instant(fromMs), instant(toMs), exceptId ?? null],
-        ),
+        one<ConsultaRecord>(PACIENTE_CONFLICT('$1', '$2', '$3', '$4'), [pacienteId, instant(fromMs), instant(toMs), exceptId ?? null]),
+      conflictsAt: async (medicoId, pacienteId, fromMs, toMs, exceptId) => {
+        const [row] = await query<{ medico: ConsultaRecord | null; paciente: ConsultaRecord | null }>(
+          `SELECT (${MEDICO_CONFLICT('$1', '$3', '$4', '$5')}) AS medico, (${PACIENTE_CONFLICT('$2', '$3', '$4', '$5')}) AS paciente`,
+          [medicoId, pacienteId, instant(fromMs), instant(toMs), exceptId ?? null],
+        );
+        return { medico: row?.medico ?? undefined, paciente: row?.paciente ?? undefined };
+      },
       encaixesBetween: (medicoId, fromMs, toMs) =>
         many<ConsultaRecord>(
           `SELECT data FROM consultas WHERE medico_id = $1 AND encaixe AND status <> 'cancelada' AND inicio >= $2 AND inicio < $3
