@@ -9,6 +9,7 @@ import { createReads } from '../../src/infra/storage/postgres/reads.js';
 import { CONSULTA_MEDICO_LOCK_CLASS } from '../../src/infra/storage/postgres/schema.js';
 import { PgStorage } from '../../src/infra/storage/postgres/pg-storage.js';
 import { PgUnitOfWork } from '../../src/infra/storage/postgres/unit-of-work.js';
+import { rowsJson, rowValues, tableOf, upsertManySql } from '../../src/infra/storage/postgres/tables.js';
 import type { Change, UnitOfWork } from '../../src/repositories/port.js';
 import { silentLogger } from '../helpers/logger.js';
 import { throwawayCluster } from '../helpers/cluster.js';
@@ -250,6 +251,83 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
     const removed = heard.filter((c) => c.after === undefined);
     expect(removed.map((c) => c.id).sort()).toEqual(ms.map((m) => m.id).sort());
     expect(heard.filter((c) => c.after !== undefined)).toEqual([{ collection: 'medicos', id: renamed.id, before: undefined, after: renamed }]);
+  });
+
+  it('saves of one collection asked in one go travel as one statement, each change with its own previous version', async () => {
+    const storage = await open();
+    const existing = Array.from({ length: 5 }, () => medico());
+    await storage.run(async (tx) => {
+      for (const m of existing) await tx.medicos.save(m);
+    });
+    const heard: Change[] = [];
+    storage.changes.onCommit((changes) => heard.push(...changes));
+    const query = vi.spyOn(PgUnitOfWork.prototype, 'query');
+    const fresh = Array.from({ length: 20 }, () => medico());
+    const renamed = existing.map((m, i) => ({ ...m, nome: `Dra. Renomeada ${i}` }));
+    const twice = { ...renamed[0]!, nome: 'Dra. Renomeada duas vezes' };
+    const p = paciente({ cpf: '30000000001' });
+    try {
+      await storage.run(async (tx) => {
+        // A read asked before the saves does not see them; one asked after does.
+        const earlier = tx.medicos.get(existing[1]!.id);
+        for (const m of [...fresh.slice(0, 10), ...renamed, ...fresh.slice(10)]) void tx.medicos.save(m);
+        void tx.pacientes.save(p); // another collection, between the médicos' saves
+        void tx.medicos.save(twice); // the same record again: after the first save of it
+        expect((await earlier)?.nome).toBe(existing[1]!.nome);
+        expect((await tx.medicos.get(existing[1]!.id))?.nome).toBe('Dra. Renomeada 1');
+        expect((await tx.medicos.get(twice.id))?.nome).toBe(twice.nome);
+        expect(await tx.pacientes.get(p.id)).toEqual(p);
+      });
+      const saves = query.mock.calls.filter(([sql]) => sql.startsWith('WITH'));
+      // The médicos in one statement, the second save of one of them in another, the paciente in a third.
+      expect(saves).toHaveLength(3);
+    } finally {
+      query.mockRestore();
+    }
+    for (const m of [...fresh, ...renamed.slice(1), twice]) expect(await storage.medicos.get(m.id)).toEqual(m);
+    expect((await storage.counts())['medicos']).toBe(25);
+    // In the order the work saved them, each with the version it replaced.
+    const medicoChanges = heard.filter((c) => c.collection === 'medicos');
+    expect(medicoChanges).toEqual([
+      ...[...fresh.slice(0, 10)].map((m) => ({ collection: 'medicos', id: m.id, before: undefined, after: m })),
+      ...renamed.map((m, i) => ({ collection: 'medicos', id: m.id, before: existing[i], after: m })),
+      ...[...fresh.slice(10)].map((m) => ({ collection: 'medicos', id: m.id, before: undefined, after: m })),
+      { collection: 'medicos', id: twice.id, before: renamed[0], after: twice },
+    ]);
+    expect(heard.filter((c) => c.collection === 'pacientes')).toEqual([{ collection: 'pacientes', id: p.id, before: undefined, after: p }]);
+  });
+
+  it('a group of bookings inserts its consultas with one statement, whose look-up of taken ids and update never run', async () => {
+    const url = await pg15.database('lote_unico');
+    const storage = await open(url);
+    const { m, ps: pacientes } = await clinicOf(storage, 16, 31_000_000_000);
+    const query = vi.spyOn(PgUnitOfWork.prototype, 'query');
+    const booked = pacientes.map((p, i) => consulta(m.id, p.id, slotAt(i), slotAt(i + 1)));
+    try {
+      const before = { ...storage.shared.stats };
+      await Promise.all(booked.map((c) => bookShared(storage, c)));
+      expect(storage.shared.stats.groups - before.groups).toBe(1);
+      const inserts = query.mock.calls.filter(([sql]) => sql.startsWith('WITH') && sql.includes('INSERT INTO consultas'));
+      expect(inserts).toHaveLength(1);
+    } finally {
+      query.mockRestore();
+    }
+    // The same statement's plan for a group of new consultas: the look-up of ids the insert found taken, and the
+    // update of those, never run — whatever scan this small table gets, it reads nothing and locks nothing.
+    const table = tableOf('consultas');
+    const fresh = pacientes.map((p, i) => consulta(m.id, p.id, slotAt(100 + i), slotAt(101 + i)));
+    await asSuperuser(url, async (client) => {
+      await client.query('BEGIN');
+      const explain = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) ${upsertManySql(table)}`, [
+        rowsJson(table, fresh.map((c) => rowValues(table, c))),
+      ]);
+      await client.query('ROLLBACK');
+      const plan = explain.rows.map((r) => r['QUERY PLAN']).join('\n');
+      const scans = plan.split('\n').filter((line) => / Scan (using \w+ )?on consultas/.test(line));
+      expect(scans.length).toBeGreaterThanOrEqual(2); // the look-up and the update's
+      for (const scan of scans) expect(scan).toMatch(/\(never executed\)$/);
+    });
+    expect((await storage.counts())['consultas']).toBe(booked.length);
   });
 
   it('hostile text round-trips through a unit of work', async () => {

@@ -142,6 +142,47 @@ function buildUpsertSql(table: TableMap): string {
   );
 }
 
+/**
+ * {@link upsertSql} of many records of one table, with distinct ids, in one statement: `$1` is a JSON array of rows
+ * (see {@link rowsJson}), typed by the table's own row type; answers each record's previous `data` as text (NULL:
+ * inserted), in the order given. As in the one-record form, only ids the insert found taken are looked up, and when
+ * none was (a group of new bookings) nothing is.
+ */
+export function upsertManySql(table: TableMap): string {
+  let sql = UPSERTS_MANY.get(table);
+  if (sql === undefined) {
+    const t = table.table;
+    const columns = ['id', 'data', ...table.columns].join(', ');
+    const updates = ['data', ...table.columns].map((c) => `${c} = v.${c}`).join(', ');
+    // `taken`: whether the insert found any id taken. As a condition without a column it is a one-time filter, so when
+    // every row was new (a group of bookings) the look-up and the update do not run at all: no scan, whatever plan a
+    // small table gets, and no predicate lock.
+    const taken = '(SELECT cardinality(ids) FROM tomados) > 0';
+    sql =
+      `WITH v AS (SELECT ${columns}, ordinality AS n FROM json_populate_recordset(NULL::${t}, $1::json) WITH ORDINALITY), ` +
+      `novo AS (INSERT INTO ${t} (${columns}) SELECT ${columns} FROM v ORDER BY n ON CONFLICT (id) DO NOTHING RETURNING id), ` +
+      `tomados AS (SELECT ARRAY(SELECT id FROM v WHERE id NOT IN (SELECT id FROM novo)) AS ids), ` +
+      `antes AS MATERIALIZED (SELECT id, data FROM ${t} WHERE ${taken} AND id = ANY((SELECT ids FROM tomados)::text[])), ` +
+      `mudou AS (UPDATE ${t} AS t SET ${updates} FROM v WHERE ${taken} AND t.id = ANY((SELECT ids FROM tomados)::text[]) AND v.id = t.id RETURNING 1) ` +
+      `SELECT a.data::text AS antes FROM v LEFT JOIN antes a ON a.id = v.id ORDER BY v.n`;
+    UPSERTS_MANY.set(table, sql);
+  }
+  return sql;
+}
+const UPSERTS_MANY = new WeakMap<TableMap, string>();
+
+/** Rows for {@link upsertManySql}: `values` as {@link rowValues} gives them, `json` each record's JSON text (kept as is). */
+export function rowsJson(table: TableMap, rows: readonly { json: string; values: readonly SqlValue[] }[]): string {
+  const names = table.columns.map((c) => `,"${c}":`);
+  const out: string[] = [];
+  for (const { json, values } of rows) {
+    let row = `{"id":${JSON.stringify(values[0])},"data":${json}`;
+    for (let i = 0; i < names.length; i++) row += names[i] + JSON.stringify(values[i + 2]);
+    out.push(`${row}}`);
+  }
+  return `[${out.join(',')}]`;
+}
+
 /** A multi-row INSERT of `rows` records (a restore's batch). */
 export function insertManySql(table: TableMap, rows: number): string {
   const columns = ['id', 'data', ...table.columns];

@@ -5,8 +5,9 @@
  *
  * Round trips. Statements go through a {@link StatementBatcher}: those the work asks for in one turn of the
  * event loop share one round trip (the rules read a médico and a paciente with `Promise.all`; `BEGIN` rides with
- * the first reads). Writes are sent behind: `save` and `remove` queue their statement and resolve at once, so a
- * work's writes travel together with whatever it asks next; a write that fails aborts the transaction, and the
+ * the first reads). Writes are sent behind: `save` and `remove` queue their write and resolve at once, so a
+ * work's writes travel together with whatever it asks next, those of one collection coalesced into one statement
+ * (see `enqueue`); a write that fails aborts the transaction, and the
  * work hears it from its next read or from `run` (the first failure is what `run` reports, as before). A read
  * asked twice with nothing written in between is answered from the first answer (the snapshot has not moved).
  * COMMIT and ROLLBACK go alone, once everything before them has answered: in one query string, a failure would
@@ -21,7 +22,7 @@ import { holdsSlot, isPendente } from '../../../domain/consulta-status.js';
 import { CONSULTA_MEDICO_LOCK_CLASS, CONSULTA_PACIENTE_LOCK_CLASS } from './schema.js';
 import type { CommittedChanges, SequencedChange } from './change-feed.js';
 import { createReads, type Query } from './reads.js';
-import { rowValues, tableOf, upsertSql } from './tables.js';
+import { rowsJson, rowValues, tableOf, upsertManySql, upsertSql, type SqlValue } from './tables.js';
 
 /** Feed rows per INSERT (4 parameters each, far below PostgreSQL's 65,535). */
 const FEED_ROWS_PER_INSERT = 1000;
@@ -35,6 +36,14 @@ interface PendingChange {
   /** A removal not yet answered: whether the record was there is known once its DELETE answers. */
   removed?: boolean;
 }
+
+interface SaveWrite {
+  kind: 'save';
+  change: PendingChange;
+  row: { json: string; values: SqlValue[] };
+}
+/** A write asked for and not yet sent (see `enqueue`). */
+type QueuedWrite = SaveWrite | { kind: 'remove'; change: PendingChange };
 
 export class PgUnitOfWork {
   /** The first statement that failed: the transaction is aborted from then on, and it explains what follows. */
@@ -132,8 +141,8 @@ export class PgUnitOfWork {
 
   /** Queues one statement on the transaction's connection (see "Round trips" above). */
   query<R extends object>(sql: string, values?: readonly unknown[], opening = false): Promise<pg.QueryResult<R>> {
-    // Removals queued before this statement go before it.
-    this.sendRemovals();
+    // Writes queued before this statement go before it.
+    this.sendWrites();
     return this.batcher.run({ sql, values }, opening).then(
       (result) => result as pg.QueryResult<R>,
       (error: unknown) => {
@@ -153,7 +162,7 @@ export class PgUnitOfWork {
 
   /** Waits until every statement sent so far has answered (its failure, if any, is then in `failure`). */
   async settle(): Promise<void> {
-    this.sendRemovals();
+    this.sendWrites();
     while (this.writes.size > 0 || this.batcher.busy) {
       await Promise.allSettled([...this.writes]);
       await this.batcher.drained();
@@ -167,8 +176,8 @@ export class PgUnitOfWork {
 
   /** COMMIT or ROLLBACK: alone, after everything before it has answered. */
   async end(sql: 'COMMIT' | 'ROLLBACK'): Promise<void> {
-    // Removals not sent yet would only be undone.
-    if (sql === 'ROLLBACK') this.removals.clear();
+    // Writes not sent yet would only be undone.
+    if (sql === 'ROLLBACK') this.queued = [];
     await this.settle();
     await this.client.query(sql);
   }
@@ -199,57 +208,96 @@ export class PgUnitOfWork {
         this.lockKeys.keys.push(key);
       }
     }
-    const table = tableOf(collection);
-    const { json, values } = rowValues(table, record);
+    const { json, values } = rowValues(tableOf(collection), record);
     // Its place in the feed is taken now, in the order the work wrote.
     const change: PendingChange = { collection, id: record.id, before: null, after: json };
     this.changes.push(change);
-    return this.behind(
-      this.query<{ antes: string | null }>(upsertSql(table), values).then(({ rows }) => {
-        change.before = rows[0]?.antes ?? null;
+    this.enqueue({ kind: 'save', change, row: { json, values } });
+    return Promise.resolve();
+  }
+
+  private remove(collection: string, id: string): Promise<void> {
+    const change: PendingChange = { collection, id, before: null, after: null, removed: false };
+    this.changes.push(change);
+    this.enqueue({ kind: 'remove', change });
+    return Promise.resolve();
+  }
+
+  /**
+   * Writes are queued, and sent before any other statement is (so a work's reads see its writes) or at the end of the
+   * current task. Those queued together travel as few statements as their order allows: the saves of one collection
+   * as one statement (a group of bookings: one INSERT of its consultas, one of its audit entries), its removals as
+   * another. Writes to different collections change nothing the other reads, so only each collection's own order is
+   * kept: a save and a removal of one collection stay in the order asked, and so do two saves of one record.
+   */
+  private enqueue(write: QueuedWrite): void {
+    this.memo.clear();
+    this.queued.push(write);
+    if (this.queued.length === 1) queueMicrotask(() => this.sendWrites());
+  }
+
+  private queued: QueuedWrite[] = [];
+
+  private sendWrites(): void {
+    if (this.queued.length === 0) return;
+    const writes = this.queued;
+    this.queued = [];
+    const statements: { kind: QueuedWrite['kind']; collection: string; writes: QueuedWrite[]; ids: Set<string> }[] = [];
+    /** The statement each (kind, collection) still adds to, while nothing asked after it must follow it. */
+    const open = new Map<string, (typeof statements)[number]>();
+    for (const write of writes) {
+      const { collection, id } = write.change;
+      const key = `${write.kind}\u0000${collection}`;
+      let statement = open.get(key);
+      // A second save of one record goes after the first (a removal of it twice stays one: see `sendRemoval`).
+      if (statement && write.kind === 'save' && statement.ids.has(id)) statement = undefined;
+      if (!statement) {
+        statement = { kind: write.kind, collection, writes: [], ids: new Set() };
+        statements.push(statement);
+        open.set(key, statement);
+      }
+      // What the other kind asks of this collection from now on goes after this write.
+      open.delete(`${write.kind === 'save' ? 'remove' : 'save'}\u0000${collection}`);
+      statement.writes.push(write);
+      statement.ids.add(id);
+    }
+    for (const { kind, collection, writes: list } of statements) {
+      if (kind === 'save') this.sendSaves(collection, list as SaveWrite[]);
+      else this.sendRemoval(collection, list.map((w) => w.change));
+    }
+  }
+
+  /** One statement for the saves of one collection (distinct ids), answering each record's previous version. */
+  private sendSaves(collection: string, saves: readonly SaveWrite[]): void {
+    const table = tableOf(collection);
+    const [only] = saves;
+    const statement =
+      saves.length === 1
+        ? this.query<{ antes: string | null }>(upsertSql(table), only!.row.values)
+        : this.query<{ antes: string | null }>(upsertManySql(table), [rowsJson(table, saves.map((s) => s.row))]);
+    this.behind(
+      statement.then(({ rows }) => {
+        saves.forEach((save, i) => (save.change.before = rows[i]?.antes ?? null));
       }),
     );
   }
 
-  /**
-   * Removals are sent behind like saves, and those of one collection asked in one go (a drained audit batch clears
-   * its outbox entries) travel as one statement: queued, and sent before any other statement is (so the order of
-   * the work's statements is kept) or at the end of the current task.
-   */
-  private remove(collection: string, id: string): Promise<void> {
-    const change: PendingChange = { collection, id, before: null, after: null, removed: false };
-    this.changes.push(change);
-    this.memo.clear();
-    let queued = this.removals.get(collection);
-    if (!queued) this.removals.set(collection, (queued = []));
-    queued.push(change);
-    if (this.removals.size === 1 && queued.length === 1) queueMicrotask(() => this.sendRemovals());
-    return Promise.resolve();
-  }
-
-  private readonly removals = new Map<string, PendingChange[]>();
-
-  private sendRemovals(): void {
-    if (this.removals.size === 0) return;
-    const all = [...this.removals];
-    this.removals.clear();
-    for (const [collection, changes] of all) {
-      const ids = [...new Set(changes.map((c) => c.id))];
-      const sql = `DELETE FROM ${tableOf(collection).table} WHERE id = ANY($1::text[]) RETURNING id, data::text AS antes`;
-      this.behind(
-        this.query<{ id: string; antes: string }>(sql, [ids]).then(({ rows }) => {
-          const removed = new Map(rows.map((r) => [r.id, r.antes]));
-          // The first removal of a record removed it; a second one in the same go removed nothing, as in order.
-          for (const change of changes) {
-            const antes = removed.get(change.id);
-            if (antes === undefined) continue;
-            removed.delete(change.id);
-            change.before = antes;
-            delete change.removed;
-          }
-        }),
-      );
-    }
+  private sendRemoval(collection: string, changes: readonly PendingChange[]): void {
+    const ids = [...new Set(changes.map((c) => c.id))];
+    const sql = `DELETE FROM ${tableOf(collection).table} WHERE id = ANY($1::text[]) RETURNING id, data::text AS antes`;
+    this.behind(
+      this.query<{ id: string; antes: string }>(sql, [ids]).then(({ rows }) => {
+        const removed = new Map(rows.map((r) => [r.id, r.antes]));
+        // The first removal of a record removed it; a second one in the same go removed nothing, as in order.
+        for (const change of changes) {
+          const antes = removed.get(change.id);
+          if (antes === undefined) continue;
+          removed.delete(change.id);
+          change.before = antes;
+          delete change.removed;
+        }
+      }),
+    );
   }
 
   /**
