@@ -171,12 +171,13 @@ export async function createContainer(config: Config, options: ContainerOptions 
       agendaBroker.publish('horario_disponivel', data, medicoId);
     }
   });
+  // PostgreSQL: the early checks read médico, paciente and bloqueios from memory the feed keeps current (a
+  // statement per booking fewer). The JSON driver reads them from memory anyway, and hears another process's
+  // commits only when it reads.
+  const subjects = storage.driver === 'postgres' ? new SubjectsCache({ consultas: storage.consultas, changes: storage.changes }) : undefined;
   const rules = new BookingRules({
     storage, clock, timezone, horizonDays: config.agendaHorizonteDias,
-    // PostgreSQL: the early checks read médico, paciente and bloqueios from memory the feed keeps current (a
-    // statement per booking fewer). The JSON driver reads them from memory anyway, and hears another process's
-    // commits only when it reads.
-    subjects: storage.driver === 'postgres' ? new SubjectsCache({ consultas: storage.consultas, changes: storage.changes }) : undefined,
+    subjects,
     blockedReason: async (reads, medicoId, date) => {
       const blocked = await bloqueios.blocksOn(reads, medicoId, date);
       return (fromMs, toMs) => blocked(fromMs, toMs)?.motivo;
@@ -279,6 +280,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
       agendaBroker.close();
       logsBroker.close();
       schedule.stop();
+      subjects?.stop();
       await auditor.close();
       await limits.close();
       // Before the storage: with PostgreSQL the trail appends over the storage's pool.

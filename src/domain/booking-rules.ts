@@ -37,8 +37,8 @@ export interface BookingRulesDeps {
   /** Time off and holidays (part of the agenda's truth); none when left out. */
   blockedReason?: BlockedReason | undefined;
   /**
-   * Where the early checks (a rule asked without `reads`) read the request's médico, paciente and bloqueios, when not
-   * from `storage`: a `SubjectsCache`. It may lag another process's change by a moment, so a refusal on what it
+   * Where the early checks (`earlyRegular`, `earlyEncaixe`) read the request's médico, paciente and bloqueios, when
+   * not from `storage`: a `SubjectsCache`. It may lag another process's change by a moment, so a refusal on what it
    * says is asked again of `storage` before it is made.
    */
   subjects?: Pick<ConsultaReads, 'subjectsOf'> | undefined;
@@ -56,12 +56,30 @@ const DAY_MS = 86_400_000;
 export class BookingRules {
   constructor(private readonly deps: BookingRulesDeps) {}
 
-  /** 422 rules: the médico and paciente exist, the médico is active, the time is future and a slot start. */
-  slotFor(request: BookingRequest, reads?: RuleReads): Promise<{ medico: Medico; slot: SlotTime }> {
-    return reads ? this.slotOn(request, reads) : this.early((early) => this.slotOn(request, early));
+  /**
+   * The early checks of a regular booking or a move, outside any unit of work: the slot's 422 rules, then the
+   * paciente's 409, in one pass that returns the slot and the consulta holding the médico's slot, if any (for the
+   * slot's reservation to refuse: `ScheduleState.reserve`).
+   */
+  earlyRegular(request: BookingRequest): Promise<{ slot: SlotTime; holder: ConsultaRecord | undefined }> {
+    return this.early(async (reads) => {
+      const { slot } = await this.slotFor(request, reads);
+      return { slot, holder: await this.slotHolderIfPacienteFree(request, slot, reads) };
+    });
   }
 
-  private async slotOn(request: BookingRequest, reads: RuleReads): Promise<{ medico: Medico; slot: SlotTime }> {
+  /** The early checks of an encaixe, outside any unit of work: its 422 rules, the daily limit, the paciente's 409. */
+  earlyEncaixe(request: EncaixeRequest): Promise<{ slot: SlotTime }> {
+    return this.early(async (reads) => {
+      const { medico, slot } = await this.encaixeFor(request, reads);
+      await this.assertEncaixeLimit(medico, slot, reads);
+      await this.assertPacienteFree(request, slot, reads);
+      return { slot };
+    });
+  }
+
+  /** 422 rules: the médico and paciente exist, the médico is active, the time is future and a slot start. */
+  async slotFor(request: BookingRequest, reads: RuleReads = this.deps.storage): Promise<{ medico: Medico; slot: SlotTime }> {
     // Read together (one round trip on PostgreSQL), decided in order.
     const subjects = withSubjects(reads, request);
     const [medico, blocked] = await Promise.all([this.bookable(request, subjects), this.blocksOn(subjects, request)]);
@@ -75,11 +93,7 @@ export class BookingRules {
    * 422 rules of an encaixe: those of any booking, then a whole minute whose whole span lies inside one working
    * interval of that day. Slots do not matter: an encaixe may start over an occupied one.
    */
-  encaixeFor(request: EncaixeRequest, reads?: RuleReads): Promise<{ medico: Medico; slot: SlotTime }> {
-    return reads ? this.encaixeOn(request, reads) : this.early((early) => this.encaixeOn(request, early));
-  }
-
-  private async encaixeOn(request: EncaixeRequest, reads: RuleReads): Promise<{ medico: Medico; slot: SlotTime }> {
+  async encaixeFor(request: EncaixeRequest, reads: RuleReads = this.deps.storage): Promise<{ medico: Medico; slot: SlotTime }> {
     const subjects = withSubjects(reads, request);
     const [medico, blocked] = await Promise.all([this.bookable(request, subjects), this.blocksOn(subjects, request)]);
     const { inicioMs } = request;
@@ -97,8 +111,9 @@ export class BookingRules {
   }
 
   /**
-   * An early check (no unit of work): on the kept subjects when there are any, and, if they refuse, once more on
-   * committed data, whose answer stands. A refusal never rests on a record another process has just changed.
+   * A chain of early checks (no unit of work): on the kept subjects when there are any, and, if any step refuses, the
+   * whole chain once more on committed data, whose answer stands. So no refusal rests on a record another process
+   * has just changed, nor on a slot cut from its old hours (a conflict of the wrong span).
    */
   private async early<T>(check: (reads: RuleReads) => Promise<T>): Promise<T> {
     const { storage, subjects } = this.deps;

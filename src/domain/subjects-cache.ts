@@ -37,16 +37,19 @@ export class SubjectsCache {
   /** Bumped by every change these maps hear: a read that awaited storage meanwhile is not kept. */
   private generation = 0;
   private readonly maxEntries: number;
+  private readonly unsubscribe: (() => void)[];
   readonly stats = { hits: 0, misses: 0 };
 
   constructor(private readonly deps: SubjectsCacheDeps) {
     this.maxEntries = deps.maxEntries ?? MAX_ENTRIES;
-    deps.changes.onCommit((changes) => {
-      for (const change of changes) this.onChange(change);
-    });
-    deps.changes.onReset((collection) => {
-      if (collection === COLLECTIONS.medicos || collection === COLLECTIONS.pacientes || collection === COLLECTIONS.bloqueios) this.clear();
-    });
+    this.unsubscribe = [
+      deps.changes.onCommit((changes) => {
+        for (const change of changes) this.onChange(change);
+      }),
+      deps.changes.onReset((collection) => {
+        if (collection === COLLECTIONS.medicos || collection === COLLECTIONS.pacientes || collection === COLLECTIONS.bloqueios) this.clear();
+      }),
+    ];
   }
 
   /** As `ConsultaReads.subjectsOf`, from memory when all three are kept. */
@@ -69,6 +72,12 @@ export class SubjectsCache {
     }
     if (read.paciente) this.pacientes.set(pacienteId, read.paciente);
     return read;
+  }
+
+  /** Stops listening to the feed and lets go of what it kept (the container is closing). */
+  stop(): void {
+    for (const stop of this.unsubscribe.splice(0)) stop();
+    this.clear();
   }
 
   private onChange(change: Change): void {

@@ -137,8 +137,7 @@ export class BookingService {
   private async enqueueRegular(input: AgendarInput, inicioMs: number, key: IdempotencyKey | undefined, context: RequestContext | undefined) {
     const { rules } = this.deps;
     const request = { medicoId: input.medicoId, pacienteId: input.pacienteId, inicioMs };
-    const { slot } = await rules.slotFor(request);
-    const holder = await rules.slotHolderIfPacienteFree(request, slot);
+    const { slot, holder } = await rules.earlyRegular(request);
     return this.reserveAndEnqueue<BookingResponse>('agendar_consulta', input.medicoId, slot, (reservation) => ({
       input, inicioMs, slot, reservation, key, context,
     }) satisfies AgendarTask, key?.hash, { holder });
@@ -153,9 +152,7 @@ export class BookingService {
     const { rules, queue } = this.deps;
     const duracaoMin = input.duracaoMin ?? ENCAIXE_DURACAO_PADRAO_MIN;
     const request = { medicoId: input.medicoId, pacienteId: input.pacienteId, inicioMs, duracaoMin };
-    const { medico, slot } = await rules.encaixeFor(request);
-    await rules.assertEncaixeLimit(medico, slot);
-    await rules.assertPacienteFree(request, slot);
+    const { slot } = await rules.earlyEncaixe(request);
     const task: AgendarTask = { input, inicioMs, slot, reservation: undefined, encaixe: { duracaoMin }, key, context };
     return queue.add<BookingResponse>('agendar_consulta', task);
   }
@@ -172,8 +169,8 @@ export class BookingService {
       throw new AppError('REGRA_AGENDAMENTO', 'A consulta já está neste horário.', [{ path: 'inicio', message: 'Mesmo horário atual.' }]);
     }
     const request = { medicoId: consulta.medicoId, pacienteId: consulta.pacienteId, inicioMs, exceptConsultaId: consultaId };
-    const { slot } = await rules.slotFor(request);
-    await rules.assertPacienteFree(request, slot);
+    // The médico's holder is not taken from here: the reservation asks for it without `exceptConsultaId`, as always.
+    const { slot } = await rules.earlyRegular(request);
     const enqueued = await this.reserveAndEnqueue<ConsultaRecord>('remarcar_consulta', consulta.medicoId, slot, (reservation) => ({
       consultaId, slot, reservation, context: currentContext(),
     }) satisfies RemarcarTask);

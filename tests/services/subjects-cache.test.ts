@@ -7,7 +7,7 @@ import { JsonStorage } from '../../src/infra/storage/json/json-storage.js';
 import { MemoryStore } from '../../src/infra/storage/json/memory-store.js';
 import { ALL_COLLECTIONS, COLLECTIONS } from '../../src/repositories/collections.js';
 import type { BookingSubjects, Change, ChangeFeed, ConsultaReads } from '../../src/repositories/port.js';
-import { at, bloqueio, medico, ms, paciente } from '../storage/port-fixtures.js';
+import { at, bloqueio, consulta, medico, ms, paciente } from '../storage/port-fixtures.js';
 
 /** A feed the test drives: `commit` delivers changes, `reset` a reset of one collection. */
 function fakeFeed() {
@@ -19,6 +19,7 @@ function fakeFeed() {
   };
   return {
     changes,
+    listeners: () => commits.size + resets.size,
     commit: (...list: Change[]) => commits.forEach((listener) => listener(list)),
     reset: (collection: string) => resets.forEach((listener) => listener(collection)),
   };
@@ -137,6 +138,18 @@ describe('SubjectsCache', () => {
     expect(reads.count).toBe(4);
   });
 
+  it('when stopped, then it stops listening to the feed and lets go of what it kept', async () => {
+    const feed = fakeFeed();
+    const { consultas, reads } = countingReads(known);
+    const cache = new SubjectsCache({ consultas, changes: feed.changes });
+    expect(feed.listeners()).toBe(2);
+    await cache.subjectsOf(m1.id, p1.id);
+    cache.stop();
+    expect(feed.listeners()).toBe(0);
+    await cache.subjectsOf(m1.id, p1.id);
+    expect(reads.count).toBe(2);
+  });
+
   it('when it holds maxEntries records, then it starts over instead of growing', async () => {
     const feed = fakeFeed();
     const { consultas, reads } = countingReads(known);
@@ -176,7 +189,7 @@ describe('BookingRules with kept subjects (the early checks)', () => {
 
   it('when the kept records accept, then the early check asks storage nothing; inside a unit of work it always does', async () => {
     const { rules, storage, kept, storageReads } = await setup(() => ({ medico: m1, paciente: p1, bloqueios: [] }));
-    const { slot } = await rules.slotFor({ medicoId: m1.id, pacienteId: p1.id, inicioMs: wednesday9 });
+    const { slot } = await rules.earlyRegular({ medicoId: m1.id, pacienteId: p1.id, inicioMs: wednesday9 });
     expect(slot).toEqual({ inicioMs: wednesday9, fimMs: wednesday9 + 30 * 60_000 });
     expect([kept.count, storageReads()]).toEqual([1, 0]);
     await storage.run((tx) => rules.slotFor({ medicoId: m1.id, pacienteId: p1.id, inicioMs: wednesday9 }, tx));
@@ -186,15 +199,41 @@ describe('BookingRules with kept subjects (the early checks)', () => {
   it('when the kept médico is stale and refuses (inactive, other hours), then storage is asked and its acceptance stands', async () => {
     for (const stale of [{ ...m1, ativo: false }, { ...m1, horarios: [{ diaSemana: 3, inicio: '14:00', fim: '18:00' }] }]) {
       const { rules, kept, storageReads } = await setup(() => ({ medico: stale, paciente: p1, bloqueios: [] }));
-      const { slot } = await rules.slotFor({ medicoId: m1.id, pacienteId: p1.id, inicioMs: wednesday9 });
+      const { slot } = await rules.earlyRegular({ medicoId: m1.id, pacienteId: p1.id, inicioMs: wednesday9 });
       expect(slot.inicioMs).toBe(wednesday9);
       expect([kept.count, storageReads()]).toEqual([1, 1]);
     }
   });
 
+  it("when the kept médico's duration is stale, then a conflict of the wrong span is asked again on committed data", async () => {
+    // Kept: 60-minute consultas, so 09:00 would run into the paciente's 09:30 with another médico. Committed: 30.
+    const { rules, storage, storageReads } = await setup(() => ({ medico: { ...m1, duracaoConsultaMin: 60 }, paciente: p1, bloqueios: [] }));
+    await storage.run(async (tx) => {
+      await tx.medicos.save(m2);
+      await tx.consultas.save(consulta(m2.id, p1.id, at('2026-12-02', '09:30'), at('2026-12-02', '10:00')));
+    });
+    const { slot, holder } = await rules.earlyRegular({ medicoId: m1.id, pacienteId: p1.id, inicioMs: wednesday9 });
+    expect(slot).toEqual({ inicioMs: wednesday9, fimMs: wednesday9 + 30 * 60_000 });
+    expect(holder).toBeUndefined();
+    expect(storageReads()).toBe(1);
+    // With committed data saying 60 minutes as well, the paciente's conflict stands.
+    await storage.run((tx) => tx.medicos.save({ ...m1, duracaoConsultaMin: 60 }));
+    await expect(rules.earlyRegular({ medicoId: m1.id, pacienteId: p1.id, inicioMs: wednesday9 })).rejects.toMatchObject({ code: 'CONFLITO_PACIENTE' });
+  });
+
+  it("when the kept médico's encaixe limit is stale, then the limit is counted again on committed data", async () => {
+    const { rules, storage, storageReads } = await setup(() => ({ medico: { ...m1, maxEncaixesDia: 1 }, paciente: p1, bloqueios: [] }));
+    await storage.run((tx) => tx.consultas.save(consulta(m1.id, p2.id, at('2026-12-02', '08:05'), at('2026-12-02', '08:20'), 'agendada', { encaixe: true })));
+    const encaixe = { medicoId: m1.id, pacienteId: p1.id, inicioMs: ms(at('2026-12-02', '10:05')), duracaoMin: 15 };
+    expect((await rules.earlyEncaixe(encaixe)).slot.inicioMs).toBe(encaixe.inicioMs); // committed: 2 a day
+    expect(storageReads()).toBe(1);
+    await storage.run((tx) => tx.medicos.save({ ...m1, maxEncaixesDia: 1 }));
+    await expect(rules.earlyEncaixe(encaixe)).rejects.toMatchObject({ code: 'REGRA_AGENDAMENTO' });
+  });
+
   it('when both refuse, then the refusal is the one storage gives', async () => {
     const { rules, storageReads } = await setup(() => ({ medico: { ...m1, ativo: false }, paciente: p1, bloqueios: [] }));
-    const refusal = await rules.slotFor({ medicoId: m1.id, pacienteId: 'nenhum', inicioMs: wednesday9 }).catch((error: unknown) => error);
+    const refusal = await rules.earlyRegular({ medicoId: m1.id, pacienteId: 'nenhum', inicioMs: wednesday9 }).catch((error: unknown) => error);
     expect(refusal).toBeInstanceOf(AppError);
     expect(refusal).toMatchObject({ code: 'REFERENCIA_INVALIDA', message: 'Paciente inexistente.' });
     expect(storageReads()).toBe(1);
@@ -204,12 +243,12 @@ describe('BookingRules with kept subjects (the early checks)', () => {
     const encaixe = { medicoId: m1.id, pacienteId: p1.id, inicioMs: wednesday9 + 5 * 60_000, duracaoMin: 15 };
     const stale = bloqueio(m1.id, at('2026-12-02', '08:00'), at('2026-12-02', '12:00'));
     const refusing = await setup(() => ({ medico: m1, paciente: p1, bloqueios: [stale] }));
-    expect((await refusing.rules.encaixeFor(encaixe)).slot.inicioMs).toBe(encaixe.inicioMs);
+    expect((await refusing.rules.earlyEncaixe(encaixe)).slot.inicioMs).toBe(encaixe.inicioMs);
     expect(refusing.storageReads()).toBe(1);
 
     const accepting = await setup(() => ({ medico: m1, paciente: p1, bloqueios: [] }));
     await accepting.storage.run((tx) => tx.bloqueios.save(stale));
-    expect((await accepting.rules.encaixeFor(encaixe)).slot.inicioMs).toBe(encaixe.inicioMs);
+    expect((await accepting.rules.earlyEncaixe(encaixe)).slot.inicioMs).toBe(encaixe.inicioMs);
     await expect(accepting.storage.run((tx) => accepting.rules.encaixeFor(encaixe, tx))).rejects.toMatchObject({ code: 'REGRA_AGENDAMENTO' });
   });
 });

@@ -9,12 +9,12 @@ import { createReads } from '../../src/infra/storage/postgres/reads.js';
 import { CONSULTA_MEDICO_LOCK_CLASS } from '../../src/infra/storage/postgres/schema.js';
 import { PgStorage } from '../../src/infra/storage/postgres/pg-storage.js';
 import { PgUnitOfWork } from '../../src/infra/storage/postgres/unit-of-work.js';
-import { rowsJson, rowValues, tableOf, upsertManySql } from '../../src/infra/storage/postgres/tables.js';
+import { manyRows, rowValues, tableOf, upsertManySql } from '../../src/infra/storage/postgres/tables.js';
 import type { Change, UnitOfWork } from '../../src/repositories/port.js';
 import { silentLogger } from '../helpers/logger.js';
 import { throwawayCluster } from '../helpers/cluster.js';
 import { asSuperuser, skipWithoutPostgres } from '../helpers/postgres.js';
-import { consulta, medico, paciente } from './port-fixtures.js';
+import { consulta, feriado, idempotency, listaEspera, medico, paciente, sessao, usuario } from './port-fixtures.js';
 
 /**
  * Round trips shared (issue 12's bookings target): statements of one moment sent as one query string with their
@@ -319,7 +319,7 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
     await asSuperuser(url, async (client) => {
       await client.query('BEGIN');
       const explain = await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF, SUMMARY OFF) ${upsertManySql(table)}`, [
-        rowsJson(table, fresh.map((c) => rowValues(table, c))),
+        ...manyRows(table, fresh.map((c) => rowValues(table, c))),
       ]);
       await client.query('ROLLBACK');
       const plan = explain.rows.map((r) => r['QUERY PLAN']).join('\n');
@@ -330,14 +330,106 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
     expect((await storage.counts())['consultas']).toBe(booked.length);
   });
 
-  it('hostile text round-trips through a unit of work', async () => {
+  it('hostile text round-trips through a unit of work, one save at a time and coalesced', async () => {
     const storage = await open();
-    const records = HOSTILE.map((nome, i) => paciente({ nome: nome || 'vazio', cpf: String(10_000_000_000 + i) }));
-    await storage.run(async (tx) => {
-      for (const p of records) await tx.pacientes.save(p);
-    });
-    for (const p of records) expect(await storage.pacientes.get(p.id)).toEqual(p);
+    const one = HOSTILE.map((nome, i) => paciente({ nome: nome || 'vazio', cpf: String(10_000_000_000 + i) }));
+    const many = HOSTILE.map((nome, i) => paciente({ nome: nome || 'vazio', cpf: String(10_100_000_000 + i) }));
+    const query = vi.spyOn(PgUnitOfWork.prototype, 'query');
+    try {
+      await storage.run(async (tx) => {
+        for (const p of one) await tx.pacientes.save(p); // each awaited: sent one by one
+      });
+      await storage.run(async (tx) => {
+        for (const p of many) void tx.pacientes.save(p); // asked in one go: one statement
+      });
+      expect(query.mock.calls.filter(([sql]) => sql.includes('json_populate_recordset'))).toHaveLength(1);
+    } finally {
+      query.mockRestore();
+    }
+    for (const p of [...one, ...many]) expect(await storage.pacientes.get(p.id)).toEqual(p);
     expect((await storage.counts())['consultas']).toBe(0); // the DROP TABLE text did nothing
+  });
+
+  it('coalesced saves keep every column type of every collection: dates, instants, nulls, booleans, open bounds', async () => {
+    const storage = await open();
+    const m = medico({ ativo: false, especialidade: 'Clínica Médica' });
+    const p = paciente({ cpf: '30000000002' });
+    const u = usuario({ medicoId: null });
+    const records = {
+      medicos: [m, medico({ nome: "D'Ávila \\ \"aspas\"" })],
+      pacientes: [p, paciente({ cpf: '30000000003', nome: 'Zoë 💉' })],
+      usuarios: [u, usuario({ medicoId: m.id, papel: 'medico' })],
+      sessoes: [sessao(u.id, Date.parse('2027-01-04T08:00:00Z')), sessao(u.id, Date.parse('2027-01-05T08:00:00Z'))],
+      feriados: [feriado('2027-02-16', 'Carnaval'), feriado('2027-12-25')],
+      listaEspera: [listaEspera(p.id, '2027-01-04T08:00:00-03:00'), listaEspera(p.id, '2027-01-04T09:00:00-03:00', { medicoId: m.id, especialidade: null } as never)],
+      idempotency: [idempotency(Date.parse('2027-01-04T08:00:00Z')), idempotency(8.64e15)],
+      consultas: [
+        consulta(m.id, p.id, '2027-01-04T08:00:00-03:00', '2027-01-04T08:30:00-03:00', 'cancelada'),
+        consulta(m.id, p.id, '2027-01-04T08:10:00-03:00', '2027-01-04T08:25:00-03:00', 'agendada', { encaixe: true, observacoes: 'linha\nquebrada \\ e \'aspas\'' }),
+      ],
+    } as const;
+    await storage.run(async (tx) => {
+      for (const [collection, list] of Object.entries(records)) for (const r of list) void (tx[collection as keyof typeof records] as { save(r: unknown): Promise<void> }).save(r);
+    });
+    for (const [collection, list] of Object.entries(records)) {
+      for (const r of list) expect(await (storage[collection as keyof typeof records] as { get(id: string): Promise<unknown> }).get(r.id)).toEqual(r);
+    }
+    // The typed columns too, as the queries that filter on them see them.
+    expect((await storage.feriados.on('2027-02-16')).map((f) => f.id)).toEqual([records.feriados[0].id]);
+    expect((await storage.medicos.list({ ativo: false, limit: 10, offset: 0 })).items.map((x) => x.id)).toEqual([m.id]);
+    expect(await storage.idempotency.olderThan(Date.parse('2027-01-05T00:00:00Z'))).toEqual([records.idempotency[0].id]);
+    expect((await storage.consultas.encaixesBetween(m.id, Date.parse('2027-01-04T00:00:00-03:00'), Date.parse('2027-01-05T00:00:00-03:00'))).map((c) => c.id)).toEqual([
+      records.consultas[1].id,
+    ]);
+  });
+
+  it('a lone UTF-16 surrogate is stored as the one-record form stores it, coalesced or not (not a failed group)', async () => {
+    const storage = await open();
+    const m = medico();
+    await storage.run((tx) => tx.medicos.save(m));
+    const lone = 'meia\ud800letra';
+    const [p1, p2] = [paciente({ nome: lone, cpf: '30000000012' }), paciente({ nome: lone, cpf: '30000000013' })];
+    const [c1, c2, c3] = ['2027-01-04', '2027-01-05', '2027-01-06'].map((day) =>
+      consulta(m.id, p1.id, `${day}T08:00:00-03:00`, `${day}T08:30:00-03:00`, 'agendada', { observacoes: lone }),
+    );
+    await storage.run(async (tx) => {
+      await tx.pacientes.save(p1); // alone
+      await tx.consultas.save(c1!);
+    });
+    await storage.run(async (tx) => {
+      void tx.pacientes.save(p2); // coalesced with a well-formed one
+      void tx.pacientes.save(paciente({ cpf: '30000000014' }));
+      void tx.consultas.save(c2!);
+      void tx.consultas.save(c3!);
+    });
+    const [one, many] = [await storage.pacientes.get(p1.id), await storage.pacientes.get(p2.id)];
+    expect(one).toEqual(p1); // the record keeps its text
+    expect(many).toEqual(p2);
+    for (const c of [c1, c2, c3]) expect((await storage.consultas.get(c!.id))?.observacoes).toBe(lone);
+    // The name column, which searches read, is the same either way.
+    const found = await storage.pacientes.list({ q: 'meia', limit: 10, offset: 0 });
+    expect(found.items.map((p) => p.id).sort()).toEqual([p1.id, p2.id].sort());
+  });
+
+  it('a save, a removal and a save again of one record asked in one go end as the last save, heard in that order', async () => {
+    const storage = await open();
+    const m = medico();
+    await storage.run((tx) => tx.medicos.save(m));
+    const heard: Change[] = [];
+    storage.changes.onCommit((changes) => heard.push(...changes));
+    const renamed = { ...m, nome: 'Dra. Primeira' };
+    const again = { ...m, nome: 'Dra. Segunda' };
+    await storage.run(async (tx) => {
+      void tx.medicos.save(renamed);
+      void tx.medicos.remove(m.id);
+      void tx.medicos.save(again);
+    });
+    expect(await storage.medicos.get(m.id)).toEqual(again);
+    expect(heard).toEqual([
+      { collection: 'medicos', id: m.id, before: m, after: renamed },
+      { collection: 'medicos', id: m.id, before: renamed, after: undefined },
+      { collection: 'medicos', id: m.id, before: undefined, after: again },
+    ]);
   });
 
   it('shared works commit as one group, and every listener hears each change once', async () => {

@@ -143,23 +143,30 @@ function buildUpsertSql(table: TableMap): string {
 }
 
 /**
- * {@link upsertSql} of many records of one table, with distinct ids, in one statement: `$1` is a JSON array of rows
- * (see {@link rowsJson}), typed by the table's own row type; answers each record's previous `data` as text (NULL:
- * inserted), in the order given. As in the one-record form, only ids the insert found taken are looked up, and when
- * none was (a group of new bookings) nothing is.
+ * {@link upsertSql} of many records of one table, with distinct ids, in one statement: `$1` holds the typed columns
+ * as a JSON array of rows, read by the table's own row type, and `$2` the records' JSON texts, as a `json[]` (see
+ * {@link manyRows}); answers each record's previous `data` as text (NULL: inserted), in the order given. As in the
+ * one-record form, only ids the insert found taken are looked up, and when none was (a group of new bookings)
+ * nothing is.
  */
 export function upsertManySql(table: TableMap): string {
   let sql = UPSERTS_MANY.get(table);
   if (sql === undefined) {
     const t = table.table;
     const columns = ['id', 'data', ...table.columns].join(', ');
+    const typed = ['id', ...table.columns].map((c) => `r.${c}`).join(', ');
     const updates = ['data', ...table.columns].map((c) => `${c} = v.${c}`).join(', ');
     // `taken`: whether the insert found any id taken. As a condition without a column it is a one-time filter, so when
-    // every row was new (a group of bookings) the look-up and the update do not run at all: no scan, whatever plan a
-    // small table gets, and no predicate lock.
+    // every row was new the look-up and the update do not run at all: no scan, whatever plan a small table gets, and
+    // no predicate lock. When some were taken (updates, rare in batches), they are looked up by id, with the plan the
+    // table's size gets, as `upsertSql`'s one id is.
     const taken = '(SELECT cardinality(ids) FROM tomados) > 0';
     sql =
-      `WITH v AS (SELECT ${columns}, ordinality AS n FROM json_populate_recordset(NULL::${t}, $1::json) WITH ORDINALITY), ` +
+      // The records' JSON goes apart, as json[]: reading a field out of a json value decodes every string in it, and
+      // a lone UTF-16 surrogate (which `JSON.stringify` writes as \ud800) would be refused, where the one-record form
+      // stores the text as it is.
+      `WITH v AS (SELECT ${typed}, d.data, d.n FROM json_populate_recordset(NULL::${t}, $1::json) WITH ORDINALITY AS r ` +
+      `JOIN unnest($2::json[]) WITH ORDINALITY AS d(data, n) ON d.n = r.ordinality), ` +
       `novo AS (INSERT INTO ${t} (${columns}) SELECT ${columns} FROM v ORDER BY n ON CONFLICT (id) DO NOTHING RETURNING id), ` +
       `tomados AS (SELECT ARRAY(SELECT id FROM v WHERE id NOT IN (SELECT id FROM novo)) AS ids), ` +
       `antes AS MATERIALIZED (SELECT id, data FROM ${t} WHERE ${taken} AND id = ANY((SELECT ids FROM tomados)::text[])), ` +
@@ -171,17 +178,25 @@ export function upsertManySql(table: TableMap): string {
 }
 const UPSERTS_MANY = new WeakMap<TableMap, string>();
 
-/** Rows for {@link upsertManySql}: `values` as {@link rowValues} gives them, `json` each record's JSON text (kept as is). */
-export function rowsJson(table: TableMap, rows: readonly { json: string; values: readonly SqlValue[] }[]): string {
+/**
+ * The two parameters of {@link upsertManySql} for rows as {@link rowValues} gives them. Text columns are made
+ * well-formed (a lone surrogate becomes U+FFFD), as sending the one-record form's text as UTF-8 makes them.
+ */
+export function manyRows(table: TableMap, rows: readonly { json: string; values: readonly SqlValue[] }[]): [string, string[]] {
   const names = table.columns.map((c) => `,"${c}":`);
-  const out: string[] = [];
-  for (const { json, values } of rows) {
-    let row = `{"id":${JSON.stringify(values[0])},"data":${json}`;
-    for (let i = 0; i < names.length; i++) row += names[i] + JSON.stringify(values[i + 2]);
-    out.push(`${row}}`);
+  const typed: string[] = [];
+  for (const { values } of rows) {
+    let row = `{"id":${JSON.stringify(wellFormed(values[0]!))}`;
+    for (let i = 0; i < names.length; i++) row += names[i] + JSON.stringify(wellFormed(values[i + 2]!));
+    typed.push(`${row}}`);
   }
-  return `[${out.join(',')}]`;
+  return [`[${typed.join(',')}]`, rows.map((r) => r.json)];
 }
+
+/** In `u` mode a surrogate matches only when it is not half of a pair. */
+const LONE_SURROGATE = /\p{Surrogate}/u;
+const wellFormed = (value: SqlValue): SqlValue =>
+  typeof value === 'string' && LONE_SURROGATE.test(value) ? value.replace(/\p{Surrogate}/gu, '\uFFFD') : value;
 
 /** A multi-row INSERT of `rows` records (a restore's batch). */
 export function insertManySql(table: TableMap, rows: number): string {

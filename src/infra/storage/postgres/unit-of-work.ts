@@ -22,7 +22,7 @@ import { holdsSlot, isPendente } from '../../../domain/consulta-status.js';
 import { CONSULTA_MEDICO_LOCK_CLASS, CONSULTA_PACIENTE_LOCK_CLASS } from './schema.js';
 import type { CommittedChanges, SequencedChange } from './change-feed.js';
 import { createReads, type Query } from './reads.js';
-import { rowsJson, rowValues, tableOf, upsertManySql, upsertSql, type SqlValue } from './tables.js';
+import { manyRows, rowValues, tableOf, upsertManySql, upsertSql, type SqlValue } from './tables.js';
 
 /** Feed rows per INSERT (4 parameters each, far below PostgreSQL's 65,535). */
 const FEED_ROWS_PER_INSERT = 1000;
@@ -274,7 +274,7 @@ export class PgUnitOfWork {
     const statement =
       saves.length === 1
         ? this.query<{ antes: string | null }>(upsertSql(table), only!.row.values)
-        : this.query<{ antes: string | null }>(upsertManySql(table), [rowsJson(table, saves.map((s) => s.row))]);
+        : this.query<{ antes: string | null }>(upsertManySql(table), manyRows(table, saves.map((s) => s.row)));
     this.behind(
       statement.then(({ rows }) => {
         saves.forEach((save, i) => (save.change.before = rows[i]?.antes ?? null));
