@@ -57,15 +57,19 @@ export class BookingRules {
   constructor(private readonly deps: BookingRulesDeps) {}
 
   /**
-   * The early checks of a regular booking or a move, outside any unit of work: the slot's 422 rules, then the
-   * paciente's 409, in one pass that returns the slot and the consulta holding the médico's slot, if any (for the
-   * slot's reservation to refuse: `ScheduleState.reserve`).
+   * The early checks of a regular booking, outside any unit of work: the slot's 422 rules, then the paciente's 409, in
+   * one pass that returns the slot and the consulta holding the médico's slot, if any (for the slot's reservation to
+   * refuse: `ScheduleState.reserve`).
    */
   earlyRegular(request: BookingRequest): Promise<{ slot: SlotTime; holder: ConsultaRecord | undefined }> {
-    return this.early(async (reads) => {
-      const { slot } = await this.slotFor(request, reads);
-      return { slot, holder: await this.slotHolderIfPacienteFree(request, slot, reads) };
-    });
+    return this.early(
+      async (reads) => {
+        const { slot } = await this.slotFor(request, reads);
+        return { slot, holder: await this.slotHolderIfPacienteFree(request, slot, reads) };
+      },
+      // A holder refuses the booking (the reservation's 409): found over a span cut from kept hours, it may be wrong.
+      (found) => found.holder !== undefined,
+    );
   }
 
   /** The early checks of an encaixe, outside any unit of work: its 422 rules, the daily limit, the paciente's 409. */
@@ -111,19 +115,21 @@ export class BookingRules {
   }
 
   /**
-   * A chain of early checks (no unit of work): on the kept subjects when there are any, and, if any step refuses, the
-   * whole chain once more on committed data, whose answer stands. So no refusal rests on a record another process
-   * has just changed, nor on a slot cut from its old hours (a conflict of the wrong span).
+   * A chain of early checks (no unit of work): on the kept subjects when there are any, and, if any step refuses (or
+   * its result would make the caller refuse: `refuses`), the whole chain once more on committed data, whose answer
+   * stands. So no refusal rests on a record another process has just changed, nor on a slot cut from its old hours
+   * (a conflict of the wrong span).
    */
-  private async early<T>(check: (reads: RuleReads) => Promise<T>): Promise<T> {
+  private async early<T>(check: (reads: RuleReads) => Promise<T>, refuses: (result: T) => boolean = () => false): Promise<T> {
     const { storage, subjects } = this.deps;
     if (!subjects) return check(storage);
     try {
-      return await check({ ...storage, consultas: { ...storage.consultas, subjectsOf: (medicoId, pacienteId) => subjects.subjectsOf(medicoId, pacienteId) } });
+      const result = await check({ ...storage, consultas: { ...storage.consultas, subjectsOf: (medicoId, pacienteId) => subjects.subjectsOf(medicoId, pacienteId) } });
+      if (!refuses(result)) return result;
     } catch (error) {
       if (!(error instanceof AppError)) throw error;
-      return check(storage);
     }
+    return check(storage);
   }
 
   /** The local date an encaixe counts against (`maxEncaixesDia` is per médico and this day). */

@@ -169,8 +169,10 @@ export class BookingService {
       throw new AppError('REGRA_AGENDAMENTO', 'A consulta já está neste horário.', [{ path: 'inicio', message: 'Mesmo horário atual.' }]);
     }
     const request = { medicoId: consulta.medicoId, pacienteId: consulta.pacienteId, inicioMs, exceptConsultaId: consultaId };
-    // The médico's holder is not taken from here: the reservation asks for it without `exceptConsultaId`, as always.
-    const { slot } = await rules.earlyRegular(request);
+    // On committed data (no kept subjects): the reservation then asks for the slot's holder itself, without
+    // `exceptConsultaId`, over the span cut here, and that refusal must not rest on a médico's old hours.
+    const { slot } = await rules.slotFor(request);
+    await rules.assertPacienteFree(request, slot);
     const enqueued = await this.reserveAndEnqueue<ConsultaRecord>('remarcar_consulta', consulta.medicoId, slot, (reservation) => ({
       consultaId, slot, reservation, context: currentContext(),
     }) satisfies RemarcarTask);

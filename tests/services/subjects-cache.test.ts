@@ -221,6 +221,20 @@ describe('BookingRules with kept subjects (the early checks)', () => {
     await expect(rules.earlyRegular({ medicoId: m1.id, pacienteId: p1.id, inicioMs: wednesday9 })).rejects.toMatchObject({ code: 'CONFLITO_PACIENTE' });
   });
 
+  it("when the kept médico's duration is stale, then a holder found over the wrong span is asked again on committed data", async () => {
+    // Kept: 60 minutes, so 09:00 would reach the médico's own 09:30 consulta and the reservation would refuse it.
+    const { rules, storage, storageReads } = await setup(() => ({ medico: { ...m1, duracaoConsultaMin: 60 }, paciente: p1, bloqueios: [] }));
+    const at930 = consulta(m1.id, p2.id, at('2026-12-02', '09:30'), at('2026-12-02', '10:00'));
+    await storage.run((tx) => tx.consultas.save(at930));
+    const { slot, holder } = await rules.earlyRegular({ medicoId: m1.id, pacienteId: p1.id, inicioMs: wednesday9 });
+    expect(slot.fimMs - slot.inicioMs).toBe(30 * 60_000);
+    expect(holder).toBeUndefined();
+    expect(storageReads()).toBe(1);
+    // Committed data agreeing: the holder stands.
+    await storage.run((tx) => tx.medicos.save({ ...m1, duracaoConsultaMin: 60 }));
+    expect((await rules.earlyRegular({ medicoId: m1.id, pacienteId: p1.id, inicioMs: wednesday9 })).holder?.id).toBe(at930.id);
+  });
+
   it("when the kept médico's encaixe limit is stale, then the limit is counted again on committed data", async () => {
     const { rules, storage, storageReads } = await setup(() => ({ medico: { ...m1, maxEncaixesDia: 1 }, paciente: p1, bloqueios: [] }));
     await storage.run((tx) => tx.consultas.save(consulta(m1.id, p2.id, at('2026-12-02', '08:05'), at('2026-12-02', '08:20'), 'agendada', { encaixe: true })));

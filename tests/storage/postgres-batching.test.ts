@@ -396,12 +396,18 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
       await tx.pacientes.save(p1); // alone
       await tx.consultas.save(c1!);
     });
-    await storage.run(async (tx) => {
-      void tx.pacientes.save(p2); // coalesced with a well-formed one
-      void tx.pacientes.save(paciente({ cpf: '30000000014' }));
-      void tx.consultas.save(c2!);
-      void tx.consultas.save(c3!);
-    });
+    const query = vi.spyOn(PgUnitOfWork.prototype, 'query');
+    try {
+      await storage.run(async (tx) => {
+        void tx.pacientes.save(p2); // coalesced with a well-formed one
+        void tx.pacientes.save(paciente({ cpf: '30000000014' }));
+        void tx.consultas.save(c2!);
+        void tx.consultas.save(c3!);
+      });
+      expect(query.mock.calls.filter(([sql]) => sql.includes('json_populate_recordset'))).toHaveLength(2);
+    } finally {
+      query.mockRestore();
+    }
     const [one, many] = [await storage.pacientes.get(p1.id), await storage.pacientes.get(p2.id)];
     expect(one).toEqual(p1); // the record keeps its text
     expect(many).toEqual(p2);
