@@ -54,7 +54,19 @@ const DAY_MS = 86_400_000;
  * the data is current across processes, and only that second run decides.
  */
 export class BookingRules {
-  constructor(private readonly deps: BookingRulesDeps) {}
+  /** What the early checks read when there are kept subjects: committed data, with those three from memory. */
+  private readonly kept: RuleReads | undefined;
+
+  constructor(private readonly deps: BookingRulesDeps) {
+    const { storage, subjects } = deps;
+    this.kept = subjects && {
+      medicos: storage.medicos,
+      pacientes: storage.pacientes,
+      bloqueios: storage.bloqueios,
+      feriados: storage.feriados,
+      consultas: { ...storage.consultas, subjectsOf: (medicoId, pacienteId) => subjects.subjectsOf(medicoId, pacienteId) },
+    };
+  }
 
   /**
    * The early checks of a regular booking, outside any unit of work: the slot's 422 rules, then the paciente's 409, in
@@ -121,10 +133,10 @@ export class BookingRules {
    * (a conflict of the wrong span).
    */
   private async early<T>(check: (reads: RuleReads) => Promise<T>, refuses: (result: T) => boolean = () => false): Promise<T> {
-    const { storage, subjects } = this.deps;
-    if (!subjects) return check(storage);
+    const { storage } = this.deps;
+    if (!this.kept) return check(storage);
     try {
-      const result = await check({ ...storage, consultas: { ...storage.consultas, subjectsOf: (medicoId, pacienteId) => subjects.subjectsOf(medicoId, pacienteId) } });
+      const result = await check(this.kept);
       if (!refuses(result)) return result;
     } catch (error) {
       if (!(error instanceof AppError)) throw error;

@@ -38,7 +38,6 @@ export class SubjectsCache {
   private generation = 0;
   private readonly maxEntries: number;
   private readonly unsubscribe: (() => void)[];
-  readonly stats = { hits: 0, misses: 0 };
 
   constructor(private readonly deps: SubjectsCacheDeps) {
     this.maxEntries = deps.maxEntries ?? MAX_ENTRIES;
@@ -57,11 +56,7 @@ export class SubjectsCache {
     const medico = this.medicos.get(medicoId);
     const paciente = this.pacientes.get(pacienteId);
     const bloqueios = this.bloqueios.get(medicoId);
-    if (medico && paciente && bloqueios) {
-      this.stats.hits++;
-      return { medico, paciente, bloqueios };
-    }
-    this.stats.misses++;
+    if (medico && paciente && bloqueios) return { medico, paciente, bloqueios };
     const generation = this.generation;
     const read = await this.deps.consultas.subjectsOf(medicoId, pacienteId);
     if (generation !== this.generation) return read;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { AppError } from '../../src/core/errors.js';
-import { REMOTE_CHECK_MS, ScheduleState, type ScheduleEvent } from '../../src/domain/schedule-state.js';
+import { REMOTE_CHECK_MS, ScheduleState, type ScheduleEvent, type ScheduleStateDeps } from '../../src/domain/schedule-state.js';
 import { JsonStorage } from '../../src/infra/storage/json/json-storage.js';
 import { MemoryStore } from '../../src/infra/storage/json/memory-store.js';
 import { ALL_COLLECTIONS } from '../../src/repositories/collections.js';
@@ -155,15 +155,26 @@ function countingConflicts(storage: JsonStorage) {
   return counted;
 }
 
+/**
+ * One storage, signal bus and clock shared by a test's processes; `process` makes one of them: its own ScheduleState
+ * on the bus, reading conflicts through `consultas` and hearing commits on `changes` (the storage's, unless given).
+ */
+function world() {
+  const storage = new JsonStorage(new MemoryStore(ALL_COLLECTIONS));
+  const bus = signalBus();
+  const clock = new ManualClock(new Date('2026-11-30T15:00:00Z'));
+  const process = (
+    options: { consultas?: ScheduleStateDeps['consultas']; changes?: ChangeFeed; reservationTtlMs?: number } = {},
+  ): ScheduleState =>
+    new ScheduleState({ changes: storage.changes, consultas: storage.consultas, signals: bus.member(), clock, timezone: 'America/Sao_Paulo', ...options });
+  return { storage, bus, clock, process };
+}
+
 describe('ScheduleState across processes (signals)', () => {
   function pair() {
-    const storage = new JsonStorage(new MemoryStore(ALL_COLLECTIONS));
-    const clock = new ManualClock(new Date('2026-11-30T15:00:00Z'));
-    const bus = signalBus();
+    const { storage, bus, clock, process } = world();
     const make = () => {
-      const schedule = new ScheduleState({
-        changes: storage.changes, consultas: storage.consultas, signals: bus.member(), clock, timezone: 'America/Sao_Paulo', reservationTtlMs: 1000,
-      });
+      const schedule = process({ reservationTtlMs: 1000 });
       const events: ScheduleEvent[] = [];
       schedule.subscribe((e) => events.push(e));
       return { schedule, events };
@@ -214,12 +225,9 @@ describe('ScheduleState across processes (signals)', () => {
   });
 
   it('when a signal is malformed (another version, or hostile), then it is ignored', async () => {
-    const bus = signalBus();
+    const { bus, process } = world();
     const sender = bus.member();
-    const schedule = new ScheduleState({
-      changes: new JsonStorage(new MemoryStore(ALL_COLLECTIONS)).changes, consultas: { medicoConflict: async () => undefined }, signals: bus.member(),
-      clock: new ManualClock(new Date('2026-11-30T15:00:00Z')), timezone: 'America/Sao_Paulo',
-    });
+    const schedule = process({ consultas: { medicoConflict: async () => undefined } });
     const hostile = [
       null, 'x', { estado: 'reservado' }, { estado: 'reservado', medicoId: 'm1', inicioMs: 2, fimMs: 1 }, { estado: 'ocupado', medicoId: 'm1', inicioMs: 1, fimMs: 2 },
       { estado: 'reservado', medicoId: 'm1', inicioMs: 9e15, fimMs: 9e15 + 1 }, { estado: 'reservado', medicoId: 'x'.repeat(65), inicioMs: 1, fimMs: 2 },
@@ -247,12 +255,10 @@ describe('ScheduleState across processes (signals)', () => {
   });
 
   it('when A reserves and commits, then B makes no query of its own for the slot: the signal and the feed tell it all', async () => {
-    const storage = new JsonStorage(new MemoryStore(ALL_COLLECTIONS));
-    const bus = signalBus();
-    const clock = new ManualClock(new Date('2026-11-30T15:00:00Z'));
+    const { storage, clock, process } = world();
     const ofB = countingConflicts(storage);
-    const a = new ScheduleState({ changes: storage.changes, consultas: storage.consultas, signals: bus.member(), clock, timezone: 'America/Sao_Paulo' });
-    const b = new ScheduleState({ changes: storage.changes, consultas: ofB.consultas, signals: bus.member(), clock, timezone: 'America/Sao_Paulo' });
+    const a = process();
+    const b = process({ consultas: ofB.consultas });
     const events: ScheduleEvent[] = [];
     b.subscribe((e) => events.push(e));
     const r = await a.reserve('m1', slot);
@@ -268,8 +274,7 @@ describe('ScheduleState across processes (signals)', () => {
   });
 
   it('when a reservation is heard while a release of the slot awaits its query, then it is checked at once and the slot ends ocupado', async () => {
-    const storage = new JsonStorage(new MemoryStore(ALL_COLLECTIONS));
-    const bus = signalBus();
+    const { storage, bus, process } = world();
     // Conflict queries answer when the test says, with the answer the test gives (a snapshot taken before a commit).
     const held: { args: Parameters<typeof storage.consultas.medicoConflict>; answer: (holder: ConsultaRecord | undefined) => void }[] = [];
     let holdNext = 0;
@@ -280,7 +285,7 @@ describe('ScheduleState across processes (signals)', () => {
         return new Promise<ConsultaRecord | undefined>((answer) => held.push({ args, answer }));
       },
     };
-    const o = new ScheduleState({ changes: storage.changes, consultas, signals: bus.member(), clock: new ManualClock(new Date('2026-11-30T15:00:00Z')), timezone: 'America/Sao_Paulo' });
+    const o = process({ consultas });
     const events: ScheduleEvent[] = [];
     o.subscribe((e) => events.push(e));
     const loser = bus.member();
@@ -307,11 +312,9 @@ describe('ScheduleState across processes (signals)', () => {
   });
 
   it('when a remote reservation stands, then the sweeper asks once, after REMOTE_CHECK_MS and not before', async () => {
-    const storage = new JsonStorage(new MemoryStore(ALL_COLLECTIONS));
-    const bus = signalBus();
-    const clock = new ManualClock(new Date('2026-11-30T15:00:00Z'));
+    const { storage, bus, clock, process } = world();
     const counted = countingConflicts(storage);
-    const b = new ScheduleState({ changes: storage.changes, consultas: counted.consultas, signals: bus.member(), clock, timezone: 'America/Sao_Paulo' });
+    const b = process({ consultas: counted.consultas });
     // A process that reserved and then hung: no commit, no liberado.
     await bus.member().publish('reservas', reservadoSignal);
     clock.advance(REMOTE_CHECK_MS - 1);
@@ -339,16 +342,12 @@ describe('ScheduleState across processes (signals)', () => {
   });
 
   it('when B finds the commit before its feed delivers it, then B says ocupado once, whichever path lands first', async () => {
-    const storage = new JsonStorage(new MemoryStore(ALL_COLLECTIONS));
-    const bus = signalBus();
+    const { storage, bus, clock, process } = world();
     // B's feed is held back: it hears commits only when the test hands them over (a process reading the feed late,
     // or one that started after the commit and never hears it).
     const held: ((changes: readonly Change[]) => void)[] = [];
     const lagging: ChangeFeed = { onCommit: (l) => (held.push(l), () => undefined), onReset: () => () => undefined };
-    const clock = new ManualClock(new Date('2026-11-30T15:00:00Z'));
-    const b = new ScheduleState({
-      changes: lagging, consultas: storage.consultas, signals: bus.member(), clock, timezone: 'America/Sao_Paulo', reservationTtlMs: 60_000,
-    });
+    const b = process({ changes: lagging, reservationTtlMs: 60_000 });
     const events: ScheduleEvent[] = [];
     b.subscribe((e) => events.push(e));
     const committed: Change[] = [];

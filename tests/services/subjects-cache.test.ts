@@ -52,11 +52,16 @@ const changed = <T extends { id: string }>(collection: string, before: T | undef
   collection, id: (before ?? after)!.id, before, after,
 });
 
+/** A cache over the `known` records, its feed, and the count of its reads of committed data. */
+function cacheOf(maxEntries?: number) {
+  const feed = fakeFeed();
+  const { consultas, reads } = countingReads(known);
+  return { feed, reads, cache: new SubjectsCache({ consultas, changes: feed.changes, maxEntries }) };
+}
+
 describe('SubjectsCache', () => {
   it('when the same médico and paciente are asked again, then the answer comes from memory, equal to the read', async () => {
-    const feed = fakeFeed();
-    const { consultas, reads } = countingReads(known);
-    const cache = new SubjectsCache({ consultas, changes: feed.changes });
+    const { reads, cache } = cacheOf();
     expect(await cache.subjectsOf(m1.id, p1.id)).toEqual(known(m1.id, p1.id));
     expect(await cache.subjectsOf(m1.id, p1.id)).toEqual(known(m1.id, p1.id));
     expect(reads.count).toBe(1);
@@ -67,9 +72,7 @@ describe('SubjectsCache', () => {
   });
 
   it('when a médico, a paciente or a bloqueio changes, then only what it touches is read again', async () => {
-    const feed = fakeFeed();
-    const { consultas, reads } = countingReads(known);
-    const cache = new SubjectsCache({ consultas, changes: feed.changes });
+    const { feed, reads, cache } = cacheOf();
     await cache.subjectsOf(m1.id, p1.id);
     await cache.subjectsOf(m2.id, p2.id);
     expect(reads.count).toBe(2);
@@ -97,9 +100,7 @@ describe('SubjectsCache', () => {
   });
 
   it('when a change arrives while a read is on its way, then that read is answered but not kept', async () => {
-    const feed = fakeFeed();
-    const { consultas, reads } = countingReads(known);
-    const cache = new SubjectsCache({ consultas, changes: feed.changes });
+    const { feed, reads, cache } = cacheOf();
     reads.hold = true;
     const pending = cache.subjectsOf(m1.id, p1.id);
     feed.commit(changed(COLLECTIONS.medicos, m1, m1));
@@ -113,9 +114,7 @@ describe('SubjectsCache', () => {
   });
 
   it('when a record is not found, then nothing is kept of it', async () => {
-    const feed = fakeFeed();
-    const { consultas, reads } = countingReads(known);
-    const cache = new SubjectsCache({ consultas, changes: feed.changes });
+    const { reads, cache } = cacheOf();
     expect(await cache.subjectsOf('nenhum', p1.id)).toEqual({ medico: undefined, paciente: p1, bloqueios: [] });
     expect(await cache.subjectsOf(m1.id, 'nenhum')).toEqual({ medico: m1, paciente: undefined, bloqueios: [b1] });
     await cache.subjectsOf('nenhum', p1.id);
@@ -124,9 +123,7 @@ describe('SubjectsCache', () => {
   });
 
   it('when the feed resets médicos, pacientes or bloqueios, then everything is read again; other resets keep it', async () => {
-    const feed = fakeFeed();
-    const { consultas, reads } = countingReads(known);
-    const cache = new SubjectsCache({ consultas, changes: feed.changes });
+    const { feed, reads, cache } = cacheOf();
     await cache.subjectsOf(m1.id, p1.id);
     feed.reset(COLLECTIONS.consultas);
     await cache.subjectsOf(m1.id, p1.id);
@@ -139,9 +136,7 @@ describe('SubjectsCache', () => {
   });
 
   it('when stopped, then it stops listening to the feed and lets go of what it kept', async () => {
-    const feed = fakeFeed();
-    const { consultas, reads } = countingReads(known);
-    const cache = new SubjectsCache({ consultas, changes: feed.changes });
+    const { feed, reads, cache } = cacheOf();
     expect(feed.listeners()).toBe(2);
     await cache.subjectsOf(m1.id, p1.id);
     cache.stop();
@@ -151,9 +146,7 @@ describe('SubjectsCache', () => {
   });
 
   it('when it holds maxEntries records, then it starts over instead of growing', async () => {
-    const feed = fakeFeed();
-    const { consultas, reads } = countingReads(known);
-    const cache = new SubjectsCache({ consultas, changes: feed.changes, maxEntries: 3 });
+    const { reads, cache } = cacheOf(3);
     await cache.subjectsOf(m1.id, p1.id); // 2 kept
     await cache.subjectsOf(m1.id, p2.id); // 3 kept
     await cache.subjectsOf(m2.id, p2.id); // full: starts over, then keeps m2 and p2
