@@ -4,7 +4,8 @@
  * statement the database ran during it, as calls per booking and database time per booking, with the
  * transactions committed and rolled back. The server runs from `dist/` (the script builds first).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
@@ -15,12 +16,26 @@ import { bookingBodies, bookingLoad, CONNECTIONS, cpuMs, fixtureRecords, rate, s
 const arg = (name: string, fallback: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
 const SIZE = arg('size', 1000);
 const SECONDS = arg('seconds', 4);
+/** `--warmup=S`: seconds of bookings each server process takes before the measured load (its JIT warms up). */
+const WARMUP = arg('warmup', 2);
 /** `--processes=N`: N server processes on the database, the load's clients split among them. */
 const PROCESSES = arg('processes', 1);
+/**
+ * `--followers=N`: N more server processes on the database that take no load during the measure. They follow the
+ * others' commits and reservations (change feed, signals); the CPU that costs them is shown per booking.
+ */
+const FOLLOWERS = arg('followers', 0);
 /** `--server=PATH`: another build's `server.js` (a worktree's, to profile an older commit). */
 const SERVER_SCRIPT = process.argv.find((a) => a.startsWith('--server='))?.slice('--server='.length);
 /** `--socket`: the server reaches PostgreSQL over its Unix socket instead of TCP on 127.0.0.1. */
 const SOCKET = process.argv.includes('--socket');
+
+/**
+ * `--perf=FILE`: the whole machine's CPU during the load, sampled by `perf record -a -g -e cpu-clock` into FILE (start
+ * the server with `--node-flags=--perf-basic-prof` to name its JavaScript frames). Unlike V8's profiler, which samples
+ * wall time (a process descheduled inside `write` shows as `writeBuffer`), this counts only time on a CPU.
+ */
+const PERF_FILE = process.argv.find((a) => a.startsWith('--perf='))?.slice('--perf='.length);
 
 /** `--pg=name=value,…`: more server settings for the cluster (e.g. `shared_buffers=128MB`). */
 const EXTRA = (process.argv.find((a) => a.startsWith('--pg='))?.slice(5).split(',') ?? []).filter(Boolean);
@@ -35,24 +50,36 @@ try {
   await (await importFixture(cluster.url, records)).close();
   await admin.connect();
   await admin.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements');
-  for (let i = 0; i < PROCESSES; i++) {
+  for (let i = 0; i < PROCESSES + FOLLOWERS; i++) {
     const server = await startServer(dataDir, true, { STORAGE: 'postgres', DATABASE_URL: SOCKET ? cluster.socketUrl : cluster.url }, SERVER_SCRIPT);
     servers.push(server);
-    await bookingLoad(server, bookingBodies(`2034-0${i + 1}-01`, 20_000), 2);
+    await bookingLoad(server, bookingBodies(`2034-0${i + 1}-01`, 5_000 * WARMUP), WARMUP);
   }
   await admin.query('SELECT pg_stat_statements_reset()');
+  const maintenance = async () =>
+    (await admin.query<{ v: string; a: string }>('SELECT sum(autovacuum_count) v, sum(autoanalyze_count) a FROM pg_stat_user_tables')).rows[0]!;
+  const maintenance0 = await maintenance();
   const db0 = (await admin.query<{ c: string; r: string }>("SELECT xact_commit c, xact_rollback r FROM pg_stat_database WHERE datname = 'agenda'")).rows[0]!;
   const serversCpu = () => servers.reduce((sum, server) => sum + cpuMs(server.child.pid!), 0);
   const cpu0 = serversCpu();
+  const each0 = servers.map((server) => cpuMs(server.child.pid!));
+  const detail0 = servers.map((server) => kernelCounters(server.child.pid!));
   const dbCpu0 = databaseCpuMs(cluster);
   const bodies = bookingBodies('2032-01-01', 60_000);
+  const perf = PERF_FILE ? spawn('perf', ['record', '-a', '-g', '-F', '499', '-e', 'cpu-clock', '-o', PERF_FILE], { stdio: 'ignore' }) : undefined;
   const results = await Promise.all(
-    servers.map((server, i) => bookingLoad(server, bodies.filter((_, k) => k % PROCESSES === i), SECONDS, Math.ceil(CONNECTIONS / PROCESSES))),
+    servers.slice(0, PROCESSES).map((server, i) => bookingLoad(server, bodies.filter((_, k) => k % PROCESSES === i), SECONDS, Math.ceil(CONNECTIONS / PROCESSES))),
   );
   const result = { ...results[0]!, '2xx': results.reduce((n, r) => n + r['2xx'], 0), non2xx: results.reduce((n, r) => n + r.non2xx, 0) };
   const serverCpu = serversCpu() - cpu0;
+  const each = servers.map((server, i) => cpuMs(server.child.pid!) - each0[i]!);
+  if (perf) await new Promise((resolve) => perf.once('exit', resolve).kill('SIGINT'));
+  const detail = servers
+    .map((server, i) => kernelCounters(server.child.pid!).map((v, k) => v - detail0[i]![k]!))
+    .reduce((sum, c) => sum.map((v, k) => v + c[k]!));
   const dbCpu = databaseCpuMs(cluster) - dbCpu0;
   const db1 = (await admin.query<{ c: string; r: string }>("SELECT xact_commit c, xact_rollback r FROM pg_stat_database WHERE datname = 'agenda'")).rows[0]!;
+  const maintenance1 = await maintenance();
   const n = Math.max(1, result['2xx']);
   const { rows } = await admin.query<{ calls: string; ms: number; plan: number; query: string }>(
     `SELECT calls, total_exec_time AS ms, total_plan_time AS plan, regexp_replace(query, '\\s+', ' ', 'g') AS query FROM pg_stat_statements
@@ -60,7 +87,17 @@ try {
   );
   const out: string[] = [];
   out.push(`${result['2xx']} bookings (${rate(result).toFixed(0)}/s), ${result.non2xx} other answers, CPU per booking: server ${((serverCpu * 1000) / n).toFixed(0)} µs + database ${((dbCpu * 1000) / n).toFixed(0)} µs; cores busy: ${((serverCpu + dbCpu) / 1000 / SECONDS).toFixed(2)}`);
+  const perBooking = (ms: number[]) => ms.map((v) => ((v * 1000) / n).toFixed(0)).join(' / ');
+  if (servers.length > 1) {
+    out.push(
+      `server CPU µs per booking by process: ${perBooking(each.slice(0, PROCESSES))} (taking the load)${FOLLOWERS ? `, ${perBooking(each.slice(PROCESSES))} (following only)` : ''}`,
+    );
+  }
+  out.push(
+    `server detail per booking: user ${((detail[0]! * 1000) / n).toFixed(0)} µs, system ${((detail[1]! * 1000) / n).toFixed(0)} µs; context switches ${(detail[2]! / n).toFixed(1)} voluntary, ${(detail[3]! / n).toFixed(1)} involuntary`,
+  );
   out.push(`transactions: ${((Number(db1.c) - Number(db0.c)) / n).toFixed(2)} committed, ${((Number(db1.r) - Number(db0.r)) / n).toFixed(2)} rolled back per booking`);
+  out.push(`autovacuum during the load: ${Number(maintenance1.v) - Number(maintenance0.v)} vacuums, ${Number(maintenance1.a) - Number(maintenance0.a)} analyzes`);
   let calls = 0;
   let ms = 0;
   let plan = 0;
@@ -79,4 +116,12 @@ try {
   for (const server of servers) await stop(server);
   await cluster.stop();
   rmSync(dataDir, { recursive: true, force: true });
+}
+
+/** A process's user and system CPU (ms) and its context switches (voluntary, involuntary), all threads. */
+function kernelCounters(pid: number): number[] {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const count = (name: string) => Number(new RegExp(`^${name}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+  return [Number(fields[11]) * 10, Number(fields[12]) * 10, count('voluntary_ctxt_switches'), count('nonvoluntary_ctxt_switches')];
 }

@@ -17,7 +17,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import type autocannon from 'autocannon';
 import pg from 'pg';
@@ -32,6 +32,8 @@ import {
 /** Existing consultas (`--size=N`; default 100k): run it at 1k beside 100k to see what memory grows with. */
 const SIZE = Number(process.argv.find((a) => a.startsWith('--size='))?.slice(7) ?? 100_000);
 const PROCESS_COUNTS = [1, 2, 3, 3, 2, 1];
+/** Seconds of bookings a process added for the scale-up takes alone before it is counted. */
+const SCALE_WARMUP_S = quick ? 4 : 8;
 
 /**
  * A PostgreSQL storage on `url` holding `records` (the bench fixture), loaded as a restore loads a backup; returned
@@ -64,23 +66,34 @@ export function databaseCpuMs(cluster: PostgresCluster): number {
   return ticks * 10;
 }
 
-/** A measured load: its result, and the CPU µs per 2xx answer in the server processes and in the database. */
+/**
+ * A measured load: its result, the CPU µs per 2xx answer in the server processes and in the database, and the cores
+ * each kept busy on average while it ran, with the load generator's (this process: autocannon).
+ */
 interface Measured {
   result: autocannon.Result;
   serverCpuUs: number;
   dbCpuUs: number;
+  cores: { servers: number; database: number; loader: number };
 }
 
 async function measured(servers: Server[], cluster: PostgresCluster | undefined, run: () => Promise<autocannon.Result>): Promise<Measured> {
   const serverCpu = () => servers.reduce((sum, s) => sum + cpuMs(s.child.pid!), 0);
   const beforeServer = serverCpu();
   const beforeDb = cluster ? databaseCpuMs(cluster) : 0;
+  const beforeLoader = process.cpuUsage();
+  const started = performance.now();
   const result = await run();
+  const wallMs = performance.now() - started;
+  const loader = process.cpuUsage(beforeLoader);
   const answers = Math.max(1, result['2xx']);
+  const serverMs = serverCpu() - beforeServer;
+  const dbMs = cluster ? databaseCpuMs(cluster) - beforeDb : 0;
   return {
     result,
-    serverCpuUs: ((serverCpu() - beforeServer) * 1000) / answers,
-    dbCpuUs: cluster ? ((databaseCpuMs(cluster) - beforeDb) * 1000) / answers : 0,
+    serverCpuUs: (serverMs * 1000) / answers,
+    dbCpuUs: (dbMs * 1000) / answers,
+    cores: { servers: serverMs / wallMs, database: dbMs / wallMs, loader: (loader.user + loader.system) / 1000 / wallMs },
   };
 }
 
@@ -123,6 +136,7 @@ interface ScaleRow {
   p99: number;
   serverCpuUs: number;
   dbCpuUs: number;
+  cores: Measured['cores'];
   refused: number;
 }
 
@@ -200,8 +214,10 @@ export async function compareDrivers(): Promise<string[]> {
     for (const [c, n] of PROCESS_COUNTS.entries()) {
       while (processes.length < n) {
         const started = await startServer(pgDataDir, true, pgEnv);
-        // A process just started warms up (JIT) before it is counted, on days of its own.
-        booked += (await bookings(started, `2035-${String(++warmups).padStart(2, '0')}-01`, 1))['2xx'];
+        // A process just started warms up before it is counted, alone and on days of its own, long enough for its
+        // JIT to finish: after 2 s of bookings V8's optimising compiler still took 14% of a server's CPU, after 15 s
+        // 2% (`bench:pg-profile --warmup=S --perf=FILE`). The first process warmed up through the rounds above.
+        booked += (await bookings(started, `2035-${String(++warmups).padStart(2, '0')}-01`, SCALE_WARMUP_S))['2xx'];
         inFlight += CONNECTIONS;
         processes.push(started);
       }
@@ -222,7 +238,15 @@ export async function compareDrivers(): Promise<string[]> {
       );
       booked += m.result['2xx'];
       inFlight += CONNECTIONS;
-      scale.push({ processes: n, bookings: rate(m.result), p99: m.result.latency.p99, serverCpuUs: m.serverCpuUs, dbCpuUs: m.dbCpuUs, refused: m.result.non2xx + m.result.errors });
+      scale.push({
+        processes: n,
+        bookings: rate(m.result),
+        p99: m.result.latency.p99,
+        serverCpuUs: m.serverCpuUs,
+        dbCpuUs: m.dbCpuUs,
+        cores: m.cores,
+        refused: m.result.non2xx + m.result.errors,
+      });
     }
     // Every acknowledged booking is in the database. A few more may be: autocannon stops counting when a load's
     // time is up, and a request then in flight may still have committed (at most one per client and load).
@@ -273,8 +297,8 @@ function report(input: {
   const j = figures.json;
   const p = figures.postgres;
   const perRound = (a: number[], b: number[]) => {
-    const ratios = a.map((v, i) => v / b[i]!);
-    return `${x(Math.min(...ratios), 1)}–${x(Math.max(...ratios), 1)}`;
+    // In the order the rounds ran: a ratio that climbs round by round is a warm-up still going on.
+    return a.map((v, i) => x(v, b[i]!)).join(', ');
   };
   const driverRow = (name: string, d: DriverFigures) =>
     `| ${name} | ${f(d.readyMs)} | ${f(m(d.health))} | ${f(m(d.bookings))} | ${pct(m(d.bookings), m(d.health))} | ${f(m(d.bookingP99), 1)} (${f(Math.max(...d.bookingP99), 1)}) | ${f(m(d.agenda))} | ${pct(m(d.agenda), m(d.health))} | ${f(m(d.agendaP99), 1)} | ${f(m(d.bookingCpuUs))} + ${f(m(d.bookingDbCpuUs))} | ${f(m(d.agendaCpuUs))} + ${f(m(d.agendaDbCpuUs))} | ${f(d.rssMb)} | ${d.refused} |`;
@@ -288,9 +312,16 @@ function report(input: {
       p99: median(rows.map((s) => s.p99)),
       serverCpuUs: median(rows.map((s) => s.serverCpuUs)),
       dbCpuUs: median(rows.map((s) => s.dbCpuUs)),
+      busy: median(rows.map((s) => s.cores.servers + s.cores.database)),
+      loader: median(rows.map((s) => s.cores.loader)),
       refused: rows.reduce((k, s) => k + s.refused, 0),
     };
   });
+  // What any number of processes could reach on this machine if each booking cost what it costs with one process:
+  // the cores the load generator leaves, over the cores one process and the database keep busy.
+  const cores = availableParallelism();
+  const alone = byCount[0]!;
+  const ceiling = (cores - alone.loader) / alone.busy;
   return [
     `Storage drivers (${quick ? 'quick' : 'full'}): ${SIZE.toLocaleString('en-US')} existing consultas, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${SECONDS}s per load, node ${process.version}`,
     `PostgreSQL: throwaway cluster (fsync=on, synchronous_commit=on, shared_buffers=32MB), ${SIZE.toLocaleString('en-US')} consultas imported in ${f(input.importMs)} ms`,
@@ -305,7 +336,7 @@ function report(input: {
     driverRow('JSON files', j),
     driverRow('PostgreSQL', p),
     '',
-    '| PostgreSQL ÷ JSON | ratio of the medians | per round |',
+    '| PostgreSQL ÷ JSON | ratio of the medians | each round, in order |',
     '|---|---|---|',
     `| GET /health (asks each driver's storage whether it accepts writes) | ${x(m(p.health), m(j.health))} | ${perRound(p.health, j.health)} |`,
     `| **durable bookings/s** (target ≥ 0.5×) | **${x(m(p.bookings), m(j.bookings))}** | ${perRound(p.bookings, j.bookings)} |`,
@@ -315,9 +346,16 @@ function report(input: {
     '',
     `Scale-up on one database: the ${CONNECTIONS} booking clients split across the processes (each its own port), counts run in the order ${PROCESS_COUNTS.join(', ')}.`,
     '',
-    '| server processes | bookings/s (median; each run) | ÷ 1 process | booking p99 ms (worst process) | server CPU µs per booking (all processes) | database CPU µs per booking | refused |',
-    '|---|---|---|---|---|---|---|',
-    ...byCount.map((r) => `| ${r.n} | ${f(r.bookings)} (${r.each}) | ${r.n === 1 ? '1.00×' : `**${x(r.bookings, one)}**`} | ${f(r.p99, 1)} | ${f(r.serverCpuUs)} | ${f(r.dbCpuUs)} | ${r.refused} |`),
+    '| server processes | bookings/s (median; each run) | ÷ 1 process | booking p99 ms (worst process) | server CPU µs per booking (all processes) | database CPU µs per booking | cores busy: servers + database (load generator) | refused |',
+    '|---|---|---|---|---|---|---|---|',
+    ...byCount.map(
+      (r) =>
+        `| ${r.n} | ${f(r.bookings)} (${r.each}) | ${r.n === 1 ? '1.00×' : `**${x(r.bookings, one)}**`} | ${f(r.p99, 1)} | ${f(r.serverCpuUs)} | ${f(r.dbCpuUs)} | ${f(r.busy, 2)} (${f(r.loader, 2)}) | ${r.refused} |`,
+    ),
+    '',
+    `Ceiling on this machine: ${cores} cores. With one process, it and the database keep ${f(alone.busy, 2)} cores busy and the load ` +
+      `generator ${f(alone.loader, 2)}. Even if added processes cost nothing more per booking than one does, any number of them can ` +
+      `reach at most (${cores} − ${f(alone.loader, 2)}) ÷ ${f(alone.busy, 2)} = **${f(ceiling, 2)}×** one process's bookings/s.`,
     '',
     `Consultas in the database at the end: ${input.stored.toLocaleString('en-US')}; existing + every 201 of the PostgreSQL server(s): ${input.acknowledged.toLocaleString('en-US')}; ` +
       `${input.stored >= input.acknowledged && input.stored <= input.acknowledged + input.inFlight ? 'consistent' : 'INCONSISTENT'} ` +
