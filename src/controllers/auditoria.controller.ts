@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { RouteSpec } from '../http/route.js';
 import type { AuditTrail } from '../repositories/audit-trail.js';
-import { Instant, Pagination, listOf, z } from '../schemas/common.js';
+import { ANO_FORA_MESSAGE, ANO_MAX, ANO_MIN, Instant, Pagination, RefId, listOf, z } from '../schemas/common.js';
 import { BAD_REQUEST, json } from './responses.js';
 import { EXEMPLO_AUDITORIA, EXEMPLO_VERIFICACAO } from '../schemas/examples.js';
 
@@ -26,12 +26,16 @@ const instantOrDate = z
   .string()
   .max(40)
   .refine((s) => !Number.isNaN(Date.parse(s)), 'Use um instante ISO 8601 ou uma data AAAA-MM-DD.')
+  .refine((s) => {
+    const year = new Date(s).getUTCFullYear();
+    return Number.isNaN(year) || (year >= ANO_MIN && year <= ANO_MAX);
+  }, ANO_FORA_MESSAGE)
   .transform((s) => new Date(s));
 
 export const AuditoriaQuery = z.object({
-  usuarioId: z.string().max(64).optional(),
-  pacienteId: z.string().max(64).optional(),
-  acao: z.string().max(64).optional(),
+  usuarioId: RefId.max(64).optional(),
+  pacienteId: RefId.max(64).optional(),
+  acao: RefId.max(64).optional(),
   de: instantOrDate.optional().meta({ description: 'Desde (inclusive)', format: 'date-time' }),
   ate: instantOrDate.optional().meta({ description: 'Até (inclusive)', format: 'date-time' }),
   ...Pagination,

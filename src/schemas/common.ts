@@ -10,8 +10,20 @@ z.config({
 
 export { z };
 
-/** Ids in URLs. Anything that is not one of our UUIDs is simply not found. */
-export const IdParams = z.object({ id: z.string().meta({ description: 'Id (UUID)', format: 'uuid' }) });
+/**
+ * Years a date or an instant may have. Whatever the app computes from one (the end of its day, of a slot, the clinic
+ * zone's offset, which before 1914 was São Paulo's local mean time) stays a four-digit year, which both drivers and
+ * PostgreSQL's timestamps read back: year 0 or 9999 passed the format and then failed in the database.
+ */
+export const ANO_MIN = 1900;
+export const ANO_MAX = 2999;
+export const ANO_FORA_MESSAGE = `Ano fora do intervalo aceito (${ANO_MIN}–${ANO_MAX}).`;
+/** True when `iso` (a date or an instant, `YYYY-…`) has a year in range; other shapes are left to the format check. */
+export const yearInRange = (iso: string): boolean => {
+  if (!/^\d{4}-/.test(iso)) return true;
+  const year = Number(iso.slice(0, 4));
+  return year >= ANO_MIN && year <= ANO_MAX;
+};
 
 export const Instant = z.string().meta({
   format: 'date-time',
@@ -29,6 +41,7 @@ export const DateOnly = z
   .string()
   .regex(DATE_RE, 'Use o formato AAAA-MM-DD.')
   .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), 'Data inexistente.')
+  .refine(yearInRange, ANO_FORA_MESSAGE)
   .meta({ format: 'date' });
 
 /** A time of day `HH:MM`, 00:00–23:59. */
@@ -64,6 +77,16 @@ export const CONTROL_CHARACTERS_MESSAGE = 'Caracteres de controle não são perm
 // something else), and break log lines and file formats.
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const SINGLE_LINE = /^[^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$/;
+/**
+ * A reference to a record (a médico's, a paciente's, a usuário's id) in a body or a query string. Anything that is not
+ * one of our ids is simply not found, but a control character is refused first: PostgreSQL's text cannot hold a NUL,
+ * so it could not even be looked up.
+ */
+export const RefId = z.string().max(100).regex(SINGLE_LINE, CONTROL_CHARACTERS_MESSAGE);
+
+/** Ids in URLs: as {@link RefId}, any length (a long one is simply not found). */
+export const IdParams = z.object({ id: z.string().regex(SINGLE_LINE, CONTROL_CHARACTERS_MESSAGE).meta({ description: 'Id (UUID)', format: 'uuid' }) });
+
 // Notes may hold line breaks and tabs (typed in a textarea); every other control character is refused.
 // eslint-disable-next-line no-control-regex -- as above
 const MULTI_LINE = /^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$/;

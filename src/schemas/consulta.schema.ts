@@ -1,4 +1,4 @@
-import { DateOnly, Instant, MOTIVO_MAX, OBSERVACOES_MAX, Pagination, listOf, texto, z } from './common.js';
+import { ANO_FORA_MESSAGE, DateOnly, Instant, MOTIVO_MAX, OBSERVACOES_MAX, Pagination, RefId, listOf, texto, yearInRange, z } from './common.js';
 import { DURACAO_CONSULTA_MAX_MIN } from './medico.schema.js';
 import { EXEMPLO_AGENDAR, EXEMPLO_ATUALIZAR_STATUS, EXEMPLO_CANCELAR, EXEMPLO_CONSULTA, EXEMPLO_REMARCAR } from './examples.js';
 
@@ -16,6 +16,7 @@ export const CONSULTA_DURACAO_MAX_MIN = Math.max(DURACAO_CONSULTA_MAX_MIN, ENCAI
 
 export const InstantInput = z.iso
   .datetime({ offset: true, message: 'Use um instante ISO 8601 com fuso (ex.: 2026-12-01T09:00:00-03:00).' })
+  .refine(yearInRange, ANO_FORA_MESSAGE)
   .meta({ format: 'date-time' });
 
 /** Free notes, typed in a textarea: line breaks allowed. */
@@ -23,8 +24,8 @@ const Observacoes = texto({ max: OBSERVACOES_MAX, multilinha: true });
 
 export const AgendarInput = z
   .object({
-    medicoId: z.string().min(1).max(100),
-    pacienteId: z.string().min(1).max(100),
+    medicoId: RefId.min(1),
+    pacienteId: RefId.min(1),
     inicio: InstantInput,
     observacoes: Observacoes.nullish(),
     encaixe: z.boolean().optional().meta({
@@ -89,8 +90,8 @@ export type Consulta = z.output<typeof Consulta>;
 const DateOrInstant = z.union([DateOnly, InstantInput]).meta({ description: 'Data (AAAA-MM-DD, dia inteiro no fuso da clínica) ou instante ISO 8601' });
 
 export const ListConsultasQuery = z.object({
-  medicoId: z.string().max(100).optional(),
-  pacienteId: z.string().max(100).optional(),
+  medicoId: RefId.optional(),
+  pacienteId: RefId.optional(),
   status: z.enum(STATUS_CONSULTA).optional(),
   de: DateOrInstant.optional(),
   ate: DateOrInstant.optional(),

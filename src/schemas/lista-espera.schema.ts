@@ -1,4 +1,4 @@
-import { DateOnly, ESPECIALIDADE_MAX, Instant, OBSERVACOES_MAX, Pagination, SearchText, listOf, texto, z } from './common.js';
+import { DateOnly, ESPECIALIDADE_MAX, Instant, OBSERVACOES_MAX, Pagination, RefId, SearchText, listOf, texto, z } from './common.js';
 import { InstantInput } from './consulta.schema.js';
 import { EXEMPLO_HORARIO_LIVRE, EXEMPLO_LISTA_ESPERA, EXEMPLO_LISTA_ESPERA_INPUT } from './examples.js';
 
@@ -13,8 +13,8 @@ const Limite = z
  */
 export const ListaEsperaInput = z
   .object({
-    pacienteId: z.string().min(1).max(100),
-    medicoId: z.string().min(1).max(100).nullish(),
+    pacienteId: RefId.min(1),
+    medicoId: RefId.min(1).nullish(),
     especialidade: texto({ min: 2, max: ESPECIALIDADE_MAX }).nullish(),
     de: Limite,
     ate: Limite,
@@ -62,7 +62,7 @@ export type ListaEspera = z.output<typeof ListaEspera>;
 export const ListaEsperaList = listOf(ListaEspera, 'ListaEsperaList');
 
 export const ListListaEsperaQuery = z.object({
-  medicoId: z.string().max(100).optional().meta({ description: 'Entradas para este médico' }),
+  medicoId: RefId.optional().meta({ description: 'Entradas para este médico' }),
   especialidade: SearchText.optional().meta({
     description: 'Entradas desta especialidade, ou para um médico dela (sem diferenciar maiúsculas e acentos)',
   }),
@@ -76,7 +76,7 @@ export const HORARIOS_LIVRES_MAX = 100;
 
 export const HorariosLivresQuery = z.object({
   especialidade: SearchText.optional().meta({ description: 'Só médicos desta especialidade (sem diferenciar maiúsculas e acentos)' }),
-  medicoId: z.string().max(100).optional(),
+  medicoId: RefId.optional(),
   de: Limite.optional().meta({ description: 'A partir de quando (data ou instante; padrão: agora)' }),
   limit: z.coerce.number().int().min(1).max(HORARIOS_LIVRES_MAX).default(10).meta({ description: `Máximo de horários (1–${HORARIOS_LIVRES_MAX})` }),
 });

@@ -1,11 +1,11 @@
-import { DateOnly, Instant, SearchText, z } from './common.js';
+import { DateOnly, Instant, RefId, SearchText, z } from './common.js';
 import { EXEMPLO_BACKUP, EXEMPLO_LOG, EXEMPLO_RELATORIO, EXEMPLO_RELATORIO_INPUT, EXEMPLO_RESTAURACAO, EXEMPLO_STATUS } from './examples.js';
 
 export const RelatorioInput = z
   .object({
     de: DateOnly.optional().meta({ description: 'Primeiro dia (padrão: início do mês corrente)' }),
     ate: DateOnly.optional().meta({ description: 'Último dia (padrão: fim do mês de `de`); no máximo 366 dias' }),
-    medicoId: z.string().max(100).optional(),
+    medicoId: RefId.optional(),
   })
   .meta({ id: 'RelatorioInput', example: EXEMPLO_RELATORIO_INPUT });
 export type RelatorioInput = z.output<typeof RelatorioInput>;
