@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Entity } from '../repositories/port.js';
 import { ZipReader, ZipRejected } from '../infra/zip-reader.js';
 import {
-  BACKUP_FORMAT, LEGACY_JOURNAL, MANIFEST, MAX_MANIFEST_BYTES, MAX_RECORD_BYTES, type ManifestEntry, checkRecord, invalid, legacyEntry,
+  BACKUP_FORMAT, BackupIntegrity, LEGACY_JOURNAL, MANIFEST, MAX_MANIFEST_BYTES, MAX_RECORD_BYTES, type ManifestEntry, checkRecord, invalid, legacyEntry,
   parseManifest, recordsEntry,
 } from './backup-archive.js';
 import { readLegacyRecords } from './backup-legacy.js';
@@ -38,7 +38,8 @@ export interface RestoreLimits {
  *    hundred kB), and stops as soon as an entry passes the size its manifest declares — so a bomb is refused
  *    after at most the sum the manifest may declare (its format's limit) came out;
  * 3. format 2: a second pass reads every record, a line at a time (≤ {@link MAX_RECORD_BYTES} each), and checks
- *    it against its schema, its id unique and the counts — keeping only the ids (to find repeats), not records;
+ *    it against its schema, its id unique and the counts, and the records together (`BackupIntegrity`) — keeping
+ *    only ids (to find repeats and missing references), not records;
  *    format 1 (old backups, at most `limits.legacyBytes`): read into memory and rebuilt as the JSON driver would.
  * So checking costs a few MB plus the ids for a new backup, whatever its size; the records themselves are held
  * only by whoever consumes {@link CheckedBackup.records} (the storage driver importing them).
@@ -65,15 +66,20 @@ export async function openBackup(file: string, collections: readonly string[], l
     if (manifest.formatVersion !== BACKUP_FORMAT) {
       const records = await readLegacyRecords(zip, manifest, collections);
       zip.close();
+      const integrity = new BackupIntegrity();
+      for (const [collection, list] of records) for (const record of list) integrity.see(collection, record);
+      integrity.check();
       return fromMemory(manifest.formatVersion, records);
     }
     const entries = new Map(manifest.arquivos.map((a) => [a.colecao, a]));
+    const integrity = new BackupIntegrity();
     for (const [collection, entry] of entries) {
-      for await (const _ of entryRecords(zip, entry, true));
+      for await (const record of entryRecords(zip, entry, true)) integrity.see(collection, record);
       if (manifest.contagens[collection] !== undefined && manifest.contagens[collection] !== entry.registros) {
         throw invalid(`o manifesto diz ${manifest.contagens[collection]} registros de ${collection}, o arquivo tem ${entry.registros}`);
       }
     }
+    integrity.check();
     const open = zip;
     return {
       formatVersion: manifest.formatVersion,

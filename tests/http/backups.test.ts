@@ -7,7 +7,7 @@ import { dataFileBytes } from '../helpers/files.js';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { readZip } from '../../src/infra/zip-reader.js';
-import { makeApp, medicoBody, pacienteBody } from '../helpers/app.js';
+import { makeApp, medicoBody, pacienteBody, signIn } from '../helpers/app.js';
 import { agendar, at, clinic } from '../helpers/scheduling.js';
 import { listen, openStream } from '../helpers/sse.js';
 
@@ -174,6 +174,37 @@ describe('backups', () => {
       expect(detail).toMatch(/pacientes fora do esquema/);
     });
 
+    /** `entry`'s lines through `change`, with the manifest's size, checksum and counts made to match again. */
+    function rewritten(e: Map<string, Buffer>, collection: string, change: (records: Record<string, unknown>[]) => Record<string, unknown>[]) {
+      const name = `data/${collection}.jsonl`;
+      const records = e.get(name)!.toString().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+      const changed = change(records);
+      const bytes = Buffer.from(changed.map((r) => `${JSON.stringify(r)}\n`).join(''));
+      const manifest = JSON.parse(e.get('manifest.json')!.toString());
+      const item = manifest.arquivos.find((a: { nome: string }) => a.nome === name);
+      item.bytes = bytes.length;
+      item.sha256 = createHash('sha256').update(bytes).digest('hex');
+      item.registros = changed.length;
+      manifest.contagens[collection] = changed.length;
+      return { ...all(e), [name]: bytes, 'manifest.json': JSON.stringify(manifest) };
+    }
+
+    it("a consulta whose médico the backup does not hold (the API never deletes one a consulta refers to)", async () => {
+      const detail = await refused((e) => rewritten(e, 'medicos', () => []));
+      expect(detail).toMatch(/é de um médico que o backup não tem/);
+    });
+
+    it('a consulta whose paciente the backup does not hold', async () => {
+      const detail = await refused((e) => rewritten(e, 'pacientes', () => []));
+      expect(detail).toMatch(/é de um paciente que o backup não tem/);
+    });
+
+    it('users none of whom is an active admin: restoring would leave nobody able to administer the clinic', async () => {
+      const demoted = await refused((e) => rewritten(e, 'usuarios', (users) => users.map((u) => (u['papel'] === 'admin' ? { ...u, papel: 'recepcao' } : u))));
+      expect(demoted).toMatch(/nenhum dos usuários do backup é um administrador ativo/);
+      await refused((e) => rewritten(e, 'usuarios', (users) => users.map((u) => ({ ...u, ativo: false }))));
+    });
+
     it('a truncated file', async () => {
       await refused((e) => {
         const consultas = e.get('data/consultas.jsonl')!;
@@ -189,6 +220,17 @@ describe('backups', () => {
       });
       expect(detail).toMatch(/manifest/);
     });
+  });
+
+  it('when a deleted médico left his bloqueios and his user behind, then the backup still restores (those references may dangle)', async () => {
+    const t = await makeApp();
+    const { medicoId } = await clinic(t.app);
+    await request(t.app).post(`/medicos/${medicoId}/bloqueios`).send({ inicio: at('08:00'), fim: at('12:00'), motivo: 'Congresso' }).expect(201);
+    await signIn(t.container, 'medico', medicoId);
+    await request(t.app).delete(`/medicos/${medicoId}`).expect(204);
+    const nome = await backup(t);
+    const res = await request(t.app).post(`/sistema/backups/${nome}/restaurar`).expect(200);
+    expect(res.body.contagens).toMatchObject({ medicos: 0, bloqueios: 1 });
   });
 
   it('when the ZIP itself is cut short, then 422 and nothing changes', async () => {

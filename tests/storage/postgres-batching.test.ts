@@ -610,7 +610,7 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
     await expect(storage.run((tx) => tx.pacientes.get('\u0000'))).rejects.toMatchObject(refused);
     const { m } = await clinicOf(storage, 0, 52998224725);
     const [bad, good] = await Promise.allSettled([
-      storage.run((tx) => tx.consultas.save(consulta({ medicoId: 'x\u0000', inicio: slotAt(0), fim: slotAt(1) })), { shared: true }),
+      storage.run((tx) => tx.consultas.save(consulta('x\u0000', 'p', slotAt(0), slotAt(1))), { shared: true }),
       storage.run((tx) => tx.medicos.save({ ...m, nome: 'Dra. Nova' }), { shared: true }),
     ]);
     expect(bad).toMatchObject({ status: 'rejected', reason: refused });
