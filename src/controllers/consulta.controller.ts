@@ -81,10 +81,10 @@ export class ConsultaController {
     const tag = 'Consultas';
     const one = '/consultas/:id';
     const ocupado = problem('Horário reservado/ocupado (`/problemas/horario-ocupado`) ou paciente com outra consulta no horário (`/problemas/conflito-paciente`)');
-    const regra = problem(
-      'Regra de agendamento: horário no passado ou além de AGENDA_HORIZONTE_DIAS, fora dos horários do médico, horário bloqueado, médico inativo, ' +
-        'médico ou paciente inexistente, limite diário de encaixes, Idempotency-Key com outro corpo',
-    );
+    const regras = 'Regra de agendamento: horário no passado ou além de AGENDA_HORIZONTE_DIAS, fora dos horários do médico, horário bloqueado, médico inativo';
+    const regra = problem(`${regras}, médico ou paciente inexistente, limite diário de encaixes, Idempotency-Key com outro corpo`);
+    // A move takes no Idempotency-Key: repeated, it finds the consulta already there (422), so it never moves twice.
+    const regraRemarcar = problem(`${regras}, a consulta já neste horário, encaixe (cancele e agende outro)`);
     const statusInvalido = (quando: string) => problem(`Transição não permitida pela máquina de status (\`/problemas/status-invalido\`): ${quando}`);
     return [
       {
@@ -153,7 +153,7 @@ export class ConsultaController {
           ...WRITE_ERRORS,
           404: NOT_FOUND,
           409: problem('Consulta não agendada/confirmada ou já começada (`/problemas/status-invalido`), novo horário ocupado ou paciente com outra consulta'),
-          422: regra,
+          422: regraRemarcar,
         },
         handler: this.remarcar,
       },

@@ -58,6 +58,18 @@ describeEachDriver(() => {
       expect(await estado(app, medicoId, at('14:30'))).toBe('ocupado');
     });
 
+    it('when the same move is sent again (a retry), then 422 naming inicio and the consulta stays where the first put it', async () => {
+      const { app } = await makeApp();
+      const { medicoId, pacienteId } = await clinic(app);
+      const c = await agendar(app, { medicoId, pacienteId, inicio: at('08:00') }).expect(201);
+      await request(app).post(`/consultas/${c.body.id}/remarcar`).send({ inicio: at('14:30') }).expect(200);
+      const again = await request(app).post(`/consultas/${c.body.id}/remarcar`).send({ inicio: at('14:30') });
+      expect(again.status).toBe(422);
+      expect(again.body).toMatchObject({ type: '/problemas/regra-de-agendamento', errors: [{ path: 'inicio', message: 'Mesmo horário atual.' }] });
+      expect((await request(app).get(`/consultas/${c.body.id}`)).body).toMatchObject({ inicio: at('14:30'), status: 'agendada' });
+      expect(await estado(app, medicoId, at('14:30'))).toBe('ocupado');
+    });
+
     it('when the new slot is taken, then 409 and the old time is kept', async () => {
       const { app } = await makeApp();
       const { medicoId, pacientes } = await clinic(app, { pacientes: 2 });
