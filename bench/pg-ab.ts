@@ -1,5 +1,5 @@
 /**
- * `npm run bench:pg-ab -- --b=NAME=VALUE[,NAME=VALUE…] [--a=…] [--size=N --rounds=R --seconds=S]`: two server
+ * `npm run bench:pg-ab -- --b=NAME=VALUE[,NAME=VALUE…] [--a=…] [--size=N --rounds=R --seconds=S --warmup=S]`: two server
  * configurations on ONE throwaway cluster and ONE imported fixture, measured in alternating rounds of the booking
  * load. On this shared machine two runs a minute apart differ by a third, so a change is judged by the ratio of
  * rounds run side by side, not by two separate runs. Each round starts its server, warms it up, measures, and stops
@@ -29,8 +29,12 @@ const ROUNDS = arg('rounds', 6);
 const SECONDS = arg('seconds', 4);
 const configs = { A: envOf(option('a')), B: envOf(option('b')) };
 const scripts = { A: option('a-server'), B: option('b-server') };
-/** Seconds of bookings that warm a freshly started server up before its round is measured. */
-const WARM_UP_S = 2;
+/**
+ * `--warmup=S`: seconds of bookings that warm a freshly started server up before its round is measured. After 2 s V8's
+ * optimising compiler still takes about 14% of the server's CPU (`bench:pg-profile --perf`), which hides differences
+ * on the booking path; 8 s or more measures warm code.
+ */
+const WARM_UP_S = arg('warmup', 2);
 
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
 
@@ -55,7 +59,7 @@ try {
     const order: ('A' | 'B')[] = round % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
     for (const name of order) {
       server = await startServer(dataDir, true, { STORAGE: 'postgres', DATABASE_URL: cluster.url, ...envs[name] }, scripts[name]);
-      await bookingLoad(server, bookingBodies(month(), 20_000), WARM_UP_S);
+      await bookingLoad(server, bookingBodies(month(), 5_000 * WARM_UP_S), WARM_UP_S);
       const bodies = bookingBodies(month(), 60_000);
       const cpu0 = cpuMs(server.child.pid!);
       const db0 = databaseCpuMs(cluster);

@@ -75,6 +75,7 @@ export class PgUnitOfWork {
     let first = true;
     this.batcher = new StatementBatcher({
       maxInFlight: 1,
+      flush: 'microtasks',
       prelude: () => this.advanceLocks(),
       send: async (batch) => {
         const idle = first;
