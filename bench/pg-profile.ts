@@ -73,20 +73,21 @@ try {
   const result = { ...results[0]!, '2xx': results.reduce((n, r) => n + r['2xx'], 0), non2xx: results.reduce((n, r) => n + r.non2xx, 0) };
   const serverCpu = serversCpu() - cpu0;
   const each = servers.map((server, i) => cpuMs(server.child.pid!) - each0[i]!);
-  if (perf) await new Promise((resolve) => perf.once('exit', resolve).kill('SIGINT'));
   const detail = servers
     .map((server, i) => kernelCounters(server.child.pid!).map((v, k) => v - detail0[i]![k]!))
     .reduce((sum, c) => sum.map((v, k) => v + c[k]!));
   const dbCpu = databaseCpuMs(cluster) - dbCpu0;
   const db1 = (await admin.query<{ c: string; r: string }>("SELECT xact_commit c, xact_rollback r FROM pg_stat_database WHERE datname = 'agenda'")).rows[0]!;
   const maintenance1 = await maintenance();
+  // Only now: perf takes a while to write its file, and every figure above is of the load's window.
+  if (perf) await new Promise((resolve) => perf.once('exit', resolve).kill('SIGINT'));
   const n = Math.max(1, result['2xx']);
   const { rows } = await admin.query<{ calls: string; ms: number; plan: number; query: string }>(
     `SELECT calls, total_exec_time AS ms, total_plan_time AS plan, regexp_replace(query, '\\s+', ' ', 'g') AS query FROM pg_stat_statements
       WHERE query NOT LIKE '%pg_stat%' ORDER BY calls DESC`,
   );
   const out: string[] = [];
-  out.push(`${result['2xx']} bookings (${rate(result).toFixed(0)}/s), ${result.non2xx} other answers, CPU per booking: server ${((serverCpu * 1000) / n).toFixed(0)} µs + database ${((dbCpu * 1000) / n).toFixed(0)} µs; cores busy: ${((serverCpu + dbCpu) / 1000 / SECONDS).toFixed(2)}`);
+  out.push(`${result['2xx']} bookings (${rate(result).toFixed(0)}/s), ${result.non2xx} other answers, CPU per booking: server${FOLLOWERS ? 's (followers included)' : ''} ${((serverCpu * 1000) / n).toFixed(0)} µs + database ${((dbCpu * 1000) / n).toFixed(0)} µs; cores busy: ${((serverCpu + dbCpu) / 1000 / SECONDS).toFixed(2)}`);
   const perBooking = (ms: number[]) => ms.map((v) => ((v * 1000) / n).toFixed(0)).join(' / ');
   if (servers.length > 1) {
     out.push(
@@ -118,7 +119,7 @@ try {
   rmSync(dataDir, { recursive: true, force: true });
 }
 
-/** A process's user and system CPU (ms) and its context switches (voluntary, involuntary), all threads. */
+/** A process's user and system CPU (ms, all threads) and its main thread's context switches (voluntary, involuntary). */
 function kernelCounters(pid: number): number[] {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
   const status = readFileSync(`/proc/${pid}/status`, 'utf8');

@@ -318,10 +318,11 @@ function report(input: {
     };
   });
   // What any number of processes could reach on this machine if each booking cost what it costs with one process:
-  // the cores the load generator leaves, over the cores one process and the database keep busy.
+  // every core, over the cores a booking rate keeps busy — servers, database, and the load generator, whose work grows
+  // with the rate too.
   const cores = availableParallelism();
   const alone = byCount[0]!;
-  const ceiling = (cores - alone.loader) / alone.busy;
+  const ceiling = cores / (alone.busy + alone.loader);
   return [
     `Storage drivers (${quick ? 'quick' : 'full'}): ${SIZE.toLocaleString('en-US')} existing consultas, ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${SECONDS}s per load, node ${process.version}`,
     `PostgreSQL: throwaway cluster (fsync=on, synchronous_commit=on, shared_buffers=32MB), ${SIZE.toLocaleString('en-US')} consultas imported in ${f(input.importMs)} ms`,
@@ -353,9 +354,9 @@ function report(input: {
         `| ${r.n} | ${f(r.bookings)} (${r.each}) | ${r.n === 1 ? '1.00×' : `**${x(r.bookings, one)}**`} | ${f(r.p99, 1)} | ${f(r.serverCpuUs)} | ${f(r.dbCpuUs)} | ${f(r.busy, 2)} (${f(r.loader, 2)}) | ${r.refused} |`,
     ),
     '',
-    `Ceiling on this machine: ${cores} cores. With one process, it and the database keep ${f(alone.busy, 2)} cores busy and the load ` +
+    `Ceiling on this machine at this cost per booking: ${cores} cores. With one process, it and the database keep ${f(alone.busy, 2)} cores busy and the load ` +
       `generator ${f(alone.loader, 2)}. Even if added processes cost nothing more per booking than one does, any number of them can ` +
-      `reach at most (${cores} − ${f(alone.loader, 2)}) ÷ ${f(alone.busy, 2)} = **${f(ceiling, 2)}×** one process's bookings/s.`,
+      `reach at most ${cores} ÷ (${f(alone.busy, 2)} + ${f(alone.loader, 2)}) = **${f(ceiling, 2)}×** one process's bookings/s.`,
     '',
     `Consultas in the database at the end: ${input.stored.toLocaleString('en-US')}; existing + every 201 of the PostgreSQL server(s): ${input.acknowledged.toLocaleString('en-US')}; ` +
       `${input.stored >= input.acknowledged && input.stored <= input.acknowledged + input.inFlight ? 'consistent' : 'INCONSISTENT'} ` +

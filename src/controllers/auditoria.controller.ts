@@ -1,7 +1,7 @@
 import type { Request, Response } from 'express';
 import type { RouteSpec } from '../http/route.js';
 import type { AuditTrail } from '../repositories/audit-trail.js';
-import { ANO_FORA_MESSAGE, ANO_MAX, ANO_MIN, Instant, Pagination, RefId, listOf, z } from '../schemas/common.js';
+import { ANO_FORA_MESSAGE, ANO_MAX, ANO_MIN, Instant, Pagination, RefId, listOf, yearInRange, z } from '../schemas/common.js';
 import { BAD_REQUEST, json } from './responses.js';
 import { EXEMPLO_AUDITORIA, EXEMPLO_VERIFICACAO } from '../schemas/examples.js';
 
@@ -26,9 +26,11 @@ const instantOrDate = z
   .string()
   .max(40)
   .refine((s) => !Number.isNaN(Date.parse(s)), 'Use um instante ISO 8601 ou uma data AAAA-MM-DD.')
+  // The year as written, as every other route reads it (`yearInRange`); Date.parse's other shapes by their UTC year.
   .refine((s) => {
+    if (/^\d{4}-/.test(s)) return yearInRange(s);
     const year = new Date(s).getUTCFullYear();
-    return Number.isNaN(year) || (year >= ANO_MIN && year <= ANO_MAX);
+    return year >= ANO_MIN && year <= ANO_MAX;
   }, ANO_FORA_MESSAGE)
   .transform((s) => new Date(s));
 

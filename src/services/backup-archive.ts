@@ -91,44 +91,27 @@ export const sha256 = (bytes: Buffer | string): string => createHash('sha256').u
 export const invalid = (detail: string): AppError => new AppError('BACKUP_INVALIDO', `Backup recusado: ${detail}.`);
 
 /**
- * What a restore must not break between records, checked as they stream past, keeping ids only:
- * - every consulta's médico and paciente is in the backup: the API never deletes one a consulta refers to (it
- *   refuses, and offers deactivation or anonymisation), so a backup where one is missing was altered or damaged;
- * - when the backup holds users (one without any keeps the live ones), one of them is an active admin: the API
- *   refuses to remove the last one, and a restore without one would leave nobody able to reach users, backups or
- *   restore again.
- * Other references may dangle in real data (a médico deleted with no consultas leaves his bloqueios and his user's
- * link), so they are not checked.
+ * What a restore must not break across records, checked as they stream past: when the backup holds users (one
+ * without any keeps the live ones), one of them is an active admin. The API refuses to remove the last one, and a
+ * restore without one would leave nobody able to reach users, backups or restore again.
+ *
+ * References are not checked: data written by earlier versions may hold consultas of a médico or paciente since
+ * deleted (the delete guard once looked only at future bookings), and a médico deleted with no consultas leaves his
+ * bloqueios and his user's link. The app answers such a reference as the record not found.
  */
 export class BackupIntegrity {
-  private readonly medicos = new Set<string>();
-  private readonly pacientes = new Set<string>();
-  /** Each médico and paciente id some consulta refers to, with the first such consulta (for the message). */
-  private readonly wanted = { medicos: new Map<string, string>(), pacientes: new Map<string, string>() };
   private usuarios = 0;
   private admins = 0;
 
   see(collection: string, record: Entity): void {
-    const r = record as Entity & { medicoId?: unknown; pacienteId?: unknown; papel?: unknown; ativo?: unknown };
-    if (collection === COLLECTIONS.medicos) this.medicos.add(record.id);
-    else if (collection === COLLECTIONS.pacientes) this.pacientes.add(record.id);
-    else if (collection === COLLECTIONS.consultas) {
-      if (typeof r.medicoId === 'string' && !this.wanted.medicos.has(r.medicoId)) this.wanted.medicos.set(r.medicoId, record.id);
-      if (typeof r.pacienteId === 'string' && !this.wanted.pacientes.has(r.pacienteId)) this.wanted.pacientes.set(r.pacienteId, record.id);
-    } else if (collection === COLLECTIONS.usuarios) {
-      this.usuarios++;
-      if (r.papel === 'admin' && r.ativo === true) this.admins++;
-    }
+    if (collection !== COLLECTIONS.usuarios) return;
+    const r = record as Entity & { papel?: unknown; ativo?: unknown };
+    this.usuarios++;
+    if (r.papel === 'admin' && r.ativo === true) this.admins++;
   }
 
-  /** Throws BACKUP_INVALIDO naming the first broken rule. */
+  /** Throws BACKUP_INVALIDO when the rule is broken. */
   check(): void {
-    for (const [medicoId, consultaId] of this.wanted.medicos) {
-      if (!this.medicos.has(medicoId)) throw invalid(`a consulta ${JSON.stringify(consultaId)} é de um médico que o backup não tem (${JSON.stringify(medicoId)})`);
-    }
-    for (const [pacienteId, consultaId] of this.wanted.pacientes) {
-      if (!this.pacientes.has(pacienteId)) throw invalid(`a consulta ${JSON.stringify(consultaId)} é de um paciente que o backup não tem (${JSON.stringify(pacienteId)})`);
-    }
     if (this.usuarios > 0 && this.admins === 0) throw invalid('nenhum dos usuários do backup é um administrador ativo; restaurá-lo deixaria a clínica sem acesso à administração');
   }
 }

@@ -38,8 +38,8 @@ export interface RestoreLimits {
  *    hundred kB), and stops as soon as an entry passes the size its manifest declares — so a bomb is refused
  *    after at most the sum the manifest may declare (its format's limit) came out;
  * 3. format 2: a second pass reads every record, a line at a time (≤ {@link MAX_RECORD_BYTES} each), and checks
- *    it against its schema, its id unique and the counts, and the records together (`BackupIntegrity`) — keeping
- *    only ids (to find repeats and missing references), not records;
+ *    it against its schema, its id unique and the counts, and that an active admin remains (`BackupIntegrity`) —
+ *    keeping only the ids (to find repeats), not records;
  *    format 1 (old backups, at most `limits.legacyBytes`): read into memory and rebuilt as the JSON driver would.
  * So checking costs a few MB plus the ids for a new backup, whatever its size; the records themselves are held
  * only by whoever consumes {@link CheckedBackup.records} (the storage driver importing them).

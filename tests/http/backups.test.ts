@@ -34,6 +34,21 @@ async function writeZip(file: string, entries: Record<string, Buffer | string>):
   await once(out, 'close');
 }
 
+/** `entry`'s lines through `change`, with the manifest's size, checksum and counts made to match again. */
+function rewritten(e: Map<string, Buffer>, collection: string, change: (records: Record<string, unknown>[]) => Record<string, unknown>[]) {
+  const name = `data/${collection}.jsonl`;
+  const records = e.get(name)!.toString().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
+  const changed = change(records);
+  const bytes = Buffer.from(changed.map((r) => `${JSON.stringify(r)}\n`).join(''));
+  const manifest = JSON.parse(e.get('manifest.json')!.toString());
+  const item = manifest.arquivos.find((a: { nome: string }) => a.nome === name);
+  item.bytes = bytes.length;
+  item.sha256 = createHash('sha256').update(bytes).digest('hex');
+  item.registros = changed.length;
+  manifest.contagens[collection] = changed.length;
+  return { ...Object.fromEntries(e), [name]: bytes, 'manifest.json': JSON.stringify(manifest) };
+}
+
 describe('backups', () => {
   it('when a backup is taken, then it is listed, downloadable, and holds every collection as JSON lines and a manifest', async () => {
     const t = await makeApp();
@@ -174,31 +189,6 @@ describe('backups', () => {
       expect(detail).toMatch(/pacientes fora do esquema/);
     });
 
-    /** `entry`'s lines through `change`, with the manifest's size, checksum and counts made to match again. */
-    function rewritten(e: Map<string, Buffer>, collection: string, change: (records: Record<string, unknown>[]) => Record<string, unknown>[]) {
-      const name = `data/${collection}.jsonl`;
-      const records = e.get(name)!.toString().split('\n').filter(Boolean).map((line) => JSON.parse(line) as Record<string, unknown>);
-      const changed = change(records);
-      const bytes = Buffer.from(changed.map((r) => `${JSON.stringify(r)}\n`).join(''));
-      const manifest = JSON.parse(e.get('manifest.json')!.toString());
-      const item = manifest.arquivos.find((a: { nome: string }) => a.nome === name);
-      item.bytes = bytes.length;
-      item.sha256 = createHash('sha256').update(bytes).digest('hex');
-      item.registros = changed.length;
-      manifest.contagens[collection] = changed.length;
-      return { ...all(e), [name]: bytes, 'manifest.json': JSON.stringify(manifest) };
-    }
-
-    it("a consulta whose médico the backup does not hold (the API never deletes one a consulta refers to)", async () => {
-      const detail = await refused((e) => rewritten(e, 'medicos', () => []));
-      expect(detail).toMatch(/é de um médico que o backup não tem/);
-    });
-
-    it('a consulta whose paciente the backup does not hold', async () => {
-      const detail = await refused((e) => rewritten(e, 'pacientes', () => []));
-      expect(detail).toMatch(/é de um paciente que o backup não tem/);
-    });
-
     it('users none of whom is an active admin: restoring would leave nobody able to administer the clinic', async () => {
       const demoted = await refused((e) => rewritten(e, 'usuarios', (users) => users.map((u) => (u['papel'] === 'admin' ? { ...u, papel: 'recepcao' } : u))));
       expect(demoted).toMatch(/nenhum dos usuários do backup é um administrador ativo/);
@@ -231,6 +221,18 @@ describe('backups', () => {
     const nome = await backup(t);
     const res = await request(t.app).post(`/sistema/backups/${nome}/restaurar`).expect(200);
     expect(res.body.contagens).toMatchObject({ medicos: 0, bloqueios: 1 });
+  });
+
+  it('when consultas refer to a médico the backup does not hold (data of an older version), then it restores, and the consulta stays readable', async () => {
+    const t = await makeApp();
+    const { medicoId, pacienteId } = await clinic(t.app);
+    const c = await agendar(t.app, { medicoId, pacienteId, inicio: at('08:00') }).expect(201);
+    const nome = await backup(t);
+    const entries = await readZip(path.join(t.container.config.backupDir, nome), { maxEntries: 20, maxEntryBytes: 1e8, maxTotalBytes: 1e8, allowed: () => true });
+    await writeZip(path.join(t.container.config.backupDir, 'backup-20200101-000000.zip'), rewritten(entries, 'medicos', () => []));
+    await request(t.app).post('/sistema/backups/backup-20200101-000000.zip/restaurar').expect(200);
+    expect((await request(t.app).get(`/consultas/${c.body.id}`).expect(200)).body).toMatchObject({ medicoId, pacienteId });
+    await request(t.app).get(`/medicos/${medicoId}`).expect(404);
   });
 
   it('when the ZIP itself is cut short, then 422 and nothing changes', async () => {

@@ -59,25 +59,35 @@ const CONSTRAINTS: Readonly<Record<string, (error: unknown) => AppError>> = {
 };
 
 /**
- * Values the database cannot take from a request: text with a NUL (22021) or in no encoding (22P05), a date or time
- * out of its range (22007, 22008, 22009). The edge refuses them first (`RefId`, the years `ANO_MIN`–`ANO_MAX`); this
- * answers anything it misses as the bad input it is, a 400, not as the server's own failure.
+ * Values the database cannot look up: text with a NUL (22021) or in no encoding (22P05), a date or time out of its
+ * range (22007, 22008, 22009).
  */
 const UNTAKEABLE_VALUE = new Set(['22021', '22P05', '22007', '22008', '22009']);
 
 /**
+ * {@link translate} for a read a request asks (`queryRows`: a filter, an id), where such a value can only have come
+ * from the request: the edge refuses them first (`RefId`, the years `ANO_MIN`–`ANO_MAX`), and this answers any it
+ * misses as the bad input it is, a 400. Only there: in a unit of work, a migration, the feed or the audit chain the
+ * same codes mean the server built a bad value itself, a bug that must stay a logged 500.
+ */
+export function translateRead(error: unknown): unknown {
+  const code = sqlState(error);
+  if (code !== undefined && UNTAKEABLE_VALUE.has(code)) {
+    return new AppError('VALIDACAO', 'A requisição tem um valor que não pode ser buscado: um caractere de controle, ou uma data fora do intervalo aceito.', undefined, {
+      cause: error,
+    });
+  }
+  return translate(error);
+}
+
+/**
  * The error a caller of the driver sees for `error`: a catalogued domain error for a unique or exclusion
- * violation, a 400 for a value the database cannot take, {@link StorageUnavailableError} (503) when the database
- * cannot be reached, or `error` itself (an AppError the work threw, or a bug).
+ * violation, {@link StorageUnavailableError} (503) when the database cannot be reached, or `error` itself
+ * (an AppError the work threw, or a bug).
  */
 export function translate(error: unknown): unknown {
   if (error instanceof AppError) return error;
   const code = sqlState(error);
-  if (code !== undefined && UNTAKEABLE_VALUE.has(code)) {
-    return new AppError('VALIDACAO', 'A requisição tem um valor que não pode ser guardado nem buscado: um caractere de controle, ou uma data fora do intervalo aceito.', undefined, {
-      cause: error,
-    });
-  }
   if (code === '23505' || code === '23P01') {
     const make = CONSTRAINTS[constraintOf(error) ?? ''];
     if (make) return make(error);

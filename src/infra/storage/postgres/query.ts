@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { translate } from './errors.js';
+import { translateRead } from './errors.js';
 import { isConnectionError } from './pool.js';
 
 /** Tries of a statement whose connection died under it (a pooled connection the database closed while idle). */
@@ -17,7 +17,7 @@ export async function queryRows<R extends object>(pool: pg.Pool, sql: string, va
       return (await pool.query<R>(sql, values as unknown[] | undefined)).rows;
     } catch (error) {
       if (isConnectionError(error) && attempt < CONNECTION_ATTEMPTS) continue;
-      throw translate(error);
+      throw translateRead(error);
     }
   }
 }
