@@ -83,7 +83,7 @@ export class CrudController<T extends { id: string }, Input, Query> {
       },
       {
         method: 'delete', path: one, permission: permissions.remove, tag, summary: `Exclui um ${noun}`, params: IdParams,
-        description: `Recusado (409) enquanto o ${noun} tiver consultas \`agendada\` no futuro.`,
+        description: `Recusado (409) quando alguma consulta, de qualquer status e data, se refere ao ${noun}.`,
         responses: { 204: empty('Excluído'), 404: NOT_FOUND, 409: problem(deleteBlocked), 503: UNAVAILABLE },
         handler: this.remove,
       },

@@ -10,7 +10,7 @@ export function medicoController(service: MedicoService) {
     noun: 'médico',
     schemas: { item: Medico, input: MedicoInput, list: MedicoList, query: ListMedicosQuery },
     conflict: 'CRM já cadastrado',
-    deleteBlocked: 'O médico tem consultas futuras agendadas',
+    deleteBlocked: 'O médico tem consultas registradas (inative-o em vez de excluir)',
     permissions: { read: 'medicos:ler', write: 'medicos:escrever', remove: 'medicos:escrever' },
   });
 }

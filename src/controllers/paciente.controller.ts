@@ -27,7 +27,7 @@ export function pacienteController(service: PacienteService) {
     base: '/pacientes',
     noun: 'paciente',
     schemas: { item: Paciente, input: PacienteInput, list: PacienteList, query: ListPacientesQuery },
-    conflict: 'CPF já cadastrado',
+    conflict: 'CPF já cadastrado (`/problemas/cpf-duplicado`), ou paciente anonimizado, que não pode ser editado (`/problemas/paciente-anonimizado`)',
     deleteBlocked: 'O paciente tem consultas registradas (anonimize em vez de excluir)',
     permissions: { read: 'pacientes:ler', write: 'pacientes:escrever', remove: 'pacientes:lgpd' },
   });

@@ -58,6 +58,7 @@ export const PROBLEMS = {
   MUITAS_ESCRITAS: { status: 429, type: '/problemas/muitas-requisicoes', title: 'Muitas requisições de escrita' },
   EMAIL_DUPLICADO: { status: 409, type: '/problemas/email-duplicado', title: 'E-mail já cadastrado' },
   ULTIMO_ADMIN: { status: 409, type: '/problemas/ultimo-admin', title: 'O último administrador ativo não pode ser removido' },
+  PACIENTE_ANONIMIZADO: { status: 409, type: '/problemas/paciente-anonimizado', title: 'Paciente anonimizado' },
   LIMITE_DE_CONEXOES: { status: 503, type: '/problemas/limite-de-conexoes', title: 'Limite de conexões atingido' },
   MUITAS_CONEXOES: { status: 429, type: '/problemas/muitas-conexoes', title: 'Conexões demais abertas por esta sessão' },
   ERRO_INTERNO: { status: 500, type: '/problemas/erro-interno', title: 'Erro interno' },

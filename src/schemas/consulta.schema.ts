@@ -17,6 +17,9 @@ export const CONSULTA_DURACAO_MAX_MIN = Math.max(DURACAO_CONSULTA_MAX_MIN, ENCAI
 export const InstantInput = z.iso
   .datetime({ offset: true, message: 'Use um instante ISO 8601 com fuso (ex.: 2026-12-01T09:00:00-03:00).' })
   .refine(yearInRange, ANO_FORA_MESSAGE)
+  // Instants are kept to the millisecond: a finer part that is not zero would be cut off silently, and a slot
+  // start "plus a nanosecond" booked as the slot itself.
+  .refine((s) => !/\.\d{3}\d*[1-9]/.test(s), 'Use no máximo milissegundos (frações menores que 1 ms não são aceitas).')
   .meta({ format: 'date-time' });
 
 /** Free notes, typed in a textarea: line breaks allowed. */

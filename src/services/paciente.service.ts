@@ -80,7 +80,7 @@ export class PacienteService {
     const paciente = await storage.run(async (tx) => {
       const current = found(await tx.pacientes.get(id));
       if (current.nome === ANONYMISED_NAME && current.cpf === '') {
-        throw new AppError('STATUS_INVALIDO', 'Paciente anonimizado não pode ser editado.');
+        throw new AppError('PACIENTE_ANONIMIZADO', 'Paciente anonimizado não pode ser editado.');
       }
       await assertCpfFree(tx, input.cpf, id);
       const updated: Paciente = { ...current, ...editable(input), atualizadoEm: this.now() };

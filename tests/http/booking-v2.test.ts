@@ -51,6 +51,20 @@ describe('Idempotency-Key replays an early refusal', () => {
   });
 });
 
+describe('instants finer than a millisecond', () => {
+  it('when inicio carries a non-zero part below the millisecond, then 400 naming inicio and nothing is booked; zeros there are fine', async () => {
+    const { app } = await makeApp();
+    const { medicoId, pacienteId } = await clinic(app);
+    for (const inicio of ['2026-12-07T11:00:00.000000001Z', '2026-12-07T11:00:00.0001Z']) {
+      const res = await agendar(app, { medicoId, pacienteId, inicio });
+      expect(res.status).toBe(400);
+      expect(res.body.errors).toContainEqual({ path: 'inicio', message: 'Use no máximo milissegundos (frações menores que 1 ms não são aceitas).' });
+    }
+    expect((await request(app).get('/consultas').expect(200)).body.total).toBe(0);
+    await agendar(app, { medicoId, pacienteId, inicio: '2026-12-07T11:00:00.000000Z' }).expect(201);
+  });
+});
+
 describe('booking horizon (AGENDA_HORIZONTE_DIAS)', () => {
   it('when inicio is more than 365 days ahead, then 422 naming inicio; within it, then 201', async () => {
     const { app } = await makeApp();

@@ -85,7 +85,9 @@ describeEachDriver(() => describe('LGPD: anonymisation', () => {
     expect((await request(app).get(`/pacientes/${id}`).expect(200)).body.nome).toBe('Paciente anonimizado');
     // The CPF is free again, and the anonymised record cannot be edited back.
     await request(app).post('/pacientes').send(pacienteBody({ cpf: CPFS[3] })).expect(201);
-    expect((await request(app).put(`/pacientes/${id}`).send(pacienteBody({ cpf: CPFS[4] }))).status).toBe(409);
+    const edit = await request(app).put(`/pacientes/${id}`).send(pacienteBody({ cpf: CPFS[4] }));
+    expect(edit.status).toBe(409);
+    expect(edit.body).toMatchObject({ type: '/problemas/paciente-anonimizado', title: 'Paciente anonimizado', detail: 'Paciente anonimizado não pode ser editado.' });
     // And it survives a restart: the store reloads only anonymised data.
     await container.close();
     const again = await makeApp({ env: { DATA_DIR: dataDir } });
