@@ -60,8 +60,6 @@ try {
     (await admin.query<{ v: string; a: string }>('SELECT sum(autovacuum_count) v, sum(autoanalyze_count) a FROM pg_stat_user_tables')).rows[0]!;
   const maintenance0 = await maintenance();
   const db0 = (await admin.query<{ c: string; r: string }>("SELECT xact_commit c, xact_rollback r FROM pg_stat_database WHERE datname = 'agenda'")).rows[0]!;
-  const serversCpu = () => servers.reduce((sum, server) => sum + cpuMs(server.child.pid!), 0);
-  const cpu0 = serversCpu();
   const each0 = servers.map((server) => cpuMs(server.child.pid!));
   const detail0 = servers.map((server) => kernelCounters(server.child.pid!));
   const dbCpu0 = databaseCpuMs(cluster);
@@ -71,8 +69,8 @@ try {
     servers.slice(0, PROCESSES).map((server, i) => bookingLoad(server, bodies.filter((_, k) => k % PROCESSES === i), SECONDS, Math.ceil(CONNECTIONS / PROCESSES))),
   );
   const result = { ...results[0]!, '2xx': results.reduce((n, r) => n + r['2xx'], 0), non2xx: results.reduce((n, r) => n + r.non2xx, 0) };
-  const serverCpu = serversCpu() - cpu0;
   const each = servers.map((server, i) => cpuMs(server.child.pid!) - each0[i]!);
+  const serverCpu = each.reduce((sum, ms) => sum + ms, 0);
   const detail = servers
     .map((server, i) => kernelCounters(server.child.pid!).map((v, k) => v - detail0[i]![k]!))
     .reduce((sum, c) => sum.map((v, k) => v + c[k]!));
