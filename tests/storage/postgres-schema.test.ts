@@ -270,6 +270,54 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL schema (throwaway cluster)', 
       expect(sqlState(error)).toBe('23514');
       expect(sqlState(await failure(insertConsulta(pool, { medicoId: 'm', pacienteId: 'p', inicio: at('09:30'), fim: at('09:00') })))).toBe('23514');
     });
+
+    it('when ids are not canonical UUIDs (any string, upper case), then overlaps are still judged by equal ids: the same id is refused, another spelling is not', async () => {
+      const pool = await migrated();
+      const upper = randomUUID().toUpperCase();
+      for (const medicoId of ['medico-1', upper, 'é ñ 🩺', '']) {
+        await insertConsulta(pool, { medicoId, pacienteId: randomUUID(), inicio: at('09:00'), fim: at('09:30') });
+        const error = await failure(insertConsulta(pool, { medicoId, pacienteId: randomUUID(), inicio: at('09:10'), fim: at('09:40') }));
+        expect(constraintOf(error), medicoId).toBe('consultas_medico_sem_sobreposicao');
+      }
+      // The lower-case spelling of the same UUID is another id, as in the JSON driver (ids compare as strings).
+      await insertConsulta(pool, { medicoId: upper.toLowerCase(), pacienteId: randomUUID(), inicio: at('09:00'), fim: at('09:30') });
+      // A paciente's overlap, with an id that is not a UUID.
+      const pacienteId = 'paciente-sem-uuid';
+      await insertConsulta(pool, { medicoId: randomUUID(), pacienteId, inicio: at('11:00'), fim: at('11:30') });
+      expect(constraintOf(await failure(insertConsulta(pool, { medicoId: randomUUID(), pacienteId, inicio: at('11:15'), fim: at('11:45') })))).toBe(
+        'consultas_paciente_sem_sobreposicao',
+      );
+      const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM consultas');
+      expect(rows[0]!.n).toBe(6);
+    });
+
+    it('when a database of the version before (text keys) holds consultas, then migrating to uuid keys keeps them and keeps refusing overlaps', async () => {
+      const { pool } = await freshDatabase();
+      const before = MIGRATIONS.findIndex((m) => m.name === '0008_chaves_uuid');
+      expect(before).toBeGreaterThan(0);
+      await migrate(pool, undefined, MIGRATIONS.slice(0, before));
+      const medicoId = randomUUID();
+      const pacienteId = 'p-antigo';
+      await insertConsulta(pool, { medicoId, pacienteId, inicio: at('09:00'), fim: at('09:30') });
+      await insertConsulta(pool, { medicoId, pacienteId: randomUUID(), inicio: at('10:00'), fim: at('10:30'), status: 'cancelada' });
+
+      expect(await migrate(pool)).toEqual(['0008_chaves_uuid']);
+
+      const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM consultas');
+      expect(rows[0]!.n).toBe(2);
+      expect(constraintOf(await failure(insertConsulta(pool, { medicoId, pacienteId: randomUUID(), inicio: at('09:15'), fim: at('09:45') })))).toBe(
+        'consultas_medico_sem_sobreposicao',
+      );
+      expect(constraintOf(await failure(insertConsulta(pool, { medicoId: randomUUID(), pacienteId, inicio: at('09:15'), fim: at('09:45') })))).toBe(
+        'consultas_paciente_sem_sobreposicao',
+      );
+      // The cancelled one still holds nothing.
+      await insertConsulta(pool, { medicoId, pacienteId: randomUUID(), inicio: at('10:00'), fim: at('10:30') });
+      const { rows: keys } = await pool.query<{ def: string }>(
+        "SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conname IN ('consultas_medico_sem_sobreposicao', 'consultas_paciente_sem_sobreposicao')",
+      );
+      expect(keys.map((k) => k.def).every((d) => d.includes('agenda_chave('))).toBe(true);
+    });
   });
 
   describe('change feed (alteracoes)', () => {
