@@ -148,9 +148,9 @@ BEGIN
 END $$;
 CREATE TRIGGER consultas_enfileirar BEFORE INSERT OR UPDATE ON consultas FOR EACH ROW EXECUTE FUNCTION consultas_enfileirar();
 
--- These b-trees serve the reads: a médico's day (agenda, encaixes of a day, future bookings, medicoConflict), a
--- paciente's consultas (pacienteConflict among them), and the unfiltered list by date. (Until 0008 the exclusion
--- constraints' gist indexes answered the conflict reads; their key is now an expression: see UUID_KEYS.)
+-- The two exclusion constraints' gist indexes also answer medicoConflict / pacienteConflict when a query repeats
+-- their WHERE. These b-trees serve the rest: a médico's day (agenda, encaixes of a day, future bookings), a
+-- paciente's consultas, and the unfiltered list by date.
 CREATE INDEX consultas_medico_inicio_idx ON consultas (medico_id, inicio);
 CREATE INDEX consultas_paciente_inicio_idx ON consultas (paciente_id, inicio);
 CREATE INDEX consultas_inicio_idx ON consultas (inicio, id);
@@ -348,10 +348,9 @@ END $$;
  * booking, never allow one.
  * It is a plain SQL expression, IMMUTABLE and not STRICT, so PostgreSQL inlines it into the indexes' expressions.
  *
- * The conflict reads (reads.ts) no longer go through these gist indexes (their key is now the expression): they use
- * the (médico, início) and (paciente, início) b-trees, which were measured no slower for them (59 µs per booking's
- * early read, against 72). Rebuilding the two indexes takes the table's lock for as long as it lasts (a few seconds
- * for 100k consultas), once, at the start of the first process of this version.
+ * The conflict reads (reads.ts) never used these gist indexes, whatever 0001's comment says: they read the (médico,
+ * início) and (paciente, início) b-trees (`conflictsAt` says why). Rebuilding the two indexes takes the table's lock
+ * for as long as it lasts (about 7 s for 100k consultas), once, at the start of the first process of this version.
  */
 const UUID_KEYS = `
 CREATE FUNCTION agenda_chave(id text) RETURNS uuid LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
