@@ -34,7 +34,7 @@ export function validate(schemas: Schemas): RequestHandler {
     const query = parse(schemas.query, req.query, '');
     const body = raw === undefined ? undefined : parse(schemas.body, raw, '');
     if (errors.length > 0) {
-      throw new AppError('VALIDACAO', `A requisição tem ${errors.length} erro(s) de validação.`, errors.slice(0, 50));
+      throw new AppError('VALIDACAO', `A requisição tem ${errors.length} ${errors.length === 1 ? 'erro' : 'erros'} de validação.`, errors.slice(0, 50));
     }
     if (schemas.query) Object.defineProperty(req, 'query', { value: query, writable: true, configurable: true });
     if (schemas.body) req.body = body;

@@ -39,6 +39,17 @@ describe('malformed requests', () => {
     expect(res.body).toMatchObject({ type: '/problemas/validacao', errors: [{ path: 'body', message: 'Corpo JSON obrigatório.' }] });
   });
 
+  it('when a body has one or several validation errors, then the detail counts them in good Portuguese', async () => {
+    const { app } = await makeApp();
+    const one = await request(app).post('/medicos').send({ ...medicoBody(), nome: '' });
+    expect(one.status).toBe(400);
+    expect(one.body.detail).toBe('A requisição tem 1 erro de validação.');
+    const several = await request(app).post('/medicos').send({});
+    expect(several.status).toBe(400);
+    expect(several.body.errors.length).toBeGreaterThan(1);
+    expect(several.body.detail).toBe(`A requisição tem ${several.body.errors.length} erros de validação.`);
+  });
+
   it('when the content type is not JSON, then 415', async () => {
     const { app } = await makeApp();
     for (const type of ['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x']) {
