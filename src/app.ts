@@ -111,6 +111,10 @@ function securityHeaders(): RequestHandler {
         frameAncestors: ["'none'"],
         baseUri: ["'self'"],
         formAction: ["'self'"],
+        fontSrc: ["'self'", 'data:'],
+        // helmet adds it by default; a clinic's LAN often serves plain HTTP (TLS is the proxy's), and browsers then
+        // rewrite every asset request to https:// and the web app stays blank (loopback alone is spared).
+        upgradeInsecureRequests: null,
       },
     },
     strictTransportSecurity: false,

@@ -49,6 +49,9 @@ describe('the reception web app served at /', () => {
     expect(csp).toMatch(/script-src 'self'(;|$)/);
     expect(csp).toMatch(/connect-src 'self'/);
     expect(csp).not.toMatch(/script-src[^;]*unsafe-inline/);
+    // Served over plain HTTP on a LAN (TLS is the proxy's), the app must not have its assets rewritten to https://.
+    expect(csp).not.toContain('upgrade-insecure-requests');
+    expect(csp).toMatch(/font-src 'self' data:(;|$)/);
   });
 
   it('when an unknown path or asset is asked, then it is still a 404 problem+json', async () => {
