@@ -43,12 +43,12 @@ export function apiRoutes(container: Container): RouteSpec[] {
     ...medicoController(container.services.medicos).routes(),
     ...pacienteController(container.services.pacientes).routes(),
     ...new ConsultaController(container.services.booking, container.services.consultas).routes(),
-    ...new AgendaController(container.services.agenda, container.agendaBroker).routes(),
+    ...new AgendaController(container.services.agenda, container.agendaBroker, container.services.auth).routes(),
     ...new BloqueioController(container.services.bloqueios, container.services.feriados).routes(),
     ...new ListaEsperaController(container.services.listaEspera, container.services.horariosLivres).routes(),
     ...new TaskController(container.queue).routes(),
     ...new OperationsController({ backups: container.services.backups, reports: container.services.reports, queue: container.queue }).routes(),
-    ...new LogsController({ buffer: container.logBuffer, broker: container.logsBroker, timezone: container.config.clinicTz }).routes(),
+    ...new LogsController({ buffer: container.logBuffer, broker: container.logsBroker, timezone: container.config.clinicTz, sessions: container.services.auth }).routes(),
     ...new SystemController(container).routes(),
   ];
 }

@@ -1,5 +1,4 @@
 import type { Request, Response } from 'express';
-import { currentActor } from '../core/context.js';
 import type { RouteSpec } from '../http/route.js';
 import type { SseBroker } from '../infra/sse-broker.js';
 import { IdParams } from '../schemas/common.js';
@@ -7,23 +6,17 @@ import { Agenda, AgendaQuery } from '../schemas/agenda.schema.js';
 import { AgendaStreamQuery } from '../schemas/task.schema.js';
 import type { AgendaService } from '../services/agenda.service.js';
 import { StreamHeaders } from './headers.js';
+import { streamOwner, streamRecheck, type StreamSessions } from './streams.js';
 import { BAD_REQUEST, NOT_FOUND, json, problem } from './responses.js';
 
 const RETRY_AFTER = { 'Retry-After': 'Segundos até tentar de novo' };
-
-/**
- * Whose event streams a request opens, for the per-session cap: the signed-in session's id from the request
- * context, otherwise the client's address (so clients without a session are capped per address).
- */
-export function streamOwner(req: Request): string {
-  return currentActor()?.sessionId ?? req.ip ?? 'desconhecido';
-}
 
 /** The agenda of a médico, and its live stream of slot changes. */
 export class AgendaController {
   constructor(
     private readonly agendaService: AgendaService,
     private readonly broker: SseBroker,
+    private readonly sessions: StreamSessions,
   ) {}
 
   agenda = async (req: Request, res: Response): Promise<void> => {
@@ -37,6 +30,7 @@ export class AgendaController {
       topic,
       lastEventId: req.get('last-event-id') ?? query.lastEventId,
       owner: streamOwner(req),
+      recheck: streamRecheck(this.sessions),
     });
   };
 
@@ -60,7 +54,7 @@ export class AgendaController {
           '`data: { "medicoId", "inicio", "fim", "estado", "consultaId"? }`. ' +
           'Evento `consulta_status` `{ "medicoId", "inicio", "fim", "consultaId", "status", "encaixe" }` a cada mudança de status de uma ' +
           'consulta (confirmada, aguardando, em_atendimento, realizada, faltou, cancelada) e a cada encaixe agendado; o horário continua ' +
-          '`ocupado` em todo status menos `cancelada`, e encaixes nunca mudam o estado de um horário. Evento `vaga_disponivel` `{ "medicoId", "inicio", "fim", "listaEsperaIds" }` quando um horário que atende a uma entrada ativa da lista de espera fica livre (cancelamento, remarcação, bloqueio removido), sem dados de pacientes. Evento `agenda_alterada` `{ "medicoId" }` quando a agenda de um médico muda sem evento de horário (horário de trabalho, bloqueio criado ou removido) e `{}` quando todas mudam (feriado): recarregue a agenda. Comentário `: ping` a cada SSE_HEARTBEAT_MS. ' +
+          '`ocupado` em todo status menos `cancelada`, e encaixes nunca mudam o estado de um horário. Evento `vaga_disponivel` `{ "medicoId", "inicio", "fim", "listaEsperaIds" }` quando um horário que atende a uma entrada ativa da lista de espera fica livre (cancelamento, remarcação, bloqueio removido), sem dados de pacientes. Evento `agenda_alterada` `{ "medicoId" }` quando a agenda de um médico muda sem evento de horário (horário de trabalho, bloqueio criado ou removido) e `{}` quando todas mudam (feriado): recarregue a agenda. Comentário `: ping` a cada SSE_HEARTBEAT_MS; a cada um, a sessão que abriu o fluxo é conferida, e o fluxo termina quando ela acaba (logout, troca de senha, usuário desativado ou com outro papel). ' +
           'Com `Last-Event-ID` (ou `?lastEventId=`) reenvia os eventos seguintes; um id mais antigo que o buffer recebe `event: resync` ' +
           '(recarregue a agenda). Um cliente que não lê é desconectado. No máximo SSE_MAX_CLIENTS fluxos abertos no total ' +
           '(além disso, 503 `/problemas/limite-de-conexoes`) e 20 por sessão (além disso, 429 `/problemas/muitas-conexoes`), ' +

@@ -6,6 +6,7 @@ import { LOG_STREAM_MAX_CLIENTS } from '../infra/log-stream.js';
 import type { SseBroker } from '../infra/sse-broker.js';
 import { LOG_LEVELS, LogList, LogsQuery } from '../schemas/operations.schema.js';
 import { StreamHeaders } from './headers.js';
+import { streamOwner, streamRecheck, type StreamSessions } from './streams.js';
 import { BAD_REQUEST, json, problem } from './responses.js';
 
 const LEVEL_NAMES = Object.fromEntries(Object.entries(LOG_LEVELS).map(([name, n]) => [n, name])) as Record<number, string>;
@@ -18,7 +19,7 @@ export function presentLog(entry: LogEntry, timezone: string): Record<string, un
 
 /** Recent logs from the bounded in-memory buffer, and a live stream of new ones. */
 export class LogsController {
-  constructor(private readonly deps: { buffer: LogBuffer; broker: SseBroker; timezone: string }) {}
+  constructor(private readonly deps: { buffer: LogBuffer; broker: SseBroker; timezone: string; sessions: StreamSessions }) {}
 
   list = (req: Request, res: Response): void => {
     const query = req.query as unknown as LogsQuery;
@@ -32,7 +33,7 @@ export class LogsController {
   };
 
   stream = (req: Request, res: Response): void => {
-    this.deps.broker.connect(req, res, { lastEventId: req.get('last-event-id') });
+    this.deps.broker.connect(req, res, { lastEventId: req.get('last-event-id'), owner: streamOwner(req), recheck: streamRecheck(this.deps.sessions) });
   };
 
   routes(): RouteSpec[] {
@@ -48,6 +49,7 @@ export class LogsController {
         method: 'get', path: '/sistema/logs/stream', permission: 'sistema', tag, summary: 'Log ao vivo (Server-Sent Events, `event: log`)', headers: StreamHeaders,
         description:
           'Entradas enviadas em lotes (a cada ~100 ms); um cliente que não acompanha perde entradas em vez de acumulá-las. ' +
+          'O fluxo termina quando a sessão que o abriu acaba ou perde o papel de admin (conferido a cada SSE_HEARTBEAT_MS). ' +
           `No máximo ${LOG_STREAM_MAX_CLIENTS} clientes; além disso, 503 \`/problemas/limite-de-conexoes\` com \`Retry-After\`.`,
         responses: {
           200: { description: 'Fluxo text/event-stream', contentType: 'text/event-stream' },

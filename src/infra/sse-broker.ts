@@ -31,6 +31,9 @@ interface Client {
   owner: string | undefined;
   /** When it first fell behind (`skip` mode), until it drains. */
   behindSince: number | undefined;
+  /** Whether whoever opened the stream may still read it (see {@link SseBroker.connect}). */
+  recheck: (() => Promise<boolean>) | undefined;
+  checking: boolean;
 }
 
 /** One event of a batch handed to {@link SseBroker.publishAll}. */
@@ -159,21 +162,30 @@ export class SseBroker {
    * Turns a request into an event stream: headers, `retry`, replay or `resync`, then live events.
    * Throws {@link AppError} `LIMITE_DE_CONEXOES` (503) when `maxClients` streams are open, and
    * `MUITAS_CONEXOES` (429) when `owner` already holds `maxPerOwner`; both carry `Retry-After`.
+   * `recheck`: asked at every heartbeat whether the stream may stay open (its session still valid, its user's rights
+   * unchanged); when it answers false the stream ends, and the client's reconnection meets the usual 401 or 403.
+   * Streams of one owner share one answer per heartbeat; a check that fails (storage away) keeps the stream.
+   * A `HEAD` request gets the headers and nothing else: it is no stream.
    */
   connect(
     req: Request,
     res: Response,
-    options: { topic?: string | undefined; lastEventId?: string | undefined; owner?: string | undefined },
+    options: { topic?: string | undefined; lastEventId?: string | undefined; owner?: string | undefined; recheck?: () => Promise<boolean> },
   ): void {
-    this.admit(options.owner);
-    res.writeHead(200, {
+    const headers = {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
       Connection: 'keep-alive',
       'X-Accel-Buffering': 'no',
-    });
+    };
+    if (req.method === 'HEAD') {
+      res.writeHead(200, headers).end();
+      return;
+    }
+    this.admit(options.owner);
+    res.writeHead(200, headers);
     res.socket?.setNoDelay(true);
-    const client: Client = { res, topic: options.topic, owner: options.owner, behindSince: undefined };
+    const client: Client = { res, topic: options.topic, owner: options.owner, behindSince: undefined, recheck: options.recheck, checking: false };
     this.clients.add(client);
     if (client.owner !== undefined) this.perOwner.set(client.owner, this.ownerCount(client.owner) + 1);
     const remove = () => this.detach(client);
@@ -310,6 +322,32 @@ export class SseBroker {
 
   private ping(): void {
     for (const client of this.clients) this.write(client, ': ping\n\n');
+    this.recheckAll();
+  }
+
+  /** Ends the streams whose `recheck` says no; one question per owner per heartbeat. */
+  private recheckAll(): void {
+    const asked = new Map<string | Client, Promise<boolean>>();
+    for (const client of this.clients) {
+      if (!client.recheck || client.checking) continue;
+      const key = client.owner ?? client;
+      let answer = asked.get(key);
+      if (!answer) asked.set(key, (answer = client.recheck()));
+      client.checking = true;
+      answer.then(
+        (allowed) => {
+          client.checking = false;
+          if (!allowed && this.clients.has(client)) {
+            this.detach(client);
+            client.res.end();
+          }
+        },
+        (error: unknown) => {
+          client.checking = false;
+          this.options.logger.warn({ err: error }, 'não foi possível conferir a sessão de um fluxo de eventos; ele continua aberto');
+        },
+      );
+    }
   }
 }
 

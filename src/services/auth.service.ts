@@ -113,6 +113,19 @@ export class AuthService {
     };
   }
 
+  /**
+   * Whether a session checked earlier still stands as it was: not ended (logout, password change, deactivation),
+   * not expired, and its user still active with the same role and médico. For what outlives one request (an
+   * event stream), which must stop when any of these changes.
+   */
+  async stillValid(actor: Actor): Promise<boolean> {
+    const { storage, clock } = this.deps;
+    const sessao = await storage.sessoes.get(actor.sessionId);
+    if (!sessao || clock.now().getTime() - sessao.usadaEm > this.ttlMs) return false;
+    const usuario = await storage.usuarios.get(sessao.usuarioId);
+    return usuario !== undefined && usuario.ativo && usuario.id === actor.usuarioId && usuario.papel === actor.papel && (usuario.medicoId ?? undefined) === actor.medicoId;
+  }
+
   /** The current record of the acting user (the session was checked a moment ago). */
   async authenticateActor(actor: Actor): Promise<UsuarioRecord> {
     const usuario = await this.deps.storage.usuarios.get(actor.usuarioId);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
 import { TEST_NOW, bearer, makeApp } from '../helpers/app.js';
 import { describeEachDriver } from '../helpers/drivers.js';
+import { listen, openStream } from '../helpers/sse.js';
 
 const SENHA = 'uma-senha-bem-longa';
 
@@ -144,6 +145,73 @@ describeEachDriver(() => {
       const again = (await login().expect(200)).body;
       expect(again.usuario.papel).toBe('admin');
       await request(app).get('/usuarios').set(bearer(again.token)).expect(200);
+    });
+
+    it('when a session ends or its user changes, then its open event streams end too (agenda and log streams)', async () => {
+      const { app, login, usuario, adminToken, container } = await withUser('admin', { SSE_HEARTBEAT_MS: '100' });
+      const server = await listen(app);
+      try {
+        const open = async (token: string, path = '/sistema/agenda/stream') => {
+          const stream = await openStream(`${server.url}${path}`, bearer(token));
+          expect(stream.response.status).toBe(200);
+          await stream.until(() => stream.comments.includes('ping'));
+          return stream;
+        };
+        const waitEnded = async (stream: Awaited<ReturnType<typeof open>>) => {
+          const deadline = Date.now() + 5000;
+          while (!stream.ended && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+          return stream.ended;
+        };
+        // Logout: the session's own streams end; another session of the same user keeps its stream.
+        const a = (await login().expect(200)).body.token;
+        const b = (await login().expect(200)).body.token;
+        const [agendaA, logsA, agendaB] = [await open(a), await open(a, '/sistema/logs/stream'), await open(b)];
+        await request(app).post('/auth/logout').set(bearer(a)).expect(204);
+        expect(await waitEnded(agendaA)).toBe(true);
+        expect(await waitEnded(logsA)).toBe(true);
+        const pings = agendaB.comments.length;
+        await agendaB.until(() => agendaB.comments.length > pings + 2);
+        expect(agendaB.ended).toBe(false);
+        // Password changed from another session: the other sessions' streams end.
+        const c = (await login().expect(200)).body.token;
+        await request(app).post('/auth/senha').set(bearer(c)).send({ senhaAtual: SENHA, novaSenha: 'nova-senha-longa' }).expect(204);
+        expect(await waitEnded(agendaB)).toBe(true);
+        // Demoted and deactivated by another admin: the log stream of a former admin ends.
+        const logsC = await open(c, '/sistema/logs/stream');
+        await request(app)
+          .put(`/usuarios/${usuario.id}`)
+          .set(bearer(adminToken))
+          .send({ nome: 'Rita', email: 'rita@clinica.local', papel: 'recepcao', ativo: false })
+          .expect(200);
+        expect(await waitEnded(logsC)).toBe(true);
+        expect(container.agendaBroker.clientCount + container.logsBroker.clientCount).toBe(0);
+        // A stream that stays valid is never cut by the checks.
+        const admin = await open(adminToken);
+        const seen = admin.comments.length;
+        await admin.until(() => admin.comments.length > seen + 3);
+        expect(admin.ended).toBe(false);
+        admin.close();
+      } finally {
+        await server.close();
+      }
+    });
+
+    it('when an event stream is asked with HEAD, then the headers come back at once and no stream is held', async () => {
+      const { app, login, container } = await withUser();
+      const { token } = (await login().expect(200)).body;
+      const server = await listen(app);
+      try {
+        for (const path of ['/sistema/agenda/stream']) {
+          const res = await fetch(`${server.url}${path}`, { method: 'HEAD', headers: bearer(token), signal: AbortSignal.timeout(5000) });
+          expect(res.status).toBe(200);
+          expect(res.headers.get('content-type')).toMatch(/^text\/event-stream/);
+        }
+        expect(container.agendaBroker.clientCount).toBe(0);
+        // Anonymous HEAD is still refused.
+        expect((await fetch(`${server.url}/sistema/agenda/stream`, { method: 'HEAD' })).status).toBe(401);
+      } finally {
+        await server.close();
+      }
     });
 
     it('when tokens are forged or malformed, then 401, never 500', async () => {
