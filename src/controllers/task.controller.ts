@@ -1,9 +1,24 @@
 import type { Request, Response } from 'express';
+import { currentActor, type Actor } from '../core/context.js';
 import { notFound } from '../core/errors.js';
+import { scopeOf } from '../core/permissions.js';
+import type { TaskRecord } from '../infra/task-record.js';
 import type { RouteSpec } from '../http/route.js';
 import type { TaskQueue } from '../infra/task-queue.js';
 import { ListTasksQuery, Task, TaskIdParams, TaskList } from '../schemas/task.schema.js';
 import { BAD_REQUEST, NOT_FOUND, json } from './responses.js';
+
+/**
+ * Whether `actor` may read `task`: backups need `sistema` and reports `relatorios` (admin), as the routes that make
+ * and serve them; bookings need `tarefas:ler`, and a médico user sees only those of their own médico.
+ */
+function visibleTo(task: TaskRecord, actor: Actor | undefined): boolean {
+  if (!actor) return false;
+  if (task.tipo === 'backup') return scopeOf(actor.papel, 'sistema') !== undefined;
+  if (task.tipo === 'gerar_relatorio') return scopeOf(actor.papel, 'relatorios') !== undefined;
+  const scope = scopeOf(actor.papel, 'tarefas:ler');
+  return scope === 'todos' || (scope === 'proprio' && task.medicoId !== undefined && task.medicoId === actor.medicoId);
+}
 
 /** The task queue as seen from outside: recent tasks and one task, of every process of the storage. */
 export class TaskController {
@@ -15,7 +30,8 @@ export class TaskController {
 
   get = async (req: Request, res: Response): Promise<void> => {
     const task = await this.queue.find(req.params['id'] as string);
-    if (!task) throw notFound('Tarefa');
+    // One the caller may not see answers as one that does not exist: its id says nothing either way.
+    if (!task || !visibleTo(task, currentActor())) throw notFound('Tarefa');
     res.json(task);
   };
 
@@ -32,7 +48,8 @@ export class TaskController {
         method: 'get', path: '/sistema/tasks/:id', permission: 'tarefas:ler', tag, summary: 'Uma tarefa', params: TaskIdParams,
         description:
           'Com PostgreSQL, qualquer processo do servidor responde por tarefas de todos. Uma tarefa cujo processo terminou antes de concluí-la ' +
-          'aparece como `falhou`, com o problema `/problemas/processo-encerrado`.',
+          'aparece como `falhou`, com o problema `/problemas/processo-encerrado`. Tarefas de backup e de relatório só o admin vê; ' +
+          'um médico vê só as de agendamento e remarcação do próprio médico. As outras respondem 404, como uma que não existe.',
         responses: { 200: json('A tarefa', Task), 400: BAD_REQUEST, 404: NOT_FOUND },
         handler: this.get,
       },

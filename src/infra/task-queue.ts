@@ -59,6 +59,7 @@ interface Lane {
   maxPending: number;
   key: ((payload: unknown) => string) | undefined;
   once: ((payload: unknown) => string | undefined) | undefined;
+  medicoOf: ((payload: unknown) => string | undefined) | undefined;
   /** Tasks of this lane not started yet, oldest first, with their key and what `add` returned for them. */
   waiting: Map<string, { key: string | undefined; enqueued: Enqueued<unknown> }>;
   /** Keys being claimed on the board right now: a second request for one joins the first's outcome. */
@@ -87,6 +88,8 @@ export interface LaneOptions<P, R> {
   once?: (payload: P) => string | undefined;
   /** What of the result goes into the task's `resultado` (default: all of it). */
   describe?: (result: R) => unknown;
+  /** The médico a task is about (its record's `medicoId`: a médico user sees only the tasks of their own). */
+  medicoOf?: (payload: P) => string | undefined;
 }
 
 /**
@@ -121,6 +124,7 @@ export class TaskQueue {
       maxPending: options.maxPending ?? this.defaultMaxPending,
       key: options.key as Lane['key'],
       once: options.once as Lane['once'],
+      medicoOf: options.medicoOf as Lane['medicoOf'],
       waiting: new Map(),
       claiming: new Map(),
     });
@@ -135,7 +139,7 @@ export class TaskQueue {
     const lane = this.laneOf(tipo);
     if (lane.key) throw new Error(`tarefas ${tipo} se juntam por chave: use submit`);
     this.assertRoom(lane);
-    return this.enqueue<R>(lane, this.newRecord(tipo), payload, undefined);
+    return this.enqueue<R>(lane, this.newRecord(tipo, lane, payload), payload, undefined);
   }
 
   /**
@@ -221,7 +225,7 @@ export class TaskQueue {
 
   /** The key claimed on the board (when there is one), then the task into its lane; or the task that holds the key. */
   private async claim<R>(lane: Lane, tipo: TaskTipo, key: string, payload: unknown): Promise<Submitted<R>> {
-    const task = this.newRecord(tipo);
+    const task = this.newRecord(tipo, lane, payload);
     const board = this.records.board;
     if (board) {
       const once = lane.once?.(payload);
@@ -322,8 +326,9 @@ export class TaskQueue {
     }
   }
 
-  private newRecord(tipo: TaskTipo): TaskRecord {
-    return { id: randomUUID(), tipo, status: 'pendente', progresso: 0, criadaEm: this.now() };
+  private newRecord(tipo: TaskTipo, lane: Lane, payload: unknown): TaskRecord {
+    const medicoId = lane.medicoOf?.(payload);
+    return { id: randomUUID(), tipo, ...(medicoId === undefined ? {} : { medicoId }), status: 'pendente', progresso: 0, criadaEm: this.now() };
   }
 
   private fail(task: TaskRecord, error: unknown): void {

@@ -10,6 +10,8 @@ export type TaskError = ProblemSummary;
 export interface TaskRecord {
   id: string;
   tipo: TaskTipo;
+  /** The médico a booking task is about (agendar, remarcar): a médico user sees only the tasks of their own. */
+  medicoId?: string;
   status: TaskStatus;
   progresso: number;
   criadaEm: string;

@@ -11,6 +11,7 @@ export const Task = z
   .object({
     id: z.uuid(),
     tipo: z.enum(TASK_TIPOS),
+    medicoId: z.string().optional().meta({ description: 'O médico da consulta (tarefas `agendar_consulta` e `remarcar_consulta`)' }),
     status: z.enum(TASK_STATUS),
     progresso: z.number().int().min(0).max(100),
     criadaEm: Instant,

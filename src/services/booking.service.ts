@@ -82,10 +82,12 @@ export class BookingService {
     deps.queue.register<AgendarTask, BookingResponse>('agendar_consulta', (payload) => this.runAgendar(payload), {
       concurrency: 256,
       describe: describeResponse,
+      medicoOf: (task) => task.input.medicoId,
     });
     deps.queue.register<RemarcarTask, ConsultaRecord>('remarcar_consulta', (payload) => this.runRemarcar(payload), {
       concurrency: 64,
       describe: (c) => ({ consultaId: c.id, inicio: c.inicio }),
+      medicoOf: (task) => task.reservation.medicoId,
     });
   }
 

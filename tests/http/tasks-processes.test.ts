@@ -196,8 +196,8 @@ describe.skipIf(skipWithoutPostgres())('task records shared by the processes of 
     const recepcao = await signIn(a.container, 'recepcao');
     await request(a.rawApp).get('/sistema/tasks').set(bearer(recepcao.token)).expect(403).expect('content-type', /application\/problem\+json/);
     await request(a.rawApp).post('/sistema/tasks/backup').set(bearer(recepcao.token)).expect(403);
-    // Every role may read a task by id ('tarefas:ler'): the receptionist gets it.
-    await request(a.rawApp).get(`/sistema/tasks/${res.body.id}`).set(bearer(recepcao.token)).expect(200);
+    // A backup task is the admin's alone: to the receptionist it does not exist (booking tasks she may read).
+    await request(a.rawApp).get(`/sistema/tasks/${res.body.id}`).set(bearer(recepcao.token)).expect(404).expect('content-type', /application\/problem\+json/);
     for (const id of ['nada', "1' OR '1'='1", '3f1c2e4a-8b7d-4c6e-9a5b-1d2e3f4a5b6', '3f1c2e4a-8b7d-4c6e-9a5b-1d2e3f4a5b6g', `${res.body.id}x`, '%00', 'ø'.repeat(40)]) {
       const bad = await request(a.app).get(`/sistema/tasks/${encodeURIComponent(id)}`);
       expect(bad.status, id).toBe(400);

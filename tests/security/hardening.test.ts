@@ -147,4 +147,33 @@ describe('a médico user sees only its own', () => {
     stream.close();
     await server.close();
   });
+
+  it('when tasks are read by id, then a médico sees only its own médico\'s bookings and only an admin sees backups and reports (404 otherwise)', async () => {
+    const { app, container } = await makeApp();
+    const { medicos, pacientes } = await clinic(app, { medicos: 2, pacientes: 2 });
+    const [mine, other] = medicos as [string, string];
+    const async = { Prefer: 'respond-async' };
+    const taskOf = async (res: request.Response) => {
+      expect(res.status).toBe(202);
+      return String(res.headers['location']).split('/').pop()!;
+    };
+    const own = await taskOf(await agendar(app, { medicoId: mine, pacienteId: pacientes[0], inicio: at('08:00') }, async));
+    const others = await taskOf(await agendar(app, { medicoId: other, pacienteId: pacientes[1], inicio: at('08:00') }, async));
+    const backup = (await request(app).post('/sistema/tasks/backup').expect(202)).body.id as string;
+    const report = (await request(app).post('/sistema/tasks/relatorio').send({}).expect(202)).body.id as string;
+    const medico = bearer((await signIn(container, 'medico', mine)).token);
+    const recepcao = bearer((await signIn(container, 'recepcao')).token);
+    const read = (id: string, as?: Record<string, string>) => (as ? request(app).get(`/sistema/tasks/${id}`).set(as) : request(app).get(`/sistema/tasks/${id}`));
+
+    const ownTask = await read(own, medico).expect(200);
+    expect(ownTask.body).toMatchObject({ id: own, tipo: 'agendar_consulta', medicoId: mine });
+    for (const id of [others, backup, report]) {
+      const refused = await read(id, medico);
+      expect(refused.status, id).toBe(404);
+      expect(refused.body).toMatchObject({ type: '/problemas/nao-encontrado' });
+    }
+    for (const id of [own, others]) await read(id, recepcao).expect(200);
+    for (const id of [backup, report]) expect((await read(id, recepcao)).status).toBe(404);
+    for (const id of [own, others, backup, report]) await read(id).expect(200);
+  });
 });
