@@ -78,8 +78,13 @@ export class AuthController {
       },
       {
         method: 'post', path: '/auth/senha', permission: 'sessao', tag, summary: 'Troca a própria senha', body: TrocarSenhaInput,
-        description: 'As outras sessões do usuário são encerradas; a atual continua.',
-        responses: { 204: empty('Senha trocada'), ...WRITE_ERRORS, 400: BAD_REQUEST, 401: problem('Senha atual incorreta ou sessão inválida') },
+        description:
+          'As outras sessões do usuário são encerradas; a atual continua. Uma senha atual errada conta como uma falha de login da conta: ' +
+          'após 5 em 15 minutos, 429 aqui e no login até a janela passar.',
+        responses: {
+          204: empty('Senha trocada'), ...WRITE_ERRORS, 400: BAD_REQUEST, 401: problem('Senha atual incorreta ou sessão inválida'),
+          429: problem('Conta bloqueada por tentativas demais (`/problemas/muitas-tentativas`), com Retry-After'),
+        },
         handler: this.senha,
       },
     ];

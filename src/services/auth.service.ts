@@ -141,14 +141,21 @@ export class AuthService {
     });
   }
 
-  /** Changes the user's own password; every other session of theirs ends. */
+  /**
+   * Changes the user's own password; every other session of theirs ends. A wrong current password counts against
+   * the account as a failed sign-in does (5 in 15 minutes, then 429 for both): a session alone, left open on a shared
+   * screen, must not be a way to guess the password that outlives it.
+   */
   async changePassword(actor: Actor, senhaAtual: string, novaSenha: string): Promise<void> {
     const { storage, auditor } = this.deps;
     const usuario = await storage.usuarios.get(actor.usuarioId);
-    if (!usuario || !(await verifyPassword(senhaAtual, usuario.senhaHash))) {
+    if (!usuario) throw new AppError('NAO_AUTENTICADO', 'Sessão encerrada.');
+    await this.throttle.admit(usuario.email);
+    if (!(await verifyPassword(senhaAtual, usuario.senhaHash))) {
       await auditor.record({ acao: 'auth.senha.falha', recurso: 'usuario', recursoId: actor.usuarioId, status: 401 });
       throw new AppError('CREDENCIAIS_INVALIDAS', 'A senha atual não confere.', [{ path: 'senhaAtual', message: 'Senha atual incorreta.' }]);
     }
+    await this.throttle.succeed(usuario.email);
     const senhaHash = await hashPassword(novaSenha);
     const atualizadoEm = formatInstant(this.deps.clock.now(), this.deps.timezone);
     await storage.run(async (tx) => {

@@ -24,7 +24,8 @@ export class LoginThrottle {
     const oldest = attempt.failures[0] ?? now;
     // Bounded by the window: a failure stamped by a process whose clock runs ahead cannot lock for longer.
     const seconds = Math.max(1, Math.ceil(Math.min(windowMs, oldest + windowMs - now) / 1000));
-    throw new AppError('MUITAS_TENTATIVAS', `Muitas tentativas sem sucesso. Tente de novo em ${Math.ceil(seconds / 60)} minuto(s).`, undefined, {
+    const minutes = Math.ceil(seconds / 60);
+    throw new AppError('MUITAS_TENTATIVAS', `Muitas tentativas sem sucesso. Tente de novo em ${minutes} ${minutes === 1 ? 'minuto' : 'minutos'}.`, undefined, {
       headers: { 'Retry-After': String(seconds) },
     });
   }

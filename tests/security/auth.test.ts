@@ -131,6 +131,21 @@ describeEachDriver(() => {
       expect(short.status).toBe(400);
     });
 
+    it('when the current password is guessed wrong 5 times, then the 6th change (even right) and sign-ins get 429 until the window passes', async () => {
+      const { app, login, clock } = await withUser();
+      const { token } = (await login().expect(200)).body;
+      const change = (senhaAtual: string) => request(app).post('/auth/senha').set(bearer(token)).send({ senhaAtual, novaSenha: 'nova-senha-longa' });
+      for (let i = 0; i < 5; i++) expect((await change(`palpite-${i}-errado`)).status).toBe(401);
+      const locked = await change(SENHA);
+      expect(locked.status).toBe(429);
+      expect(locked.body).toMatchObject({ type: '/problemas/muitas-tentativas' });
+      expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
+      expect((await login()).status).toBe(429);
+      clock.advance(15 * 60_000 + 1000);
+      await change(SENHA).expect(204);
+      await login('rita@clinica.local', 'nova-senha-longa').expect(200);
+    });
+
     it('when an admin changes a user\'s role, then the next request already has the new role', async () => {
       const { app, login, usuario, adminToken } = await withUser();
       const { token } = (await login().expect(200)).body;
