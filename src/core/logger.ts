@@ -6,6 +6,12 @@ export type { Logger } from 'pino';
 const PERSONAL_FIELDS = ['cpf', 'email', 'telefone', 'nome', 'dataNascimento', 'paciente', 'observacoes', 'senha', 'senhaAtual', 'novaSenha', 'senhaHash', 'token'];
 export const REDACT_PATHS = [...PERSONAL_FIELDS, ...PERSONAL_FIELDS.map((field) => `*.${field}`)];
 
+/**
+ * Fields for a line that must reach the console and nowhere else: a password shown once to whoever starts the server.
+ * The in-memory buffer (and so `/sistema/logs` and its stream, which any admin reads, now or later) skips it.
+ */
+export const CONSOLE_ONLY = { apenasConsole: true } as const;
+
 /** One parsed log line kept in memory for `/sistema/logs`. */
 export interface LogEntry {
   time: number;
@@ -35,6 +41,7 @@ export class LogBuffer implements DestinationStream {
     } catch {
       return;
     }
+    if (entry['apenasConsole'] === true) return;
     this.entries[this.next] = entry;
     this.next = (this.next + 1) % this.capacity;
     this.size = Math.min(this.size + 1, this.capacity);

@@ -1,5 +1,5 @@
 import { AppError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { CONSOLE_ONLY, type Logger } from '../core/logger.js';
 import type { MedicoInput } from '../schemas/medico.schema.js';
 import type { PacienteInput } from '../schemas/paciente.schema.js';
 import type { MedicoService } from './medico.service.js';
@@ -69,6 +69,7 @@ export async function seedDemoData(deps: {
   }
   deps.logger.info({ medicos: MEDICOS.length, pacientes: PACIENTES.length }, 'dados de demonstração criados');
   deps.logger.warn(
+    CONSOLE_ONLY,
     `usuários de demonstração: recepcao@clinica.local e ana.souza@clinica.local (médica), senha ${senha} (mostrada só agora)`,
   );
   return true;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../core/clock.js';
 import { AppError, notFound } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { CONSOLE_ONLY, type Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
 import { generatePassword, hashPassword } from '../infra/password.js';
 import type { Page, Reads, StoragePort, UnitOfWork } from '../repositories/port.js';
@@ -99,7 +99,7 @@ export class UsuarioService {
       });
     if (!created) return undefined;
     if (senha === undefined) {
-      logger.warn(`primeiro acesso: entre como ${email} com a senha ${password} (mostrada só agora; troque-a em POST /auth/senha)`);
+      logger.warn(CONSOLE_ONLY, `primeiro acesso: entre como ${email} com a senha ${password} (mostrada só agora; troque-a em POST /auth/senha)`);
     } else {
       logger.info('administrador inicial criado a partir de ADMIN_EMAIL e ADMIN_SENHA');
     }

@@ -5,7 +5,9 @@ import { LogBuffer, createLogger } from '../../src/core/logger.js';
 import { createContainer } from '../../src/composition.js';
 import { ManualClock } from '../../src/core/clock.js';
 import { loadConfig } from '../../src/core/config.js';
-import { TEST_NOW, makeApp, medicoBody, pacienteBody, signedInApp } from '../helpers/app.js';
+import { seedDemoData } from '../../src/services/seed.js';
+import { TEST_NOW, bearer, makeApp, medicoBody, pacienteBody, signIn, signedInApp } from '../helpers/app.js';
+import { createApp } from '../../src/app.js';
 import { agendar, at, clinic } from '../helpers/scheduling.js';
 import { exited, spawnTs } from '../helpers/spawn.js';
 import { startServer, authedFetch } from '../helpers/server.js';
@@ -46,6 +48,25 @@ describe('GET /sistema/logs', () => {
     const limited = await request(app).get('/sistema/logs').query({ limit: 1 }).expect(200);
     expect(limited.body.items).toHaveLength(1);
     expect((await request(app).get('/sistema/logs').query({ nivel: 'alto' })).status).toBe(400);
+    await container.close();
+  });
+
+  it('when a password is shown once at start (first admin, demo users), then it reaches the console only, never /sistema/logs', async () => {
+    const { container, lines } = await loggedApp();
+    // The first-start path needs a store without users.
+    for (const u of (await container.storage.usuarios.list(10, 0)).items) await container.storage.run((tx) => tx.usuarios.remove(u.id));
+    const first = await container.services.usuarios.ensureFirstAdmin('chefe@clinica.local', undefined);
+    const { medicos, pacientes, usuarios } = container.services;
+    await seedDemoData({ storage: container.storage, medicos, pacientes, usuarios, logger: container.logger });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const demo = /senha ([\w-]+) \(mostrada só agora\)/.exec(lines.join(''))?.[1];
+    expect(first).toBeDefined();
+    expect(demo).toBeDefined();
+    expect(lines.join('')).toContain(first!);
+    const { token } = await signIn(container, 'admin');
+    const served = JSON.stringify((await request(createApp(container)).get('/sistema/logs').query({ limit: 1000 }).set(bearer(token)).expect(200)).body);
+    expect(served).toContain('dados de demonstração criados');
+    for (const secret of [first!, demo!]) expect(served).not.toContain(secret);
     await container.close();
   });
 
