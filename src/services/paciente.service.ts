@@ -141,7 +141,9 @@ export class PacienteService {
     const { storage, auditor, auditOf, listaEsperaOf } = this.deps;
     const paciente = found(await storage.pacientes.get(id));
     await auditor.record({ acao: 'paciente.exportar', recurso: 'paciente', recursoId: id, pacienteIds: [id], status: 200 });
-    const [consultas, listaEspera, auditoria] = await Promise.all([storage.consultas.ofPaciente(id), listaEsperaOf?.(id) ?? [], auditOf(id)]);
+    const [consultas, listaEspera, entries] = await Promise.all([storage.consultas.ofPaciente(id), listaEsperaOf?.(id) ?? [], auditOf(id)]);
+    // An entry of a listing names every paciente of its page: the export names only its own subject.
+    const auditoria = entries.map((entry) => (entry.pacienteIds && entry.pacienteIds.some((p) => p !== id) ? { ...entry, pacienteIds: [id] } : entry));
     return { geradoEm: this.now(), paciente, consultas, listaEspera, auditoria };
   }
 

@@ -26,6 +26,8 @@ describe('LGPD: export', () => {
     await request(app).post(`/consultas/${c2.body.id}/cancelar`).send({}).expect(200);
     await agendar(app, { medicoId, pacienteId: pacientes[1], inicio: at('10:00') }).expect(201);
     await request(app).get(`/pacientes/${pacienteId}`).expect(200);
+    // A listing's entry names both pacientes of its page.
+    await request(app).get('/pacientes').expect(200);
     await container.auditor.flush();
 
     const res = await request(app).get(`/pacientes/${pacienteId}/dados`).expect(200);
@@ -35,7 +37,10 @@ describe('LGPD: export', () => {
     expect(res.body.listaEspera).toEqual([]);
     const acoes = res.body.auditoria.map((e: { acao: string }) => e.acao);
     expect(acoes).toEqual(expect.arrayContaining(['paciente.criar', 'consulta.agendar', 'consulta.cancelar', 'paciente.ler']));
-    for (const entry of res.body.auditoria) expect(entry.pacienteIds).toContain(pacienteId);
+    expect(acoes).toContain('paciente.listar');
+    // Each entry names the subject alone: no other paciente's id leaves in someone else's export.
+    for (const entry of res.body.auditoria) expect(entry.pacienteIds).toEqual([pacienteId]);
+    expect(JSON.stringify(res.body)).not.toContain(pacientes[1]!);
     // The other paciente's booking is not theirs.
     expect(res.body.auditoria.filter((e: { acao: string }) => e.acao === 'consulta.agendar')).toHaveLength(2);
     await request(app).get('/pacientes/00000000-0000-4000-8000-000000000000/dados').expect(404);
