@@ -226,6 +226,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
       auditOf: async (pacienteId) => (await auditLog.query({ pacienteId, limit: 10_000, offset: 0 })).items,
       listaEsperaOf: (pacienteId) => listaEspera.ofPaciente(pacienteId),
       forgetListaEspera: (tx, pacienteId) => listaEspera.forgetPaciente(tx, pacienteId),
+      forgetReports: (pacienteId) => reports.forgetPaciente(pacienteId),
     }),
     consultas: new ConsultaService({ storage, clock, timezone, logger, auditor }),
     booking,

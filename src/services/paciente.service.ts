@@ -18,6 +18,8 @@ export interface PacienteServiceDeps {
   listaEsperaOf?: (pacienteId: string) => Promise<unknown[]>;
   /** Removes the paciente's waiting-list entries inside `tx` (deletion and anonymisation leave none behind); returns their ids. */
   forgetListaEspera?: (tx: UnitOfWork, pacienteId: string) => Promise<string[]>;
+  /** Removes the stored reports that name the paciente (`ReportService.forgetPaciente`), once it is anonymised. */
+  forgetReports?: (pacienteId: string) => Promise<unknown>;
   clock: Clock;
   timezone: string;
   logger: Logger;
@@ -133,6 +135,8 @@ export class PacienteService {
       return anonymised;
     });
     logger.info({ pacienteId: id }, 'paciente anonimizado');
+    // After the commit: the record is anonymised whatever happens here; a report left behind is an error to act on.
+    await this.deps.forgetReports?.(id).catch((error: unknown) => logger.error({ err: error, pacienteId: id }, 'relatórios que citam o paciente anonimizado não foram removidos'));
     return paciente;
   }
 

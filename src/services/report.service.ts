@@ -112,13 +112,15 @@ export class ReportService {
     result.catch(() => undefined);
     try {
       const snapshot = await storage.exportRecords();
+      let pacientes: ReadonlySet<string>;
       try {
-        await sendRecords(snapshot, params, (batch) => worker.postMessage(batch));
+        pacientes = await sendRecords(snapshot, params, (batch) => worker.postMessage(batch));
       } finally {
         await snapshot.close();
       }
       worker.postMessage({ end: true } satisfies ReportInput);
       const done = await result;
+      await fsp.writeFile(indexOf(job.outFile), JSON.stringify([...pacientes]));
       logger.info({ relatorio: nome, ...done }, 'relatório gerado');
       await this.prune(nome);
       return { nome, ...done };
@@ -145,12 +147,40 @@ export class ReportService {
     const { removed, failed } = await this.catalog.prune(keep, justMade).catch((error: unknown) => ({
       removed: [] as string[], failed: [{ nome: '*', error }],
     }));
-    for (const nome of removed) logger.info({ relatorio: nome }, 'relatório antigo removido');
+    for (const nome of removed) {
+      await fsp.rm(indexOf(path.join(this.deps.reportsDir, nome)), { force: true }).catch(() => undefined);
+      logger.info({ relatorio: nome }, 'relatório antigo removido');
+    }
     for (const { nome, error } of failed) logger.warn({ relatorio: nome, err: error }, 'relatório antigo não removido');
   }
 
   list(): Promise<ReportInfo[]> {
     return this.catalog.list();
+  }
+
+  /**
+   * LGPD: removes every stored report that names the paciente (an anonymised paciente must not stay readable in a
+   * PDF the API still serves). Each report has beside it the ids of the pacientes it names
+   * (`relatorio-….pdf.pacientes.json`); a report without that list (made by an older version, or by a process that
+   * died before writing it) may name anyone, and goes too. Returns the names removed; a report that cannot be
+   * removed fails the call, so the caller can say so.
+   */
+  async forgetPaciente(pacienteId: string): Promise<string[]> {
+    const { reportsDir, logger } = this.deps;
+    const removed: string[] = [];
+    for (const nome of await this.catalog.names()) {
+      const file = path.join(reportsDir, nome);
+      const named = await fsp.readFile(indexOf(file), 'utf8').then(
+        (text) => (JSON.parse(text) as string[]).includes(pacienteId),
+        () => true,
+      );
+      if (!named) continue;
+      await fsp.rm(file, { force: true });
+      await fsp.rm(indexOf(file), { force: true });
+      removed.push(nome);
+    }
+    if (removed.length > 0) logger.info({ pacienteId, relatorios: removed }, 'relatórios que citavam o paciente removidos');
+    return removed;
   }
 
   pathOf(nome: string): Promise<string> {
@@ -177,7 +207,7 @@ const BATCH = 1000;
  * médico and bloqueio (a clinic has tens of médicos), the consultas of the period (and médico, if one is asked),
  * then only the pacientes those consultas name — not the whole clinic's history.
  */
-async function sendRecords(snapshot: RecordSnapshot, params: ReportParams, send: (batch: ReportInput) => void): Promise<void> {
+async function sendRecords(snapshot: RecordSnapshot, params: ReportParams, send: (batch: ReportInput) => void): Promise<ReadonlySet<string>> {
   const { fromMs, toMs } = periodOf(params);
   const pacientes = new Set<string>();
   const stream = async (collection: string, keep: (record: Entity) => boolean) => {
@@ -203,7 +233,11 @@ async function sendRecords(snapshot: RecordSnapshot, params: ReportParams, send:
     return true;
   });
   await stream(COLLECTIONS.pacientes, (record) => pacientes.has(record.id));
+  return pacientes;
 }
+
+/** The file beside a report that lists the ids of the pacientes it names (see `forgetPaciente`). */
+const indexOf = (reportFile: string): string => `${reportFile}.pacientes.json`;
 
 const rule = (p: string, message: string) => new AppError('VALIDACAO', message, [{ path: p, message }]);
 

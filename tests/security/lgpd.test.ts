@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
@@ -44,6 +44,37 @@ describe('LGPD: export', () => {
     // The other paciente's booking is not theirs.
     expect(res.body.auditoria.filter((e: { acao: string }) => e.acao === 'consulta.agendar')).toHaveLength(2);
     await request(app).get('/pacientes/00000000-0000-4000-8000-000000000000/dados').expect(404);
+  });
+});
+
+describe('LGPD: anonymisation and stored reports', () => {
+  it('when a paciente is anonymised, then the stored reports that name them are removed (and those of unknown content), the others stay', async () => {
+    const { app, container, dataDir } = await makeApp();
+    const { medicos, pacientes } = await clinic(app, { medicos: 2, pacientes: 2 });
+    const [ana, bruno] = medicos as [string, string];
+    const [named, other] = pacientes as [string, string];
+    await agendar(app, { medicoId: ana, pacienteId: named, inicio: at('08:00') }).expect(201);
+    await agendar(app, { medicoId: bruno, pacienteId: other, inicio: at('08:00') }).expect(201);
+    const report = async (body: Record<string, unknown>) => {
+      const task = (await request(app).post('/sistema/tasks/relatorio').send(body).expect(202)).body.id as string;
+      await container.queue.onIdle();
+      return (await request(app).get(`/sistema/tasks/${task}`).expect(200)).body.resultado.nome as string;
+    };
+    const withHim = await report({ de: '2026-12-01', ate: '2026-12-31', medicoId: ana });
+    const withoutHim = await report({ de: '2026-12-01', ate: '2026-12-31', medicoId: bruno });
+    const unknown = await report({ de: '2026-12-01', ate: '2026-12-15', medicoId: bruno });
+    // As an older version left it: no list of the pacientes it names.
+    rmSync(path.join(dataDir, 'r', `${unknown}.pacientes.json`));
+    expect(readFileSync(path.join(dataDir, 'r', `${withHim}.pacientes.json`), 'utf8')).toBe(JSON.stringify([named]));
+
+    await request(app).post(`/pacientes/${named}/anonimizar`).expect(200);
+
+    const listed = (await request(app).get('/sistema/relatorios').expect(200)).body.map((r: { nome: string }) => r.nome);
+    expect(listed).toEqual([withoutHim]);
+    expect((await request(app).get(`/sistema/relatorios/${withHim}`)).status).toBe(404);
+    expect((await request(app).get(`/sistema/relatorios/${unknown}`)).status).toBe(404);
+    await request(app).get(`/sistema/relatorios/${withoutHim}`).expect(200);
+    expect(readdirSync(path.join(dataDir, 'r')).sort()).toEqual([withoutHim, `${withoutHim}.pacientes.json`].sort());
   });
 });
 
