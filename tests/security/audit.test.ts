@@ -112,6 +112,21 @@ describeEachDriver((driver) => {
       expect(entry.ip).toMatch(LOOPBACK);
     });
 
+    it('when a client sends its own X-Request-Id, then the trail still records the server\'s id, never the client\'s', async () => {
+      const { app, container } = await makeApp();
+      const { pacienteId } = await clinic(app, { pacientes: 1 });
+      const first = await request(app).get(`/pacientes/${pacienteId}`).set('X-Request-Id', 'forjado-pelo-cliente.1').expect(200);
+      // Repeating another request's id must not attach an entry to it either.
+      const second = await request(app).get(`/pacientes/${pacienteId}`).set('X-Request-Id', first.headers['x-request-id']!).expect(200);
+      await container.auditor.flush();
+      const { items } = await trail(app, { acao: 'paciente.ler' });
+      expect(items.map((e) => e.requestId)).not.toContain('forjado-pelo-cliente.1');
+      expect(first.headers['x-request-id']).not.toBe('forjado-pelo-cliente.1');
+      expect(second.headers['x-request-id']).not.toBe(first.headers['x-request-id']);
+      expect(entryOf(items, first.headers['x-request-id'])).toMatchObject({ recursoId: pacienteId });
+      expect(entryOf(items, second.headers['x-request-id'])).toMatchObject({ recursoId: pacienteId });
+    });
+
     it('when a real user signs in with a wrong password, then auth.falha names that user', async () => {
       const { rawApp, app, container } = await makeApp();
       const usuario = await container.services.usuarios.create({ nome: 'Rita', email: 'rita@clinica.local', papel: 'recepcao', ativo: true, senha: 'uma-senha-bem-longa' });
