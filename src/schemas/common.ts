@@ -69,14 +69,19 @@ export const TELEFONE_MAX = 30;
 /** Longest text of a search (`q`) or filter in a query string. */
 export const BUSCA_MAX = 200;
 
-/** The message for text holding control or bidi-override characters. */
-export const CONTROL_CHARACTERS_MESSAGE = 'Caracteres de controle não são permitidos.';
+/** The message for text holding control, bidi-override or invisible characters. */
+export const CONTROL_CHARACTERS_MESSAGE = 'Caracteres de controle ou invisíveis não são permitidos.';
 
-// C0 controls, DEL, C1 controls, and the bidi embeddings/overrides/isolates (U+202A–U+202E, U+2066–U+2069):
-// they can hide or reorder what a receptionist reads on screen or in a report (a name that displays as
-// something else), and break log lines and file formats.
-// eslint-disable-next-line no-control-regex -- matching control characters is the point
-const SINGLE_LINE = /^[^\u0000-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$/;
+// C0 controls, DEL, C1 controls, the bidi embeddings/overrides/isolates (U+202A–U+202E, U+2066–U+2069) and the
+// other invisible format characters: soft hyphen (U+00AD), the direction marks (U+061C, U+200E, U+200F), zero-width
+// space and joiners (U+200B–U+200D), the line and paragraph separators (U+2028, U+2029), word joiner and invisible
+// operators (U+2060–U+2064), U+180E, the BOM (U+FEFF), the interlinear annotations (U+FFF9–U+FFFB) and plane 14
+// (tags; as UTF-16, its high surrogate U+DB40). They can hide or reorder what a receptionist reads on screen or in a
+// report (a name that displays as something else, or as another paciente's), defeat a search by name, and break
+// log lines and file formats. Written as code units, without the `u` flag, so the pattern means the same in
+// JavaScript and in the OpenAPI document's JSON Schema.
+const INVISIBLE = '\\u00AD\\u061C\\u180E\\u200B-\\u200F\\u2028-\\u202E\\u2060-\\u2069\\uFEFF\\uFFF9-\\uFFFB\\uDB40';
+const SINGLE_LINE = new RegExp(`^[^\\u0000-\\u001F\\u007F-\\u009F${INVISIBLE}]*$`);
 /**
  * A reference to a record (a médico's, a paciente's, a usuário's id) in a body or a query string. Anything that is not
  * one of our ids is simply not found, but a control character is refused first: PostgreSQL's text cannot hold a NUL,
@@ -87,9 +92,8 @@ export const RefId = z.string().max(100).regex(SINGLE_LINE, CONTROL_CHARACTERS_M
 /** Ids in URLs: as {@link RefId}, any length (a long one is simply not found). */
 export const IdParams = z.object({ id: z.string().regex(SINGLE_LINE, CONTROL_CHARACTERS_MESSAGE).meta({ description: 'Id (UUID)', format: 'uuid' }) });
 
-// Notes may hold line breaks and tabs (typed in a textarea); every other control character is refused.
-// eslint-disable-next-line no-control-regex -- as above
-const MULTI_LINE = /^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]*$/;
+// Notes may hold line breaks and tabs (typed in a textarea); every other control or invisible character is refused.
+const MULTI_LINE = new RegExp(`^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F${INVISIBLE}]*$`);
 
 export interface TextoOptions {
   /** Most characters (UTF-16 code units, as zod and JSON Schema's maxLength count them) after trimming. */

@@ -64,7 +64,7 @@ describeEachDriver(() => {
       for (const [url, body] of bodies) {
         const res = await request(app).post(url).send(body);
         expect(res.status, url).toBe(400);
-        expect(res.body, url).toMatchObject({ type: '/problemas/validacao', errors: [{ message: 'Caracteres de controle não são permitidos.' }] });
+        expect(res.body, url).toMatchObject({ type: '/problemas/validacao', errors: [{ message: 'Caracteres de controle ou invisíveis não são permitidos.' }] });
       }
       expect(await stored(container)).toEqual(before);
     });

@@ -65,5 +65,21 @@ describeEachDriver(() => {
       expect(booking.status).toBe(400);
       expect(booking.body.detail).toMatch(/[a-zà-ú]/i);
     });
+
+    it('when a name or a note hides invisible characters (zero-width, separators, BOM, tags), then 400 naming the field, and nothing is stored', async () => {
+      const { app } = await makeApp();
+      const { medicoId, pacienteId } = await clinic(app);
+      const before = (await request(app).get('/pacientes').expect(200)).body.total as number;
+      for (const hidden of ['\u200B', '\u200D', '\u2028', '\u2029', '\uFEFF', '\u00AD', '\u2060', '\u061C', '\u{E0041}']) {
+        const res = await request(app).post('/pacientes').send(pacienteBody({ nome: `Joana${hidden} Prado` }));
+        expect(res.status, JSON.stringify(hidden)).toBe(400);
+        expect(res.body).toMatchObject({ type: '/problemas/validacao', errors: [{ path: 'nome', message: 'Caracteres de controle ou invisíveis não são permitidos.' }] });
+        const note = await agendar(app, { medicoId, pacienteId, inicio: at('08:00'), observacoes: `ligar${hidden} depois` });
+        expect(note.status, JSON.stringify(hidden)).toBe(400);
+      }
+      expect((await request(app).get('/pacientes').expect(200)).body.total).toBe(before);
+      // Accents, emoji and dashes are text, not tricks.
+      await request(app).post('/pacientes').send(pacienteBody({ nome: 'Conceição D’Ávila — 🩺', cpf: cpfFromNumber(777_001) })).expect(201);
+    });
   });
 });
