@@ -80,8 +80,8 @@ export const CONTROL_CHARACTERS_MESSAGE = 'Caracteres de controle ou invisíveis
 // report (a name that displays as something else, or as another paciente's), defeat a search by name, and break
 // log lines and file formats. Written as code units, without the `u` flag, so the pattern means the same in
 // JavaScript and in the OpenAPI document's JSON Schema.
-const INVISIBLE = '\\u00AD\\u061C\\u180E\\u200B-\\u200F\\u2028-\\u202E\\u2060-\\u2069\\uFEFF\\uFFF9-\\uFFFB\\uDB40';
-const SINGLE_LINE = new RegExp(`^[^\\u0000-\\u001F\\u007F-\\u009F${INVISIBLE}]*$`);
+const INVISIBLE = '\\u00AD\\u061C\\u180E\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u2069\\uFEFF\\uFFF9-\\uFFFB\\uDB40';
+const SINGLE_LINE = new RegExp(`^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029${INVISIBLE}]*$`);
 /**
  * A reference to a record (a médico's, a paciente's, a usuário's id) in a body or a query string. Anything that is not
  * one of our ids is simply not found, but a control character is refused first: PostgreSQL's text cannot hold a NUL,
@@ -92,7 +92,8 @@ export const RefId = z.string().max(100).regex(SINGLE_LINE, CONTROL_CHARACTERS_M
 /** Ids in URLs: as {@link RefId}, any length (a long one is simply not found). */
 export const IdParams = z.object({ id: z.string().regex(SINGLE_LINE, CONTROL_CHARACTERS_MESSAGE).meta({ description: 'Id (UUID)', format: 'uuid' }) });
 
-// Notes may hold line breaks and tabs (typed in a textarea); every other control or invisible character is refused.
+// Notes may hold line breaks (U+2028 and U+2029 among them, as text pasted from a word processor brings) and tabs
+// (typed in a textarea); every other control or invisible character is refused.
 const MULTI_LINE = new RegExp(`^[^\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F${INVISIBLE}]*$`);
 
 export interface TextoOptions {

@@ -4,6 +4,7 @@ import { AppError } from '../core/errors.js';
 import { COLLECTIONS } from '../repositories/collections.js';
 import type { DriverName, Entity } from '../repositories/port.js';
 import { Bloqueio } from '../schemas/bloqueio.schema.js';
+import { ANO_MAX, ANO_MIN, yearInRange } from '../schemas/common.js';
 import { Consulta } from '../schemas/consulta.schema.js';
 import { FeriadoRecord } from '../schemas/feriado.schema.js';
 import { ListaEsperaRecordSchema } from '../schemas/lista-espera.schema.js';
@@ -116,7 +117,34 @@ export class BackupIntegrity {
   }
 }
 
-/** Throws BACKUP_INVALIDO unless `record` (the `index`-th of `collection`) fits its collection's schema. */
+/**
+ * The fields of each collection that both drivers read as a point in time (PostgreSQL stores them in `timestamptz` or
+ * `date` columns, the JSON driver compares them by `Date.parse`): ISO 8601 with an offset (or a date), in the years
+ * the API accepts. An instant written another way, or in year 275760, would be read differently by the two drivers,
+ * or not stored at all.
+ */
+const TIME_FIELDS: Readonly<Record<string, readonly { field: string; date?: true }[]>> = {
+  [COLLECTIONS.consultas]: [{ field: 'inicio' }, { field: 'fim' }],
+  [COLLECTIONS.bloqueios]: [{ field: 'inicio' }, { field: 'fim' }],
+  [COLLECTIONS.listaEspera]: [{ field: 'criadaEm' }],
+  [COLLECTIONS.feriados]: [{ field: 'data', date: true }],
+};
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+
+/** True when some string in `value` (any depth) holds a NUL, which PostgreSQL's text cannot store. */
+function holdsNul(value: unknown): boolean {
+  if (typeof value === 'string') return value.includes('\u0000');
+  if (Array.isArray(value)) return value.some(holdsNul);
+  if (value !== null && typeof value === 'object') return Object.entries(value).some(([k, v]) => k.includes('\u0000') || holdsNul(v));
+  return false;
+}
+
+/**
+ * Throws BACKUP_INVALIDO unless `record` (the `index`-th of `collection`) fits its collection's schema, holds no NUL
+ * in any text, and has its points in time in ISO 8601 within the accepted years: what either driver can store and read
+ * back the same (a restore moves data between them).
+ */
 export function checkRecord(collection: string, record: unknown, index: number): void {
   const schema = RECORD_SCHEMAS[collection];
   if (!schema) return;
@@ -124,6 +152,14 @@ export function checkRecord(collection: string, record: unknown, index: number):
   if (!result.success) {
     const issue = result.error.issues[0];
     throw invalid(`registro ${index} de ${collection} fora do esquema: ${issue?.path.join('.')} ${issue?.message}`);
+  }
+  if (holdsNul(record)) throw invalid(`registro ${index} de ${collection} tem um caractere NUL, que o banco de dados não guarda`);
+  for (const { field, date } of TIME_FIELDS[collection] ?? []) {
+    const value = (record as Record<string, unknown>)[field];
+    if (value === undefined || value === null) continue;
+    const text = String(value);
+    const valid = (date ? ISO_DATE : ISO_INSTANT).test(text) && Number.isFinite(Date.parse(date ? `${text}T00:00:00Z` : text)) && yearInRange(text);
+    if (!valid) throw invalid(`registro ${index} de ${collection} fora do esquema: ${field} não é ${date ? 'uma data' : 'um instante'} ISO 8601 entre ${ANO_MIN} e ${ANO_MAX}`);
   }
 }
 

@@ -189,6 +189,27 @@ describe('backups', () => {
       expect(detail).toMatch(/pacientes fora do esquema/);
     });
 
+    it('text holding a NUL, which the database cannot store (in a name, or deep in a record)', async () => {
+      const named = await refused((e) => rewritten(e, 'pacientes', (ps) => ps.map((p, i) => (i === 0 ? { ...p, nome: 'Ana\u0000Maria' } : p))));
+      expect(named).toMatch(/registro 0 de pacientes tem um caractere NUL/);
+      await refused((e) => rewritten(e, 'medicos', (ms) => ms.map((m) => ({ ...m, especialidade: 'Clínica\u0000geral' }))));
+    });
+
+    it('points in time not in ISO 8601 or outside the accepted years (each driver would read them differently, or not at all)', async () => {
+      // Each pair lasts 30 minutes, as the schema asks: only the way it is written is wrong.
+      for (const [inicio, fim] of [
+        ['Mon, 07 Dec 2026 11:00:00 GMT', 'Mon, 07 Dec 2026 11:30:00 GMT'],
+        ['+275760-09-12T23:00:00Z', '+275760-09-12T23:30:00Z'],
+        ['1850-12-07T08:00:00-03:00', '1850-12-07T08:30:00-03:00'],
+        ['2026-12-07 08:00', '2026-12-07 08:30'],
+      ]) {
+        const detail = await refused((e) => rewritten(e, 'consultas', (cs) => cs.map((c) => ({ ...c, inicio, fim }))));
+        expect(detail, inicio).toMatch(/consultas fora do esquema: inicio não é um instante ISO 8601 entre 1900 e 2999/);
+      }
+      const feriado = await refused((e) => rewritten(e, 'feriados', () => [{ id: 'f5d1b7a2-0000-4000-8000-000000000001', data: '10000-01-01', nome: 'X', criadoEm: '2026-11-30T12:00:00-03:00' }]));
+      expect(feriado).toMatch(/feriados fora do esquema/);
+    });
+
     it('users none of whom is an active admin: restoring would leave nobody able to administer the clinic', async () => {
       const demoted = await refused((e) => rewritten(e, 'usuarios', (users) => users.map((u) => (u['papel'] === 'admin' ? { ...u, papel: 'recepcao' } : u))));
       expect(demoted).toMatch(/nenhum dos usuários do backup é um administrador ativo/);

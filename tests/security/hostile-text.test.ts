@@ -74,8 +74,10 @@ describeEachDriver(() => {
         const res = await request(app).post('/pacientes').send(pacienteBody({ nome: `Joana${hidden} Prado` }));
         expect(res.status, JSON.stringify(hidden)).toBe(400);
         expect(res.body).toMatchObject({ type: '/problemas/validacao', errors: [{ path: 'nome', message: 'Caracteres de controle ou invisíveis não são permitidos.' }] });
+        // In a note, the line and paragraph separators are line breaks (text pasted from a word processor).
         const note = await agendar(app, { medicoId, pacienteId, inicio: at('08:00'), observacoes: `ligar${hidden} depois` });
-        expect(note.status, JSON.stringify(hidden)).toBe(400);
+        if (hidden !== '\u2028' && hidden !== '\u2029') expect(note.status, JSON.stringify(hidden)).toBe(400);
+        else await request(app).post(`/consultas/${note.body.id}/cancelar`).send({}).expect(200);
       }
       expect((await request(app).get('/pacientes').expect(200)).body.total).toBe(before);
       // Accents, emoji and dashes are text, not tricks.
