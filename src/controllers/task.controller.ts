@@ -31,7 +31,7 @@ export class TaskController {
   get = async (req: Request, res: Response): Promise<void> => {
     const task = await this.queue.find(req.params['id'] as string);
     // One the caller may not see answers as one that does not exist: its id says nothing either way.
-    if (!task || !visibleTo(task, currentActor())) throw notFound('Tarefa');
+    if (!task || !visibleTo(task, currentActor())) throw notFound('Tarefa', 'a');
     res.json(task);
   };
 

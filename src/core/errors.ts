@@ -99,7 +99,8 @@ export class AppError extends Error {
   }
 }
 
-export const notFound = (what: string): AppError => new AppError('NAO_ENCONTRADO', `${what} não encontrado(a).`);
+/** 404 for `what`, a noun whose grammatical gender `genero` gives the participle ("Consulta não encontrada"). */
+export const notFound = (what: string, genero: 'o' | 'a' = 'o'): AppError => new AppError('NAO_ENCONTRADO', `${what} não encontrad${genero}.`);
 
 /** Storage could not be used (lock not obtained in time, disk full, I/O error): the request may be retried. */
 export class StorageUnavailableError extends AppError {

@@ -162,7 +162,7 @@ export class BookingService {
   async remarcar(consultaId: string, inicio: string, respondAsync: boolean): Promise<{ kind: 'done'; consulta: ConsultaRecord } | { kind: 'accepted'; task: TaskRecord }> {
     const { storage, rules } = this.deps;
     const consulta = await storage.consultas.get(consultaId);
-    if (!consulta) throw notFound('Consulta');
+    if (!consulta) throw notFound('Consulta', 'a');
     assertOwnMedico('consultas:escrever', consulta.medicoId);
     assertRemarcavel(consulta.status, Date.parse(consulta.inicio), this.deps.clock.now().getTime());
     assertNotEncaixe(consulta);
@@ -304,7 +304,7 @@ export class BookingService {
     try {
       const updated = await storage.run(async (tx) => {
         const current = await tx.consultas.get(task.consultaId);
-        if (!current) throw notFound('Consulta');
+        if (!current) throw notFound('Consulta', 'a');
         assertRemarcavel(current.status, Date.parse(current.inicio), clock.now().getTime());
         const request = { medicoId: current.medicoId, pacienteId: current.pacienteId, inicioMs: task.slot.inicioMs, exceptConsultaId: current.id };
         const { slot } = await rules.slotFor(request, tx);

@@ -43,7 +43,7 @@ export class ConsultaService {
 
   private async record(reads: Pick<Reads, 'consultas'>, id: string): Promise<ConsultaRecord> {
     const consulta = await reads.consultas.get(id);
-    if (!consulta) throw notFound('Consulta');
+    if (!consulta) throw notFound('Consulta', 'a');
     return consulta;
   }
 

@@ -173,14 +173,14 @@ export class ListaEsperaService {
 
   private async record(reads: Pick<Reads, 'listaEspera'>, id: string): Promise<ListaEsperaRecord> {
     const entry = await reads.listaEspera.get(id);
-    if (!entry) throw notFound('Entrada da lista de espera');
+    if (!entry) throw notFound('Entrada da lista de espera', 'a');
     return entry;
   }
 
   /** A médico user may only touch entries naming its own médico (see the class comment). */
   private assertMayTouch(entry: ListaEsperaRecord): void {
     if (entry.medicoId !== null) assertOwnMedico(PERMISSION, entry.medicoId);
-    else if (ownMedicoOnly(PERMISSION) !== undefined) throw notFound('Entrada da lista de espera');
+    else if (ownMedicoOnly(PERMISSION) !== undefined) throw notFound('Entrada da lista de espera', 'a');
   }
 
   private assertWindow(de: string, ate: string): void {

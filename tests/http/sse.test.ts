@@ -178,7 +178,7 @@ describe('GET /sistema/agenda/stream?medicoId= that names no médico', () => {
     const unknown = await open('medicoId=00000000-0000-4000-8000-000000000000');
     expect(unknown.status).toBe(404);
     expect(unknown.headers.get('content-type')).toMatch(/^application\/problem\+json/);
-    expect(await unknown.json()).toMatchObject({ type: '/problemas/nao-encontrado', status: 404, detail: 'Médico não encontrado(a).' });
+    expect(await unknown.json()).toMatchObject({ type: '/problemas/nao-encontrado', status: 404, detail: 'Médico não encontrado.' });
 
     const malformed = await open('medicoId=nao-e-um-id');
     expect(malformed.status).toBe(400);

@@ -170,7 +170,7 @@ describe('a médico user sees only its own', () => {
     for (const id of [others, backup, report]) {
       const refused = await read(id, medico);
       expect(refused.status, id).toBe(404);
-      expect(refused.body).toMatchObject({ type: '/problemas/nao-encontrado' });
+      expect(refused.body).toMatchObject({ type: '/problemas/nao-encontrado', detail: 'Tarefa não encontrada.' });
     }
     for (const id of [own, others]) await read(id, recepcao).expect(200);
     for (const id of [backup, report]) expect((await read(id, recepcao)).status).toBe(404);
