@@ -27,6 +27,8 @@ export interface PacienteServiceDeps {
 
 /** Name an anonymised paciente keeps (contract). */
 export const ANONYMISED_NAME = 'Paciente anonimizado';
+/** True for a paciente record that `anonimizar` has rewritten. */
+export const isAnonymised = (p: Pick<Paciente, 'nome' | 'cpf'>): boolean => p.nome === ANONYMISED_NAME && p.cpf === '';
 
 /** Everything held about one paciente (LGPD art. 18: access and portability). */
 export interface PacienteDados {
@@ -81,7 +83,7 @@ export class PacienteService {
     const { storage, auditor, logger } = this.deps;
     const paciente = await storage.run(async (tx) => {
       const current = found(await tx.pacientes.get(id));
-      if (current.nome === ANONYMISED_NAME && current.cpf === '') {
+      if (isAnonymised(current)) {
         throw new AppError('PACIENTE_ANONIMIZADO', 'Paciente anonimizado não pode ser editado.');
       }
       await assertCpfFree(tx, input.cpf, id);

@@ -8,6 +8,7 @@ import { AppError } from '../core/errors.js';
 import { FileCatalog, type CatalogEntry } from '../infra/file-catalog.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant, todayIn } from '../core/time.js';
+import { isAnonymised } from './paciente.service.js';
 import type { ReportInput, ReportJob, ReportMessage } from './report-worker.js';
 import type { TaskContext } from '../infra/task-queue.js';
 import { COLLECTIONS } from '../repositories/collections.js';
@@ -44,8 +45,11 @@ export interface ReportRequest {
 export type ReportInfo = CatalogEntry;
 
 export interface ReportServiceDeps {
-  /** Where the records come from: a consistent export of them, and the médico a request names. */
-  storage: Pick<StoragePort, 'exportRecords' | 'medicos'>;
+  /**
+   * Where the records come from: a consistent export of them, the médico a request names, and the pacientes a new
+   * report names, read again once it is written (one anonymised meanwhile removes it).
+   */
+  storage: Pick<StoragePort, 'exportRecords' | 'medicos' | 'pacientes'>;
   /**
    * Holidays that close the clinic: their dates offer no slots, so they do not count against occupancy. The
    * closing holidays of a range of dates (FeriadoService), read once per report.
@@ -118,12 +122,19 @@ export class ReportService {
       } finally {
         await snapshot.close();
       }
+      // The list goes in place before the PDF can (the worker renames it into place only after `end`): a report is
+      // never listed without the pacientes it names, so an anonymisation meanwhile neither misses nor wrongly takes it.
+      await writeAtomically(indexOf(job.outFile), JSON.stringify([...pacientes]));
       worker.postMessage({ end: true } satisfies ReportInput);
       const done = await result;
-      await fsp.writeFile(indexOf(job.outFile), JSON.stringify([...pacientes]));
+      // Read before an anonymisation that committed while it was being written: such a report must not stay.
+      await this.dropIfAnonymised(nome, pacientes);
       logger.info({ relatorio: nome, ...done }, 'relatório gerado');
       await this.prune(nome);
       return { nome, ...done };
+    } catch (error) {
+      await fsp.rm(indexOf(job.outFile), { force: true });
+      throw error;
     } finally {
       await worker.terminate();
     }
@@ -168,19 +179,40 @@ export class ReportService {
   async forgetPaciente(pacienteId: string): Promise<string[]> {
     const { reportsDir, logger } = this.deps;
     const removed: string[] = [];
+    const failed: unknown[] = [];
     for (const nome of await this.catalog.names()) {
       const file = path.join(reportsDir, nome);
-      const named = await fsp.readFile(indexOf(file), 'utf8').then(
-        (text) => (JSON.parse(text) as string[]).includes(pacienteId),
-        () => true,
-      );
-      if (!named) continue;
-      await fsp.rm(file, { force: true });
-      await fsp.rm(indexOf(file), { force: true });
-      removed.push(nome);
+      if (!(await namesOf(file)).has(pacienteId)) continue;
+      try {
+        await this.remove(nome);
+        removed.push(nome);
+      } catch (error) {
+        failed.push(error);
+      }
     }
     if (removed.length > 0) logger.info({ pacienteId, relatorios: removed }, 'relatórios que citavam o paciente removidos');
+    if (failed.length > 0) throw new AggregateError(failed, `${failed.length} relatório(s) que citam o paciente não puderam ser removidos`);
     return removed;
+  }
+
+  /**
+   * A report just made stays only if none of the pacientes it names was anonymised meanwhile (by any process: the
+   * records are read again). Otherwise it is removed, and the task fails saying why.
+   */
+  private async dropIfAnonymised(nome: string, pacientes: ReadonlySet<string>): Promise<void> {
+    for (const id of pacientes) {
+      const paciente = await this.deps.storage.pacientes.get(id);
+      if (!paciente || !isAnonymised(paciente)) continue;
+      await this.remove(nome);
+      throw new AppError('PACIENTE_ANONIMIZADO', 'Um paciente do relatório foi anonimizado enquanto ele era gerado; gere o relatório de novo.');
+    }
+  }
+
+  /** Removes a report and the list beside it (the PDF first: a list without its PDF is never served). */
+  private async remove(nome: string): Promise<void> {
+    const file = path.join(this.deps.reportsDir, nome);
+    await fsp.rm(file, { force: true });
+    await fsp.rm(indexOf(file), { force: true });
   }
 
   pathOf(nome: string): Promise<string> {
@@ -238,6 +270,24 @@ async function sendRecords(snapshot: RecordSnapshot, params: ReportParams, send:
 
 /** The file beside a report that lists the ids of the pacientes it names (see `forgetPaciente`). */
 const indexOf = (reportFile: string): string => `${reportFile}.pacientes.json`;
+
+/** Everyone a report may name: the ids its list gives; a list missing, unreadable or not a list of ids means anyone. */
+const ANYONE: ReadonlySet<string> = { has: () => true } as unknown as ReadonlySet<string>;
+async function namesOf(reportFile: string): Promise<ReadonlySet<string>> {
+  try {
+    const list: unknown = JSON.parse(await fsp.readFile(indexOf(reportFile), 'utf8'));
+    return Array.isArray(list) && list.every((id) => typeof id === 'string') ? new Set(list) : ANYONE;
+  } catch {
+    return ANYONE;
+  }
+}
+
+/** Writes `file` whole or not at all (a temporary file renamed over it). */
+async function writeAtomically(file: string, text: string): Promise<void> {
+  const temp = `${file}.tmp-${process.pid}`;
+  await fsp.writeFile(temp, text);
+  await fsp.rename(temp, file);
+}
 
 const rule = (p: string, message: string) => new AppError('VALIDACAO', message, [{ path: p, message }]);
 

@@ -1,4 +1,4 @@
-import { readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
@@ -6,6 +6,8 @@ import { makeApp, pacienteBody } from '../helpers/app.js';
 import { databaseOf, describeEachDriver } from '../helpers/drivers.js';
 import { asSuperuser } from '../helpers/postgres.js';
 import { CPFS, agendar, at, clinic } from '../helpers/scheduling.js';
+import { ReportService } from '../../src/services/report.service.js';
+import { ANONYMISED_NAME } from '../../src/services/paciente.service.js';
 
 /** Every file under a directory, as text (data files, journal, audit trail). */
 function allText(dir: string): string {
@@ -63,8 +65,10 @@ describe('LGPD: anonymisation and stored reports', () => {
     const withHim = await report({ de: '2026-12-01', ate: '2026-12-31', medicoId: ana });
     const withoutHim = await report({ de: '2026-12-01', ate: '2026-12-31', medicoId: bruno });
     const unknown = await report({ de: '2026-12-01', ate: '2026-12-15', medicoId: bruno });
-    // As an older version left it: no list of the pacientes it names.
+    const torn = await report({ de: '2026-12-01', ate: '2026-12-20', medicoId: bruno });
+    // As an older version left it: no list of the pacientes it names. And a list cut short (a crash while written).
     rmSync(path.join(dataDir, 'r', `${unknown}.pacientes.json`));
+    writeFileSync(path.join(dataDir, 'r', `${torn}.pacientes.json`), '["');
     expect(readFileSync(path.join(dataDir, 'r', `${withHim}.pacientes.json`), 'utf8')).toBe(JSON.stringify([named]));
 
     await request(app).post(`/pacientes/${named}/anonimizar`).expect(200);
@@ -73,8 +77,28 @@ describe('LGPD: anonymisation and stored reports', () => {
     expect(listed).toEqual([withoutHim]);
     expect((await request(app).get(`/sistema/relatorios/${withHim}`)).status).toBe(404);
     expect((await request(app).get(`/sistema/relatorios/${unknown}`)).status).toBe(404);
+    expect((await request(app).get(`/sistema/relatorios/${torn}`)).status).toBe(404);
     await request(app).get(`/sistema/relatorios/${withoutHim}`).expect(200);
     expect(readdirSync(path.join(dataDir, 'r')).sort()).toEqual([withoutHim, `${withoutHim}.pacientes.json`].sort());
+  });
+});
+
+describe('LGPD: a report written while its paciente is anonymised', () => {
+  it('when a paciente the report names is anonymised after its records were read, then the report is removed and its task fails saying why', async () => {
+    const { app, container, dataDir } = await makeApp();
+    const { medicoId, pacienteId } = await clinic(app, { pacientes: 1 });
+    await agendar(app, { medicoId, pacienteId, inicio: at('08:00') }).expect(201);
+    const { storage, config, clock, logger } = container;
+    // The export (the report's snapshot) still holds the name; the record read afterwards is anonymised, as when the
+    // anonymisation commits while the PDF is being written.
+    const real = (await storage.pacientes.get(pacienteId))!;
+    const reports = new ReportService({
+      storage: { exportRecords: () => storage.exportRecords(), medicos: storage.medicos, pacientes: { ...storage.pacientes, get: async () => ({ ...real, nome: ANONYMISED_NAME, cpf: '' }) } },
+      reportsDir: config.reportsDir, clinicName: 'Clínica', clock, timezone: config.clinicTz, logger,
+    });
+    const params = await reports.resolve({ de: '2026-12-01', ate: '2026-12-31' });
+    await expect(reports.generate(params)).rejects.toMatchObject({ code: 'PACIENTE_ANONIMIZADO' });
+    expect(readdirSync(path.join(dataDir, 'r'))).toEqual([]);
   });
 });
 
