@@ -129,14 +129,34 @@ const TIME_FIELDS: Readonly<Record<string, readonly { field: string; date?: true
   [COLLECTIONS.listaEspera]: [{ field: 'criadaEm' }],
   [COLLECTIONS.feriados]: [{ field: 'data', date: true }],
 };
-const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2})$/;
-const ISO_DATE = /^\d{4}-\d{2}-\d{2}$/;
+/** Hours below 24, minutes and seconds below 60, offsets within ±15:59 (what PostgreSQL's timestamptz reads). */
+const ISO_INSTANT = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?(Z|[+-](0\d|1[0-5]):[0-5]\d)$/;
+const ISO_DATE = /^(\d{4}-\d{2}-\d{2})$/;
+/** A day the calendar has (`Date.parse` would take 2026-02-30 as 2 March). */
+const realDay = (day: string): boolean => {
+  const ms = Date.parse(`${day}T00:00:00Z`);
+  return Number.isFinite(ms) && new Date(ms).toISOString().startsWith(day);
+};
 
-/** True when some string in `value` (any depth) holds a NUL, which PostgreSQL's text cannot store. */
+/**
+ * True when some string in `value` (any depth, keys too) holds a NUL, which PostgreSQL's text cannot store. Walked
+ * with a stack of its own, not by recursion: a record nested thousands deep is refused, not a stack overflow.
+ */
 function holdsNul(value: unknown): boolean {
-  if (typeof value === 'string') return value.includes('\u0000');
-  if (Array.isArray(value)) return value.some(holdsNul);
-  if (value !== null && typeof value === 'object') return Object.entries(value).some(([k, v]) => k.includes('\u0000') || holdsNul(v));
+  const pending: unknown[] = [value];
+  while (pending.length > 0) {
+    const next = pending.pop();
+    if (typeof next === 'string') {
+      if (next.includes('\u0000')) return true;
+    } else if (Array.isArray(next)) {
+      for (const item of next) pending.push(item);
+    } else if (next !== null && typeof next === 'object') {
+      for (const [key, v] of Object.entries(next)) {
+        if (key.includes('\u0000')) return true;
+        pending.push(v);
+      }
+    }
+  }
   return false;
 }
 
@@ -158,7 +178,8 @@ export function checkRecord(collection: string, record: unknown, index: number):
     const value = (record as Record<string, unknown>)[field];
     if (value === undefined || value === null) continue;
     const text = String(value);
-    const valid = (date ? ISO_DATE : ISO_INSTANT).test(text) && Number.isFinite(Date.parse(date ? `${text}T00:00:00Z` : text)) && yearInRange(text);
+    const day = (date ? ISO_DATE : ISO_INSTANT).exec(text)?.[1];
+    const valid = day !== undefined && realDay(day) && Number.isFinite(Date.parse(date ? `${text}T00:00:00Z` : text)) && yearInRange(text);
     if (!valid) throw invalid(`registro ${index} de ${collection} fora do esquema: ${field} não é ${date ? 'uma data' : 'um instante'} ISO 8601 entre ${ANO_MIN} e ${ANO_MAX}`);
   }
 }

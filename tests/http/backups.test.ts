@@ -202,6 +202,9 @@ describe('backups', () => {
         ['+275760-09-12T23:00:00Z', '+275760-09-12T23:30:00Z'],
         ['1850-12-07T08:00:00-03:00', '1850-12-07T08:30:00-03:00'],
         ['2026-12-07 08:00', '2026-12-07 08:30'],
+        // A day the calendar lacks (Date.parse reads it as 2 March), and an offset PostgreSQL cannot read.
+        ['2026-02-30T09:00:00-03:00', '2026-02-30T09:30:00-03:00'],
+        ['2026-12-07T08:00:00+18:00', '2026-12-07T08:30:00+18:00'],
       ]) {
         const detail = await refused((e) => rewritten(e, 'consultas', (cs) => cs.map((c) => ({ ...c, inicio, fim }))));
         expect(detail, inicio).toMatch(/consultas fora do esquema: inicio não é um instante ISO 8601 entre 1900 e 2999/);
