@@ -325,14 +325,17 @@ export class SseBroker {
     this.recheckAll();
   }
 
-  /** Ends the streams whose `recheck` says no; one question per owner per heartbeat. */
+  /**
+   * Ends the streams whose `recheck` says no; one question per owner per heartbeat. A question that fails or takes
+   * longer than a heartbeat (storage away) keeps its streams open until the next one, and the round logs one warning.
+   */
   private recheckAll(): void {
     const asked = new Map<string | Client, Promise<boolean>>();
     for (const client of this.clients) {
       if (!client.recheck || client.checking) continue;
       const key = client.owner ?? client;
       let answer = asked.get(key);
-      if (!answer) asked.set(key, (answer = client.recheck()));
+      if (!answer) asked.set(key, (answer = within(Promise.resolve().then(client.recheck), this.options.heartbeatMs)));
       client.checking = true;
       answer.then(
         (allowed) => {
@@ -342,13 +345,28 @@ export class SseBroker {
             client.res.end();
           }
         },
-        (error: unknown) => {
+        () => {
           client.checking = false;
-          this.options.logger.warn({ err: error }, 'não foi possível conferir a sessão de um fluxo de eventos; ele continua aberto');
         },
       );
     }
+    if (asked.size === 0) return;
+    void Promise.allSettled(asked.values()).then((answers) => {
+      const failed = answers.filter((a): a is PromiseRejectedResult => a.status === 'rejected');
+      if (failed.length > 0) {
+        this.options.logger.warn({ err: failed[0]!.reason, sessoes: failed.length }, 'não foi possível conferir sessões de fluxos de eventos; eles continuam abertos');
+      }
+    });
   }
+}
+
+/** `promise`, or a rejection once `ms` pass without it settling. */
+function within<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`sem resposta em ${ms} ms`)), ms).unref();
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 
 function matches(client: Client, topic: string | undefined): boolean {
