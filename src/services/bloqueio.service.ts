@@ -69,7 +69,7 @@ export class BloqueioService {
       if (!(await tx.medicos.get(medicoId))) throw notFound('Médico');
       const affected = await pendingOverlapping(tx.consultas, medicoId, inicioMs, fimMs);
       if (affected.length > 0) {
-        throw consultasAfetadas(`O bloqueio cobre ${affected.length} consulta(s) agendada(s); cancele ou remarque antes.`, affected);
+        throw consultasAfetadas(`O bloqueio cobre ${affected.length === 1 ? '1 consulta agendada' : `${affected.length} consultas agendadas`}; cancele ou remarque antes.`, affected);
       }
       const created: Bloqueio = {
         id: randomUUID(), medicoId, inicio: formatInstant(inicioMs, timezone), fim: formatInstant(fimMs, timezone), motivo: input.motivo,

@@ -56,7 +56,7 @@ export class MedicoService {
       const stranded = await this.stranded(tx, updated);
       if (stranded.length > 0) {
         throw consultasAfetadas(
-          `A mudança deixaria ${stranded.length} consulta(s) futura(s) fora dos horários de atendimento; cancele ou remarque antes.`,
+          `A mudança deixaria ${stranded.length === 1 ? '1 consulta futura' : `${stranded.length} consultas futuras`} fora dos horários de atendimento; cancele ou remarque antes.`,
           stranded,
         );
       }

@@ -71,6 +71,7 @@ describe('PUT /medicos/{id} does not orphan consultas', () => {
     const res = await put(app, medicoId, { horarios: [{ diaSemana: 1, inicio: '08:00', fim: '12:00' }] });
     expect(res.status).toBe(409);
     expect(res.body).toMatchObject({ type: '/problemas/consultas-afetadas', status: 409, consultas: [late.body.id] });
+    expect(res.body.detail).toBe('A mudança deixaria 1 consulta futura fora dos horários de atendimento; cancele ou remarque antes.');
     expect((await request(app).get(`/medicos/${medicoId}`)).body.horarios).toHaveLength(2);
   });
 

@@ -66,7 +66,7 @@ describe('bloqueios', () => {
     const b = await agendar(app, { medicoId, pacienteId: pacientes[1], inicio: at('15:00') }).expect(201);
     const res = await request(app).post(`/medicos/${medicoId}/bloqueios`).send({ inicio: at('08:00'), fim: at('16:00'), motivo: 'Cirurgia' });
     expect(res.status).toBe(409);
-    expect(res.body).toMatchObject({ type: '/problemas/consultas-afetadas' });
+    expect(res.body).toMatchObject({ type: '/problemas/consultas-afetadas', detail: 'O bloqueio cobre 2 consultas agendadas; cancele ou remarque antes.' });
     expect([...res.body.consultas].sort()).toEqual([a.body.id, b.body.id].sort());
   });
 

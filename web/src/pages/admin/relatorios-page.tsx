@@ -25,7 +25,9 @@ interface Gerado {
 }
 
 /** The outcome line of a generation, in the page's status region. */
-const readyText = (g: Gerado) => `Relatório pronto${g.paginas !== undefined ? `: ${g.paginas} página(s), ${g.consultas ?? 0} consulta(s)` : ''}.`;
+const count = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+const readyText = (g: Gerado) =>
+  `Relatório pronto${g.paginas !== undefined ? `: ${count(g.paginas, 'página', 'páginas')}, ${count(g.consultas ?? 0, 'consulta', 'consultas')}` : ''}.`;
 
 export function RelatoriosPage() {
   const [de, setDe] = useState('');
