@@ -1,24 +1,11 @@
 import type { Request, Response } from 'express';
-import { currentActor, type Actor } from '../core/context.js';
+import { currentActor } from '../core/context.js';
 import { notFound } from '../core/errors.js';
-import { scopeOf } from '../core/permissions.js';
-import type { TaskRecord } from '../infra/task-record.js';
+import { mayReadTask } from '../core/permissions.js';
 import type { RouteSpec } from '../http/route.js';
 import type { TaskQueue } from '../infra/task-queue.js';
 import { ListTasksQuery, Task, TaskIdParams, TaskList } from '../schemas/task.schema.js';
 import { BAD_REQUEST, NOT_FOUND, json } from './responses.js';
-
-/**
- * Whether `actor` may read `task`: backups need `sistema` and reports `relatorios` (admin), as the routes that make
- * and serve them; bookings need `tarefas:ler`, and a médico user sees only those of their own médico.
- */
-function visibleTo(task: TaskRecord, actor: Actor | undefined): boolean {
-  if (!actor) return false;
-  if (task.tipo === 'backup') return scopeOf(actor.papel, 'sistema') !== undefined;
-  if (task.tipo === 'gerar_relatorio') return scopeOf(actor.papel, 'relatorios') !== undefined;
-  const scope = scopeOf(actor.papel, 'tarefas:ler');
-  return scope === 'todos' || (scope === 'proprio' && task.medicoId !== undefined && task.medicoId === actor.medicoId);
-}
 
 /** The task queue as seen from outside: recent tasks and one task, of every process of the storage. */
 export class TaskController {
@@ -31,7 +18,7 @@ export class TaskController {
   get = async (req: Request, res: Response): Promise<void> => {
     const task = await this.queue.find(req.params['id'] as string);
     // One the caller may not see answers as one that does not exist: its id says nothing either way.
-    if (!task || !visibleTo(task, currentActor())) throw notFound('Tarefa', 'a');
+    if (!task || !mayReadTask(currentActor(), task)) throw notFound('Tarefa', 'a');
     res.json(task);
   };
 

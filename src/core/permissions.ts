@@ -1,4 +1,4 @@
-import { currentActor, type Papel } from './context.js';
+import { currentActor, type Actor, type Papel } from './context.js';
 import { AppError } from './errors.js';
 
 /**
@@ -77,6 +77,19 @@ export function ownMedicoOnly(permission: Permission): string | undefined {
   if (!actor || scopeOf(actor.papel, permission) !== 'proprio') return undefined;
   // A user narrowed to "own" with no médico owns nothing: an id no record has.
   return actor.medicoId ?? '-';
+}
+
+/**
+ * Whether `actor` may read a task: backups need `sistema` and reports `relatorios` (the permissions of the routes that
+ * make and serve them); bookings need `tarefas:ler`, and a user narrowed to their own médico reads only the tasks about
+ * that médico (`medicoId`, set by the booking lanes).
+ */
+export function mayReadTask(actor: Actor | undefined, task: { tipo: string; medicoId?: string | undefined }): boolean {
+  if (!actor) return false;
+  if (task.tipo === 'backup') return scopeOf(actor.papel, 'sistema') !== undefined;
+  if (task.tipo === 'gerar_relatorio') return scopeOf(actor.papel, 'relatorios') !== undefined;
+  const scope = scopeOf(actor.papel, 'tarefas:ler');
+  return scope === 'todos' || (scope === 'proprio' && task.medicoId !== undefined && task.medicoId === actor.medicoId);
 }
 
 /** Refuses (403) when the acting user is narrowed to their own médico and `medicoId` is another. */
