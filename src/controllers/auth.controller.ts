@@ -62,7 +62,11 @@ export class AuthController {
           200: json('Sessão iniciada', LoginResult, { 'Set-Cookie': 'sessao=…; HttpOnly; SameSite=Lax; Path=/' }),
           ...WRITE_ERRORS,
           401: problem('E-mail ou senha incorretos (`/problemas/credenciais-invalidas`)'),
-          429: problem('Conta bloqueada por tentativas demais (`/problemas/muitas-tentativas`), com Retry-After'),
+          // Both causes: this route is a write of a session, so the per-session write limit applies too.
+          429: {
+            ...problem('Conta bloqueada por tentativas demais (`/problemas/muitas-tentativas`), ou escritas demais por minuto nesta sessão (WRITE_RATE_LIMIT, `/problemas/muitas-requisicoes`), com Retry-After'),
+            headers: { 'Retry-After': 'Segundos até tentar de novo' },
+          },
         },
         handler: this.login,
       },

@@ -99,7 +99,8 @@ export class UsuarioService {
       });
     if (!created) return undefined;
     if (senha === undefined) {
-      logger.warn(CONSOLE_ONLY, `primeiro acesso: entre como ${email} com a senha ${password} (mostrada só agora; troque-a em POST /auth/senha)`);
+      // The e-mail stays out of the line, as out of every log line: it is the one in ADMIN_EMAIL.
+      logger.warn(CONSOLE_ONLY, `primeiro acesso: entre como o administrador (o e-mail de ADMIN_EMAIL) com a senha ${password} (mostrada só agora; troque-a em POST /auth/senha)`);
     } else {
       logger.info('administrador inicial criado a partir de ADMIN_EMAIL e ADMIN_SENHA');
     }

@@ -347,6 +347,8 @@ END $$;
  * only a hand-made backup could hold that (the server makes every id with `randomUUID`), and it would refuse a
  * booking, never allow one.
  * It is a plain SQL expression, IMMUTABLE and not STRICT, so PostgreSQL inlines it into the indexes' expressions.
+ * `md5()` is refused by a PostgreSQL built for FIPS mode; only ids that are not canonical UUIDs reach it, so there the
+ * migration (and a write of such an id) would fail. Every id the server makes is a canonical UUID.
  *
  * The conflict reads (reads.ts) never used these gist indexes, whatever 0001's comment says: they read the (médico,
  * início) and (paciente, início) b-trees (`conflictsAt` says why). Rebuilding the two indexes takes the table's lock
