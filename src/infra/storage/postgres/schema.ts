@@ -337,7 +337,7 @@ END $$;
 
 /**
  * The exclusion constraints' keys as `uuid`, not `text` (measured with `bench:pg-profile` at 100k: the group's consulta
- * INSERT went from about 7.4 to 3.6 ms for some 25 rows, bookings/s from 856–910 to 1,065–1,248). `btree_gist` keeps
+ * INSERT went from about 7.4 to 3.6 ms for some 25 rows; bookings/s, in pairs run side by side, 1.17–1.26×). `btree_gist` keeps
  * a text key in its inner pages as a range of strings and compares them with the column's collation to choose where a
  * row goes and to find overlaps; a uuid is 16 bytes compared as bytes. The columns stay `text` (ids are UUIDs made by
  * the server, but the port takes any string, and a lookup by an id that is not a UUID must find nothing, not fail):
