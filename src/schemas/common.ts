@@ -78,8 +78,9 @@ export const CONTROL_CHARACTERS_MESSAGE = 'Caracteres de controle ou invisíveis
 // operators (U+2060–U+2064), U+180E, the BOM (U+FEFF), the interlinear annotations (U+FFF9–U+FFFB) and plane 14
 // (tags; as UTF-16, its high surrogate U+DB40). They can hide or reorder what a receptionist reads on screen or in a
 // report (a name that displays as something else, or as another paciente's), defeat a search by name, and break
-// log lines and file formats. Written as code units, without the `u` flag, so the pattern means the same in
-// JavaScript and in the OpenAPI document's JSON Schema.
+// log lines and file formats. Written as UTF-16 code units, without the `u` flag: so the server refuses every
+// plane-14 character (the variation selectors U+E0100–U+E01EF too, which Portuguese text does not use). A client
+// that checks the OpenAPI document's pattern in Unicode mode (ajv) lets plane 14 through, and the server refuses it.
 const INVISIBLE = '\\u00AD\\u061C\\u180E\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u2069\\uFEFF\\uFFF9-\\uFFFB\\uDB40';
 const SINGLE_LINE = new RegExp(`^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029${INVISIBLE}]*$`);
 /**
