@@ -9,12 +9,19 @@ import { CPFS, agendar, at, clinic } from '../helpers/scheduling.js';
 import { ReportService } from '../../src/services/report.service.js';
 import { ANONYMISED_NAME } from '../../src/services/paciente.service.js';
 
-/** Every file under a directory, as text (data files, journal, audit trail). */
+/**
+ * Every file under a directory, as text (data files, journal, audit trail). A file gone between listing and reading
+ * (the store's lock file, taken and let go by background work such as the audit outbox) holds nothing to search.
+ */
 function allText(dir: string): string {
   let out = '';
   for (const name of readdirSync(dir)) {
     const file = path.join(dir, name);
-    out += statSync(file).isDirectory() ? allText(file) : readFileSync(file, 'latin1') + readFileSync(file, 'utf8');
+    try {
+      out += statSync(file).isDirectory() ? allText(file) : readFileSync(file, 'latin1') + readFileSync(file, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
   }
   return out;
 }
