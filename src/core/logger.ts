@@ -41,7 +41,7 @@ export class LogBuffer implements DestinationStream {
     } catch {
       return;
     }
-    if (entry['apenasConsole'] === true) return;
+    if (entry['apenasConsole'] === CONSOLE_ONLY.apenasConsole) return;
     this.entries[this.next] = entry;
     this.next = (this.next + 1) % this.capacity;
     this.size = Math.min(this.size + 1, this.capacity);

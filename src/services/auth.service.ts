@@ -96,13 +96,9 @@ export class AuthService {
   /** The user behind a token, or undefined (unknown, expired, user inactive or gone). Touches the session. */
   async authenticate(token: string): Promise<Authenticated | undefined> {
     if (token.length < 16 || token.length > 200) return undefined;
-    const { storage, clock } = this.deps;
-    const sessao = await storage.sessoes.get(tokenId(token));
-    if (!sessao) return undefined;
-    const now = clock.now().getTime();
-    if (now - sessao.usadaEm > this.ttlMs) return undefined;
-    const usuario = await storage.usuarios.get(sessao.usuarioId);
-    if (!usuario || !usuario.ativo) return undefined;
+    const standing = await this.standing(tokenId(token));
+    if (!standing) return undefined;
+    const { sessao, usuario, now } = standing;
     const renewal = now - sessao.usadaEm > TOUCH_EVERY_MS ? this.touch(sessao, now) : undefined;
     return {
       renewal,
@@ -119,11 +115,19 @@ export class AuthService {
    * event stream), which must stop when any of these changes.
    */
   async stillValid(actor: Actor): Promise<boolean> {
+    const usuario = (await this.standing(actor.sessionId))?.usuario;
+    return usuario !== undefined && usuario.id === actor.usuarioId && usuario.papel === actor.papel && (usuario.medicoId ?? undefined) === actor.medicoId;
+  }
+
+  /** A session that still stands (there, not expired) and its user, if still active; `now` is when it was asked. */
+  private async standing(sessionId: string): Promise<{ sessao: SessaoRecord; usuario: UsuarioRecord; now: number } | undefined> {
     const { storage, clock } = this.deps;
-    const sessao = await storage.sessoes.get(actor.sessionId);
-    if (!sessao || clock.now().getTime() - sessao.usadaEm > this.ttlMs) return false;
+    const sessao = await storage.sessoes.get(sessionId);
+    if (!sessao) return undefined;
+    const now = clock.now().getTime();
+    if (now - sessao.usadaEm > this.ttlMs) return undefined;
     const usuario = await storage.usuarios.get(sessao.usuarioId);
-    return usuario !== undefined && usuario.ativo && usuario.id === actor.usuarioId && usuario.papel === actor.papel && (usuario.medicoId ?? undefined) === actor.medicoId;
+    return usuario && usuario.ativo ? { sessao, usuario, now } : undefined;
   }
 
   /** The current record of the acting user (the session was checked a moment ago). */

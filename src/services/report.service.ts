@@ -159,7 +159,8 @@ export class ReportService {
       removed: [] as string[], failed: [{ nome: '*', error }],
     }));
     for (const nome of removed) {
-      await fsp.rm(indexOf(path.join(this.deps.reportsDir, nome)), { force: true }).catch(() => undefined);
+      // The catalog removed the PDF; `remove` takes its list too (a PDF already gone is no error).
+      await this.remove(nome).catch(() => undefined);
       logger.info({ relatorio: nome }, 'relatório antigo removido');
     }
     for (const { nome, error } of failed) logger.warn({ relatorio: nome, err: error }, 'relatório antigo não removido');
@@ -182,7 +183,8 @@ export class ReportService {
     const failed: unknown[] = [];
     for (const nome of await this.catalog.names()) {
       const file = path.join(reportsDir, nome);
-      if (!(await namesOf(file)).has(pacienteId)) continue;
+      const names = await namesOf(file);
+      if (names && !names.has(pacienteId)) continue;
       try {
         await this.remove(nome);
         removed.push(nome);
@@ -191,7 +193,7 @@ export class ReportService {
       }
     }
     if (removed.length > 0) logger.info({ pacienteId, relatorios: removed }, 'relatórios que citavam o paciente removidos');
-    if (failed.length > 0) throw new AggregateError(failed, `${failed.length} relatório(s) que citam o paciente não puderam ser removidos`);
+    if (failed.length > 0) throw new AggregateError(failed, failed.length === 1 ? '1 relatório que cita o paciente não pôde ser removido' : `${failed.length} relatórios que citam o paciente não puderam ser removidos`);
     return removed;
   }
 
@@ -271,14 +273,13 @@ async function sendRecords(snapshot: RecordSnapshot, params: ReportParams, send:
 /** The file beside a report that lists the ids of the pacientes it names (see `forgetPaciente`). */
 const indexOf = (reportFile: string): string => `${reportFile}.pacientes.json`;
 
-/** Everyone a report may name: the ids its list gives; a list missing, unreadable or not a list of ids means anyone. */
-const ANYONE: ReadonlySet<string> = { has: () => true } as unknown as ReadonlySet<string>;
-async function namesOf(reportFile: string): Promise<ReadonlySet<string>> {
+/** The ids of the pacientes a report names; undefined when its list is missing, unreadable or not a list of ids (anyone). */
+async function namesOf(reportFile: string): Promise<ReadonlySet<string> | undefined> {
   try {
     const list: unknown = JSON.parse(await fsp.readFile(indexOf(reportFile), 'utf8'));
-    return Array.isArray(list) && list.every((id) => typeof id === 'string') ? new Set(list) : ANYONE;
+    return Array.isArray(list) && list.every((id) => typeof id === 'string') ? new Set(list) : undefined;
   } catch {
-    return ANYONE;
+    return undefined;
   }
 }
 
