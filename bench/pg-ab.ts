@@ -16,7 +16,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startPostgres } from '../tests/helpers/postgres.js';
-import { databaseCpuMs, importFixture } from './storage-drivers.js';
+import { BENCH_CLUSTER_SETTINGS, databaseCpuMs, importFixture } from './storage-drivers.js';
 import { bookingBodies, bookingLoad, cpuMs, fixtureRecords, rate, startServer, stop, type Server } from './harness.js';
 
 const option = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -38,7 +38,7 @@ const WARM_UP_S = arg('warmup', 2);
 
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
 
-const cluster = await startPostgres();
+const cluster = await startPostgres({ settings: BENCH_CLUSTER_SETTINGS });
 const dataDir = mkdtempSync(path.join(tmpdir(), 'agenda-ab-'));
 let server: Server | undefined;
 try {

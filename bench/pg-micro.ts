@@ -16,12 +16,12 @@ import { randomUUID } from 'node:crypto';
 import pg from 'pg';
 import { startPostgres } from '../tests/helpers/postgres.js';
 import { fixtureRecords } from './harness.js';
-import { databaseCpuMs, importFixture } from './storage-drivers.js';
+import { BENCH_CLUSTER_SETTINGS, databaseCpuMs, importFixture } from './storage-drivers.js';
 
 const SIZE = Number(process.argv.find((a) => a.startsWith('--size='))?.slice(7) ?? 100_000);
 const CALLERS = 50;
 
-const cluster = await startPostgres();
+const cluster = await startPostgres({ settings: BENCH_CLUSTER_SETTINGS });
 const client = new pg.Client({ connectionString: cluster.url });
 try {
   const records = fixtureRecords(SIZE);

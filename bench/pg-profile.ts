@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
 import { startPostgres } from '../tests/helpers/postgres.js';
-import { databaseCpuMs, importFixture } from './storage-drivers.js';
+import { BENCH_CLUSTER_SETTINGS, databaseCpuMs, importFixture } from './storage-drivers.js';
 import { bookingBodies, bookingLoad, CONNECTIONS, cpuMs, fixtureRecords, rate, startServer, stop } from './harness.js';
 
 const arg = (name: string, fallback: number) => Number(process.argv.find((a) => a.startsWith(`--${name}=`))?.split('=')[1] ?? fallback);
@@ -37,10 +37,10 @@ const SOCKET = process.argv.includes('--socket');
  */
 const PERF_FILE = process.argv.find((a) => a.startsWith('--perf='))?.slice('--perf='.length);
 
-/** `--pg=name=value,…`: more server settings for the cluster (e.g. `shared_buffers=128MB`). */
+/** `--pg=name=value,…`: more server settings for the cluster, after the benches' own (e.g. `shared_buffers=32MB`, as the tests'). */
 const EXTRA = (process.argv.find((a) => a.startsWith('--pg='))?.slice(5).split(',') ?? []).filter(Boolean);
 const cluster = await startPostgres({
-  settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all', 'pg_stat_statements.track_planning=on', ...EXTRA],
+  settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all', 'pg_stat_statements.track_planning=on', ...BENCH_CLUSTER_SETTINGS, ...EXTRA],
 });
 const dataDir = mkdtempSync(path.join(tmpdir(), 'agenda-profile-'));
 const admin = new pg.Client({ connectionString: cluster.url });
@@ -60,6 +60,7 @@ try {
     (await admin.query<{ v: string; a: string }>('SELECT sum(autovacuum_count) v, sum(autoanalyze_count) a FROM pg_stat_user_tables')).rows[0]!;
   const maintenance0 = await maintenance();
   const db0 = (await admin.query<{ c: string; r: string }>("SELECT xact_commit c, xact_rollback r FROM pg_stat_database WHERE datname = 'agenda'")).rows[0]!;
+  const wal0 = await walCounters(admin);
   const each0 = servers.map((server) => cpuMs(server.child.pid!));
   const detail0 = servers.map((server) => kernelCounters(server.child.pid!));
   const dbCpu0 = databaseCpuMs(cluster);
@@ -77,6 +78,7 @@ try {
   const dbCpu = databaseCpuMs(cluster) - dbCpu0;
   const db1 = (await admin.query<{ c: string; r: string }>("SELECT xact_commit c, xact_rollback r FROM pg_stat_database WHERE datname = 'agenda'")).rows[0]!;
   const maintenance1 = await maintenance();
+  const wal = (await walCounters(admin)).map((v, k) => v - wal0[k]!);
   // Only now: perf takes a while to write its file, and every figure above is of the load's window.
   if (perf) await new Promise((resolve) => perf.once('exit', resolve).kill('SIGINT'));
   const n = Math.max(1, result['2xx']);
@@ -96,6 +98,9 @@ try {
     `server detail per booking: user ${((detail[0]! * 1000) / n).toFixed(0)} µs, system ${((detail[1]! * 1000) / n).toFixed(0)} µs; context switches ${(detail[2]! / n).toFixed(1)} voluntary, ${(detail[3]! / n).toFixed(1)} involuntary`,
   );
   out.push(`transactions: ${((Number(db1.c) - Number(db0.c)) / n).toFixed(2)} committed, ${((Number(db1.r) - Number(db0.r)) / n).toFixed(2)} rolled back per booking`);
+  out.push(
+    `WAL per booking: ${(wal[0]! / n).toFixed(1)} records, ${(wal[1]! / n).toFixed(2)} full-page images, ${(wal[2]! / n / 1024).toFixed(1)} KiB; ${(wal[3]! / n).toFixed(2)} flushes; checkpoints during the load: ${wal[4]! + wal[5]!}; buffers per booking: ${(wal[7]! / n).toFixed(2)} read in (not in shared_buffers), ${(wal[6]! / n).toFixed(2)} written out by the database's backends`,
+  );
   out.push(`autovacuum during the load: ${Number(maintenance1.v) - Number(maintenance0.v)} vacuums, ${Number(maintenance1.a) - Number(maintenance0.a)} analyzes`);
   let calls = 0;
   let ms = 0;
@@ -115,6 +120,19 @@ try {
   for (const server of servers) await stop(server);
   await cluster.stop();
   rmSync(dataDir, { recursive: true, force: true });
+}
+
+/**
+ * WAL records, full-page images, bytes and flushes, timed and requested checkpoints, buffers written by backends, and
+ * blocks read into shared buffers, since the cluster started.
+ */
+async function walCounters(client: pg.Client): Promise<number[]> {
+  const { rows } = await client.query<Record<string, string>>(
+    `SELECT wal_records, wal_fpi, wal_bytes, wal_sync, checkpoints_timed, checkpoints_req, buffers_backend,
+            (SELECT blks_read FROM pg_stat_database WHERE datname = 'agenda') AS blks_read
+       FROM pg_stat_wal, pg_stat_bgwriter`,
+  );
+  return Object.values(rows[0]!).map(Number);
 }
 
 /** A process's user and system CPU (ms, all threads) and its main thread's context switches (voluntary, involuntary). */
