@@ -66,11 +66,12 @@ describeEachDriver(() => {
       expect(booking.body.detail).toMatch(/[a-zà-ú]/i);
     });
 
-    it('when a name or a note hides invisible characters (zero-width, separators, BOM, tags), then 400 naming the field, and nothing is stored', async () => {
+    it('when a name or a note hides invisible characters (zero-width, separators, BOM, tags, fillers that draw nothing), then 400 naming the field, and nothing is stored', async () => {
       const { app } = await makeApp();
       const { medicoId, pacienteId } = await clinic(app);
       const before = (await request(app).get('/pacientes').expect(200)).body.total as number;
-      for (const hidden of ['\u200B', '\u200D', '\u2028', '\u2029', '\uFEFF', '\u00AD', '\u2060', '\u061C', '\u{E0041}']) {
+      const fillers = ['\u115F', '\u1160', '\u2800', '\u3164', '\uFFA0'];
+      for (const hidden of ['\u200B', '\u200D', '\u2028', '\u2029', '\uFEFF', '\u00AD', '\u2060', '\u061C', '\u{E0041}', ...fillers]) {
         const res = await request(app).post('/pacientes').send(pacienteBody({ nome: `Joana${hidden} Prado` }));
         expect(res.status, JSON.stringify(hidden)).toBe(400);
         expect(res.body).toMatchObject({ type: '/problemas/validacao', errors: [{ path: 'nome', message: 'Caracteres de controle ou invisíveis não são permitidos.' }] });
@@ -80,8 +81,13 @@ describeEachDriver(() => {
         else await request(app).post(`/consultas/${note.body.id}/cancelar`).send({}).expect(200);
       }
       expect((await request(app).get('/pacientes').expect(200)).body.total).toBe(before);
-      // Accents, emoji and dashes are text, not tricks.
+      // A name of fillers alone would show as nothing at all.
+      const blank = await request(app).post('/pacientes').send(pacienteBody({ nome: '\u3164\u3164\u3164' }));
+      expect(blank.status).toBe(400);
+      // Accents, emoji and dashes are text, not tricks; an emoji's variation selector (U+FE0F) is part of the emoji.
       await request(app).post('/pacientes').send(pacienteBody({ nome: 'Conceição D’Ávila — 🩺', cpf: cpfFromNumber(777_001) })).expect(201);
+      const heart = await agendar(app, { medicoId, pacienteId, inicio: at('09:00'), observacoes: 'obrigada ❤\uFE0F' });
+      expect(heart.status).toBe(201);
     });
   });
 });
