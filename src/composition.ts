@@ -139,7 +139,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   await board?.open();
   const queue = new TaskQueue({ clock, timezone, logger: logger.child({ module: 'fila' }), board });
   const agendaBroker = new SseBroker({
-    logger, heartbeatMs: config.sseHeartbeatMs, replay: config.sseReplay, maxClients: config.sseMaxClients, maxPerOwner: config.sseMaxPerSession,
+    logger, heartbeatMs: config.sseHeartbeatMs, replay: config.sseReplay, maxClients: config.sseMaxClients, maxPerOwner: config.sseMaxPerSession, maxPerUser: config.sseMaxPerUser,
     // Ids from the feed's shared order (PostgreSQL), so Last-Event-ID resumes on any process of the database.
     position: storage.changes.position ? () => storage.changes.position!() : undefined,
   });

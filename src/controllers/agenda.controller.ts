@@ -6,7 +6,7 @@ import { Agenda, AgendaQuery } from '../schemas/agenda.schema.js';
 import { AgendaStreamQuery } from '../schemas/task.schema.js';
 import type { AgendaService } from '../services/agenda.service.js';
 import { StreamHeaders } from './headers.js';
-import { streamOwner, streamRecheck, type StreamSessions } from './streams.js';
+import { streamOwner, streamRecheck, streamUser, type StreamSessions } from './streams.js';
 import { BAD_REQUEST, NOT_FOUND, json, problem } from './responses.js';
 
 const RETRY_AFTER = { 'Retry-After': 'Segundos até tentar de novo' };
@@ -30,6 +30,7 @@ export class AgendaController {
       topic,
       lastEventId: req.get('last-event-id') ?? query.lastEventId,
       owner: streamOwner(req),
+      user: streamUser(),
       recheck: streamRecheck(this.sessions),
     });
   };
@@ -57,14 +58,15 @@ export class AgendaController {
           '`ocupado` em todo status menos `cancelada`, e encaixes nunca mudam o estado de um horário. Evento `vaga_disponivel` `{ "medicoId", "inicio", "fim", "listaEsperaIds" }` quando um horário que atende a uma entrada ativa da lista de espera fica livre (cancelamento, remarcação, bloqueio removido), sem dados de pacientes. Evento `agenda_alterada` `{ "medicoId" }` quando a agenda de um médico muda sem evento de horário (horário de trabalho, bloqueio criado ou removido) e `{}` quando todas mudam (feriado): recarregue a agenda. Comentário `: ping` a cada SSE_HEARTBEAT_MS; a cada um, a sessão que abriu o fluxo é conferida, e o fluxo termina quando ela acaba (logout, troca de senha, usuário desativado ou com outro papel, ou SESSION_TTL_MIN sem uso: o fluxo aberto não conta como uso). ' +
           'Com `Last-Event-ID` (ou `?lastEventId=`) reenvia os eventos seguintes; um id mais antigo que o buffer recebe `event: resync` ' +
           '(recarregue a agenda). Um cliente que não lê é desconectado. No máximo SSE_MAX_CLIENTS fluxos abertos no total ' +
-          '(além disso, 503 `/problemas/limite-de-conexoes`) e 20 por sessão (além disso, 429 `/problemas/muitas-conexoes`), ' +
+          '(além disso, 503 `/problemas/limite-de-conexoes`), 20 por sessão e SSE_MAX_PER_USER (60) por usuário, somadas as suas sessões ' +
+          '(além disso, 429 `/problemas/muitas-conexoes`), ' +
           'ambos com `Retry-After`.',
         query: AgendaStreamQuery, headers: StreamHeaders,
         responses: {
           200: { description: 'Fluxo text/event-stream', contentType: 'text/event-stream' },
           400: BAD_REQUEST,
           404: problem('Médico inexistente'),
-          429: { ...problem('Fluxos demais abertos por esta sessão (`/problemas/muitas-conexoes`)'), headers: RETRY_AFTER },
+          429: { ...problem('Fluxos demais abertos por esta sessão ou por este usuário (`/problemas/muitas-conexoes`)'), headers: RETRY_AFTER },
           503: { ...problem('Limite de fluxos abertos no servidor (`/problemas/limite-de-conexoes`)'), headers: RETRY_AFTER },
         },
         handler: this.stream,

@@ -6,7 +6,7 @@ import { LOG_STREAM_MAX_CLIENTS } from '../infra/log-stream.js';
 import type { SseBroker } from '../infra/sse-broker.js';
 import { LOG_LEVELS, LogList, LogsQuery } from '../schemas/operations.schema.js';
 import { StreamHeaders } from './headers.js';
-import { streamOwner, streamRecheck, type StreamSessions } from './streams.js';
+import { streamOwner, streamRecheck, streamUser, type StreamSessions } from './streams.js';
 import { BAD_REQUEST, json, problem } from './responses.js';
 
 const LEVEL_NAMES = Object.fromEntries(Object.entries(LOG_LEVELS).map(([name, n]) => [n, name])) as Record<number, string>;
@@ -33,7 +33,7 @@ export class LogsController {
   };
 
   stream = (req: Request, res: Response): void => {
-    this.deps.broker.connect(req, res, { lastEventId: req.get('last-event-id'), owner: streamOwner(req), recheck: streamRecheck(this.deps.sessions) });
+    this.deps.broker.connect(req, res, { lastEventId: req.get('last-event-id'), owner: streamOwner(req), user: streamUser(), recheck: streamRecheck(this.deps.sessions) });
   };
 
   routes(): RouteSpec[] {

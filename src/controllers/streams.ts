@@ -9,6 +9,11 @@ export function streamOwner(req: Request): string {
   return currentActor()?.sessionId ?? req.ip ?? 'desconhecido';
 }
 
+/** Whose account a request's streams count against, over all its sessions (`SseBroker`'s per-user cap); none without a session. */
+export function streamUser(): string | undefined {
+  return currentActor()?.usuarioId;
+}
+
 /** What answers whether a session checked when a stream opened still stands (`AuthService.stillValid`). */
 export interface StreamSessions {
   stillValid(actor: Actor): Promise<boolean>;

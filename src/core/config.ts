@@ -59,6 +59,8 @@ const EnvSchema = z.object({
   SSE_MAX_CLIENTS: intFromEnv(1, 100_000).default(2000),
   /** Not in the contract's list (which pins 20): event streams one session may hold; tests that open many raise it. */
   SSE_MAX_PER_SESSION: intFromEnv(1, 100_000).default(20),
+  /** Not in the contract's list either: event streams one user may hold over all their sessions. */
+  SSE_MAX_PER_USER: intFromEnv(1, 100_000).default(60),
   BACKUP_KEY: z
     .string()
     .transform((v, ctx) => {
@@ -118,6 +120,8 @@ export interface Config {
   readonly sseMaxClients: number;
   /** Event streams one session may hold open at once. */
   readonly sseMaxPerSession: number;
+  /** Event streams one user may hold open at once, over all their sessions. */
+  readonly sseMaxPerUser: number;
   /** AES-256 key for backups; undefined means backups are written in clear. */
   readonly backupKey: Buffer | undefined;
   /** Writes per minute per session; 0 turns the limit off. */
@@ -179,6 +183,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     corsOrigins: Object.freeze(e.CORS_ORIGINS),
     sseMaxClients: e.SSE_MAX_CLIENTS,
     sseMaxPerSession: e.SSE_MAX_PER_SESSION,
+    sseMaxPerUser: e.SSE_MAX_PER_USER,
     backupKey: e.BACKUP_KEY,
     writeRateLimit: e.WRITE_RATE_LIMIT,
     reportsKeep: e.REPORTS_KEEP,

@@ -29,6 +29,7 @@ interface Client {
   res: Response;
   topic: string | undefined;
   owner: string | undefined;
+  user: string | undefined;
   /** When it first fell behind (`skip` mode), until it drains. */
   behindSince: number | undefined;
   /** Whether whoever opened the stream may still read it (see {@link SseBroker.connect}). */
@@ -55,6 +56,11 @@ export interface SseBrokerOptions {
   /** Streams one owner (the session, as the caller keys it) may hold; one more is refused with 429. */
   maxPerOwner?: number;
   /**
+   * Streams one user may hold over all their sessions; one more is refused with 429. Without it, signing in again
+   * would open another `maxPerOwner` each time, and one account could take every place of `maxClients`.
+   */
+  maxPerUser?: number;
+  /**
    * What a client whose unsent data passes `maxBufferedBytes` costs: `disconnect` (the default: an
    * EventSource reconnects with Last-Event-ID and gets a replay or `resync`), or `skip` (it misses frames
    * until its socket drains, and is disconnected only if it stays behind for a minute).
@@ -75,8 +81,9 @@ export interface SseBrokerOptions {
  *
  * Memory stays bounded however clients behave: the ring has a fixed size, and a client that stops reading
  * (its socket's unsent bytes, `writableLength`, pass `maxBufferedBytes`) is disconnected (or skipped) instead
- * of being buffered for without end. Descriptors stay bounded too: at most `maxClients` streams in all and
- * `maxPerOwner` per owner. The broker knows owners only as opaque keys; the caller decides what one is.
+ * of being buffered for without end. Descriptors stay bounded too: at most `maxClients` streams in all,
+ * `maxPerOwner` per owner and `maxPerUser` per user. The broker knows owners and users only as opaque keys; the
+ * caller decides what one is.
  */
 export class SseBroker {
   private nextId: number;
@@ -84,7 +91,8 @@ export class SseBroker {
   private ringStart = 0;
   private ringSize = 0;
   private readonly clients = new Set<Client>();
-  private readonly perOwner = new Map<string, number>();
+  private readonly perOwner = new Tally();
+  private readonly perUser = new Tally();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly maxBufferedBytes: number;
   private readonly retryMs: number;
@@ -126,7 +134,12 @@ export class SseBroker {
 
   /** Streams `owner` holds open now. */
   ownerCount(owner: string): number {
-    return this.perOwner.get(owner) ?? 0;
+    return this.perOwner.count(owner);
+  }
+
+  /** Streams `user` holds open now, over all their sessions. */
+  userCount(user: string): number {
+    return this.perUser.count(user);
   }
 
   /** Numbers, keeps and sends an event. */
@@ -161,7 +174,7 @@ export class SseBroker {
   /**
    * Turns a request into an event stream: headers, `retry`, replay or `resync`, then live events.
    * Throws {@link AppError} `LIMITE_DE_CONEXOES` (503) when `maxClients` streams are open, and
-   * `MUITAS_CONEXOES` (429) when `owner` already holds `maxPerOwner`; both carry `Retry-After`.
+   * `MUITAS_CONEXOES` (429) when `owner` already holds `maxPerOwner` or `user` `maxPerUser`; both carry `Retry-After`.
    * `recheck`: asked at every heartbeat whether the stream may stay open (its session still valid, its user's rights
    * unchanged); when it answers false the stream ends, and the client's reconnection meets the usual 401 or 403.
    * Streams of one owner share one answer per heartbeat; a check that fails (storage away) keeps the stream.
@@ -170,7 +183,13 @@ export class SseBroker {
   connect(
     req: Request,
     res: Response,
-    options: { topic?: string | undefined; lastEventId?: string | undefined; owner?: string | undefined; recheck?: () => Promise<boolean> },
+    options: {
+      topic?: string | undefined;
+      lastEventId?: string | undefined;
+      owner?: string | undefined;
+      user?: string | undefined;
+      recheck?: () => Promise<boolean>;
+    },
   ): void {
     const headers = {
       'Content-Type': 'text/event-stream; charset=utf-8',
@@ -182,12 +201,15 @@ export class SseBroker {
       res.writeHead(200, headers).end();
       return;
     }
-    this.admit(options.owner);
+    this.admit(options.owner, options.user);
     res.writeHead(200, headers);
     res.socket?.setNoDelay(true);
-    const client: Client = { res, topic: options.topic, owner: options.owner, behindSince: undefined, recheck: options.recheck, checking: false };
+    const client: Client = {
+      res, topic: options.topic, owner: options.owner, user: options.user, behindSince: undefined, recheck: options.recheck, checking: false,
+    };
     this.clients.add(client);
-    if (client.owner !== undefined) this.perOwner.set(client.owner, this.ownerCount(client.owner) + 1);
+    this.perOwner.add(client.owner);
+    this.perUser.add(client.user);
     const remove = () => this.detach(client);
     req.on('close', remove);
     res.on('close', remove);
@@ -204,9 +226,10 @@ export class SseBroker {
     for (const client of this.clients) client.res.end();
     this.clients.clear();
     this.perOwner.clear();
+    this.perUser.clear();
   }
 
-  private admit(owner: string | undefined): void {
+  private admit(owner: string | undefined, user: string | undefined): void {
     const retry = { headers: { 'Retry-After': String(SSE_RETRY_AFTER_S) } };
     if (this.options.maxClients !== undefined && this.clients.size >= this.options.maxClients) {
       throw new AppError('LIMITE_DE_CONEXOES', 'O servidor atingiu o limite de fluxos de eventos abertos. Tente mais tarde.', undefined, retry);
@@ -219,14 +242,21 @@ export class SseBroker {
         retry,
       );
     }
+    if (user !== undefined && this.options.maxPerUser !== undefined && this.userCount(user) >= this.options.maxPerUser) {
+      throw new AppError(
+        'MUITAS_CONEXOES',
+        `Este usuário já tem ${this.options.maxPerUser} fluxos de eventos abertos, somadas as suas sessões; feche um antes de abrir outro.`,
+        undefined,
+        retry,
+      );
+    }
   }
 
   /** Forgets a client once, whichever of its close/error events comes first. */
   private detach(client: Client): void {
-    if (!this.clients.delete(client) || client.owner === undefined) return;
-    const left = this.ownerCount(client.owner) - 1;
-    if (left > 0) this.perOwner.set(client.owner, left);
-    else this.perOwner.delete(client.owner);
+    if (!this.clients.delete(client)) return;
+    this.perOwner.remove(client.owner);
+    this.perUser.remove(client.user);
   }
 
   /**
@@ -371,4 +401,28 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 function matches(client: Client, topic: string | undefined): boolean {
   return client.topic === undefined || topic === undefined || client.topic === topic;
+}
+
+/** Open streams by key (an owner, a user); a key without streams is forgotten. */
+class Tally {
+  private readonly counts = new Map<string, number>();
+
+  count(key: string): number {
+    return this.counts.get(key) ?? 0;
+  }
+
+  add(key: string | undefined): void {
+    if (key !== undefined) this.counts.set(key, this.count(key) + 1);
+  }
+
+  remove(key: string | undefined): void {
+    if (key === undefined) return;
+    const left = this.count(key) - 1;
+    if (left > 0) this.counts.set(key, left);
+    else this.counts.delete(key);
+  }
+
+  clear(): void {
+    this.counts.clear();
+  }
 }

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -71,6 +72,38 @@ describe('agenda stream caps', () => {
     expect(t.container.agendaBroker.ownerCount(adminSession)).toBe(0);
     const again = await openMany(url, 3);
     for (const s of again) s.close();
+    await server.close();
+  });
+
+  it('when one user opens streams from session after session, then past SSE_MAX_PER_USER one more gets 429 naming the user, while another user still connects', async () => {
+    const t = await makeApp({ env: { SSE_MAX_CLIENTS: '50', SSE_MAX_PER_SESSION: '2', SSE_MAX_PER_USER: '3' } });
+    const server = await listen(t.app);
+    const url = `${server.url}/sistema/agenda/stream`;
+    const { token, usuarioId } = await signIn(t.container, 'recepcao');
+    // Signing in again gives the same user another session (as a second login would).
+    const again = randomBytes(32).toString('base64url');
+    const now = t.container.clock.now();
+    await t.container.storage.run((tx) => tx.sessoes.save({ id: tokenId(again), usuarioId, criadaEm: now.toISOString(), usadaEm: now.getTime() }));
+
+    const first = await openMany(url, 2, bearer(token));
+    const [third] = await openMany(url, 1, bearer(again));
+    expect(t.container.agendaBroker.userCount(usuarioId)).toBe(3);
+    // The second session holds one stream, under its own cap of 2: the user's cap of 3 refuses it.
+    const refused = await fetch(url, { headers: bearer(again) });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toMatch(/^\d+$/);
+    expect(await refused.json()).toMatchObject({ type: '/problemas/muitas-conexoes', status: 429, detail: expect.stringMatching(/usuário/) });
+
+    const other = await signIn(t.container, 'recepcao');
+    const [theirs] = await openMany(url, 1, bearer(other.token));
+
+    // A place given back is the user's again.
+    third!.close();
+    await expect.poll(() => t.container.agendaBroker.userCount(usuarioId)).toBe(2);
+    const [back] = await openMany(url, 1, bearer(again));
+    for (const s of [...first, back!, theirs!]) s.close();
+    await expect.poll(() => t.container.agendaBroker.clientCount).toBe(0);
+    expect(t.container.agendaBroker.userCount(usuarioId)).toBe(0);
     await server.close();
   });
 
