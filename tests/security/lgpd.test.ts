@@ -8,6 +8,7 @@ import { asSuperuser } from '../helpers/postgres.js';
 import { CPFS, agendar, at, clinic } from '../helpers/scheduling.js';
 import { ReportService } from '../../src/services/report.service.js';
 import { ANONYMISED_NAME } from '../../src/services/paciente.service.js';
+import { cpfFromNumber } from '../../src/schemas/paciente.schema.js';
 
 /**
  * Every file under a directory, as text (data files, journal, audit trail). A file gone between listing and reading
@@ -159,6 +160,22 @@ describeEachDriver(() => describe('LGPD: anonymisation', () => {
     await container.close();
     const again = await makeApp({ env: { DATA_DIR: dataDir } });
     expect((await request(again.app).get(`/pacientes/${id}`).expect(200)).body.cpf).toBe('');
+  });
+
+  it('when several pacientes are anonymised one after another, then each is (no CPF left clashes with the next), and a backup of them restores', async () => {
+    const { app, container } = await makeApp();
+    const ids: string[] = [];
+    for (const cpf of [cpfFromNumber(880_001), cpfFromNumber(880_002), cpfFromNumber(880_003)]) ids.push((await request(app).post('/pacientes').send(pacienteBody({ cpf })).expect(201)).body.id as string);
+    for (const id of ids) expect((await request(app).post(`/pacientes/${id}/anonimizar`)).status, id).toBe(200);
+    const task = await request(app).post('/sistema/tasks/backup').expect(202);
+    await container.queue.onIdle();
+    const nome = (await request(app).get(`/sistema/tasks/${task.body.id}`)).body.resultado.nome as string;
+    const restored = await request(app).post(`/sistema/backups/${nome}/restaurar`);
+    expect(restored.status, JSON.stringify(restored.body)).toBe(200);
+    for (const id of ids) expect((await request(app).get(`/pacientes/${id}`).expect(200)).body).toMatchObject({ nome: ANONYMISED_NAME, cpf: '' });
+    // And one more after the restore: the anonymised ones hold no CPF a new anonymisation could clash with.
+    const fourth = (await request(app).post('/pacientes').send(pacienteBody({ cpf: cpfFromNumber(880_001) })).expect(201)).body.id as string;
+    await request(app).post(`/pacientes/${fourth}/anonimizar`).expect(200);
   });
 
   it('when a paciente or médico has any consulta, then DELETE is 409 pointing to anonimizar / deactivate; without history it is 204', async () => {

@@ -301,7 +301,7 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL schema (throwaway cluster)', 
       await insertConsulta(pool, { medicoId, pacienteId, inicio: at('09:00'), fim: at('09:30') });
       await insertConsulta(pool, { medicoId, pacienteId: randomUUID(), inicio: at('10:00'), fim: at('10:30'), status: 'cancelada' });
 
-      expect(await migrate(pool)).toEqual(['0008_chaves_uuid']);
+      expect(await migrate(pool, undefined, MIGRATIONS.slice(0, before + 1))).toEqual(['0008_chaves_uuid']);
 
       const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM consultas');
       expect(rows[0]!.n).toBe(2);
@@ -317,6 +317,29 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL schema (throwaway cluster)', 
         "SELECT pg_get_constraintdef(oid) AS def FROM pg_constraint WHERE conname IN ('consultas_medico_sem_sobreposicao', 'consultas_paciente_sem_sobreposicao')",
       );
       expect(keys.map((k) => k.def).every((d) => d.includes('agenda_chave('))).toBe(true);
+    });
+  });
+
+  describe('anonymised pacientes (migration 0009)', () => {
+    const paciente = (pool: pg.Pool, cpf: string | null) =>
+      pool.query('INSERT INTO pacientes (id, data, cpf, nome, nome_busca) VALUES ($1, $2, $3, $4, $5)', [randomUUID(), '{}', cpf, 'Paciente anonimizado', 'paciente anonimizado']);
+
+    it('when a database of the version before holds an anonymised paciente (CPF \'\'), then after migrating it holds NULL, and any number more can be anonymised while real CPFs stay unique', async () => {
+      const { pool } = await freshDatabase();
+      const before = MIGRATIONS.findIndex((m) => m.name === '0009_cpf_anonimizado');
+      expect(before).toBeGreaterThan(0);
+      await migrate(pool, undefined, MIGRATIONS.slice(0, before));
+      await paciente(pool, '');
+      // What made every anonymisation after the first fail.
+      expect(constraintOf(await failure(paciente(pool, '')))).toBe('pacientes_cpf_key');
+
+      expect(await migrate(pool, undefined, MIGRATIONS.slice(0, before + 1))).toEqual(['0009_cpf_anonimizado']);
+      const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM pacientes WHERE cpf IS NULL');
+      expect(rows[0]!.n).toBe(1);
+      await paciente(pool, null);
+      await paciente(pool, null);
+      await paciente(pool, '52998224725');
+      expect(constraintOf(await failure(paciente(pool, '52998224725')))).toBe('pacientes_cpf_key');
     });
   });
 

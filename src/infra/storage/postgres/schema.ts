@@ -367,6 +367,18 @@ ALTER TABLE consultas
     WHERE (status IN ('agendada', 'confirmada', 'aguardando', 'em_atendimento'));
 `;
 
+/**
+ * An anonymised paciente keeps no CPF (`cpf: ''` in its record, `PacienteService.anonymise`), and a clinic anonymises
+ * many: the column holds NULL for them, which the UNIQUE constraint lets repeat, instead of '' — which it did not, so
+ * only the first anonymisation of a database succeeded and every later one answered 409 `cpf-duplicado` (and a JSON
+ * backup with two anonymised pacientes could not be restored here). The record in `data` still says `''`; lookups by
+ * CPF never ask for '' (the API takes 11 digits).
+ */
+const ANONYMISED_CPF = `
+ALTER TABLE pacientes ALTER COLUMN cpf DROP NOT NULL;
+UPDATE pacientes SET cpf = NULL WHERE cpf = '';
+`;
+
 /** Every migration, in order. Append only. */
 export const MIGRATIONS: readonly SqlMigration[] = [
   { name: '0001_registros', sql: RECORDS },
@@ -377,4 +389,5 @@ export const MIGRATIONS: readonly SqlMigration[] = [
   { name: '0006_travas_em_grupo', sql: GROUP_LOCKS },
   { name: '0007_aviso_com_origem', sql: ANNOUNCE_WITH_ORIGIN },
   { name: '0008_chaves_uuid', sql: UUID_KEYS },
+  { name: '0009_cpf_anonimizado', sql: ANONYMISED_CPF },
 ];

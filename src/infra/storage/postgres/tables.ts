@@ -55,7 +55,8 @@ export const TABLES: Readonly<Record<string, TableMap>> = {
     ativo: (r) => r.ativo === true,
   }),
   [COLLECTIONS.pacientes]: map(COLLECTIONS.pacientes, {
-    cpf: (r) => text(r.cpf),
+    // An anonymised paciente's '' is NULL here: the UNIQUE constraint lets NULLs repeat (migration 0009).
+    cpf: (r) => (r.cpf === '' ? null : text(r.cpf)),
     nome: (r) => text(r.nome),
     nome_busca: (r) => fold(text(r.nome)),
   }),
