@@ -14,7 +14,7 @@
  * Authentication is on: the bench signs in as the first-start admin (`ADMIN_EMAIL`/`ADMIN_SENHA`) and every
  * request but `/health` carries `Authorization: Bearer <token>`; every write stages its audit entry. The
  * server runs with `WRITE_RATE_LIMIT=0` (one session books thousands per second here) and
- * `SSE_MAX_PER_SESSION=2000` (the 1,000 fan-out streams share that one session).
+ * `SSE_MAX_PER_SESSION=2000` and `SSE_MAX_PER_USER=2000` (the 1,000 fan-out streams share that one session).
  *
  * "Without auth": a second server, started at the same time from the same `dist/` over an identical copy
  * of the data, through `bench/no-auth/register.mjs`, a module-loader hook that swaps `http/auth.js`'s
@@ -345,7 +345,7 @@ const range = (xs: number[]) => `${pct(Math.min(...xs), 1)}–${pct(Math.max(...
 const lines = [
   `Agenda Médica benchmark (${quick ? 'quick' : 'full'}): ${CONNECTIONS} connections, ${ROUNDS} interleaved rounds of ${SECONDS}s per load, node ${process.version}, ${MEDICOS} médicos, ${PACIENTES} pacientes`,
   'Authentication on: requests carry a bearer session of the admin; WRITE_RATE_LIMIT=0 (one session books thousands a second),',
-  'SSE_MAX_PER_SESSION=2000 (the 1,000 fan-out streams share the session).',
+  'SSE_MAX_PER_SESSION=2000 and SSE_MAX_PER_USER=2000 (the 1,000 fan-out streams share the session).',
   '',
   '(rates and p99s are medians of the rounds, the worst booking p99 in brackets; every rate counts 2xx answers only;',
   '"refused" counts any other answer or error in the three loads)',

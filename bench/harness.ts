@@ -158,7 +158,7 @@ export async function startServer(dataDir: string, auth: boolean, env: Record<st
   const child = spawn(process.execPath, [...serverFlags, ...(auth ? [] : ['--import', NO_AUTH]), script], {
     env: {
       ...process.env, DATA_DIR: dataDir, PORT: String(port), HOST: '127.0.0.1', SEED: 'false', LOG_LEVEL: 'warn', BACKUP_INTERVAL_MIN: '0',
-      ADMIN_EMAIL, ADMIN_SENHA, WRITE_RATE_LIMIT: '0', SSE_MAX_PER_SESSION: '2000',
+      ADMIN_EMAIL, ADMIN_SENHA, WRITE_RATE_LIMIT: '0', SSE_MAX_PER_SESSION: '2000', SSE_MAX_PER_USER: '2000',
       // The data and the loads sit in 2030–2034: the booking horizon must reach them.
       AGENDA_HORIZONTE_DIAS: '3650',
       ...env,

@@ -6,8 +6,8 @@ import { listen, openStream } from '../helpers/sse.js';
 
 describe('slow SSE clients', () => {
   it('when 200 clients never read, then they are dropped, memory stays bounded and normal clients keep receiving', async () => {
-    // 202 streams from one client: above the per-session cap (20), which is not what this test is about.
-    const t = await makeApp({ env: { SSE_MAX_PER_SESSION: '1000' } });
+    // 202 streams from one client: above the per-session (20) and per-user (60) caps, which are not what this test is about.
+    const t = await makeApp({ env: { SSE_MAX_PER_SESSION: '1000', SSE_MAX_PER_USER: '1000' } });
     const { medicoId, pacienteId } = await clinic(t.app);
     const server = await listen(t.app);
     const broker = t.container.agendaBroker;
