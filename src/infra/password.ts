@@ -23,13 +23,45 @@ export async function hashPassword(password: string, params = DEFAULT): Promise<
   return ['scrypt', params.N, params.r, params.p, salt.toString('base64url'), key.toString('base64url')].join('$');
 }
 
-/** Compares in constant time; a malformed stored hash simply does not match. */
+/**
+ * The costs a stored hash may ask for: N a power of two from 2^14 to 2^17, r from 1 to 8, p 1 or 2 — at most 128 MiB
+ * (128 · N · r) and eight times today's work. Today's hashes use 2^15, 8, 1; the room above is for raising the cost
+ * later. A hash that asks for more (or for nonsense) is not computed: one restored from a hand-made backup could
+ * otherwise make each sign-in with its e-mail take seconds and a gigabyte, or throw (a sign-in answering 500).
+ */
+const LIMITS = { minLogN: 14, maxLogN: 17, maxR: 8, maxP: 2 };
+
+interface StoredHash {
+  params: { N: number; r: number; p: number };
+  salt: Buffer;
+  hash: Buffer;
+}
+
+/** `stored` as `scrypt$N$r$p$salt$hash` within {@link LIMITS}, or undefined. */
+function parseHash(stored: string): StoredHash | undefined {
+  const parts = stored.split('$');
+  if (parts.length !== 6 || parts[0] !== 'scrypt') return undefined;
+  const [N, r, p] = parts.slice(1, 4).map((v) => (/^[1-9]\d{0,9}$/.test(v!) ? Number(v) : NaN)) as [number, number, number];
+  const logN = Math.log2(N);
+  if (!Number.isInteger(logN) || logN < LIMITS.minLogN || logN > LIMITS.maxLogN) return undefined;
+  if (!(r >= 1 && r <= LIMITS.maxR && p >= 1 && p <= LIMITS.maxP)) return undefined;
+  const salt = Buffer.from(parts[4]!, 'base64url');
+  const hash = Buffer.from(parts[5]!, 'base64url');
+  if (salt.length < 8 || salt.length > 64 || hash.length !== KEY_LENGTH) return undefined;
+  return { params: { N, r, p }, salt, hash };
+}
+
+/** True when `stored` is a hash {@link verifyPassword} computes (restore refuses accounts whose hash is not). */
+export function isUsableHash(stored: string): boolean {
+  return parseHash(stored) !== undefined;
+}
+
+/** Compares in constant time; a malformed stored hash, or one asking for more than {@link LIMITS}, simply does not match. */
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const [scheme, n, r, p, salt, hash] = stored.split('$');
-  if (scheme !== 'scrypt' || !salt || !hash) return false;
-  const expected = Buffer.from(hash, 'base64url');
-  const key = await derive(password, Buffer.from(salt, 'base64url'), { N: Number(n), r: Number(r), p: Number(p) });
-  return key.length === expected.length && timingSafeEqual(key, expected);
+  const parsed = parseHash(stored);
+  if (!parsed) return false;
+  const key = await derive(password, parsed.salt, parsed.params);
+  return timingSafeEqual(key, parsed.hash);
 }
 
 /**

@@ -32,10 +32,13 @@ export const Horario = z
   .refine((h) => minutes(h.inicio) < minutes(h.fim), { message: 'O início deve ser antes do fim.', path: ['fim'] })
   .meta({ id: 'Horario', example: EXEMPLO_MEDICO_INPUT.horarios[0] });
 
+/** The most working intervals a médico may have. */
+export const HORARIOS_MAX = 50;
+
 /** Working intervals: each valid, and none overlapping another of the same weekday. */
 export const Horarios = z
   .array(Horario)
-  .max(50)
+  .max(HORARIOS_MAX)
   .superRefine((horarios, ctx) => {
     horarios.forEach((a, i) => {
       horarios.forEach((b, j) => {
@@ -78,7 +81,8 @@ export const Medico = z
     // query looks back for (LONGEST_CONSULTA_MS).
     duracaoConsultaMin: z.number().int().min(5).max(DURACAO_CONSULTA_MAX_MIN),
     maxEncaixesDia: z.number().int().min(0).max(20).default(2),
-    horarios: z.array(z.object({ diaSemana: z.number().int(), inicio: z.string(), fim: z.string() })),
+    // As many as the API takes: every agenda walks them all, day by day (a restored 50,000 held the event loop for seconds).
+    horarios: z.array(z.object({ diaSemana: z.number().int(), inicio: z.string(), fim: z.string() })).max(HORARIOS_MAX),
     ativo: z.boolean(),
     criadoEm: Instant,
     atualizadoEm: Instant,

@@ -12,6 +12,7 @@ import { Medico } from '../schemas/medico.schema.js';
 import { Paciente } from '../schemas/paciente.schema.js';
 import { IdempotencyRecordSchema } from '../schemas/records.schema.js';
 import { SessaoRecordSchema, UsuarioRecordSchema } from '../schemas/usuario.schema.js';
+import { isUsableHash } from '../infra/password.js';
 
 /**
  * The backup ZIP, format 2 (both drivers write it, either restores it):
@@ -51,8 +52,12 @@ const RECORD_SCHEMAS: Record<string, z.ZodType> = {
   [COLLECTIONS.pacientes]: Paciente,
   [COLLECTIONS.consultas]: Consulta,
   [COLLECTIONS.idempotencia]: IdempotencyRecordSchema,
-  // Users decide who may do what: a backup must not smuggle in a malformed account.
-  [COLLECTIONS.usuarios]: UsuarioRecordSchema,
+  // Users decide who may do what: a backup must not smuggle in a malformed account, nor a password hash that a
+  // sign-in could not compute, or only at a cost of seconds and gigabytes (`isUsableHash`).
+  [COLLECTIONS.usuarios]: UsuarioRecordSchema.refine((u) => isUsableHash(u.senhaHash), {
+    path: ['senhaHash'],
+    message: 'hash de senha em formato desconhecido ou com custo fora dos limites',
+  }),
   [COLLECTIONS.sessoes]: SessaoRecordSchema,
   [COLLECTIONS.bloqueios]: Bloqueio,
   [COLLECTIONS.feriados]: FeriadoRecord,

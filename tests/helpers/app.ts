@@ -104,6 +104,9 @@ let userCounter = 0;
  * A user of the given role with an open session, written straight to storage (no scrypt: fast). Returns the
  * bearer token and the user's id. A `medico` user needs the médico's id.
  */
+/** A well-formed scrypt hash that no password matches (random salt and key): test users sign in by token. */
+export const NO_PASSWORD_HASH = 'scrypt$32768$8$1$EQAU-OUKjP_R-_x8IR5cew$BC9wlrQ3nanfc3jd_T6tw--Ib3QDelIxidPM3OA468s';
+
 export async function signIn(container: Container, papel: Papel, medicoId?: string): Promise<{ token: string; usuarioId: string; email: string }> {
   const token = randomBytes(32).toString('base64url');
   const usuarioId = randomUUID();
@@ -112,7 +115,7 @@ export async function signIn(container: Container, papel: Papel, medicoId?: stri
   const criadoEm = now.toISOString();
   const usuario: UsuarioRecord = {
     id: usuarioId, nome: `Teste ${papel}`, email, papel, medicoId: medicoId ?? null, ativo: true,
-    senhaHash: 'scrypt$0$0$0$x$x', criadoEm, atualizadoEm: criadoEm,
+    senhaHash: NO_PASSWORD_HASH, criadoEm, atualizadoEm: criadoEm,
   };
   const sessao: SessaoRecord = { id: tokenId(token), usuarioId, criadaEm: criadoEm, usadaEm: now.getTime() };
   await container.storage.run(async (tx) => {

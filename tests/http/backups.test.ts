@@ -219,6 +219,21 @@ describe('backups', () => {
       await refused((e) => rewritten(e, 'usuarios', (users) => users.map((u) => ({ ...u, ativo: false }))));
     });
 
+    it('records a sign-in, an agenda or a replay could not use safely: a password hash out of format or of extreme cost, more horarios than the API takes, a replay status that is not final', async () => {
+      const hash = (n: string, r = '8', p = '1') => `scrypt$${n}$${r}$${p}$EQAU-OUKjP_R-_x8IR5cew$BC9wlrQ3nanfc3jd_T6tw--Ib3QDelIxidPM3OA468s`;
+      // A sign-in with the e-mail of any of these answered 500 (NaN, 3: scrypt throws), or took seconds and a gigabyte (2^20, r 1000).
+      for (const senhaHash of [hash('abc'), hash('3'), hash(String(2 ** 20)), hash('32768', '1000'), hash('32768', '8', '64'), hash('32768', '16'), 'scrypt$hash', 'bcrypt$x']) {
+        const detail = await refused((e) => rewritten(e, 'usuarios', (users) => users.map((u) => ({ ...u, senhaHash }))));
+        expect(detail, senhaHash).toMatch(/usuarios fora do esquema: senhaHash/);
+      }
+      const horarios = Array.from({ length: 51 }, (_, i) => ({ diaSemana: i % 7, inicio: '08:00', fim: '09:00' }));
+      expect(await refused((e) => rewritten(e, 'medicos', (ms) => ms.map((m) => ({ ...m, horarios }))))).toMatch(/medicos fora do esquema: horarios/);
+      const replay = (status: number) => ({ id: 'a'.repeat(64), fingerprint: 'b'.repeat(64), status, body: {}, location: null, criadoEm: 0 });
+      for (const status of [101, 199]) {
+        expect(await refused((e) => rewritten(e, 'idempotencia', () => [replay(status)]))).toMatch(/idempotencia fora do esquema: status/);
+      }
+    });
+
     it('a truncated file', async () => {
       await refused((e) => {
         const consultas = e.get('data/consultas.jsonl')!;

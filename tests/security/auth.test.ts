@@ -37,6 +37,22 @@ describeEachDriver(() => {
       expect(viaCookie.body.usuario.email).toBe('rita@clinica.local');
     });
 
+    it('when a stored password hash is malformed or asks for an extreme cost (as a hand-made data file could hold), then sign-in answers 401, never 500, without computing it', async () => {
+      const { container, login, usuario, clock } = await withUser();
+      const salt = 'EQAU-OUKjP_R-_x8IR5cew';
+      const key = 'BC9wlrQ3nanfc3jd_T6tw--Ib3QDelIxidPM3OA468s';
+      for (const senhaHash of [`scrypt$abc$8$1$${salt}$${key}`, `scrypt$3$8$1$${salt}$${key}`, `scrypt$${2 ** 20}$8$1$${salt}$${key}`, `scrypt$32768$1000$1$${salt}$${key}`, 'scrypt$hash']) {
+        await container.storage.run(async (tx) => {
+          const record = (await tx.usuarios.get(usuario.id))!;
+          await tx.usuarios.save({ ...record, senhaHash });
+        });
+        const res = await login();
+        expect(res.status, senhaHash).toBe(401);
+        expect(res.body).toMatchObject({ type: '/problemas/credenciais-invalidas' });
+        clock.advance(16 * 60_000); // past the lockout's window: each attempt is a first failure
+      }
+    });
+
     it('when COOKIE_SECURE=true, then the cookie is Secure', async () => {
       const { login } = await withUser('recepcao', { COOKIE_SECURE: 'true' });
       const res = await login().expect(200);

@@ -81,7 +81,7 @@ export function usuario(over: Partial<UsuarioRecord> = {}): UsuarioRecord {
     ativo: true,
     criadoEm: CRIADO,
     atualizadoEm: CRIADO,
-    senhaHash: 'scrypt$hash',
+    senhaHash: 'scrypt$32768$8$1$EQAU-OUKjP_R-_x8IR5cew$BC9wlrQ3nanfc3jd_T6tw--Ib3QDelIxidPM3OA468s',
     ...over,
   };
 }
