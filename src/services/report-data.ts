@@ -4,6 +4,7 @@ import type { Bloqueio } from '../schemas/bloqueio.schema.js';
 import type { Consulta, StatusConsulta } from '../schemas/consulta.schema.js';
 import type { Medico } from '../schemas/medico.schema.js';
 import type { Paciente } from '../schemas/paciente.schema.js';
+import { NOME_MAX } from '../schemas/common.js';
 import { datesBetween, nextDate, slotsForDate, startOfDate, type SlotTime } from '../domain/slots.js';
 
 export interface ReportParams {
@@ -58,8 +59,18 @@ export const holdsSlot = (status: StatusConsulta): boolean => status !== 'cancel
 export const brDateTime = (iso: string) => `${iso.slice(8, 10)}/${iso.slice(5, 7)}/${iso.slice(0, 4)} ${iso.slice(11, 16)}`;
 export const brDate = (date: string) => `${date.slice(8, 10)}/${date.slice(5, 7)}/${date.slice(0, 4)}`;
 
-/** Names are printed as composed characters (NFC): a name typed as letters + combining marks prints the same. */
-const nfc = (text: string) => text.normalize('NFC');
+/**
+ * A name as printed: composed characters (NFC: a name typed as letters + combining marks prints the same), and no
+ * longer than the API takes one ({@link NOME_MAX}), cut with "…". Records restored from a hand-made backup (or written
+ * before a limit) may hold longer text, and the PDF's line breaking of one long unbroken word grows faster than its
+ * length: a name of 10,000 letters took the report 28 s, and 100,000 never finished.
+ */
+function shown(text: string): string {
+  const composed = text.normalize('NFC');
+  if (composed.length <= NOME_MAX) return composed;
+  // By code points, so the cut never splits a surrogate pair.
+  return `${Array.from(composed).slice(0, NOME_MAX - 1).join('')}…`;
+}
 
 /** The period's bounds in ms since the epoch: from the start of `de` to the start of the day after `ate`, in the clinic's zone. */
 export function periodOf(params: Pick<ReportParams, 'de' | 'ate' | 'timezone'>): { fromMs: number; toMs: number } {
@@ -106,8 +117,8 @@ export function buildReportData(collections: Map<string, Map<string, Entity>>, p
       const iniciadas = holding.filter(({ at }) => at <= now).length;
       const faltas = own.filter(({ c }) => c.status === 'faltou').length;
       return {
-        nome: nfc(m.nome),
-        especialidade: nfc(m.especialidade),
+        nome: shown(m.nome),
+        especialidade: shown(m.especialidade),
         consultas: own.length,
         horarios: offered.length,
         ocupados,
@@ -120,11 +131,11 @@ export function buildReportData(collections: Map<string, Map<string, Entity>>, p
     });
   const rows = dated.map(({ c, at }) => ({
     quando: brDateTime(formatInstant(at, zone)),
-    medico: nfc(medicos.get(c.medicoId)?.nome ?? '(médico excluído)'),
-    paciente: nfc(pacientes.get(c.pacienteId)?.nome ?? '(paciente excluído)'),
+    medico: shown(medicos.get(c.medicoId)?.nome ?? '(médico excluído)'),
+    paciente: shown(pacientes.get(c.pacienteId)?.nome ?? '(paciente excluído)'),
     status: c.status,
   }));
-  return { params, totals, total: dated.length, medicos: medicoRows, fechados, rows };
+  return { params, totals, total: dated.length, medicos: medicoRows, fechados: fechados.map((f) => ({ ...f, nome: shown(f.nome) })), rows };
 }
 
 const overlaps = (a: SlotTime, b: SlotTime) => a.inicioMs < b.fimMs && b.inicioMs < a.fimMs;

@@ -1,4 +1,8 @@
+import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { loadReportFonts } from '../../src/infra/report-fonts.js';
+import { NOME_MAX } from '../../src/schemas/common.js';
+import { writeReportPdf } from '../../src/services/report-pdf.js';
 import type { Entity } from '../../src/infra/storage/json/store.js';
 import { buildReportData, holdsSlot, type ReportParams } from '../../src/services/report-data.js';
 
@@ -56,5 +60,33 @@ describe('report figures', () => {
     const data = buildReportData(collections([...consultas, consulta('2026-12-07T08:00:00-03:00', 'cancelada')]), { ...params, ate: '2026-12-07' });
     expect(data.medicos[0]).toMatchObject({ consultas: 7, horarios: 4, ocupados: 4, foraDosHorarios: 0, ocupacao: 100, iniciadas: 6, faltas: 0, taxaFaltas: 0 });
   });
+
+  it('when a restored record holds a name far longer than the API takes, then the report prints it cut to NOME_MAX with "…", and the PDF is written', async () => {
+    const longo = 'A'.repeat(100_000);
+    const medico = { ...MEDICO, nome: `Dr. ${longo}`, especialidade: 'E'.repeat(200_000) };
+    const emoji = `${'😀'.repeat(NOME_MAX)}`; // surrogate pairs: the cut keeps them whole
+    const data = buildReportData(
+      new Map<string, Map<string, Entity>>([
+        ['medicos', new Map([['m1', medico as Entity]])],
+        ['pacientes', new Map([['p1', { id: 'p1', nome: longo } as Entity], ['p2', { id: 'p2', nome: emoji } as Entity]])],
+        ['consultas', new Map([consulta('2026-12-07T08:00:00-03:00', 'agendada'), { ...consulta('2026-12-07T08:30:00-03:00', 'agendada'), pacienteId: 'p2' }].map((c) => [c.id, c as Entity]))],
+        ['bloqueios', new Map()],
+      ]),
+      params,
+      [{ data: '2026-12-14', nome: `Feriado ${longo}` }],
+    );
+    const texts = [data.medicos[0]!.nome, data.medicos[0]!.especialidade, data.fechados[0]!.nome, ...data.rows.flatMap((r) => [r.medico, r.paciente])];
+    for (const text of texts) {
+      expect(Array.from(text).length).toBeLessThanOrEqual(NOME_MAX);
+      expect(text.endsWith('…')).toBe(true);
+    }
+    expect(/\p{Surrogate}/u.test(data.rows[1]!.paciente)).toBe(false);
+    // The PDF of it is written: with the full names its line breaking never finished.
+    const chunks: Buffer[] = [];
+    const out = new Writable({ write: (chunk: Buffer, _enc, cb) => (chunks.push(chunk), cb()) });
+    const pages = await writeReportPdf(data, loadReportFonts(), out, () => undefined);
+    expect(pages).toBeGreaterThan(0);
+    expect(Buffer.concat(chunks).subarray(0, 5).toString()).toBe('%PDF-');
+  }, 30_000);
 });
 
