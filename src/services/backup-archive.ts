@@ -1,17 +1,16 @@
 import { createHash } from 'node:crypto';
-import type { z } from 'zod';
 import { AppError } from '../core/errors.js';
 import { COLLECTIONS } from '../repositories/collections.js';
 import type { DriverName, Entity } from '../repositories/port.js';
 import { Bloqueio } from '../schemas/bloqueio.schema.js';
-import { ANO_MAX, ANO_MIN, yearInRange } from '../schemas/common.js';
+import { ANO_MAX, ANO_MIN, yearInRange, z } from '../schemas/common.js';
 import { Consulta } from '../schemas/consulta.schema.js';
 import { FeriadoRecord } from '../schemas/feriado.schema.js';
 import { ListaEsperaRecordSchema } from '../schemas/lista-espera.schema.js';
 import { Medico } from '../schemas/medico.schema.js';
 import { Paciente } from '../schemas/paciente.schema.js';
 import { IdempotencyRecordSchema } from '../schemas/records.schema.js';
-import { SessaoRecordSchema, UsuarioRecordSchema } from '../schemas/usuario.schema.js';
+import { EmailUsuario, SessaoRecordSchema, UsuarioRecordSchema } from '../schemas/usuario.schema.js';
 import { isUsableHash } from '../infra/password.js';
 
 /**
@@ -54,7 +53,10 @@ const RECORD_SCHEMAS: Record<string, z.ZodType> = {
   [COLLECTIONS.idempotencia]: IdempotencyRecordSchema,
   // Users decide who may do what: a backup must not smuggle in a malformed account, nor a password hash that a
   // sign-in could not compute, or only at a cost of seconds and gigabytes (`isUsableHash`).
-  [COLLECTIONS.usuarios]: UsuarioRecordSchema.refine((u) => isUsableHash(u.senhaHash), {
+  [COLLECTIONS.usuarios]: UsuarioRecordSchema.extend({
+    // As the API keeps it: an address, in lower case (sign-in looks it up so; "" signed in with an empty e-mail).
+    email: z.string().refine((e) => e === e.toLowerCase() && EmailUsuario.safeParse(e).success, 'e-mail inválido ou com maiúsculas'),
+  }).refine((u) => isUsableHash(u.senhaHash), {
     path: ['senhaHash'],
     message: 'hash de senha em formato desconhecido ou com custo fora dos limites',
   }),
@@ -97,9 +99,14 @@ export const sha256 = (bytes: Buffer | string): string => createHash('sha256').u
 export const invalid = (detail: string): AppError => new AppError('BACKUP_INVALIDO', `Backup recusado: ${detail}.`);
 
 /**
- * What a restore must not break across records, checked as they stream past: when the backup holds users (one
- * without any keeps the live ones), one of them is an active admin. The API refuses to remove the last one, and a
- * restore without one would leave nobody able to reach users, backups or restore again.
+ * What a restore must not break across records, checked as they stream past:
+ * - when the backup holds users (one without any keeps the live ones), one of them is an active admin. The API
+ *   refuses to remove the last one, and a restore without one would leave nobody able to reach users, backups or
+ *   restore again;
+ * - no two pacientes share a CPF (anonymised ones keep none), no two médicos a CRM, no two users an e-mail (in any
+ *   case: sign-in takes it in lower case). The API refuses each, and PostgreSQL's UNIQUE constraints refuse them too;
+ *   the JSON driver took them, and then one of two users with one e-mail could never sign in. Now both drivers refuse
+ *   the backup, with the same words.
  *
  * References are not checked: data written by earlier versions may hold consultas of a médico or paciente since
  * deleted (the delete guard once looked only at future bookings), and a médico deleted with no consultas leaves his
@@ -108,12 +115,26 @@ export const invalid = (detail: string): AppError => new AppError('BACKUP_INVALI
 export class BackupIntegrity {
   private usuarios = 0;
   private admins = 0;
+  /** Each unique field's values seen so far, with the id of the record that had it. */
+  private readonly taken = new Map<string, Map<string, string>>();
 
   see(collection: string, record: Entity): void {
+    const unique = UNIQUE_FIELDS[collection];
+    if (unique) this.claim(collection, unique, record);
     if (collection !== COLLECTIONS.usuarios) return;
     const r = record as Entity & { papel?: unknown; ativo?: unknown };
     this.usuarios++;
     if (r.papel === 'admin' && r.ativo === true) this.admins++;
+  }
+
+  private claim(collection: string, { field, what, key }: UniqueField, record: Entity): void {
+    const value = key((record as unknown as Record<string, unknown>)[field]);
+    if (value === undefined) return;
+    let seen = this.taken.get(collection);
+    if (!seen) this.taken.set(collection, (seen = new Map()));
+    const holder = seen.get(value);
+    if (holder !== undefined) throw invalid(`os registros ${holder} e ${record.id} de ${collection} têm ${what}`);
+    seen.set(value, record.id);
   }
 
   /** Throws BACKUP_INVALIDO when the rule is broken. */
@@ -121,6 +142,23 @@ export class BackupIntegrity {
     if (this.usuarios > 0 && this.admins === 0) throw invalid('nenhum dos usuários do backup é um administrador ativo; restaurá-lo deixaria a clínica sem acesso à administração');
   }
 }
+
+interface UniqueField {
+  field: string;
+  /** What the two records share, as the refusal says it (never the value: a CPF or an e-mail is personal data). */
+  what: string;
+  /** The value compared, or undefined when it claims nothing. */
+  key: (value: unknown) => string | undefined;
+}
+
+const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+
+/** The fields the API and PostgreSQL keep unique. An anonymised paciente's CPF ('') claims nothing. */
+const UNIQUE_FIELDS: Record<string, UniqueField> = {
+  [COLLECTIONS.pacientes]: { field: 'cpf', what: 'o mesmo CPF', key: text },
+  [COLLECTIONS.medicos]: { field: 'crm', what: 'o mesmo CRM', key: text },
+  [COLLECTIONS.usuarios]: { field: 'email', what: 'o mesmo e-mail', key: (value) => text(value)?.toLowerCase() },
+};
 
 /**
  * The fields of each collection that both drivers read as a point in time (PostgreSQL stores them in `timestamptz` or

@@ -234,6 +234,26 @@ describe('backups', () => {
       }
     });
 
+    it('records the API and PostgreSQL keep unique, twice: a CPF, a CRM, a user e-mail (in any case); and a user e-mail that is empty or not in lower case', async () => {
+      const twin = (r: Record<string, unknown>) => ({ ...r, id: '0f5d1b7a-0000-4000-8000-00000000000a' });
+      let shared = '';
+      const cpf = await refused((e) =>
+        rewritten(e, 'pacientes', (ps) => {
+          shared = ps[0]!['cpf'] as string;
+          return [...ps, twin(ps[0]!)];
+        }),
+      );
+      expect(cpf).toMatch(/de pacientes têm o mesmo CPF/);
+      expect(shared).toMatch(/^\d{11}$/);
+      expect(cpf).not.toContain(shared); // the refusal names records, not the CPF
+      expect(await refused((e) => rewritten(e, 'medicos', (ms) => [...ms, twin(ms[0]!)]))).toMatch(/de medicos têm o mesmo CRM/);
+      const email = await refused((e) => rewritten(e, 'usuarios', (us) => [...us, { ...twin(us[0]!), papel: 'recepcao' }]));
+      expect(email).toMatch(/de usuarios têm o mesmo e-mail/);
+      for (const bad of ['', 'Admin@Clinica.Local', 'sem-arroba']) {
+        expect(await refused((e) => rewritten(e, 'usuarios', (us) => us.map((u) => ({ ...u, email: bad }))))).toMatch(/usuarios fora do esquema: email/);
+      }
+    });
+
     it('a truncated file', async () => {
       await refused((e) => {
         const consultas = e.get('data/consultas.jsonl')!;
