@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { AppError } from '../core/errors.js';
 import { COLLECTIONS } from '../repositories/collections.js';
-import type { DriverName, Entity } from '../repositories/port.js';
+import type { ConsultaRecord, DriverName, Entity } from '../repositories/port.js';
+import { holdsSlot, isPendente } from '../domain/consulta-status.js';
 import { Bloqueio } from '../schemas/bloqueio.schema.js';
 import { ANO_MAX, ANO_MIN, yearInRange, z } from '../schemas/common.js';
 import { Consulta } from '../schemas/consulta.schema.js';
@@ -106,7 +107,10 @@ export const invalid = (detail: string): AppError => new AppError('BACKUP_INVALI
  * - no two pacientes share a CPF (anonymised ones keep none), no two médicos a CRM, no two users an e-mail (in any
  *   case: sign-in takes it in lower case). The API refuses each, and PostgreSQL's UNIQUE constraints refuse them too;
  *   the JSON driver took them, and then one of two users with one e-mail could never sign in. Now both drivers refuse
- *   the backup, with the same words.
+ *   the backup, with the same words;
+ * - no two consultas that hold a slot overlap for one médico, nor two pendentes for one paciente: the rules of the
+ *   booking (`holdsSlot`, `isPendente`) and of PostgreSQL's exclusion constraints. The JSON driver took them, and its
+ *   agenda then showed one of the two, and freed the slot when that one was cancelled while the other still held it.
  *
  * References are not checked: data written by earlier versions may hold consultas of a médico or paciente since
  * deleted (the delete guard once looked only at future bookings), and a médico deleted with no consultas leaves his
@@ -117,10 +121,13 @@ export class BackupIntegrity {
   private admins = 0;
   /** Each unique field's values seen so far, with the id of the record that had it. */
   private readonly taken = new Map<string, Map<string, string>>();
+  /** The times held, by médico (slot holders) and by paciente (pendentes), checked for overlaps at the end. */
+  private readonly held = { medico: new Map<string, Held[]>(), paciente: new Map<string, Held[]>() };
 
   see(collection: string, record: Entity): void {
     const unique = UNIQUE_FIELDS[collection];
     if (unique) this.claim(collection, unique, record);
+    if (collection === COLLECTIONS.consultas) this.hold(record as unknown as ConsultaRecord);
     if (collection !== COLLECTIONS.usuarios) return;
     const r = record as Entity & { papel?: unknown; ativo?: unknown };
     this.usuarios++;
@@ -137,10 +144,39 @@ export class BackupIntegrity {
     seen.set(value, record.id);
   }
 
-  /** Throws BACKUP_INVALIDO when the rule is broken. */
+  private hold(c: ConsultaRecord): void {
+    const time: Held = { id: c.id, from: Date.parse(c.inicio), to: Date.parse(c.fim) };
+    const add = (byKey: Map<string, Held[]>, key: string) => {
+      const list = byKey.get(key);
+      if (list) list.push(time);
+      else byKey.set(key, [time]);
+    };
+    if (holdsSlot(c)) add(this.held.medico, c.medicoId);
+    if (isPendente(c.status)) add(this.held.paciente, c.pacienteId);
+  }
+
+  /** Throws BACKUP_INVALIDO when a rule is broken. */
   check(): void {
     if (this.usuarios > 0 && this.admins === 0) throw invalid('nenhum dos usuários do backup é um administrador ativo; restaurá-lo deixaria a clínica sem acesso à administração');
+    for (const [byKey, whose] of [[this.held.medico, 'ocupam o mesmo horário de um médico'], [this.held.paciente, 'são pendentes do mesmo paciente ao mesmo tempo']] as const) {
+      for (const list of byKey.values()) {
+        list.sort((a, b) => a.from - b.from);
+        // Sorted by start, an overlap shows between a consulta and the one that ends last among those before it.
+        let last = list[0]!;
+        for (const next of list.slice(1)) {
+          if (next.from < last.to) throw invalid(`as consultas ${last.id} e ${next.id} ${whose}`);
+          if (next.to > last.to) last = next;
+        }
+      }
+    }
   }
+}
+
+/** A consulta's time, as the overlap check keeps it. */
+interface Held {
+  id: string;
+  from: number;
+  to: number;
 }
 
 interface UniqueField {
@@ -171,6 +207,8 @@ const TIME_FIELDS: Readonly<Record<string, readonly { field: string; date?: true
   [COLLECTIONS.bloqueios]: [{ field: 'inicio' }, { field: 'fim' }],
   [COLLECTIONS.listaEspera]: [{ field: 'criadaEm' }],
   [COLLECTIONS.feriados]: [{ field: 'data', date: true }],
+  // Anonymising keeps only its year: "not-a-date" became "not--01-01".
+  [COLLECTIONS.pacientes]: [{ field: 'dataNascimento', date: true }],
 };
 /** Hours below 24, minutes and seconds below 60, offsets within ±15:59 (what PostgreSQL's timestamptz reads). */
 const ISO_INSTANT = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?(Z|[+-](0\d|1[0-5]):[0-5]\d)$/;

@@ -254,6 +254,15 @@ describe('backups', () => {
       }
     });
 
+    it('consultas the booking rules and PostgreSQL would never let stand: two holding one slot of a médico, two pendentes of one paciente at once; a birth date that is no date', async () => {
+      const copy = (c: Record<string, unknown>, change: Record<string, unknown>) => ({ ...c, id: '0f5d1b7a-0000-4000-8000-00000000001b', ...change });
+      const slot = await refused((e) => rewritten(e, 'consultas', (cs) => [...cs, copy(cs[0]!, { pacienteId: 'f5d1b7a2-0000-4000-8000-0000000000ff' })]));
+      expect(slot).toMatch(/ocupam o mesmo horário de um médico/);
+      const pendente = await refused((e) => rewritten(e, 'consultas', (cs) => [...cs, copy(cs[0]!, { medicoId: 'f5d1b7a2-0000-4000-8000-0000000000fe' })]));
+      expect(pendente).toMatch(/pendentes do mesmo paciente/);
+      expect(await refused((e) => rewritten(e, 'pacientes', (ps) => ps.map((p) => ({ ...p, dataNascimento: 'not-a-date' }))))).toMatch(/dataNascimento não é uma data/);
+    });
+
     it('a truncated file', async () => {
       await refused((e) => {
         const consultas = e.get('data/consultas.jsonl')!;
@@ -269,6 +278,28 @@ describe('backups', () => {
       });
       expect(detail).toMatch(/manifest/);
     });
+  });
+
+  it('when consultas only touch, or one of two over a slot is cancelled or an encaixe, then the backup restores (the rules let those stand)', async () => {
+    const t = await makeApp();
+    const { medicoId, pacienteId } = await clinic(t.app);
+    await agendar(t.app, { medicoId, pacienteId, inicio: at('08:00') }).expect(201);
+    const nome = await backup(t);
+    const original = path.join(t.container.config.backupDir, nome);
+    const entries = await readZip(original, { maxEntries: 20, maxEntryBytes: 1e8, maxTotalBytes: 1e8, allowed: () => true });
+    const edited = 'backup-20200101-000001.zip';
+    await writeZip(
+      path.join(t.container.config.backupDir, edited),
+      rewritten(entries, 'consultas', (cs) => {
+        const [c] = cs as [Record<string, unknown>];
+        const length = Date.parse(c['fim'] as string) - Date.parse(c['inicio'] as string);
+        const after = { ...c, id: '0f5d1b7a-0000-4000-8000-00000000002c', inicio: c['fim'], fim: new Date(Date.parse(c['fim'] as string) + length).toISOString() };
+        return [c, after, { ...c, id: '0f5d1b7a-0000-4000-8000-00000000002d', status: 'cancelada' }, { ...c, id: '0f5d1b7a-0000-4000-8000-00000000002e', status: 'realizada', encaixe: true, pacienteId: 'f5d1b7a2-0000-4000-8000-0000000000fd' }];
+      }),
+    );
+    const res = await request(t.app).post(`/sistema/backups/${edited}/restaurar`);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body.contagens.consultas).toBe(4);
   });
 
   it('when a deleted médico left his bloqueios and his user behind, then the backup still restores (those references may dangle)', async () => {
