@@ -124,16 +124,18 @@ try {
 
 /**
  * WAL records, full-page images, bytes and flushes, timed and requested checkpoints, buffers written by backends, and
- * blocks read into shared buffers, since the cluster started.
+ * blocks read into shared buffers, since the cluster started. The views are PostgreSQL 15's and 16's (17 moved the
+ * checkpoint counters to `pg_stat_checkpointer` and dropped `buffers_backend`).
  */
 async function walCounters(client: pg.Client): Promise<number[]> {
-  const { rows } = await client.query<Record<string, string>>(
+  const { rows } = await client.query<Record<(typeof WAL_COLUMNS)[number], string>>(
     `SELECT wal_records, wal_fpi, wal_bytes, wal_sync, checkpoints_timed, checkpoints_req, buffers_backend,
             (SELECT blks_read FROM pg_stat_database WHERE datname = 'agenda') AS blks_read
        FROM pg_stat_wal, pg_stat_bgwriter`,
   );
-  return Object.values(rows[0]!).map(Number);
+  return WAL_COLUMNS.map((column) => Number(rows[0]![column]));
 }
+const WAL_COLUMNS = ['wal_records', 'wal_fpi', 'wal_bytes', 'wal_sync', 'checkpoints_timed', 'checkpoints_req', 'buffers_backend', 'blks_read'] as const;
 
 /** A process's user and system CPU (ms, all threads) and its main thread's context switches (voluntary, involuntary). */
 function kernelCounters(pid: number): number[] {

@@ -59,8 +59,11 @@ const EnvSchema = z.object({
   SSE_MAX_CLIENTS: intFromEnv(1, 100_000).default(2000),
   /** Not in the contract's list (which pins 20): event streams one session may hold; tests that open many raise it. */
   SSE_MAX_PER_SESSION: intFromEnv(1, 100_000).default(20),
-  /** Not in the contract's list either: event streams one user may hold over all their sessions. */
-  SSE_MAX_PER_USER: intFromEnv(1, 100_000).default(60),
+  /**
+   * Not in the contract's list either: event streams one user may hold over all their sessions. Unset, 60 or
+   * SSE_MAX_PER_SESSION if that was raised above it (a wall screen's session must keep what it had).
+   */
+  SSE_MAX_PER_USER: intFromEnv(1, 100_000).optional(),
   BACKUP_KEY: z
     .string()
     .transform((v, ctx) => {
@@ -183,7 +186,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, cwd = process.c
     corsOrigins: Object.freeze(e.CORS_ORIGINS),
     sseMaxClients: e.SSE_MAX_CLIENTS,
     sseMaxPerSession: e.SSE_MAX_PER_SESSION,
-    sseMaxPerUser: e.SSE_MAX_PER_USER,
+    sseMaxPerUser: e.SSE_MAX_PER_USER ?? Math.max(60, e.SSE_MAX_PER_SESSION),
     backupKey: e.BACKUP_KEY,
     writeRateLimit: e.WRITE_RATE_LIMIT,
     reportsKeep: e.REPORTS_KEEP,

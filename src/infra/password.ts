@@ -56,13 +56,23 @@ export function isUsableHash(stored: string): boolean {
   return parseHash(stored) !== undefined;
 }
 
-/** Compares in constant time; a malformed stored hash, or one asking for more than {@link LIMITS}, simply does not match. */
+/**
+ * Compares in constant time; a malformed stored hash, or one asking for more than {@link LIMITS}, simply does not
+ * match — after the work of a hash of today's cost, so that the answer's time does not tell such an account from an
+ * unknown e-mail (checked against a decoy hash).
+ */
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
   const parsed = parseHash(stored);
-  if (!parsed) return false;
+  if (!parsed) {
+    await derive(password, UNUSABLE_SALT, DEFAULT);
+    return false;
+  }
   const key = await derive(password, parsed.salt, parsed.params);
   return timingSafeEqual(key, parsed.hash);
 }
+
+/** The salt of the work done for an unusable hash (its result is thrown away). */
+const UNUSABLE_SALT = Buffer.alloc(16);
 
 /**
  * A hash of a password nobody knows, computed once: a sign-in with an unknown e-mail is checked against it,

@@ -2,6 +2,7 @@ import type { Request, Response } from 'express';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { FeedPosition } from '../repositories/port.js';
+import { Tally } from './tally.js';
 
 /** Seconds a refused client is told to wait (`Retry-After`) before opening another stream. */
 export const SSE_RETRY_AFTER_S = 30;
@@ -401,28 +402,4 @@ function within<T>(promise: Promise<T>, ms: number): Promise<T> {
 
 function matches(client: Client, topic: string | undefined): boolean {
   return client.topic === undefined || topic === undefined || client.topic === topic;
-}
-
-/** Open streams by key (an owner, a user); a key without streams is forgotten. */
-class Tally {
-  private readonly counts = new Map<string, number>();
-
-  count(key: string): number {
-    return this.counts.get(key) ?? 0;
-  }
-
-  add(key: string | undefined): void {
-    if (key !== undefined) this.counts.set(key, this.count(key) + 1);
-  }
-
-  remove(key: string | undefined): void {
-    if (key === undefined) return;
-    const left = this.count(key) - 1;
-    if (left > 0) this.counts.set(key, left);
-    else this.counts.delete(key);
-  }
-
-  clear(): void {
-    this.counts.clear();
-  }
 }

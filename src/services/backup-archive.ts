@@ -104,13 +104,16 @@ export const invalid = (detail: string): AppError => new AppError('BACKUP_INVALI
  * - when the backup holds users (one without any keeps the live ones), one of them is an active admin. The API
  *   refuses to remove the last one, and a restore without one would leave nobody able to reach users, backups or
  *   restore again;
- * - no two pacientes share a CPF (anonymised ones keep none), no two médicos a CRM, no two users an e-mail (in any
- *   case: sign-in takes it in lower case). The API refuses each, and PostgreSQL's UNIQUE constraints refuse them too;
+ * - no two pacientes share a CPF (anonymised ones keep none), no two médicos a CRM, no two users an e-mail. The API
+ *   refuses each, and PostgreSQL's UNIQUE constraints refuse them too;
  *   the JSON driver took them, and then one of two users with one e-mail could never sign in. Now both drivers refuse
  *   the backup, with the same words;
- * - no two consultas that hold a slot overlap for one médico, nor two pendentes for one paciente: the rules of the
- *   booking (`holdsSlot`, `isPendente`) and of PostgreSQL's exclusion constraints. The JSON driver took them, and its
- *   agenda then showed one of the two, and freed the slot when that one was cancelled while the other still held it.
+ * - no two consultas still to happen (`isPendente`) that hold a slot (`holdsSlot`) overlap for one médico, nor two
+ *   pendentes for one paciente. The JSON driver took them, and its agenda then showed one of the two, and freed the
+ *   slot when that one was cancelled while the other still held it. Overlaps with a consulta already `realizada` or
+ *   `faltou` are let through: v1 freed those slots (its conflict check counted only `agendada`), so a clinic's own
+ *   data may hold them, and they change nothing still to come. PostgreSQL's exclusion constraints count them too: such
+ *   a backup restores into the JSON driver only, and PostgreSQL refuses it naming the constraint, as before.
  *
  * References are not checked: data written by earlier versions may hold consultas of a médico or paciente since
  * deleted (the delete guard once looked only at future bookings), and a médico deleted with no consultas leaves his
@@ -151,8 +154,9 @@ export class BackupIntegrity {
       if (list) list.push(time);
       else byKey.set(key, [time]);
     };
+    if (!isPendente(c.status)) return;
     if (holdsSlot(c)) add(this.held.medico, c.medicoId);
-    if (isPendente(c.status)) add(this.held.paciente, c.pacienteId);
+    add(this.held.paciente, c.pacienteId);
   }
 
   /** Throws BACKUP_INVALIDO when a rule is broken. */
@@ -187,13 +191,16 @@ interface UniqueField {
   key: (value: unknown) => string | undefined;
 }
 
-const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : undefined);
+const text = (value: unknown): string | undefined => (typeof value === 'string' ? value : undefined);
 
-/** The fields the API and PostgreSQL keep unique. An anonymised paciente's CPF ('') claims nothing. */
+/**
+ * The fields the API and PostgreSQL keep unique, compared as stored (user e-mails are in lower case: their schema above).
+ * Only an anonymised paciente's CPF ('') claims nothing: PostgreSQL stores it as NULL (migration 0009).
+ */
 const UNIQUE_FIELDS: Record<string, UniqueField> = {
-  [COLLECTIONS.pacientes]: { field: 'cpf', what: 'o mesmo CPF', key: text },
+  [COLLECTIONS.pacientes]: { field: 'cpf', what: 'o mesmo CPF', key: (value) => (value === '' ? undefined : text(value)) },
   [COLLECTIONS.medicos]: { field: 'crm', what: 'o mesmo CRM', key: text },
-  [COLLECTIONS.usuarios]: { field: 'email', what: 'o mesmo e-mail', key: (value) => text(value)?.toLowerCase() },
+  [COLLECTIONS.usuarios]: { field: 'email', what: 'o mesmo e-mail', key: text },
 };
 
 /**

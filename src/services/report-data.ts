@@ -4,7 +4,7 @@ import type { Bloqueio } from '../schemas/bloqueio.schema.js';
 import type { Consulta, StatusConsulta } from '../schemas/consulta.schema.js';
 import type { Medico } from '../schemas/medico.schema.js';
 import type { Paciente } from '../schemas/paciente.schema.js';
-import { NOME_MAX } from '../schemas/common.js';
+import { ESPECIALIDADE_MAX, NOME_MAX } from '../schemas/common.js';
 import { datesBetween, nextDate, slotsForDate, startOfDate, type SlotTime } from '../domain/slots.js';
 
 export interface ReportParams {
@@ -61,15 +61,15 @@ export const brDate = (date: string) => `${date.slice(8, 10)}/${date.slice(5, 7)
 
 /**
  * A name as printed: composed characters (NFC: a name typed as letters + combining marks prints the same), and no
- * longer than the API takes one ({@link NOME_MAX}), cut with "…". Records restored from a hand-made backup (or written
- * before a limit) may hold longer text, and the PDF's line breaking of one long unbroken word grows faster than its
- * length: a name of 10,000 letters took the report 28 s, and 100,000 never finished.
+ * longer than the API takes it (`max`: {@link NOME_MAX} for names, {@link ESPECIALIDADE_MAX} for a specialty), cut
+ * with "…". Records restored from a hand-made backup (or written before a limit) may hold longer text, and the PDF's
+ * line breaking of one long unbroken word grows faster than its length: a name of 10,000 letters took the report 28 s,
+ * and 100,000 never finished. Counted in code points, as the cut, so a pair of surrogates is never split.
  */
-function shown(text: string): string {
+function shown(text: string, max = NOME_MAX): string {
   const composed = text.normalize('NFC');
-  if (composed.length <= NOME_MAX) return composed;
-  // By code points, so the cut never splits a surrogate pair.
-  return `${Array.from(composed).slice(0, NOME_MAX - 1).join('')}…`;
+  const points = Array.from(composed);
+  return points.length <= max ? composed : `${points.slice(0, max - 1).join('')}…`;
 }
 
 /** The period's bounds in ms since the epoch: from the start of `de` to the start of the day after `ate`, in the clinic's zone. */
@@ -118,7 +118,7 @@ export function buildReportData(collections: Map<string, Map<string, Entity>>, p
       const faltas = own.filter(({ c }) => c.status === 'faltou').length;
       return {
         nome: shown(m.nome),
-        especialidade: shown(m.especialidade),
+        especialidade: shown(m.especialidade, ESPECIALIDADE_MAX),
         consultas: own.length,
         horarios: offered.length,
         ocupados,

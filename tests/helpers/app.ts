@@ -19,6 +19,9 @@ import type { StoragePort } from '../../src/repositories/port.js';
 import { currentDriver, databaseOf, dropTestDatabases, pgStorageFor, type Driver } from './drivers.js';
 import { silentLogger } from './logger.js';
 import { tempDir } from './tmp.js';
+import { NO_PASSWORD_HASH } from './hashes.js';
+
+export { NO_PASSWORD_HASH };
 
 export interface TestApp {
   /**
@@ -104,9 +107,6 @@ let userCounter = 0;
  * A user of the given role with an open session, written straight to storage (no scrypt: fast). Returns the
  * bearer token and the user's id. A `medico` user needs the médico's id.
  */
-/** A well-formed scrypt hash that no password matches (random salt and key): test users sign in by token. */
-export const NO_PASSWORD_HASH = 'scrypt$32768$8$1$EQAU-OUKjP_R-_x8IR5cew$BC9wlrQ3nanfc3jd_T6tw--Ib3QDelIxidPM3OA468s';
-
 export async function signIn(container: Container, papel: Papel, medicoId?: string): Promise<{ token: string; usuarioId: string; email: string }> {
   const token = randomBytes(32).toString('base64url');
   const usuarioId = randomUUID();

@@ -7,7 +7,7 @@ import { dataFileBytes } from '../helpers/files.js';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
 import { readZip } from '../../src/infra/zip-reader.js';
-import { makeApp, medicoBody, pacienteBody, signIn } from '../helpers/app.js';
+import { NO_PASSWORD_HASH, makeApp, medicoBody, pacienteBody, signIn } from '../helpers/app.js';
 import { agendar, at, clinic } from '../helpers/scheduling.js';
 import { listen, openStream } from '../helpers/sse.js';
 
@@ -220,7 +220,8 @@ describe('backups', () => {
     });
 
     it('records a sign-in, an agenda or a replay could not use safely: a password hash out of format or of extreme cost, more horarios than the API takes, a replay status that is not final', async () => {
-      const hash = (n: string, r = '8', p = '1') => `scrypt$${n}$${r}$${p}$EQAU-OUKjP_R-_x8IR5cew$BC9wlrQ3nanfc3jd_T6tw--Ib3QDelIxidPM3OA468s`;
+      const [, , , , salt, key] = NO_PASSWORD_HASH.split('$');
+      const hash = (n: string, r = '8', p = '1') => ['scrypt', n, r, p, salt, key].join('$');
       // A sign-in with the e-mail of any of these answered 500 (NaN, 3: scrypt throws), or took seconds and a gigabyte (2^20, r 1000).
       for (const senhaHash of [hash('abc'), hash('3'), hash(String(2 ** 20)), hash('32768', '1000'), hash('32768', '8', '64'), hash('32768', '16'), 'scrypt$hash', 'bcrypt$x']) {
         const detail = await refused((e) => rewritten(e, 'usuarios', (users) => users.map((u) => ({ ...u, senhaHash }))));
@@ -234,7 +235,7 @@ describe('backups', () => {
       }
     });
 
-    it('records the API and PostgreSQL keep unique, twice: a CPF, a CRM, a user e-mail (in any case); and a user e-mail that is empty or not in lower case', async () => {
+    it('records the API and PostgreSQL keep unique, twice: a CPF, a CRM (an empty one too), a user e-mail; and a user e-mail that is empty or not in lower case', async () => {
       const twin = (r: Record<string, unknown>) => ({ ...r, id: '0f5d1b7a-0000-4000-8000-00000000000a' });
       let shared = '';
       const cpf = await refused((e) =>
@@ -247,6 +248,7 @@ describe('backups', () => {
       expect(shared).toMatch(/^\d{11}$/);
       expect(cpf).not.toContain(shared); // the refusal names records, not the CPF
       expect(await refused((e) => rewritten(e, 'medicos', (ms) => [...ms, twin(ms[0]!)]))).toMatch(/de medicos têm o mesmo CRM/);
+      expect(await refused((e) => rewritten(e, 'medicos', (ms) => [{ ...ms[0]!, crm: '' }, { ...twin(ms[0]!), crm: '' }]))).toMatch(/de medicos têm o mesmo CRM/);
       const email = await refused((e) => rewritten(e, 'usuarios', (us) => [...us, { ...twin(us[0]!), papel: 'recepcao' }]));
       expect(email).toMatch(/de usuarios têm o mesmo e-mail/);
       for (const bad of ['', 'Admin@Clinica.Local', 'sem-arroba']) {
@@ -280,7 +282,7 @@ describe('backups', () => {
     });
   });
 
-  it('when consultas only touch, or one of two over a slot is cancelled or an encaixe, then the backup restores (the rules let those stand)', async () => {
+  it('when consultas only touch, or one of two over a slot is cancelled, an encaixe, or already realizada or faltou (v1 freed those slots), or written before encaixe existed, then the backup restores', async () => {
     const t = await makeApp();
     const { medicoId, pacienteId } = await clinic(t.app);
     await agendar(t.app, { medicoId, pacienteId, inicio: at('08:00') }).expect(201);
@@ -294,12 +296,20 @@ describe('backups', () => {
         const [c] = cs as [Record<string, unknown>];
         const length = Date.parse(c['fim'] as string) - Date.parse(c['inicio'] as string);
         const after = { ...c, id: '0f5d1b7a-0000-4000-8000-00000000002c', inicio: c['fim'], fim: new Date(Date.parse(c['fim'] as string) + length).toISOString() };
-        return [c, after, { ...c, id: '0f5d1b7a-0000-4000-8000-00000000002d', status: 'cancelada' }, { ...c, id: '0f5d1b7a-0000-4000-8000-00000000002e', status: 'realizada', encaixe: true, pacienteId: 'f5d1b7a2-0000-4000-8000-0000000000fd' }];
+        const v1: Record<string, unknown> = { ...after };
+        delete v1['encaixe']; // a record of v1: no encaixe field
+        return [
+          c,
+          v1,
+          { ...c, id: '0f5d1b7a-0000-4000-8000-00000000002d', status: 'cancelada' },
+          { ...c, id: '0f5d1b7a-0000-4000-8000-00000000002e', status: 'agendada', encaixe: true, pacienteId: 'f5d1b7a2-0000-4000-8000-0000000000fd' },
+          { ...c, id: '0f5d1b7a-0000-4000-8000-00000000002f', status: 'faltou', pacienteId: 'f5d1b7a2-0000-4000-8000-0000000000fc' },
+        ];
       }),
     );
     const res = await request(t.app).post(`/sistema/backups/${edited}/restaurar`);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
-    expect(res.body.contagens.consultas).toBe(4);
+    expect(res.body.contagens.consultas).toBe(5);
   });
 
   it('when a deleted médico left his bloqueios and his user behind, then the backup still restores (those references may dangle)', async () => {

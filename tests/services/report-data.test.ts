@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { loadReportFonts } from '../../src/infra/report-fonts.js';
-import { NOME_MAX } from '../../src/schemas/common.js';
+import { ESPECIALIDADE_MAX, NOME_MAX } from '../../src/schemas/common.js';
 import { writeReportPdf } from '../../src/services/report-pdf.js';
 import type { Entity } from '../../src/infra/storage/json/store.js';
 import { buildReportData, holdsSlot, type ReportParams } from '../../src/services/report-data.js';
@@ -64,22 +64,35 @@ describe('report figures', () => {
   it('when a restored record holds a name far longer than the API takes, then the report prints it cut to NOME_MAX with "…", and the PDF is written', async () => {
     const longo = 'A'.repeat(100_000);
     const medico = { ...MEDICO, nome: `Dr. ${longo}`, especialidade: 'E'.repeat(200_000) };
-    const emoji = `${'😀'.repeat(NOME_MAX)}`; // surrogate pairs: the cut keeps them whole
+    const emoji = '😀'.repeat(NOME_MAX + 1); // surrogate pairs: counted and cut whole
+    const exact = '😀'.repeat(NOME_MAX);
     const data = buildReportData(
       new Map<string, Map<string, Entity>>([
         ['medicos', new Map([['m1', medico as Entity]])],
-        ['pacientes', new Map([['p1', { id: 'p1', nome: longo } as Entity], ['p2', { id: 'p2', nome: emoji } as Entity]])],
-        ['consultas', new Map([consulta('2026-12-07T08:00:00-03:00', 'agendada'), { ...consulta('2026-12-07T08:30:00-03:00', 'agendada'), pacienteId: 'p2' }].map((c) => [c.id, c as Entity]))],
+        ['pacientes', new Map([['p1', { id: 'p1', nome: longo } as Entity], ['p2', { id: 'p2', nome: emoji } as Entity], ['p3', { id: 'p3', nome: exact } as Entity]])],
+        [
+          'consultas',
+          new Map(
+            [
+              consulta('2026-12-07T08:00:00-03:00', 'agendada'),
+              { ...consulta('2026-12-07T08:30:00-03:00', 'agendada'), pacienteId: 'p2' },
+              { ...consulta('2026-12-07T09:00:00-03:00', 'agendada'), pacienteId: 'p3' },
+            ].map((c) => [c.id, c as Entity]),
+          ),
+        ],
         ['bloqueios', new Map()],
       ]),
       params,
       [{ data: '2026-12-14', nome: `Feriado ${longo}` }],
     );
-    const texts = [data.medicos[0]!.nome, data.medicos[0]!.especialidade, data.fechados[0]!.nome, ...data.rows.flatMap((r) => [r.medico, r.paciente])];
+    const texts = [data.medicos[0]!.nome, data.fechados[0]!.nome, ...data.rows.slice(0, 2).flatMap((r) => [r.medico, r.paciente])];
     for (const text of texts) {
-      expect(Array.from(text).length).toBeLessThanOrEqual(NOME_MAX);
+      expect(Array.from(text)).toHaveLength(NOME_MAX);
       expect(text.endsWith('…')).toBe(true);
     }
+    expect(Array.from(data.medicos[0]!.especialidade)).toHaveLength(ESPECIALIDADE_MAX);
+    // A name of exactly NOME_MAX emoji (twice as many UTF-16 units) is not cut.
+    expect(data.rows[2]!.paciente).toBe(exact);
     expect(/\p{Surrogate}/u.test(data.rows[1]!.paciente)).toBe(false);
     // The PDF of it is written: with the full names its line breaking never finished.
     const chunks: Buffer[] = [];

@@ -7,6 +7,7 @@ import type { Medico } from '../../src/schemas/medico.schema.js';
 import type { Paciente } from '../../src/schemas/paciente.schema.js';
 import type { SessaoRecord, UsuarioRecord } from '../../src/schemas/usuario.schema.js';
 import type { IdempotencyRecord, StagedAuditEntry } from '../../src/repositories/port.js';
+import { NO_PASSWORD_HASH } from '../helpers/hashes.js';
 
 /** Records of every collection, shaped as the services write them, for the port's contract tests. */
 
@@ -81,7 +82,7 @@ export function usuario(over: Partial<UsuarioRecord> = {}): UsuarioRecord {
     ativo: true,
     criadoEm: CRIADO,
     atualizadoEm: CRIADO,
-    senhaHash: 'scrypt$32768$8$1$EQAU-OUKjP_R-_x8IR5cew$BC9wlrQ3nanfc3jd_T6tw--Ib3QDelIxidPM3OA468s',
+    senhaHash: NO_PASSWORD_HASH,
     ...over,
   };
 }

@@ -22,6 +22,13 @@ describe('loadConfig', () => {
     expect(Object.isFrozen(config)).toBe(true);
   });
 
+  it('when SSE_MAX_PER_USER is not set, then it is 60, or SSE_MAX_PER_SESSION when that was raised above it; set, it is as given', () => {
+    expect(loadConfig({}, '/srv').sseMaxPerUser).toBe(60);
+    expect(loadConfig({ SSE_MAX_PER_SESSION: '500' }, '/srv').sseMaxPerUser).toBe(500);
+    expect(loadConfig({ SSE_MAX_PER_SESSION: '500', SSE_MAX_PER_USER: '40' }, '/srv').sseMaxPerUser).toBe(40);
+    expect(() => loadConfig({ SSE_MAX_PER_USER: '0' }, '/srv')).toThrow(ConfigError);
+  });
+
   it('when values are given, then they are parsed', () => {
     const config = loadConfig({ PORT: '9000', SEED: 'false', BACKUP_INTERVAL_MIN: '0', CLINIC_TZ: 'Europe/Lisbon', DATA_DIR: '/var/x' });
     expect(config).toMatchObject({ port: 9000, seed: false, backupIntervalMin: 0, clinicTz: 'Europe/Lisbon', dataDir: path.resolve('/var/x') });

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { hashPassword, isUsableHash, verifyPassword } from '../../src/infra/password.js';
+import { NO_PASSWORD_HASH } from '../helpers/hashes.js';
 
-const SALT = 'EQAU-OUKjP_R-_x8IR5cew';
-const KEY = 'BC9wlrQ3nanfc3jd_T6tw--Ib3QDelIxidPM3OA468s';
-const stored = (n: string, r = '8', p = '1', salt = SALT, key = KEY) => ['scrypt', n, r, p, salt, key].join('$');
+const [, , , , SALT, KEY] = NO_PASSWORD_HASH.split('$') as string[];
+const stored = (n: string, r = '8', p = '1', salt = SALT!, key = KEY!) => ['scrypt', n, r, p, salt, key].join('$');
 
 describe('password hashes', () => {
   it('when a password is hashed, then it verifies, another does not, and the hash is usable', async () => {
@@ -17,7 +17,7 @@ describe('password hashes', () => {
     const bad = [
       stored('abc'), stored('3'), stored('0'), stored('30000'), stored(String(2 ** 13)), stored(String(2 ** 18)), stored(String(2 ** 20)),
       stored('32768', '0'), stored('32768', '9'), stored('32768', '8', '3'), stored('32768', '8', '1.5'), stored(' 32768'), stored('032768'),
-      stored('32768', '8', '1', ''), stored('32768', '8', '1', 'AA'), stored('32768', '8', '1', SALT, 'AAAA'),
+      stored('32768', '8', '1', ''), stored('32768', '8', '1', 'AA'), stored('32768', '8', '1', SALT!, 'AAAA'),
       `${stored('32768')}$extra`, 'scrypt$hash', 'bcrypt$32768$8$1$x$y', '',
     ];
     for (const hash of bad) {
