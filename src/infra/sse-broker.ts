@@ -235,22 +235,11 @@ export class SseBroker {
     if (this.options.maxClients !== undefined && this.clients.size >= this.options.maxClients) {
       throw new AppError('LIMITE_DE_CONEXOES', 'O servidor atingiu o limite de fluxos de eventos abertos. Tente mais tarde.', undefined, retry);
     }
-    if (owner !== undefined && this.options.maxPerOwner !== undefined && this.ownerCount(owner) >= this.options.maxPerOwner) {
-      throw new AppError(
-        'MUITAS_CONEXOES',
-        `Esta sessão já tem ${this.options.maxPerOwner} fluxos de eventos abertos; feche um antes de abrir outro.`,
-        undefined,
-        retry,
-      );
-    }
-    if (user !== undefined && this.options.maxPerUser !== undefined && this.userCount(user) >= this.options.maxPerUser) {
-      throw new AppError(
-        'MUITAS_CONEXOES',
-        `Este usuário já tem ${this.options.maxPerUser} fluxos de eventos abertos, somadas as suas sessões; feche um antes de abrir outro.`,
-        undefined,
-        retry,
-      );
-    }
+    const full = (tally: Tally, key: string | undefined, max: number | undefined): boolean => key !== undefined && max !== undefined && tally.count(key) >= max;
+    const tooMany = (who: string): AppError => new AppError('MUITAS_CONEXOES', `${who}; feche um antes de abrir outro.`, undefined, retry);
+    const { maxPerOwner, maxPerUser } = this.options;
+    if (full(this.perOwner, owner, maxPerOwner)) throw tooMany(`Esta sessão já tem ${maxPerOwner} fluxos de eventos abertos`);
+    if (full(this.perUser, user, maxPerUser)) throw tooMany(`Este usuário já tem ${maxPerUser} fluxos de eventos abertos, somadas as suas sessões`);
   }
 
   /** Forgets a client once, whichever of its close/error events comes first. */

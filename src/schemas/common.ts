@@ -75,16 +75,17 @@ export const CONTROL_CHARACTERS_MESSAGE = 'Caracteres de controle ou invisíveis
 // C0 controls, DEL, C1 controls, the bidi embeddings/overrides/isolates (U+202A–U+202E, U+2066–U+2069) and the
 // other invisible format characters: soft hyphen (U+00AD), the direction marks (U+061C, U+200E, U+200F), zero-width
 // space and joiners (U+200B–U+200D), the line and paragraph separators (U+2028, U+2029), word joiner and invisible
-// operators (U+2060–U+2064), U+180E, the BOM (U+FEFF), the interlinear annotations (U+FFF9–U+FFFB), plane 14
-// (tags; as UTF-16, its high surrogate U+DB40), and the characters that draw nothing though they are not format
-// characters: the Hangul fillers (U+115F, U+1160, U+3164, U+FFA0) and the blank Braille pattern (U+2800): a name
-// made of them shows as empty. Combining marks stay allowed (accents can be written with them), those that draw
-// nothing among them (U+034F, U+17B4, U+17B5): one needs a letter before it; so do the variation selectors
-// U+FE00–U+FE0F: an emoji pasted into a note carries them. They can hide or reorder what a receptionist reads on screen or in a
+// operators (U+2060–U+2064), U+180E, the BOM (U+FEFF), the interlinear annotations (U+FFF9–U+FFFB) and plane 14
+// (tags; as UTF-16, its high surrogate U+DB40). They can hide or reorder what a receptionist reads on screen or in a
 // report (a name that displays as something else, or as another paciente's), defeat a search by name, and break
 // log lines and file formats. Written as UTF-16 code units, without the `u` flag: so the server refuses every
 // plane-14 character (the variation selectors U+E0100–U+E01EF too, which Portuguese text does not use). A client
 // that checks the OpenAPI document's pattern in Unicode mode (ajv) lets plane 14 through, and the server refuses it.
+// Also refused: characters that draw nothing though they are not format characters, the Hangul fillers (U+115F,
+// U+1160, U+3164, U+FFA0) and the blank Braille pattern (U+2800): a name made of them shows as empty. Combining
+// marks stay allowed (accents can be written with them), those that draw nothing among them (U+034F, U+17B4,
+// U+17B5): each needs a letter before it. So do the variation selectors U+FE00–U+FE0F: an emoji pasted into a note
+// carries them.
 const INVISIBLE = '\\u00AD\\u061C\\u115F\\u1160\\u180E\\u200B-\\u200F\\u202A-\\u202E\\u2060-\\u2069\\u2800\\u3164\\uFEFF\\uFFA0\\uFFF9-\\uFFFB\\uDB40';
 const SINGLE_LINE = new RegExp(`^[^\\u0000-\\u001F\\u007F-\\u009F\\u2028\\u2029${INVISIBLE}]*$`);
 /**

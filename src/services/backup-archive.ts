@@ -105,9 +105,8 @@ export const invalid = (detail: string): AppError => new AppError('BACKUP_INVALI
  *   refuses to remove the last one, and a restore without one would leave nobody able to reach users, backups or
  *   restore again;
  * - no two pacientes share a CPF (anonymised ones keep none), no two médicos a CRM, no two users an e-mail. The API
- *   refuses each, and PostgreSQL's UNIQUE constraints refuse them too;
- *   the JSON driver took them, and then one of two users with one e-mail could never sign in. Now both drivers refuse
- *   the backup, with the same words;
+ *   refuses each, and PostgreSQL's UNIQUE constraints refuse them too; the JSON driver took them, and then one of two
+ *   users with one e-mail could never sign in. Now both drivers refuse the backup, with the same words;
  * - no two consultas still to happen (`isPendente`) that hold a slot (`holdsSlot`) overlap for one médico, nor two
  *   pendentes for one paciente. The JSON driver took them, and its agenda then showed one of the two, and freed the
  *   slot when that one was cancelled while the other still held it. Overlaps with a consulta already `realizada` or
@@ -124,8 +123,8 @@ export class BackupIntegrity {
   private admins = 0;
   /** Each unique field's values seen so far, with the id of the record that had it. */
   private readonly taken = new Map<string, Map<string, string>>();
-  /** The times held, by médico (slot holders) and by paciente (pendentes), checked for overlaps at the end. */
-  private readonly held = { medico: new Map<string, Held[]>(), paciente: new Map<string, Held[]>() };
+  /** The times of consultas still to happen, by médico (slot holders only) and by paciente, checked for overlaps at the end. */
+  private readonly held = { medico: new Map<string, HeldTime[]>(), paciente: new Map<string, HeldTime[]>() };
 
   see(collection: string, record: Entity): void {
     const unique = UNIQUE_FIELDS[collection];
@@ -148,13 +147,13 @@ export class BackupIntegrity {
   }
 
   private hold(c: ConsultaRecord): void {
-    const time: Held = { id: c.id, from: Date.parse(c.inicio), to: Date.parse(c.fim) };
-    const add = (byKey: Map<string, Held[]>, key: string) => {
+    if (!isPendente(c.status)) return;
+    const time: HeldTime = { id: c.id, from: Date.parse(c.inicio), to: Date.parse(c.fim) };
+    const add = (byKey: Map<string, HeldTime[]>, key: string) => {
       const list = byKey.get(key);
       if (list) list.push(time);
       else byKey.set(key, [time]);
     };
-    if (!isPendente(c.status)) return;
     if (holdsSlot(c)) add(this.held.medico, c.medicoId);
     add(this.held.paciente, c.pacienteId);
   }
@@ -177,7 +176,7 @@ export class BackupIntegrity {
 }
 
 /** A consulta's time, as the overlap check keeps it. */
-interface Held {
+interface HeldTime {
   id: string;
   from: number;
   to: number;

@@ -49,6 +49,21 @@ function rewritten(e: Map<string, Buffer>, collection: string, change: (records:
   return { ...Object.fromEntries(e), [name]: bytes, 'manifest.json': JSON.stringify(manifest) };
 }
 
+/**
+ * An app with a clinic and one booking at 08:00, and beside its backup an edited copy: the backup's entries after
+ * `mutate`, written as `backup-20200101-000000.zip` (named to sort before it).
+ */
+async function editedBackup(mutate: (entries: Map<string, Buffer>) => Record<string, Buffer | string>) {
+  const t = await makeApp();
+  const { medicoId, pacienteId } = await clinic(t.app);
+  await agendar(t.app, { medicoId, pacienteId, inicio: at('08:00') }).expect(201);
+  const original = path.join(t.container.config.backupDir, await backup(t));
+  const entries = await readZip(original, { maxEntries: 20, maxEntryBytes: 1e8, maxTotalBytes: 1e8, allowed: () => true });
+  const name = 'backup-20200101-000000.zip';
+  await writeZip(path.join(t.container.config.backupDir, name), mutate(entries));
+  return { t, name };
+}
+
 describe('backups', () => {
   it('when a backup is taken, then it is listed, downloadable, and holds every collection as JSON lines and a manifest', async () => {
     const t = await makeApp();
@@ -138,14 +153,7 @@ describe('backups', () => {
 
   describe('when the archive is bad, then 422 and the data is byte-for-byte unchanged', () => {
     async function refused(mutate: (entries: Map<string, Buffer>) => Record<string, Buffer | string>) {
-      const t = await makeApp();
-      const { medicoId, pacienteId } = await clinic(t.app);
-      await agendar(t.app, { medicoId, pacienteId, inicio: at('08:00') }).expect(201);
-      const nome = await backup(t);
-      const original = path.join(t.container.config.backupDir, nome);
-      const entries = await readZip(original, { maxEntries: 20, maxEntryBytes: 1e8, maxTotalBytes: 1e8, allowed: () => true });
-      const bad = 'backup-20200101-000000.zip';
-      await writeZip(path.join(t.container.config.backupDir, bad), mutate(entries));
+      const { t, name: bad } = await editedBackup(mutate);
       // Audit entries of earlier writes leave the outbox collection asynchronously: let them settle first.
       await t.container.auditor.flush();
       const before = dataFileBytes(t.dataDir);
@@ -283,15 +291,7 @@ describe('backups', () => {
   });
 
   it('when consultas only touch, or one of two over a slot is cancelled, an encaixe, or already realizada or faltou (v1 freed those slots), or written before encaixe existed, then the backup restores', async () => {
-    const t = await makeApp();
-    const { medicoId, pacienteId } = await clinic(t.app);
-    await agendar(t.app, { medicoId, pacienteId, inicio: at('08:00') }).expect(201);
-    const nome = await backup(t);
-    const original = path.join(t.container.config.backupDir, nome);
-    const entries = await readZip(original, { maxEntries: 20, maxEntryBytes: 1e8, maxTotalBytes: 1e8, allowed: () => true });
-    const edited = 'backup-20200101-000001.zip';
-    await writeZip(
-      path.join(t.container.config.backupDir, edited),
+    const { t, name: edited } = await editedBackup((entries) =>
       rewritten(entries, 'consultas', (cs) => {
         const [c] = cs as [Record<string, unknown>];
         const length = Date.parse(c['fim'] as string) - Date.parse(c['inicio'] as string);
