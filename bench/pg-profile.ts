@@ -39,6 +39,7 @@ const PERF_FILE = process.argv.find((a) => a.startsWith('--perf='))?.slice('--pe
 
 /** `--pg=name=value,…`: more server settings for the cluster, after the benches' own (e.g. `shared_buffers=32MB`, as the tests'). */
 const EXTRA = (process.argv.find((a) => a.startsWith('--pg='))?.slice(5).split(',') ?? []).filter(Boolean);
+const WAL_COLUMNS = ['wal_records', 'wal_fpi', 'wal_bytes', 'wal_sync', 'checkpoints_timed', 'checkpoints_req', 'buffers_backend', 'blks_read'] as const;
 const cluster = await startPostgres({
   settings: ['shared_preload_libraries=pg_stat_statements', 'pg_stat_statements.track=all', 'pg_stat_statements.track_planning=on', ...BENCH_CLUSTER_SETTINGS, ...EXTRA],
 });
@@ -135,7 +136,6 @@ async function walCounters(client: pg.Client): Promise<number[]> {
   );
   return WAL_COLUMNS.map((column) => Number(rows[0]![column]));
 }
-const WAL_COLUMNS = ['wal_records', 'wal_fpi', 'wal_bytes', 'wal_sync', 'checkpoints_timed', 'checkpoints_req', 'buffers_backend', 'blks_read'] as const;
 
 /** A process's user and system CPU (ms, all threads) and its main thread's context switches (voluntary, involuntary). */
 function kernelCounters(pid: number): number[] {
