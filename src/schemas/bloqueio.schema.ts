@@ -14,7 +14,7 @@ export const BloqueioInput = z
 export type BloqueioInput = z.output<typeof BloqueioInput>;
 
 export const Bloqueio = z
-  .object({ id: z.uuid(), medicoId: z.string(), inicio: Instant, fim: Instant, motivo: z.string(), criadoEm: Instant })
+  .object({ id: z.uuid(), medicoId: z.uuid(), inicio: Instant, fim: Instant, motivo: z.string(), criadoEm: Instant })
   .meta({ id: 'Bloqueio', example: EXEMPLO_BLOQUEIO });
 export type Bloqueio = z.output<typeof Bloqueio>;
 

@@ -65,8 +65,9 @@ export type AtualizarStatusInput = z.output<typeof AtualizarStatusInput>;
 export const Consulta = z
   .object({
     id: z.uuid(),
-    medicoId: z.string(),
-    pacienteId: z.string(),
+    // Ids the API made (randomUUID): PostgreSQL's exclusion constraints compare them as uuid.
+    medicoId: z.uuid(),
+    pacienteId: z.uuid(),
     inicio: Instant,
     fim: Instant,
     status: z.enum(STATUS_CONSULTA),

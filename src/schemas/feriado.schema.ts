@@ -8,7 +8,7 @@ export type FeriadoInput = z.output<typeof FeriadoInput>;
 
 /** A clinic holiday as stored. */
 export const FeriadoRecord = z
-  .object({ id: z.uuid(), data: z.string(), nome: z.string(), criadoEm: Instant })
+  .object({ id: z.uuid(), data: z.string(), nome: z.string().trim().min(1, 'Nome obrigatório.'), criadoEm: Instant })
   .meta({ id: 'FeriadoClinica', example: EXEMPLO_FERIADO_CLINICA });
 export type FeriadoRecord = z.output<typeof FeriadoRecord>;
 

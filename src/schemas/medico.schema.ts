@@ -81,8 +81,9 @@ export const Medico = z
     // query looks back for (LONGEST_CONSULTA_MS).
     duracaoConsultaMin: z.number().int().min(5).max(DURACAO_CONSULTA_MAX_MIN),
     maxEncaixesDia: z.number().int().min(0).max(20).default(2),
-    // As many as the API takes: every agenda walks them all, day by day (a restored 50,000 held the event loop for seconds).
-    horarios: z.array(z.object({ diaSemana: z.number().int(), inicio: z.string(), fim: z.string() })).max(HORARIOS_MAX),
+    // As the API takes them (a restore checks them too): at most 50, since every agenda walks them all, day by day (a
+    // restored 50,000 held the event loop for seconds); each a weekday and HH:MM times, none overlapping another.
+    horarios: Horarios,
     ativo: z.boolean(),
     criadoEm: Instant,
     atualizadoEm: Instant,

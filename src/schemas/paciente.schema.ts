@@ -45,7 +45,12 @@ export const Paciente = z
   .object({
     id: z.uuid(),
     nome: z.string(),
-    cpf: z.string().meta({ description: '11 dígitos' }),
+    // As stored (a restore checks it too): 11 digits with valid check digits, or '' once anonymised.
+    cpf: z
+      .string()
+      .regex(/^(\d{11})?$/, 'CPF deve ter 11 dígitos.')
+      .refine((cpf) => cpf === '' || isValidCpf(cpf), 'CPF inválido.')
+      .meta({ description: '11 dígitos; vazio quando o paciente foi anonimizado' }),
     dataNascimento: z.string().meta({ format: 'date' }),
     email: z.string().nullable(),
     telefone: z.string().nullable(),

@@ -273,6 +273,30 @@ describe('backups', () => {
       expect(await refused((e) => rewritten(e, 'pacientes', (ps) => ps.map((p) => ({ ...p, dataNascimento: 'not-a-date' }))))).toMatch(/dataNascimento não é uma data/);
     });
 
+    it('records the API would never have stored: a CPF without 11 digits or with wrong check digits, working hours out of format or overlapping, a médico or paciente id that is not a UUID, a holiday without a name', async () => {
+      for (const cpf of ['abc', '123', '52998224726', '11111111111', ' 52998224725']) {
+        expect(await refused((e) => rewritten(e, 'pacientes', (ps) => ps.map((p) => ({ ...p, cpf })))), cpf).toMatch(/pacientes fora do esquema: cpf/);
+      }
+      for (const horarios of [
+        [{ diaSemana: 1, inicio: '99:99', fim: '12:00' }],
+        [{ diaSemana: 1, inicio: '8:00', fim: '12:00' }],
+        [{ diaSemana: 7, inicio: '08:00', fim: '12:00' }],
+        [{ diaSemana: 1, inicio: '12:00', fim: '08:00' }],
+        [{ diaSemana: 1, inicio: '08:00', fim: '12:00' }, { diaSemana: 1, inicio: '11:00', fim: '13:00' }],
+      ]) {
+        expect(await refused((e) => rewritten(e, 'medicos', (ms) => ms.map((m) => ({ ...m, horarios })))), JSON.stringify(horarios)).toMatch(/medicos fora do esquema: horarios/);
+      }
+      for (const field of ['medicoId', 'pacienteId']) {
+        expect(await refused((e) => rewritten(e, 'consultas', (cs) => cs.map((c) => ({ ...c, [field]: 'medico-1' }))))).toMatch(new RegExp(`consultas fora do esquema: ${field}`));
+      }
+      const bloqueio = { id: '0f5d1b7a-0000-4000-8000-00000000003a', medicoId: 'x', inicio: '2026-12-07T08:00:00-03:00', fim: '2026-12-07T09:00:00-03:00', motivo: 'Congresso', criadoEm: '2026-11-30T12:00:00-03:00' };
+      expect(await refused((e) => rewritten(e, 'bloqueios', () => [bloqueio]))).toMatch(/bloqueios fora do esquema: medicoId/);
+      const feriado = { id: 'f5d1b7a2-0000-4000-8000-000000000001', data: '2026-12-08', criadoEm: '2026-11-30T12:00:00-03:00' };
+      for (const nome of ['', '   ']) {
+        expect(await refused((e) => rewritten(e, 'feriados', () => [{ ...feriado, nome }]))).toMatch(/feriados fora do esquema: nome/);
+      }
+    });
+
     it('a truncated file', async () => {
       await refused((e) => {
         const consultas = e.get('data/consultas.jsonl')!;
