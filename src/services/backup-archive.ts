@@ -216,8 +216,12 @@ const TIME_FIELDS: Readonly<Record<string, readonly { field: string; date?: true
   // Anonymising keeps only its year: "not-a-date" became "not--01-01".
   [COLLECTIONS.pacientes]: [{ field: 'dataNascimento', date: true }],
 };
-/** Hours below 24, minutes and seconds below 60, offsets within ±15:59 (what PostgreSQL's timestamptz reads). */
-const ISO_INSTANT = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,9})?)?(Z|[+-](0\d|1[0-5]):[0-5]\d)$/;
+/**
+ * Hours below 24, minutes and seconds below 60, offsets within ±15:59 (what PostgreSQL's timestamptz reads), and at
+ * most milliseconds, as the API writes them: the app compares instants in milliseconds and PostgreSQL in
+ * microseconds, so two consultas 0.4 ms apart would be apart for one and overlapping for the other.
+ */
+const ISO_INSTANT = /^(\d{4}-\d{2}-\d{2})T([01]\d|2[0-3]):[0-5]\d(:[0-5]\d(\.\d{1,3})?)?(Z|[+-](0\d|1[0-5]):[0-5]\d)$/;
 const ISO_DATE = /^(\d{4}-\d{2}-\d{2})$/;
 /** A day the calendar has (`Date.parse` would take 2026-02-30 as 2 March). */
 const realDay = (day: string): boolean => {
@@ -267,7 +271,7 @@ export function checkRecord(collection: string, record: unknown, index: number):
     const text = String(value);
     const day = (date ? ISO_DATE : ISO_INSTANT).exec(text)?.[1];
     const valid = day !== undefined && realDay(day) && Number.isFinite(Date.parse(date ? `${text}T00:00:00Z` : text)) && yearInRange(text);
-    if (!valid) throw invalid(`registro ${index} de ${collection} fora do esquema: ${field} não é ${date ? 'uma data' : 'um instante'} ISO 8601 entre ${ANO_MIN} e ${ANO_MAX}`);
+    if (!valid) throw invalid(`registro ${index} de ${collection} fora do esquema: ${field} não é ${date ? 'uma data ISO 8601' : 'um instante ISO 8601 (até milissegundos)'} entre ${ANO_MIN} e ${ANO_MAX}`);
   }
 }
 

@@ -213,9 +213,11 @@ describe('backups', () => {
         // A day the calendar lacks (Date.parse reads it as 2 March), and an offset PostgreSQL cannot read.
         ['2026-02-30T09:00:00-03:00', '2026-02-30T09:30:00-03:00'],
         ['2026-12-07T08:00:00+18:00', '2026-12-07T08:30:00+18:00'],
+        // Finer than the milliseconds the app compares (PostgreSQL keeps microseconds).
+        ['2026-12-07T08:00:00.0004-03:00', '2026-12-07T08:30:00.0004-03:00'],
       ]) {
         const detail = await refused((e) => rewritten(e, 'consultas', (cs) => cs.map((c) => ({ ...c, inicio, fim }))));
-        expect(detail, inicio).toMatch(/consultas fora do esquema: inicio não é um instante ISO 8601 entre 1900 e 2999/);
+        expect(detail, inicio).toMatch(/consultas fora do esquema: inicio não é um instante ISO 8601 \(até milissegundos\) entre 1900 e 2999/);
       }
       const feriado = await refused((e) => rewritten(e, 'feriados', () => [{ id: 'f5d1b7a2-0000-4000-8000-000000000001', data: '10000-01-01', nome: 'X', criadoEm: '2026-11-30T12:00:00-03:00' }]));
       expect(feriado).toMatch(/feriados fora do esquema/);
