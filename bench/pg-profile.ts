@@ -111,6 +111,11 @@ try {
     ms += r.ms;
     plan += r.plan;
   }
+  // PostgreSQL compiles a statement whose plan costs more than jit_above_cost: milliseconds each time, if it happened.
+  const jit = (await admin.query<{ f: string | null; ms: number | null }>(
+    'SELECT sum(jit_functions) AS f, sum(jit_generation_time + jit_inlining_time + jit_optimization_time + jit_emission_time) AS ms FROM pg_stat_statements',
+  )).rows[0]!;
+  out.push(`JIT during the load: ${Number(jit.f ?? 0)} functions compiled, ${(jit.ms ?? 0).toFixed(1)} ms`);
   out.push(`statements: ${(calls / n).toFixed(1)} per booking, ${((ms * 1000) / n).toFixed(0)} µs of execution and ${((plan * 1000) / n).toFixed(0)} µs of planning per booking`);
   for (const r of rows.slice(0, 40)) {
     out.push(`${(Number(r.calls) / n).toFixed(2).padStart(6)} ×  ${((r.ms * 1000) / Number(r.calls)).toFixed(0).padStart(5)} µs + ${((r.plan * 1000) / Number(r.calls)).toFixed(0).padStart(4)} µs plan  ${r.query.slice(0, 150)}`);
