@@ -348,6 +348,18 @@ export interface RecordSnapshot {
 /** Records of every collection to replace the stored ones with (a restore). */
 export type RecordSource = (collection: string) => AsyncIterable<Entity>;
 
+/** How an import treats what is stored now (see `StoragePort.importRecords`). */
+export interface ImportOptions {
+  /** Collections whose stored records stay as they are; the source is not asked for them. */
+  keep?: ReadonlySet<string>;
+  /**
+   * Runs once no process can commit a change to any record until the import has ended, and before anything changes,
+   * with every record as it is then (a restore's safety backup: no write acknowledged before the import falls
+   * between it and the restored data). When it throws, nothing changes and the import fails with its error.
+   */
+  beforeReplace?: (current: RecordSnapshot) => Promise<void>;
+}
+
 // ---- the port -----------------------------------------------------------------------------------------
 
 export type DriverName = 'json' | 'postgres';
@@ -374,8 +386,11 @@ export interface StoragePort extends Reads {
   readonly refusesOverlaps: boolean;
   /** A consistent snapshot of every record. Close it when done. */
   exportRecords(): Promise<RecordSnapshot>;
-  /** Replaces every collection at once, atomically (a restore); listeners hear a reset of each. */
-  importRecords(source: RecordSource): Promise<Record<string, number>>;
+  /**
+   * Replaces every collection at once, atomically (a restore); listeners hear a reset of each. Returns the count of
+   * each collection after it (kept ones included).
+   */
+  importRecords(source: RecordSource, options?: ImportOptions): Promise<Record<string, number>>;
   /** Number of records in each collection. */
   counts(): Promise<Record<string, number>>;
   /** True when writes can be made now (disk writable, database reachable). */

@@ -11,7 +11,7 @@ import { formatInstant } from '../core/time.js';
 import { BackupCryptoError, createEncryptStream, decryptBackup, isEncryptedBackup } from '../infra/backup-crypto.js';
 import { FileCatalog } from '../infra/file-catalog.js';
 import { COLLECTIONS } from '../repositories/collections.js';
-import type { Entity, StoragePort } from '../repositories/port.js';
+import type { Entity, RecordSnapshot, StoragePort } from '../repositories/port.js';
 import type { Auditor } from './audit.service.js';
 import type { TaskContext } from '../infra/task-queue.js';
 import { invalid } from './backup-archive.js';
@@ -84,7 +84,8 @@ export class BackupService {
     return this.deps.key !== undefined;
   }
 
-  async create(options: { automatic: boolean }, context?: TaskContext): Promise<BackupInfo> {
+  /** A backup of every record now (or of `snapshot`, which stays open: its owner closes it). */
+  async create(options: { automatic: boolean }, context?: TaskContext, snapshot?: RecordSnapshot): Promise<BackupInfo> {
     const { backupDir, clock, timezone, logger, key } = this.deps;
     const criadoEm = formatInstant(clock.now(), timezone);
     await fsp.mkdir(backupDir, { recursive: true });
@@ -95,7 +96,7 @@ export class BackupService {
     let size: number;
     let counts: Readonly<Record<string, number>>;
     try {
-      counts = await this.writeArchive(temp, { criadoEm, automatico: options.automatic }, context);
+      counts = await this.writeArchive(temp, { criadoEm, automatico: options.automatic }, context, snapshot);
       const handle = await fsp.open(temp, 'r');
       try {
         await handle.sync(); // the archive is on disk before its name says it is complete
@@ -117,11 +118,16 @@ export class BackupService {
 
   /**
    * Streams a ZIP of every record of one snapshot to `file` (encrypted when a key is set); returns the counts.
-   * The snapshot stays open only while it is written (PostgreSQL: one read-only transaction).
+   * A snapshot opened here stays open only while it is written (PostgreSQL: one read-only transaction).
    */
-  private async writeArchive(file: string, meta: { criadoEm: string; automatico: boolean }, context?: TaskContext): Promise<Readonly<Record<string, number>>> {
+  private async writeArchive(
+    file: string,
+    meta: { criadoEm: string; automatico: boolean },
+    context?: TaskContext,
+    given?: RecordSnapshot,
+  ): Promise<Readonly<Record<string, number>>> {
     const { storage, clock, key } = this.deps;
-    const snapshot = await storage.exportRecords();
+    const snapshot = given ?? (await storage.exportRecords());
     try {
       context?.progress(20);
       const archive = new ZipArchive({ zlib: { level: 6 } });
@@ -135,7 +141,7 @@ export class BackupService {
       await written;
       return snapshot.counts;
     } finally {
-      await snapshot.close();
+      if (!given) await snapshot.close();
     }
   }
 
@@ -151,17 +157,18 @@ export class BackupService {
 
   /**
    * Restores an archive: validates manifest, checksums and every record first (422 and nothing changes if
-   * anything is off), takes a safety backup of the current data, then imports the records through the port,
-   * atomically. One restore at a time: a second one while the first runs → 409 RESTAURACAO_EM_ANDAMENTO (two
-   * would only race to overwrite each other).
+   * anything is off), then imports the records through the port, atomically, after a safety backup of the current
+   * data taken inside the import, once no process can write: every write acknowledged before the restore took hold is
+   * in the safety backup, and every later one lands on the restored data. One restore at a time in this process: a
+   * second one while the first runs → 409 RESTAURACAO_EM_ANDAMENTO (two would only race to overwrite each other);
+   * across processes the storage runs imports one after the other.
    */
   async restore(file: string): Promise<{ restaurado: string; backupDeSeguranca: string; contagens: Record<string, number> }> {
     if (this.restoring) throw new AppError('RESTAURACAO_EM_ANDAMENTO', 'Já há uma restauração em andamento; aguarde o fim dela.');
     this.restoring = true;
     try {
       return await this.withBackup(file, async (backup) => {
-        const safety = await this.create({ automatic: false });
-        const contagens = await this.importKeepingLive(backup);
+        const { contagens, safety } = await this.importKeepingLive(backup);
         await this.deps.auditor?.record({ acao: 'backup.restaurar', recurso: 'backup', recursoId: path.basename(file), status: 200 });
         this.deps.logger.info({ backup: path.basename(file), seguranca: safety.nome, formato: backup.formatVersion, ...contagens }, 'backup restaurado');
         return { restaurado: path.basename(file), backupDeSeguranca: safety.nome, contagens };
@@ -172,21 +179,23 @@ export class BackupService {
   }
 
   /**
-   * Imports the backup's records, except what a restore never rolls back: open sessions (people stay signed in;
-   * a session whose user the backup does not hold simply stops working), audit entries still in the outbox
-   * (they are appended by recovery), and the users themselves when the backup has none (a backup from before
-   * access control must not lock everyone out). Those are read from the live storage as the import runs.
+   * Takes the safety backup and imports the backup's records, except what a restore never rolls back: open sessions
+   * (people stay signed in; a session whose user the backup does not hold simply stops working), audit entries still
+   * in the outbox (they are appended by recovery), and the users themselves when the backup has none (a backup from
+   * before access control must not lock everyone out). Those stay as they are in the storage.
    */
-  private async importKeepingLive(backup: CheckedBackup): Promise<Record<string, number>> {
+  private async importKeepingLive(backup: CheckedBackup): Promise<{ contagens: Record<string, number>; safety: BackupInfo }> {
     const { storage } = this.deps;
-    const kept = new Set<string>([COLLECTIONS.sessoes, COLLECTIONS.auditoriaPendente]);
-    if ((backup.counts[COLLECTIONS.usuarios] ?? 0) === 0) kept.add(COLLECTIONS.usuarios);
-    const live = await storage.exportRecords();
-    try {
-      return await storage.importRecords((collection) => (kept.has(collection) ? live.records(collection) : backup.records(collection)));
-    } finally {
-      await live.close();
-    }
+    const keep = new Set<string>([COLLECTIONS.sessoes, COLLECTIONS.auditoriaPendente]);
+    if ((backup.counts[COLLECTIONS.usuarios] ?? 0) === 0) keep.add(COLLECTIONS.usuarios);
+    let safety: BackupInfo | undefined;
+    const contagens = await storage.importRecords((collection) => backup.records(collection), {
+      keep,
+      beforeReplace: async (current) => {
+        safety = await this.create({ automatic: false }, undefined, current);
+      },
+    });
+    return { contagens, safety: safety! };
   }
 
   /**

@@ -1,5 +1,5 @@
-import type { Entity, RecordSnapshot, RecordSource } from '../../src/repositories/port.js';
 import type { Store } from '../../src/infra/storage/json/store.js';
+import { exportStore, importIntoStore } from '../../src/infra/storage/json/store-records.js';
 import type { BackupStorage } from '../../src/services/backup.service.js';
 
 /**
@@ -11,25 +11,7 @@ export function recordStorage(store: Store): BackupStorage {
   return {
     driver: 'json',
     collections: store.collections,
-    async exportRecords(): Promise<RecordSnapshot> {
-      const copy = await store.records();
-      return {
-        counts: Object.fromEntries([...copy].map(([c, list]) => [c, list.length])),
-        records: async function* (collection) {
-          yield* copy.get(collection) ?? [];
-        },
-        close: async () => copy.clear(),
-      };
-    },
-    async importRecords(source: RecordSource): Promise<Record<string, number>> {
-      const all = new Map<string, Entity[]>();
-      for (const collection of store.collections) {
-        const list: Entity[] = [];
-        for await (const record of source(collection)) list.push(record);
-        all.set(collection, list);
-      }
-      await store.replaceAll(all);
-      return Object.fromEntries([...all].map(([c, list]) => [c, list.length]));
-    },
+    exportRecords: () => exportStore(store),
+    importRecords: (source, options) => importIntoStore(store, source, options),
   };
 }

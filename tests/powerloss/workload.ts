@@ -123,7 +123,7 @@ export async function recordRun(seed: number, options: RecordingOptions = {}): P
     const label = `tx-${++n}`;
     restored.set('pacientes', [...(restored.get('pacientes') ?? []), { id: `p-restauracao-${k}`, nome: label } as Entity]);
     log.restoring(label, restored);
-    await store.replaceAll(restored);
+    await store.replaceAll(async () => restored);
     log.ack(label);
     booked.length = 0;
     for (const c of (restored.get('consultas') ?? []) as ConsultaRecord[]) if (c.status === 'agendada') booked.push(c);

@@ -543,6 +543,58 @@ export function describePortContract(name: string, makeStorage: MakeStorage): vo
         expect((await target.consultas.forMedicoBetween(m!.id, -Infinity, Infinity)).length).toBe(30);
       });
 
+      it('when an import keeps a collection and runs beforeReplace, then it sees every record committed before, a write asked meanwhile lands after the import, and the kept collection stays', async () => {
+        const storage = await make();
+        await fill(storage);
+        const committed = medico({ nome: 'Antes da Restauração' });
+        await seed(storage, (tx) => [tx.medicos.save(committed)]);
+        const expected = await dump(storage);
+        const meanwhile = medico({ nome: 'Durante a Restauração' });
+        let write: Promise<void> | undefined;
+        let written = false;
+        const seen: Record<string, Entity[]> = {};
+        const counts = await storage.importRecords(
+          async function* (collection) {
+            if (collection === COLLECTIONS.sessoes) throw new Error('a kept collection is not read from the source');
+            if (collection === COLLECTIONS.medicos) yield medico({ nome: 'Do Backup' });
+          },
+          {
+            keep: new Set([COLLECTIONS.sessoes]),
+            beforeReplace: async (current) => {
+              for (const collection of storage.collections) {
+                const records: Entity[] = [];
+                for await (const record of current.records(collection)) records.push(record);
+                seen[collection] = records;
+              }
+              expect(current.counts).toEqual(Object.fromEntries(Object.entries(expected).map(([c, r]) => [c, r.length])));
+              write = seed(storage, (tx) => [tx.medicos.save(meanwhile)]).then(() => void (written = true));
+              await new Promise((resolve) => setTimeout(resolve, 100));
+              // No process commits while the import holds the storage.
+              expect(written).toBe(false);
+            },
+          },
+        );
+        expect(seen).toEqual(expected);
+        expect(counts[COLLECTIONS.sessoes]).toBe(expected[COLLECTIONS.sessoes]!.length);
+        expect(counts[COLLECTIONS.medicos]).toBe(1);
+        expect(counts[COLLECTIONS.consultas]).toBe(0);
+        await write;
+        const after = await dump(storage);
+        expect(after[COLLECTIONS.sessoes]).toEqual(expected[COLLECTIONS.sessoes]);
+        expect(after[COLLECTIONS.medicos]!.map((m) => (m as unknown as { nome: string }).nome).sort()).toEqual(['Do Backup', 'Durante a Restauração']);
+      });
+
+      it('when beforeReplace throws, then the import fails with its error and nothing changes', async () => {
+        const storage = await make();
+        await fill(storage);
+        const expected = await dump(storage);
+        const refusal = new Error('o backup de segurança falhou');
+        await expect(storage.importRecords(async function* () {}, { beforeReplace: () => Promise.reject(refusal) })).rejects.toBe(refusal);
+        expect(await dump(storage)).toEqual(expected);
+        // The storage takes writes again.
+        await seed(storage, (tx) => [tx.medicos.save(medico())]);
+      });
+
       it('when an export is open, then later commits do not change what it hands over', async () => {
         const storage = await make();
         await fill(storage);

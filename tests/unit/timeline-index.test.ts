@@ -52,7 +52,7 @@ describe('TimelineIndex', () => {
     const store = new MemoryStore(['itens']);
     const index = new TimelineIndex<Item>(store, 'itens', (r) => r.owner, (r) => [r.at, r.at + 3]);
     await store.transact((tx) => tx.put('itens', { id: 'x', owner: 'a', at: 5 } as Item));
-    await store.replaceAll(new Map([['itens', [{ id: 'y', owner: 'a', at: 3 }, { id: 'z', owner: 'a', at: 1 }] as Item[]]]));
+    await store.replaceAll(async () => new Map([['itens', [{ id: 'y', owner: 'a', at: 3 }, { id: 'z', owner: 'a', at: 1 }] as Item[]]]));
     expect(index.between('a', 0, 10).map((r) => r.id)).toEqual(['z', 'y']);
   });
 });

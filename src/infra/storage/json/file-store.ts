@@ -227,15 +227,18 @@ export class FileStore extends CachedReads implements Store {
    * intent file names them — the point of no return — and they are renamed into place, journal last.
    * A crash before the intent leaves the old data; after it, the next open finishes the renames.
    */
-  async replaceAll(records: ReadonlyMap<string, readonly Entity[]>): Promise<void> {
+  async replaceAll(next: (current: ReadonlyMap<string, readonly Entity[]>) => Promise<ReadonlyMap<string, readonly Entity[]>>): Promise<void> {
     await this.exclusive(() =>
       this.withLock(async () => {
         await this.catchUpLocked();
-        const next = this.writeGeneration + 1;
+        // Under the lock and caught up: every commit of every process is in `current`, and none can follow until
+        // the renames are done.
+        const records = await next(this.copyRecords());
+        const generation = this.writeGeneration + 1;
         const targets: string[] = [];
         for (const collection of this.collections) {
           const target = this.dataFile(collection);
-          await this.writeDataFile(collection, [...(records.get(collection) ?? [])], next, `${target}${RESTORE_SUFFIX}`);
+          await this.writeDataFile(collection, [...(records.get(collection) ?? [])], generation, `${target}${RESTORE_SUFFIX}`);
           targets.push(target);
         }
         await this.writeAtomically(`${this.journalFile}${RESTORE_SUFFIX}`, async () => {});

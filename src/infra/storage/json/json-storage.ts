@@ -11,10 +11,11 @@ import type { Paciente } from '../../../schemas/paciente.schema.js';
 import type { SessaoRecord, UsuarioRecord } from '../../../schemas/usuario.schema.js';
 import { ALL_COLLECTIONS, COLLECTIONS } from '../../../repositories/collections.js';
 import type {
-  ChangeFeed, ConsultaRecord, Entity, IdempotencyRecord, RecordSnapshot, RecordSource, Reads, StagedAuditEntry, StoragePort,
+  ChangeFeed, ConsultaRecord, Entity, IdempotencyRecord, ImportOptions, RecordSnapshot, RecordSource, Reads, StagedAuditEntry, StoragePort,
   UnitOfWork, Work, Writes,
 } from '../../../repositories/port.js';
 import type { Store, Tx } from './store.js';
+import { exportStore, importIntoStore } from './store-records.js';
 import { BloqueioRepository, FeriadoRepository } from './repositories/bloqueio.repository.js';
 import { ConsultaRepository } from './repositories/consulta.repository.js';
 import { IdempotencyRepository } from './repositories/idempotency.repository.js';
@@ -23,9 +24,6 @@ import { MedicoRepository } from './repositories/medico.repository.js';
 import { PacienteRepository } from './repositories/paciente.repository.js';
 import { SessaoRepository, UsuarioRepository } from './repositories/usuario.repository.js';
 import { SortedView } from './repositories/index.js';
-
-/** How many records an export hands over per turn of the event loop. */
-const EXPORT_BATCH = 2000;
 
 /** The in-memory repositories of one store: the JSON driver's indexes. */
 export class Indexed {
@@ -224,31 +222,12 @@ export class JsonStorage implements StoragePort {
     return result;
   }
 
-  async exportRecords(): Promise<RecordSnapshot> {
-    const copy = await this.store.records();
-    return {
-      counts: Object.fromEntries([...copy].map(([collection, records]) => [collection, records.length])),
-      async *records(collection: string) {
-        const records = copy.get(collection) ?? [];
-        for (let i = 0; i < records.length; i += EXPORT_BATCH) {
-          yield* records.slice(i, i + EXPORT_BATCH);
-          // Let requests in between: a large export must not hold the event loop.
-          await new Promise((resolve) => setImmediate(resolve));
-        }
-      },
-      close: async () => copy.clear(),
-    };
+  exportRecords(): Promise<RecordSnapshot> {
+    return exportStore(this.store);
   }
 
-  async importRecords(source: RecordSource): Promise<Record<string, number>> {
-    const all = new Map<string, Entity[]>();
-    for (const collection of this.collections) {
-      const records: Entity[] = [];
-      for await (const record of source(collection)) records.push(record);
-      all.set(collection, records);
-    }
-    await this.store.replaceAll(all);
-    return Object.fromEntries([...all].map(([collection, records]) => [collection, records.length]));
+  importRecords(source: RecordSource, options?: ImportOptions): Promise<Record<string, number>> {
+    return importIntoStore(this.store, source, options);
   }
 
   async counts(): Promise<Record<string, number>> {

@@ -30,10 +30,16 @@ export class MemoryStore extends CachedReads implements Store {
     return { files, counts: Object.fromEntries(this.collections.map((c) => [c, this.count(c)])), generation: 0 };
   }
 
-  async replaceAll(records: ReadonlyMap<string, readonly Entity[]>): Promise<void> {
-    for (const collection of this.collections) {
-      this.state.replace(collection, new Map((records.get(collection) ?? []).map((r) => [r.id, this.state.admit({ ...r })])));
-    }
+  /** Between transactions, as they run: none commits while `next` runs. */
+  replaceAll(next: (current: ReadonlyMap<string, readonly Entity[]>) => Promise<ReadonlyMap<string, readonly Entity[]>>): Promise<void> {
+    const run = this.tail.then(async () => {
+      const records = await next(this.copyRecords());
+      for (const collection of this.collections) {
+        this.state.replace(collection, new Map((records.get(collection) ?? []).map((r) => [r.id, this.state.admit({ ...r })])));
+      }
+    });
+    this.tail = run.catch(() => undefined);
+    return run;
   }
 
   transact<R>(work: TxWork<R>): Promise<R> {

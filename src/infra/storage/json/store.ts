@@ -72,8 +72,11 @@ export interface Store {
   records(): Promise<Map<string, Entity[]>>;
   /** Every file at one consistent moment (for backups and reports). */
   snapshot(): Promise<StoreSnapshot>;
-  /** Replaces every collection at once, atomically (a restore). */
-  replaceAll(records: ReadonlyMap<string, readonly Entity[]>): Promise<void>;
+  /**
+   * Replaces every collection at once, atomically (a restore), with what `next` returns. `next` runs once no
+   * transaction of any process can commit until the replacement is done, with every committed record as it is then.
+   */
+  replaceAll(next: (current: ReadonlyMap<string, readonly Entity[]>) => Promise<ReadonlyMap<string, readonly Entity[]>>): Promise<void>;
   /** True when the data directory can be written. */
   writable(): Promise<boolean>;
 }

@@ -15,7 +15,7 @@ import type pg from 'pg';
 import { AppError, StorageUnavailableError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import { ALL_COLLECTIONS } from '../../../repositories/collections.js';
-import type { RecordSnapshot, RecordSource, Reads, RunOptions, StoragePort, Work } from '../../../repositories/port.js';
+import type { ImportOptions, RecordSnapshot, RecordSource, Reads, RunOptions, StoragePort, Work } from '../../../repositories/port.js';
 import { SharedTransactions } from './shared-transactions.js';
 import { PgSignals } from './signals.js';
 import { StatementBatcher, type Statement } from './batching.js';
@@ -272,8 +272,9 @@ export class PgStorage implements StoragePort {
     return openSnapshot(new Held(await this.connect()), () => ++this.exportSeq);
   }
 
-  importRecords(source: RecordSource): Promise<Record<string, number>> {
-    return this.connect().then((client) => replaceAll(new Held(client), this.collections, source, this.changes));
+  importRecords(source: RecordSource, options: ImportOptions = {}): Promise<Record<string, number>> {
+    const nextCursor = () => ++this.exportSeq;
+    return this.connect().then((client) => replaceAll(new Held(client), this.collections, source, this.changes, { ...options, nextCursor }));
   }
 
   async counts(): Promise<Record<string, number>> {

@@ -5,7 +5,7 @@
 import type pg from 'pg';
 import { AppError } from '../../../core/errors.js';
 import { ALL_COLLECTIONS } from '../../../repositories/collections.js';
-import type { Entity, RecordSnapshot, RecordSource } from '../../../repositories/port.js';
+import type { Entity, ImportOptions, RecordSnapshot, RecordSource } from '../../../repositories/port.js';
 import type { PgChangeFeed, SequencedReset } from './change-feed.js';
 import { sqlState, translate } from './errors.js';
 import type { Held } from './held.js';
@@ -25,46 +25,13 @@ const ALL_TABLES = ALL_COLLECTIONS.map((c) => tableOf(c).table).join(', ');
  * by a cursor in id order. `close()` ends the transaction and gives the connection back.
  */
 export async function openSnapshot(held: Held, nextCursor: () => number): Promise<RecordSnapshot> {
-  let open = true;
-  // Collections may be walked at once (a backup zips them in parallel): their statements take turns.
-  let tail: Promise<unknown> = Promise.resolve();
-  const client = {
-    query: <R extends object>(sql: string): Promise<pg.QueryResult<R>> => {
-      const run = tail.then(() => held.client.query<R>(sql));
-      tail = run.catch(() => undefined);
-      return run;
-    },
-  };
   try {
-    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    const counts = await countAll(held.client);
-    return {
-      counts,
-      async *records(collection: string): AsyncIterable<Entity> {
-        const table = tableOf(collection).table;
-        // One cursor per walk: the table is sorted once, in the JSON driver's id order (code points, "C"),
-        // whatever the database's default collation; FETCH hands it over a page at a time.
-        const cursor = `exportacao_${nextCursor()}`;
-        await client.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR SELECT data FROM ${table} ORDER BY id COLLATE "C"`);
-        try {
-          for (;;) {
-            const { rows } = await client.query<{ data: Entity }>(`FETCH ${EXPORT_BATCH} FROM ${cursor}`);
-            for (const row of rows) yield row.data;
-            if (rows.length < EXPORT_BATCH) break;
-          }
-        } finally {
-          if (open) await client.query(`CLOSE ${cursor}`).catch(() => undefined);
-        }
-      },
-      close: async () => {
-        if (!open) return;
-        open = false;
-        await client.query('COMMIT').catch((e: unknown) => (held.broken ??= e as Error));
-        held.release();
-      },
-    };
+    await held.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    return await snapshotIn(held.client, nextCursor, async () => {
+      await held.client.query('COMMIT').catch((e: unknown) => (held.broken ??= e as Error));
+      held.release();
+    });
   } catch (error) {
-    open = false;
     held.broken ??= error as Error;
     held.release();
     throw translate(error);
@@ -72,10 +39,62 @@ export async function openSnapshot(held: Held, nextCursor: () => number): Promis
 }
 
 /**
- * Replaces every collection with `source`'s records in one transaction (a restore), and tells the feed: one
- * reset row per collection, heard by every process.
+ * The records as `connection`'s open transaction sees them, each collection walked by a cursor in id order;
+ * `end` runs once, at `close()`. The transaction's snapshot must not move meanwhile: REPEATABLE READ, or tables no
+ * one can write (a restore's lock).
  */
-export async function replaceAll(held: Held, collections: readonly string[], source: RecordSource, feed: PgChangeFeed): Promise<Record<string, number>> {
+async function snapshotIn(connection: pg.PoolClient, nextCursor: () => number, end: () => Promise<void>): Promise<RecordSnapshot> {
+  let open = true;
+  // Collections may be walked at once (a backup zips them in parallel): their statements take turns.
+  let tail: Promise<unknown> = Promise.resolve();
+  const client = {
+    query: <R extends object>(sql: string): Promise<pg.QueryResult<R>> => {
+      const run = tail.then(() => connection.query<R>(sql));
+      tail = run.catch(() => undefined);
+      return run;
+    },
+  };
+  const counts = await countAll(connection);
+  return {
+    counts,
+    async *records(collection: string): AsyncIterable<Entity> {
+      const table = tableOf(collection).table;
+      // One cursor per walk: the table is sorted once, in the JSON driver's id order (code points, "C"),
+      // whatever the database's default collation; FETCH hands it over a page at a time.
+      const cursor = `exportacao_${nextCursor()}`;
+      await client.query(`DECLARE ${cursor} NO SCROLL CURSOR FOR SELECT data FROM ${table} ORDER BY id COLLATE "C"`);
+      try {
+        for (;;) {
+          const { rows } = await client.query<{ data: Entity }>(`FETCH ${EXPORT_BATCH} FROM ${cursor}`);
+          for (const row of rows) yield row.data;
+          if (rows.length < EXPORT_BATCH) break;
+        }
+      } finally {
+        if (open) await client.query(`CLOSE ${cursor}`).catch(() => undefined);
+      }
+    },
+    close: async () => {
+      if (!open) return;
+      open = false;
+      await tail;
+      await end();
+    },
+  };
+}
+
+/**
+ * Replaces every collection with `source`'s records in one transaction (a restore), and tells the feed: one
+ * reset row per collection, heard by every process. Kept collections stay as they are; `beforeReplace` reads
+ * every record through this transaction once the tables are locked (see `ImportOptions`).
+ */
+export async function replaceAll(
+  held: Held,
+  collections: readonly string[],
+  source: RecordSource,
+  feed: PgChangeFeed,
+  options: ImportOptions & { nextCursor: () => number },
+): Promise<Record<string, number>> {
+  const { keep = new Set<string>(), beforeReplace, nextCursor } = options;
   const { client } = held;
   let seqs: number[] = [];
   let released = false;
@@ -84,12 +103,26 @@ export async function replaceAll(held: Held, collections: readonly string[], sou
     await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
     // Writers wait until the restore is done; readers keep seeing the old records until it commits.
     await client.query(`LOCK TABLE ${ALL_TABLES} IN EXCLUSIVE MODE`);
+    // Every write committed before the lock is visible from here on (READ COMMITTED), and none can follow.
+    if (beforeReplace) {
+      const current = await snapshotIn(client, nextCursor, async () => {});
+      try {
+        await beforeReplace(current);
+      } finally {
+        await current.close();
+      }
+    }
     // The consultas trigger takes advisory locks per médico-day and paciente-day to queue colliding bookings
     // (schema.ts); held to the end of the transaction, a restore of 100k consultas would exhaust the lock table.
     // Nothing collides with a restore that holds every table, and the constraints still check every row.
     await client.query('ALTER TABLE consultas DISABLE TRIGGER consultas_enfileirar');
     for (const collection of collections) {
       const table = tableOf(collection);
+      if (keep.has(collection)) {
+        const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table.table}`);
+        counts[collection] = Number(rows[0]!.n);
+        continue;
+      }
       await client.query(`DELETE FROM ${table.table}`);
       const perBatch = Math.max(1, Math.floor(IMPORT_PARAMETERS / (table.columns.length + 2)));
       let batch: unknown[] = [];
