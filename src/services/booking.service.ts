@@ -123,8 +123,7 @@ export class BookingService {
       try {
         enqueued = await started;
       } catch (error) {
-        // A twin on another process may hold the slot (wait for its answer) or have booked it already.
-        const answer = isTwin(error, key) ? await this.twinAnswer(key) : await this.twinSuccess(key, error);
+        const answer = await this.instead(key, error);
         if (!answer) throw error;
         return this.replay(key, answer, options.respondAsync)!;
       }
@@ -370,6 +369,14 @@ export class BookingService {
     }
   }
 
+  /**
+   * The answer a keyed request refused before its task was queued gives instead of the refusal, if any: a twin on
+   * another process may hold the slot (its answer, once it has one) or have booked it already (its success).
+   */
+  private instead(key: IdempotencyKey, error: unknown): Promise<IdempotencyRecord | undefined> {
+    return isTwin(error, key) ? this.twinAnswer(key) : this.twinSuccess(key, error);
+  }
+
   /** After a refusal with a key: the success remembered under it, when the same request booked on another process. */
   private async twinSuccess(key: IdempotencyKey, error: unknown): Promise<IdempotencyRecord | undefined> {
     if (!(error instanceof AppError) || error.status >= 500) return undefined;
@@ -383,8 +390,9 @@ export class BookingService {
     try {
       enqueued = await inflight.started;
     } catch (error) {
-      // Refused before it was queued: that refusal was remembered, and is this retry's answer too.
-      const stored = await this.deps.storage.idempotency.get(key.hash);
+      // Refused before it was queued: that refusal was remembered, and is this retry's answer too; or refused by the
+      // same request on another process, whose answer is then this retry's, as it is the first request's.
+      const stored = (await this.deps.storage.idempotency.get(key.hash)) ?? (await this.instead(key, error));
       if (stored) return { kind: 'response', response: toResponse(stored) };
       throw error;
     }
