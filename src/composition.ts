@@ -149,7 +149,9 @@ export async function createContainer(config: Config, options: ContainerOptions 
     else {
       const { type, ...data } = event;
       // `antes` is for domain listeners (the waiting list), not the stream's payload (JSON leaves undefined out).
-      agendaBroker.publish(type, { ...data, antes: undefined }, data.medicoId);
+      // A slot event sets that slot's state, a status event that consulta's (replays send only the latest of each).
+      const key = type === 'consulta_status' ? `consulta ${event.consultaId}` : `horario ${data.medicoId} ${data.inicio}`;
+      agendaBroker.publish(type, { ...data, antes: undefined }, data.medicoId, key);
     }
   });
 
@@ -168,7 +170,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   bloqueios.onSlotsFreed((medicoId, slots) => {
     for (const slot of slots) {
       const data = { medicoId, inicio: formatInstant(slot.inicioMs, timezone), fim: formatInstant(slot.fimMs, timezone), estado: 'disponivel' };
-      agendaBroker.publish('horario_disponivel', data, medicoId);
+      agendaBroker.publish('horario_disponivel', data, medicoId, `horario ${medicoId} ${data.inicio}`);
     }
   });
   // PostgreSQL: the early checks read médico, paciente and bloqueios from memory the feed keeps current (a

@@ -24,6 +24,8 @@ interface SseEvent {
   topic: string | undefined;
   /** With a shared feed position: the highest feed seq among the changes that caused it (none: a local event). */
   seq?: number | undefined;
+  /** What the event sets the state of (a slot, a consulta): a later event of the same key supersedes it. */
+  key?: string | undefined;
 }
 
 interface Client {
@@ -144,10 +146,11 @@ export class SseBroker {
   }
 
   /** Numbers, keeps and sends an event. */
-  publish(event: string, data: unknown, topic?: string): number {
+  /** `key` names what the event sets the state of, if anything (see {@link SseEvent.key}). */
+  publish(event: string, data: unknown, topic?: string, key?: string): number {
     const { id, seq } = this.number();
     const frame = `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
-    this.keep({ id, frame, topic, seq });
+    this.keep({ id, frame, topic, seq, key });
     for (const client of this.clients) {
       if (matches(client, topic)) this.write(client, frame);
     }
@@ -280,9 +283,12 @@ export class SseBroker {
   /**
    * Replay when ids come from the shared feed position: the client's id may have been numbered by another
    * process. Its watermark W says the client had heard every change up to W: every kept event caused by a later
-   * change is sent, and every local event (a reservation, a release) numbered after the id. An own commit
-   * delivered ahead of the watermark may so be sent twice; events are states, and a state sent twice is harmless,
-   * while one never sent would leave a screen wrong. When the ring no longer holds all of that (evicted, or from
+   * change may have been missed. So may the local events (a reservation, a release): if this process numbered the
+   * id, those numbered after it; if another process did, any of them, since each process numbers its local events
+   * from its own position, which may lag another's (its own commits move it only once it reads the feed). Of
+   * what may have been missed, an event that sets a state (a slot's, a consulta's) is sent as the LAST event kept
+   * for that state, wherever it is in the ring: a state sent twice is harmless, an older one sent after a newer one
+   * would leave a screen wrong, and one never sent too. When the ring no longer holds all of that (evicted, or from
    * before this process started), or the id is beyond anything this process has heard (another database, or not
    * ours), the client is told to resync.
    */
@@ -291,12 +297,19 @@ export class SseBroker {
     if (!Number.isSafeInteger(last)) return `event: resync\ndata: {}\n\n`;
     const watermark = Math.floor(last / ID_SPAN);
     if (watermark > position.highest || this.lostSeq > watermark || this.lostId > last) return `event: resync\ndata: {}\n\n`;
-    let frames = '';
-    for (let i = 0; i < this.ringSize; i++) {
-      const event = this.ring[(this.ringStart + i) % this.ring.length]!;
-      const missed = event.id > last || (event.seq !== undefined && event.seq > watermark);
-      if (missed && (topic === undefined || event.topic === undefined || event.topic === topic)) frames += event.frame;
+    const events: SseEvent[] = [];
+    for (let i = 0; i < this.ringSize; i++) events.push(this.ring[(this.ringStart + i) % this.ring.length]!);
+    const own = events.some((e) => e.id === last);
+    const latest = new Map<string, SseEvent>();
+    for (const event of events) if (event.key !== undefined) latest.set(event.key, event);
+    const wanted = new Set<SseEvent>();
+    for (const event of events) {
+      const missed = event.id > last || (event.seq !== undefined && event.seq > watermark) || (!own && event.seq === undefined);
+      if (!missed || (topic !== undefined && event.topic !== undefined && event.topic !== topic)) continue;
+      wanted.add(event.key === undefined ? event : latest.get(event.key)!);
     }
+    let frames = '';
+    for (const event of events) if (wanted.has(event)) frames += event.frame;
     return frames;
   }
 

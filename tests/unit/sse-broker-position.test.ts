@@ -59,9 +59,9 @@ describe('SseBroker with a shared feed position', () => {
     };
   }
 
-  it('when a client of another process resumes, then every event of a change after its watermark is replayed, local events after its id too, and nothing else', () => {
+  it('when a client resumes, then every event of a change after its watermark is replayed, and the local events it may have missed, each state at its latest only', () => {
     const b = broker(10);
-    const reservado = b.broker.publish('reservado-local', {});
+    const reservado = b.broker.publish('reservado-local', {}, undefined, 'horario 1');
     // Its own commit (seq 12) is delivered ahead of the reader, which has delivered up to 10.
     b.at({ watermark: 10, seq: 12, highest: 12 });
     const own = b.broker.publish('ocupado-12', {});
@@ -69,16 +69,32 @@ describe('SseBroker with a shared feed position', () => {
     b.at({ watermark: 10, seq: 11, highest: 12 });
     b.broker.publish('ocupado-11', {});
     b.at({ watermark: 12, highest: 12 });
-    const after = b.broker.publish('liberado-local', {});
+    const after = b.broker.publish('liberado-local', {}, undefined, 'horario 1');
     expect(reservado).toBe(10_000_000);
     expect([own, after]).toEqual([10_000_001, 12_000_000]);
 
-    // A client of process A had heard everything up to 11: it missed 12, and B's local event after it.
+    // A client of process A had heard everything up to 11: it missed 12. It may have missed this process's local
+    // events too (A's position is not B's): of slot 1 it gets the latest state, the release, not the reservation.
     expect(b.resume(String(11_000_004))).toEqual(['ocupado-12', 'liberado-local']);
-    // One that had heard up to 10 missed both commits; B's reservation came before its id.
+    // One that had heard up to 10 missed both commits.
     expect(b.resume(String(10_000_007))).toEqual(['ocupado-12', 'ocupado-11', 'liberado-local']);
     // B's own client, resuming right after the reservation, hears the rest (12 again is harmless: a state).
     expect(b.resume(String(reservado))).toEqual(['ocupado-12', 'ocupado-11', 'liberado-local']);
+  });
+
+  it('when a client resumes with the id of a process whose position ran ahead, then local events this process numbered lower still reach it', () => {
+    // Process A's own commit (seq 21) moved B's reader to 21; A's position stays at 20 until A reads the feed itself.
+    const a = broker(20);
+    a.broker.publish('horario_reservado', {}, undefined, 'horario ana');
+    a.broker.publish('horario_reservado', {}, undefined, 'horario diego');
+    // The client, on B, heard both reservations as B's events 21_000_000 and 21_000_001, then lost its connection.
+    // Diego's booking fails (the paciente is taken): A releases the slot. Ana's commits (seq 22).
+    a.broker.publish('horario_disponivel', {}, undefined, 'horario diego');
+    a.at({ watermark: 20, seq: 22, highest: 22 });
+    a.broker.publish('horario_ocupado', {}, undefined, 'horario ana');
+    a.at({ watermark: 22, highest: 22 });
+    // Before, only ids above 21_000_001 or seqs above 21 were sent: Diego's slot stayed `reservado` on that screen.
+    expect(a.resume(String(21_000_001))).toEqual(['horario_disponivel', 'horario_ocupado']);
   });
 
   it('when the client missed changes this process never kept, then it is told to resync', () => {
