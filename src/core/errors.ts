@@ -102,6 +102,9 @@ export class AppError extends Error {
 /** 404 for `what`, a noun whose grammatical gender `genero` gives the participle ("Consulta não encontrada"). */
 export const notFound = (what: string, genero: 'o' | 'a' = 'o'): AppError => new AppError('NAO_ENCONTRADO', `${what} não encontrad${genero}.`);
 
+/** A restore asked while another runs (in this process, or with PostgreSQL in any): it would only overwrite that one. */
+export const restoreInProgress = (): AppError => new AppError('RESTAURACAO_EM_ANDAMENTO', 'Já há uma restauração em andamento; aguarde o fim dela.');
+
 /** Storage could not be used (lock not obtained in time, disk full, I/O error): the request may be retried. */
 export class StorageUnavailableError extends AppError {
   constructor(detail: string, cause?: unknown) {

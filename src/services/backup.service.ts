@@ -5,7 +5,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { ZipArchive } from 'archiver';
 import type { Clock } from '../core/clock.js';
-import { AppError } from '../core/errors.js';
+import { AppError, restoreInProgress } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { formatInstant } from '../core/time.js';
 import { BackupCryptoError, createEncryptStream, decryptBackup, isEncryptedBackup } from '../infra/backup-crypto.js';
@@ -159,12 +159,12 @@ export class BackupService {
    * Restores an archive: validates manifest, checksums and every record first (422 and nothing changes if
    * anything is off), then imports the records through the port, atomically, after a safety backup of the current
    * data taken inside the import, once no process can write: every write acknowledged before the restore took hold is
-   * in the safety backup, and every later one lands on the restored data. One restore at a time in this process: a
-   * second one while the first runs → 409 RESTAURACAO_EM_ANDAMENTO (two would only race to overwrite each other);
-   * across processes the storage runs imports one after the other.
+   * in the safety backup, and every later one lands on the restored data. One restore at a time: a second one while
+   * the first runs → 409 RESTAURACAO_EM_ANDAMENTO (two would only race to overwrite each other). Across processes,
+   * PostgreSQL refuses a second import while one runs; the JSON driver's lock runs them one after the other.
    */
   async restore(file: string): Promise<{ restaurado: string; backupDeSeguranca: string; contagens: Record<string, number> }> {
-    if (this.restoring) throw new AppError('RESTAURACAO_EM_ANDAMENTO', 'Já há uma restauração em andamento; aguarde o fim dela.');
+    if (this.restoring) throw restoreInProgress();
     this.restoring = true;
     try {
       return await this.withBackup(file, async (backup) => {

@@ -238,6 +238,26 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL driver across processes (thro
     expect(new Set(onB.resets)).toEqual(new Set(a.collections));
   });
 
+  it('when B asks for a restore while A\'s runs, then B\'s is refused with 409, and A\'s completes', async () => {
+    const [a, b] = await pair();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const first = a.importRecords(async function* () {}, {
+      beforeReplace: async () => {
+        entered();
+        await gate;
+      },
+    });
+    await inside;
+    await expect(b.importRecords(async function* () {})).rejects.toMatchObject({ status: 409, type: '/problemas/restauracao-em-andamento' });
+    release();
+    await first;
+    // Once A's has ended, B may restore.
+    await b.importRecords(async function* () {});
+  });
+
   it('when feed rows are pruned before B could read them, then B resets every collection instead of missing changes', async () => {
     const [a, b] = await pair(10_000, 0);
     const onB = new Heard(b);

@@ -3,13 +3,14 @@
  * at once (also the path between drivers: a JSON driver's backup restores here, and back).
  */
 import type pg from 'pg';
-import { AppError } from '../../../core/errors.js';
+import { AppError, restoreInProgress } from '../../../core/errors.js';
 import { ALL_COLLECTIONS } from '../../../repositories/collections.js';
 import type { Entity, ImportOptions, RecordSnapshot, RecordSource } from '../../../repositories/port.js';
 import type { PgChangeFeed, SequencedReset } from './change-feed.js';
 import { sqlState, translate } from './errors.js';
 import type { Held } from './held.js';
 import { isConnectionError } from './pool.js';
+import { RESTORE_LOCK_KEY } from './schema.js';
 import { insertManySql, rowValues, tableOf } from './tables.js';
 
 /** Records per page of an export (a cursor's FETCH). */
@@ -101,6 +102,8 @@ export async function replaceAll(
   const counts: Record<string, number> = {};
   try {
     await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
+    const { rows: tried } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [RESTORE_LOCK_KEY.toString()]);
+    if (tried[0]?.ok !== true) throw restoreInProgress();
     // Writers wait until the restore is done; readers keep seeing the old records until it commits.
     await client.query(`LOCK TABLE ${ALL_TABLES} IN EXCLUSIVE MODE`);
     // Every write committed before the lock is visible from here on (READ COMMITTED), and none can follow.

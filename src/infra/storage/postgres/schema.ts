@@ -32,6 +32,8 @@ export const MIGRATION_LOCK_KEY = 7_426_180_001n;
 export const FEED_LOCK_KEY = 7_426_180_002n;
 /** Held by whoever extends the audit trail's hash chain (`audit-log.ts`): one chain for every process. */
 export const AUDIT_LOCK_KEY = 7_426_180_003n;
+/** Held by a restore's import (`records.ts`), tried by the next: one restore at a time for every process. */
+export const RESTORE_LOCK_KEY = 7_426_180_004n;
 
 /** Classes (first int4) of the two-int advisory keys the consultas trigger takes per médico and per paciente. */
 export const CONSULTA_MEDICO_LOCK_CLASS = 74_261_801;
