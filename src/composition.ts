@@ -150,7 +150,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
       const { type, ...data } = event;
       // `antes` is for domain listeners (the waiting list), not the stream's payload (JSON leaves undefined out).
       // A slot event sets that slot's state, a status event that consulta's (replays send only the latest of each).
-      const key = type === 'consulta_status' ? `consulta ${event.consultaId}` : `horario ${data.medicoId} ${data.inicio}`;
+      const key = type === 'consulta_status' ? `consulta ${event.consultaId}` : slotStateKey(data.medicoId, data.inicio);
       agendaBroker.publish(type, { ...data, antes: undefined }, data.medicoId, key);
     }
   });
@@ -170,7 +170,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
   bloqueios.onSlotsFreed((medicoId, slots) => {
     for (const slot of slots) {
       const data = { medicoId, inicio: formatInstant(slot.inicioMs, timezone), fim: formatInstant(slot.fimMs, timezone), estado: 'disponivel' };
-      agendaBroker.publish('horario_disponivel', data, medicoId, `horario ${medicoId} ${data.inicio}`);
+      agendaBroker.publish('horario_disponivel', data, medicoId, slotStateKey(medicoId, data.inicio));
     }
   });
   // PostgreSQL: the early checks read médico, paciente and bloqueios from memory the feed keeps current (a
@@ -325,4 +325,9 @@ function auditTrailFor(storage: StoragePort, config: Config, logger: Logger): Au
   if (storage.driver !== 'postgres') return new AuditLog({ dir: path.join(config.dataDir, 'auditoria'), logger, lockStaleMs: config.lockStaleMs });
   if (!(storage instanceof PgStorage)) throw new Error('STORAGE=postgres sem PgStorage: a trilha de auditoria não teria onde ser gravada');
   return new PgAuditLog({ pool: storage.pool, logger });
+}
+
+/** The stream's key for the state of one slot (see `SseEvent.key`): every event that sets it must use this one. */
+function slotStateKey(medicoId: string, inicio: string): string {
+  return `horario ${medicoId} ${inicio}`;
 }

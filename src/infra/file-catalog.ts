@@ -55,11 +55,11 @@ export class FileCatalog {
    * ones meanwhile: the file a caller just reported must still be there). A file already gone counts as
    * removed; other failures are returned, never thrown, so pruning cannot fail the work that preceded it.
    */
-  async prune(keep: number, justMade: string): Promise<{ removed: string[]; failed: { nome: string; error: unknown }[] }> {
+  async prune(keep: number, spared: readonly string[]): Promise<{ removed: string[]; failed: { nome: string; error: unknown }[] }> {
     const removed: string[] = [];
     const failed: { nome: string; error: unknown }[] = [];
     for (const nome of (await this.names()).slice(keep)) {
-      if (nome === justMade) continue;
+      if (spared.includes(nome)) continue;
       try {
         await fsp.rm(path.join(this.dir, nome), { force: true });
         removed.push(nome);

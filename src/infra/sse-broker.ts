@@ -145,8 +145,7 @@ export class SseBroker {
     return this.perUser.count(user);
   }
 
-  /** Numbers, keeps and sends an event. */
-  /** `key` names what the event sets the state of, if anything (see {@link SseEvent.key}). */
+  /** Numbers, keeps and sends an event; `key` names what it sets the state of, if anything (see {@link SseEvent.key}). */
   publish(event: string, data: unknown, topic?: string, key?: string): number {
     const { id, seq } = this.number();
     const frame = `id: ${id}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
@@ -282,15 +281,15 @@ export class SseBroker {
 
   /**
    * Replay when ids come from the shared feed position: the client's id may have been numbered by another
-   * process. Its watermark W says the client had heard every change up to W: every kept event caused by a later
-   * change may have been missed. So may the local events (a reservation, a release): if this process numbered the
-   * id, those numbered after it; if another process did, any of them, since each process numbers its local events
-   * from its own position, which may lag another's (its own commits move it only once it reads the feed). Of
-   * what may have been missed, an event that sets a state (a slot's, a consulta's) is sent as the LAST event kept
-   * for that state, wherever it is in the ring: a state sent twice is harmless, an older one sent after a newer one
-   * would leave a screen wrong, and one never sent too. When the ring no longer holds all of that (evicted, or from
-   * before this process started), or the id is beyond anything this process has heard (another database, or not
-   * ours), the client is told to resync.
+   * process, and ids do not name a process (two at one watermark number alike). Its watermark W says the client had
+   * heard every change up to W: every kept event caused by a later change may have been missed, and so may any
+   * local event that sets a state (a reservation, a release), since each process numbers its local events from its
+   * own position, which may lag another's (its own commits move it only once it reads the feed). Other local events
+   * (notices) are sent when numbered after the id. Of what may have been missed, an event that sets a state (a
+   * slot's, a consulta's) is sent as the LAST event kept for that state, wherever it is in the ring: a state sent
+   * twice is harmless, an older one sent after a newer one would leave a screen wrong, and one never sent too. When
+   * the ring no longer holds all of that (evicted, or from before this process started), or the id is beyond
+   * anything this process has heard (another database, or not ours), the client is told to resync.
    */
   private replayAcross(lastEventId: string, topic: string | undefined, position: FeedPosition): string {
     const last = /^\d{1,16}$/.test(lastEventId) ? Number(lastEventId) : Number.NaN;
@@ -299,12 +298,11 @@ export class SseBroker {
     if (watermark > position.highest || this.lostSeq > watermark || this.lostId > last) return `event: resync\ndata: {}\n\n`;
     const events: SseEvent[] = [];
     for (let i = 0; i < this.ringSize; i++) events.push(this.ring[(this.ringStart + i) % this.ring.length]!);
-    const own = events.some((e) => e.id === last);
     const latest = new Map<string, SseEvent>();
     for (const event of events) if (event.key !== undefined) latest.set(event.key, event);
     const wanted = new Set<SseEvent>();
     for (const event of events) {
-      const missed = event.id > last || (event.seq !== undefined && event.seq > watermark) || (!own && event.seq === undefined);
+      const missed = event.id > last || (event.seq !== undefined ? event.seq > watermark : event.key !== undefined);
       if (!missed || (topic !== undefined && event.topic !== undefined && event.topic !== topic)) continue;
       wanted.add(event.key === undefined ? event : latest.get(event.key)!);
     }

@@ -84,8 +84,11 @@ export class BackupService {
     return this.deps.key !== undefined;
   }
 
-  /** A backup of every record now (or of `snapshot`, which stays open: its owner closes it). */
-  async create(options: { automatic: boolean }, context?: TaskContext, snapshot?: RecordSnapshot): Promise<BackupInfo> {
+  /**
+   * A backup of every record now (or of `snapshot`, which stays open: its owner closes it). `spare`: a backup the
+   * pruning of old ones must not remove (the one being restored).
+   */
+  async create(options: { automatic: boolean }, context?: TaskContext, snapshot?: RecordSnapshot, spare?: string): Promise<BackupInfo> {
     const { backupDir, clock, timezone, logger, key } = this.deps;
     const criadoEm = formatInstant(clock.now(), timezone);
     await fsp.mkdir(backupDir, { recursive: true });
@@ -111,7 +114,7 @@ export class BackupService {
       await fsp.rm(temp, { force: true });
       throw new AppError('ARMAZENAMENTO_INDISPONIVEL', 'Não foi possível gravar o backup.', undefined, { cause: error });
     }
-    await this.prune(nome);
+    await this.prune(nome, spare);
     logger.info({ backup: nome, bytes: size, criptografado: key !== undefined, driver: this.deps.storage.driver, ...counts }, 'backup criado');
     return { nome, tamanhoBytes: size, criadoEm, automatico: options.automatic, criptografado: key !== undefined };
   }
@@ -168,7 +171,8 @@ export class BackupService {
     this.restoring = true;
     try {
       return await this.withBackup(file, async (backup) => {
-        const { contagens, safety } = await this.importKeepingLive(backup);
+        // The safety backup's pruning spares the backup being restored, should it be the oldest.
+        const { contagens, safety } = await this.importKeepingLive(backup, path.basename(file));
         await this.deps.auditor?.record({ acao: 'backup.restaurar', recurso: 'backup', recursoId: path.basename(file), status: 200 });
         this.deps.logger.info({ backup: path.basename(file), seguranca: safety.nome, formato: backup.formatVersion, ...contagens }, 'backup restaurado');
         return { restaurado: path.basename(file), backupDeSeguranca: safety.nome, contagens };
@@ -184,7 +188,7 @@ export class BackupService {
    * in the outbox (they are appended by recovery), and the users themselves when the backup has none (a backup from
    * before access control must not lock everyone out). Those stay as they are in the storage.
    */
-  private async importKeepingLive(backup: CheckedBackup): Promise<{ contagens: Record<string, number>; safety: BackupInfo }> {
+  private async importKeepingLive(backup: CheckedBackup, spare: string): Promise<{ contagens: Record<string, number>; safety: BackupInfo }> {
     const { storage } = this.deps;
     const keep = new Set<string>([COLLECTIONS.sessoes, COLLECTIONS.auditoriaPendente]);
     if ((backup.counts[COLLECTIONS.usuarios] ?? 0) === 0) keep.add(COLLECTIONS.usuarios);
@@ -192,9 +196,10 @@ export class BackupService {
     const contagens = await storage.importRecords((collection) => backup.records(collection), {
       keep,
       beforeReplace: async (current) => {
-        safety = await this.create({ automatic: false }, undefined, current);
+        safety = await this.create({ automatic: false }, undefined, current, spare);
       },
     });
+    // Every driver runs `beforeReplace` (the port's contract tests check it).
     return { contagens, safety: safety! };
   }
 
@@ -252,8 +257,8 @@ export class BackupService {
   }
 
   /** Keeps the newest `keep` backups, never the one just made; a failure is logged, never thrown. */
-  private async prune(justMade: string): Promise<void> {
-    const { removed, failed } = await this.catalog.prune(this.deps.keep, justMade).catch((error: unknown) => ({
+  private async prune(justMade: string, spare?: string): Promise<void> {
+    const { removed, failed } = await this.catalog.prune(this.deps.keep, [justMade, ...(spare ? [spare] : [])]).catch((error: unknown) => ({
       removed: [] as string[], failed: [{ nome: '*', error }],
     }));
     for (const nome of removed) this.deps.logger.info({ backup: nome }, 'backup antigo removido');

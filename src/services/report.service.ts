@@ -155,7 +155,7 @@ export class ReportService {
   private async prune(justMade: string): Promise<void> {
     const { keep, logger } = this.deps;
     if (keep === undefined) return;
-    const { removed, failed } = await this.catalog.prune(keep, justMade).catch((error: unknown) => ({
+    const { removed, failed } = await this.catalog.prune(keep, [justMade]).catch((error: unknown) => ({
       removed: [] as string[], failed: [{ nome: '*', error }],
     }));
     for (const nome of removed) {

@@ -116,6 +116,14 @@ describe('backups', () => {
     expect(list.body.map((b: { nome: string }) => b.nome)).toEqual([names[2], names[1]]);
   });
 
+  it('when the oldest of BACKUP_KEEP backups is restored, then the safety backup does not prune it away', async () => {
+    const t = await makeApp({ env: { BACKUP_KEEP: '2' } });
+    const names = [await backup(t), await backup(t)];
+    const res = await request(t.app).post(`/sistema/backups/${names[0]}/restaurar`).expect(200);
+    const list = (await request(t.app).get('/sistema/backups').expect(200)).body.map((b: { nome: string }) => b.nome);
+    expect(list).toEqual([res.body.backupDeSeguranca, names[1], names[0]]);
+  });
+
   it('when restored after changes, then the backed-up records come back exactly, with a safety backup of the changes', async () => {
     const t = await makeApp();
     const { medicoId, pacienteId } = await clinic(t.app);

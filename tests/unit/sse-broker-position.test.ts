@@ -97,6 +97,17 @@ describe('SseBroker with a shared feed position', () => {
     expect(a.resume(String(21_000_001))).toEqual(['horario_disponivel', 'horario_ocupado']);
   });
 
+  it('when the client\'s id is one this process also numbered (two processes at one watermark number alike), then its local states still reach it', () => {
+    // A and B both stand at 20. B's client last heard B's 20_000_001; A numbered its own two events alike.
+    const a = broker(20);
+    expect(a.broker.publish('horario_reservado', {}, undefined, 'horario x')).toBe(20_000_000);
+    expect(a.broker.publish('horario_disponivel', {}, undefined, 'horario x')).toBe(20_000_001);
+    a.broker.publish('vaga_disponivel', {});
+    // The slot's latest state, and the notice numbered after the id; nothing else.
+    expect(a.resume(String(20_000_001))).toEqual(['horario_disponivel', 'vaga_disponivel']);
+    expect(a.resume(String(20_000_002))).toEqual(['horario_disponivel']);
+  });
+
   it('when the client missed changes this process never kept, then it is told to resync', () => {
     const b = broker(10, 2);
     b.at({ watermark: 10, seq: 11, highest: 11 });

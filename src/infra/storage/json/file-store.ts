@@ -234,6 +234,9 @@ export class FileStore extends CachedReads implements Store {
         // Under the lock and caught up: every commit of every process is in `current`, and none can follow until
         // the renames are done.
         const records = await next(this.copyRecords());
+        // `next` may take seconds (a safety backup): the lock must still be ours, or another process may have
+        // committed since (it took the lock over as stale), and the restore would overwrite that.
+        this.lock.assertIntact();
         const generation = this.writeGeneration + 1;
         const targets: string[] = [];
         for (const collection of this.collections) {
@@ -244,6 +247,7 @@ export class FileStore extends CachedReads implements Store {
         await this.writeAtomically(`${this.journalFile}${RESTORE_SUFFIX}`, async () => {});
         targets.push(this.journalFile);
         await this.syncDirectory();
+        this.lock.assertIntact(); // the point of no return follows
         await this.writeAtomically(this.intentFile, async (write) => {
           await write(JSON.stringify({ files: targets.map((t) => path.basename(t)) }));
         });
