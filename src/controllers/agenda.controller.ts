@@ -57,7 +57,10 @@ export class AgendaController {
           'consulta (confirmada, aguardando, em_atendimento, realizada, faltou, cancelada) e a cada encaixe agendado; o horário continua ' +
           '`ocupado` em todo status menos `cancelada`, e encaixes nunca mudam o estado de um horário. Evento `vaga_disponivel` `{ "medicoId", "inicio", "fim", "listaEsperaIds" }` quando um horário que atende a uma entrada ativa da lista de espera fica livre (cancelamento, remarcação, bloqueio removido), sem dados de pacientes. Evento `agenda_alterada` `{ "medicoId" }` quando a agenda de um médico muda sem evento de horário (horário de trabalho, bloqueio criado ou removido) e `{}` quando todas mudam (feriado): recarregue a agenda. Comentário `: ping` a cada SSE_HEARTBEAT_MS; a cada um, a sessão que abriu o fluxo é conferida, e o fluxo termina quando ela acaba (logout, troca de senha, usuário desativado ou com outro papel, ou SESSION_TTL_MIN sem uso: o fluxo aberto não conta como uso). ' +
           'Com `Last-Event-ID` (ou `?lastEventId=`) reenvia os eventos seguintes; um id mais antigo que o buffer recebe `event: resync` ' +
-          '(recarregue a agenda). Um cliente que não lê é desconectado. No máximo SSE_MAX_CLIENTS fluxos abertos no total ' +
+          '(recarregue a agenda). Com PostgreSQL e vários processos, a reconexão pode cair em outro processo: ele reenvia os commits ' +
+          'seguintes e o estado mais recente de cada horário que ele próprio mudou (reservas, liberações); um estado já recebido pode vir ' +
+          'de novo, e os ids desse reenvio podem não passar do `Last-Event-ID` (cada processo numera os seus eventos). ' +
+          'Um cliente que não lê é desconectado. No máximo SSE_MAX_CLIENTS fluxos abertos no total ' +
           '(além disso, 503 `/problemas/limite-de-conexoes`), 20 por sessão e SSE_MAX_PER_USER (60) por usuário, somadas as suas sessões ' +
           '(além disso, 429 `/problemas/muitas-conexoes`), ' +
           'ambos com `Retry-After`.',
