@@ -77,6 +77,8 @@ export class BookingService {
    * queued (or, on an early refusal, once that refusal is remembered).
    */
   private readonly inflight = new Map<string, Inflight>();
+  /** Waits for a twin's answer on another process, by key hash: one per key, whoever waits (see `instead`). */
+  private readonly twinWaits = new Map<string, Promise<IdempotencyRecord | undefined>>();
 
   constructor(private readonly deps: BookingServiceDeps) {
     deps.queue.register<AgendarTask, BookingResponse>('agendar_consulta', (payload) => this.runAgendar(payload), {
@@ -374,7 +376,14 @@ export class BookingService {
    * another process may hold the slot (its answer, once it has one) or have booked it already (its success).
    */
   private instead(key: IdempotencyKey, error: unknown): Promise<IdempotencyRecord | undefined> {
-    return isTwin(error, key) ? this.twinAnswer(key) : this.twinSuccess(key, error);
+    if (!isTwin(error, key)) return this.twinSuccess(key, error);
+    // Every retry of this process that met the twin waits on one poll of the key.
+    let wait = this.twinWaits.get(key.hash);
+    if (!wait) {
+      wait = this.twinAnswer(key).finally(() => this.twinWaits.delete(key.hash));
+      this.twinWaits.set(key.hash, wait);
+    }
+    return wait;
   }
 
   /** After a refusal with a key: the success remembered under it, when the same request booked on another process. */
