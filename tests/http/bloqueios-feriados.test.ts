@@ -29,7 +29,7 @@ describe('bloqueios', () => {
     const publish = vi.spyOn(container.agendaBroker, 'publish');
     await request(app).delete(`/bloqueios/${created.body.id}`).expect(204);
     expect(freed).toEqual([[medicoId, 4]]);
-    expect(publish).toHaveBeenCalledWith('horario_disponivel', expect.objectContaining({ medicoId, inicio: at('08:00'), estado: 'disponivel' }), medicoId);
+    expect(publish).toHaveBeenCalledWith('horario_disponivel', expect.objectContaining({ medicoId, inicio: at('08:00'), estado: 'disponivel' }), medicoId, expect.any(String));
     expect((await slotsOf(app, medicoId, NEXT_MONDAY)).every((s) => s.estado === 'disponivel')).toBe(true);
     await agendar(app, { medicoId, pacienteId, inicio: at('09:00') }).expect(201);
   });
