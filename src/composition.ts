@@ -10,7 +10,8 @@ import { PgLimits } from './infra/storage/postgres/limits.js';
 import { MemoryLimits } from './infra/storage/json/limits.js';
 import type { Limits } from './repositories/limits.js';
 import type { StoragePort } from './repositories/port.js';
-import { ALL_COLLECTIONS, REFERENCE_FIELDS } from './repositories/collections.js';
+import { ALL_COLLECTIONS, COLLECTIONS, REFERENCE_FIELDS } from './repositories/collections.js';
+import type { Paciente } from './schemas/paciente.schema.js';
 import { ScheduleState } from './domain/schedule-state.js';
 import { SseBroker } from './infra/sse-broker.js';
 import { LOG_STREAM_MAX_CLIENTS, LogStreamFeed } from './infra/log-stream.js';
@@ -30,7 +31,7 @@ import type { ReportParams } from './services/report-data.js';
 import { presentLog } from './controllers/logs.controller.js';
 import { ConsultaService } from './services/consulta.service.js';
 import { MedicoService } from './services/medico.service.js';
-import { PacienteService } from './services/paciente.service.js';
+import { PacienteService, isAnonymised } from './services/paciente.service.js';
 import { AuditLog } from './infra/audit/audit-log.js';
 import { PgAuditLog } from './infra/storage/postgres/audit-log.js';
 import type { AuditTrail } from './repositories/audit-trail.js';
@@ -193,6 +194,19 @@ export async function createContainer(config: Config, options: ContainerOptions 
   const reports = new ReportService({
     storage, feriados, reportsDir: config.reportsDir, keep: config.reportsKeep, clinicName: config.clinicName, clock, timezone, logger: logger.child({ module: 'relatorio' }),
   });
+  // LGPD: each process keeps its own reports, and removes those naming a paciente anonymised by any process — heard
+  // through the change feed (the anonymising process also removes them before it answers), checked again whenever
+  // the feed may have skipped changes, and at start.
+  const reportsLeft = (error: unknown) => logger.error({ err: error }, 'relatórios que citam um paciente anonimizado não foram removidos');
+  storage.changes.onCommit((changes) => {
+    for (const { collection, id, after } of changes) {
+      if (collection === COLLECTIONS.pacientes && after && isAnonymised(after as unknown as Paciente)) reports.forgetPaciente(id).catch(reportsLeft);
+    }
+  });
+  storage.changes.onReset((collection) => {
+    if (collection === COLLECTIONS.pacientes) reports.sweepAnonymised().catch(reportsLeft);
+  });
+  reports.sweepAnonymised().catch(reportsLeft);
   // Backups and reports take their own lanes, one at a time, so they never hold up bookings. A backup asked
   // while one waits is that backup (the contract's "returns the pending task"); a report joins a waiting one
   // for the same period and médico, and at most REPORTS_MAX_PENDING different ones wait. With a board, across

@@ -198,6 +198,33 @@ export class ReportService {
   }
 
   /**
+   * Removes the stored reports that name a paciente anonymised by now (each read again, once per sweep): the
+   * anonymisations this process did not answer itself, another process's (a reset of the change feed, which may
+   * have skipped it) or any made while this process was down (at start). Reports without a list are left to
+   * `forgetPaciente`. Returns the names removed.
+   */
+  async sweepAnonymised(): Promise<string[]> {
+    const { reportsDir, storage } = this.deps;
+    const anonymised = new Map<string, boolean>();
+    const removed: string[] = [];
+    for (const nome of await this.catalog.names()) {
+      for (const id of (await namesOf(path.join(reportsDir, nome))) ?? []) {
+        let gone = anonymised.get(id);
+        if (gone === undefined) {
+          const paciente = await storage.pacientes.get(id);
+          anonymised.set(id, (gone = paciente !== undefined && isAnonymised(paciente)));
+        }
+        if (!gone) continue;
+        await this.remove(nome);
+        removed.push(nome);
+        break;
+      }
+    }
+    if (removed.length > 0) this.deps.logger.info({ relatorios: removed }, 'relatórios que citavam pacientes anonimizados removidos');
+    return removed;
+  }
+
+  /**
    * A report just made stays only if none of the pacientes it names was anonymised meanwhile (by any process: the
    * records are read again). Otherwise it is removed, and the task fails saying why.
    */
