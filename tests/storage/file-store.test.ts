@@ -25,6 +25,32 @@ async function reopen(dir: string): Promise<FileStore> {
 }
 
 describe('FileStore', () => {
+  it('when a restore dies after its intent and another process writes next, then that process finishes the restore first: its write lands on the restored data and a later start keeps it', async () => {
+    const dir = tempDir();
+    const other = makeStore(dir);
+    await other.open();
+    await other.transact((tx) => tx.put('itens', { id: 'antes', n: 1 } as Item));
+    // The restoring process dies between its intent and its renames (here: each rename of a ready file fails).
+    const dying = makeStore(dir, {
+      fs: { ...fsp, rename: (async (from: string, to: string) => (String(from).endsWith('.restore') ? Promise.reject(new Error('morreu')) : fsp.rename(from, to))) as typeof fsp.rename },
+    });
+    await dying.open();
+    await expect(dying.replaceAll(async () => new Map([['itens', [{ id: 'restaurado', n: 2 } as Item]], ['outros', []]]))).rejects.toThrow('morreu');
+    expect(existsSync(path.join(dir, 'restore.intent'))).toBe(true);
+
+    // The other process takes the lock next and writes.
+    const resets: string[] = [];
+    other.subscribe({ change: () => undefined, reset: (collection) => resets.push(collection) });
+    await other.transact((tx) => tx.put('itens', { id: 'depois', n: 3 } as Item));
+    expect(existsSync(path.join(dir, 'restore.intent'))).toBe(false);
+    expect(resets).toContain('itens');
+    expect(other.get<Item>('itens', 'antes')).toBeUndefined();
+    expect([other.get<Item>('itens', 'restaurado')?.n, other.get<Item>('itens', 'depois')?.n]).toEqual([2, 3]);
+    // A later start finds nothing left to roll forward over the write.
+    const later = await reopen(dir);
+    expect(['antes', 'restaurado', 'depois'].map((id) => later.get<Item>('itens', id)?.n)).toEqual([undefined, 2, 3]);
+  });
+
   it('when many writes run at once, then every one is on disk after reopening', async () => {
     const dir = tempDir();
     const store = makeStore(dir);

@@ -494,8 +494,18 @@ export class FileStore extends CachedReads implements Store {
     }
   }
 
-  /** Under the lock: catches up with other processes' commits, then settles the journal before writing after them. */
+  /**
+   * Under the lock: finishes a restore another process left past its point of no return, catches up with other
+   * processes' commits, then settles the journal before writing after them.
+   */
   private async catchUpLocked(): Promise<void> {
+    if (fsSync.existsSync(this.intentFile)) {
+      // Its process died after the intent (this one took the lock over as stale): what it was replacing is gone
+      // for good, so nothing may be written over the old files, and no later start may roll it forward over what
+      // was written since. Finished here, the files are read again below (a new journal) and listeners reset.
+      this.logger.warn('restauração interrompida de outro processo encontrada sob a trava: concluída agora');
+      await this.finishRestore();
+    }
     const known = { ...this.journal };
     this.catchUp();
     await this.settleJournal(this.journal.ino !== known.ino || this.journal.offset !== known.offset);
