@@ -15,6 +15,8 @@ export type BloqueioInput = z.output<typeof BloqueioInput>;
 
 export const Bloqueio = z
   .object({ id: z.uuid(), medicoId: z.uuid(), inicio: Instant, fim: Instant, motivo: z.string(), criadoEm: Instant })
+  // As the API takes it (a restore checks it too): PostgreSQL's CHECK refuses the other order.
+  .refine((b) => Date.parse(b.inicio) < Date.parse(b.fim), { message: 'O início deve ser antes do fim.', path: ['fim'] })
   .meta({ id: 'Bloqueio', example: EXEMPLO_BLOQUEIO });
 export type Bloqueio = z.output<typeof Bloqueio>;
 

@@ -25,6 +25,13 @@ export const yearInRange = (iso: string): boolean => {
   return year >= ANO_MIN && year <= ANO_MAX;
 };
 
+/** A point in time as milliseconds since the epoch (stored by sessions and idempotency records), in the accepted years. */
+export const EpochMs = z
+  .number()
+  .int()
+  .min(Date.UTC(ANO_MIN, 0, 1), ANO_FORA_MESSAGE)
+  .max(Date.UTC(ANO_MAX + 1, 0, 1) - 1, ANO_FORA_MESSAGE);
+
 export const Instant = z.string().meta({
   format: 'date-time',
   description: 'Instante ISO 8601 com o fuso da clínica',

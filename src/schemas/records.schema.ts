@@ -1,4 +1,4 @@
-import { z } from './common.js';
+import { EpochMs, z } from './common.js';
 
 /**
  * A remembered Idempotency-Key response, as stored in `idempotencia.json`. Its status is replayed as it is: only a
@@ -10,5 +10,5 @@ export const IdempotencyRecordSchema = z.object({
   status: z.number().int().min(200).max(599),
   body: z.unknown(),
   location: z.string().nullable(),
-  criadoEm: z.number().int(),
+  criadoEm: EpochMs,
 });

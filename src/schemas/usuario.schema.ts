@@ -1,5 +1,5 @@
 import { PAPEIS } from '../core/context.js';
-import { EMAIL_MAX, Instant, Nome, Pagination, listOf, texto, z } from './common.js';
+import { EMAIL_MAX, EpochMs, Instant, Nome, Pagination, listOf, texto, z } from './common.js';
 import {
   EXEMPLO_LOGIN,
   EXEMPLO_LOGIN_RESULT,
@@ -116,5 +116,5 @@ export const SessaoRecordSchema = z.object({
   id: z.string().regex(/^[0-9a-f]{64}$/),
   usuarioId: z.uuid(),
   criadaEm: z.string(),
-  usadaEm: z.number().int(),
+  usadaEm: EpochMs,
 });

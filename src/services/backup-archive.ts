@@ -208,10 +208,12 @@ const UNIQUE_FIELDS: Record<string, UniqueField> = {
  * the API accepts. An instant written another way, or in year 275760, would be read differently by the two drivers,
  * or not stored at all.
  */
-const TIME_FIELDS: Readonly<Record<string, readonly { field: string; date?: true }[]>> = {
+const TIME_FIELDS: Readonly<Record<string, readonly { field: string; date?: true | 'or instant' }[]>> = {
   [COLLECTIONS.consultas]: [{ field: 'inicio' }, { field: 'fim' }],
   [COLLECTIONS.bloqueios]: [{ field: 'inicio' }, { field: 'fim' }],
-  [COLLECTIONS.listaEspera]: [{ field: 'criadaEm' }],
+  // A waiting list's bounds are a date (the whole day) or an instant, as the API takes them.
+  [COLLECTIONS.listaEspera]: [{ field: 'criadaEm' }, { field: 'de', date: 'or instant' }, { field: 'ate', date: 'or instant' }],
+  [COLLECTIONS.sessoes]: [{ field: 'criadaEm' }],
   [COLLECTIONS.feriados]: [{ field: 'data', date: true }],
   // Anonymising keeps only its year: "not-a-date" became "not--01-01".
   [COLLECTIONS.pacientes]: [{ field: 'dataNascimento', date: true }],
@@ -269,9 +271,11 @@ export function checkRecord(collection: string, record: unknown, index: number):
     const value = (record as Record<string, unknown>)[field];
     if (value === undefined || value === null) continue;
     const text = String(value);
-    const day = (date ? ISO_DATE : ISO_INSTANT).exec(text)?.[1];
-    const valid = day !== undefined && realDay(day) && Number.isFinite(Date.parse(date ? `${text}T00:00:00Z` : text)) && yearInRange(text);
-    if (!valid) throw invalid(`registro ${index} de ${collection} fora do esquema: ${field} não é ${date ? 'uma data ISO 8601' : 'um instante ISO 8601 (até milissegundos)'} entre ${ANO_MIN} e ${ANO_MAX}`);
+    const isDate = date === true || (date === 'or instant' && ISO_DATE.test(text));
+    const day = (isDate ? ISO_DATE : ISO_INSTANT).exec(text)?.[1];
+    const valid = day !== undefined && realDay(day) && Number.isFinite(Date.parse(isDate ? `${text}T00:00:00Z` : text)) && yearInRange(text);
+    const what = date === true ? 'uma data ISO 8601' : `${date ? 'uma data ou ' : ''}um instante ISO 8601 (até milissegundos)`;
+    if (!valid) throw invalid(`registro ${index} de ${collection} fora do esquema: ${field} não é ${what} entre ${ANO_MIN} e ${ANO_MAX}`);
   }
 }
 

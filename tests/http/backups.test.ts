@@ -283,7 +283,7 @@ describe('backups', () => {
       expect(await refused((e) => rewritten(e, 'pacientes', (ps) => ps.map((p) => ({ ...p, dataNascimento: 'not-a-date' }))))).toMatch(/dataNascimento não é uma data/);
     });
 
-    it('records the API would never have stored: a CPF without 11 digits or with wrong check digits, working hours out of format or overlapping, a médico or paciente id that is not a UUID, a holiday without a name', async () => {
+    it('records the API would never have stored: a CPF without 11 digits or with wrong check digits, working hours out of format or overlapping, a médico or paciente id that is not a UUID, a bloqueio ending before it starts, a waiting list bounded by no date, a point in time out of range, a holiday without a name', async () => {
       for (const cpf of ['abc', '123', '52998224726', '11111111111', ' 52998224725']) {
         expect(await refused((e) => rewritten(e, 'pacientes', (ps) => ps.map((p) => ({ ...p, cpf })))), cpf).toMatch(/pacientes fora do esquema: cpf/);
       }
@@ -301,6 +301,15 @@ describe('backups', () => {
       }
       const bloqueio = { id: '0f5d1b7a-0000-4000-8000-00000000003a', medicoId: 'x', inicio: '2026-12-07T08:00:00-03:00', fim: '2026-12-07T09:00:00-03:00', motivo: 'Congresso', criadoEm: '2026-11-30T12:00:00-03:00' };
       expect(await refused((e) => rewritten(e, 'bloqueios', () => [bloqueio]))).toMatch(/bloqueios fora do esquema: medicoId/);
+      for (const fim of ['2026-12-07T07:00:00-03:00', bloqueio.inicio]) {
+        expect(await refused((e) => rewritten(e, 'bloqueios', () => [{ ...bloqueio, medicoId: '0f5d1b7a-0000-4000-8000-00000000003b', fim }]))).toMatch(/bloqueios fora do esquema: fim/);
+      }
+      const replay = { id: 'a'.repeat(64), fingerprint: 'b'.repeat(64), status: 201, body: {}, location: null, criadoEm: -200_000_000_000_000 };
+      expect(await refused((e) => rewritten(e, 'idempotencia', () => [replay]))).toMatch(/idempotencia fora do esquema: criadoEm/);
+      const espera = { id: '0f5d1b7a-0000-4000-8000-00000000003c', pacienteId: '0f5d1b7a-0000-4000-8000-00000000003d', medicoId: null, especialidade: 'Cardiologia', observacoes: null, criadaEm: '2026-11-30T12:00:00-03:00' };
+      for (const [de, ate] of [['xyz', '2026-12-31'], ['2026-12-01', '2026-99-99']]) {
+        expect(await refused((e) => rewritten(e, 'lista_espera', () => [{ ...espera, de, ate }]))).toMatch(/lista_espera fora do esquema: (de|ate) não é uma data ou um instante/);
+      }
       const feriado = { id: 'f5d1b7a2-0000-4000-8000-000000000001', data: '2026-12-08', criadoEm: '2026-11-30T12:00:00-03:00' };
       for (const nome of ['', '   ']) {
         expect(await refused((e) => rewritten(e, 'feriados', () => [{ ...feriado, nome }]))).toMatch(/feriados fora do esquema: nome/);
