@@ -169,9 +169,10 @@ export class PgAuditLog implements AuditTrail {
     const held = new Held(await this.options.pool.connect());
     const { client } = held;
     try {
-      await client.query('BEGIN');
+      await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
       await client.query('SELECT pg_advisory_xact_lock($1)', [AUDIT_LOCK_KEY.toString()]);
-      // Statements after the lock see every batch committed before it was granted (READ COMMITTED).
+      // Statements after the lock see every batch committed before it was granted: READ COMMITTED takes a snapshot
+      // per statement (under REPEATABLE READ the tail read here would be the one of before the wait, and fork the chain).
       const ids = batch.flatMap((pending) => pending.entries.map((entry) => entry.id));
       const present = new Set(
         (await client.query<{ id: string }>(`SELECT id FROM ${AUDIT_TABLE} WHERE id = ANY($1::text[])`, [ids])).rows.map((r) => r.id),

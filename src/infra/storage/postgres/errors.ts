@@ -81,8 +81,16 @@ export function translateRead(error: unknown): unknown {
 }
 
 /**
+ * Refusals that say nothing about the request, only about the database at this moment: a lock or statement time
+ * limit a DBA set (55P03, 57014; also an operator's `pg_cancel_backend`), a server that became a read-only standby
+ * (25006, after a failover), out of disk, memory or some other limit (53100, 53200, 53400). Answered 503, as when it
+ * cannot be reached: the same request may succeed later.
+ */
+const NOT_NOW = new Set(['55P03', '57014', '25006', '53100', '53200', '53400']);
+
+/**
  * The error a caller of the driver sees for `error`: a catalogued domain error for a unique or exclusion
- * violation, {@link StorageUnavailableError} (503) when the database cannot be reached, or `error` itself
+ * violation, {@link StorageUnavailableError} (503) when the database cannot be reached or cannot serve now, or `error` itself
  * (an AppError the work threw, or a bug).
  */
 export function translate(error: unknown): unknown {
@@ -93,5 +101,8 @@ export function translate(error: unknown): unknown {
     if (make) return make(error);
   }
   if (isConnectionError(error)) return new StorageUnavailableError('O banco de dados está indisponível no momento. Tente novamente em instantes.', error);
+  if (code !== undefined && NOT_NOW.has(code)) {
+    return new StorageUnavailableError('O banco de dados não pôde atender agora (ocupado, sem espaço ou em manutenção). Tente novamente em instantes.', error);
+  }
   return error;
 }

@@ -33,6 +33,11 @@ export function createPool(options: PoolOptions): pg.Pool {
     // UTF-8 whatever the environment or the server says: statements carry values written in as quoted literals
     // (`batching.ts`), and escaping by doubling quotes and backslashes is only sound in an ASCII-safe encoding.
     client_encoding: 'UTF8',
+    // Awaited by pg-pool before the new connection is handed out; if it fails, the connection is closed and the
+    // caller gets the error.
+    onConnect: async (client) => {
+      await client.query(SESSION_SETTINGS);
+    },
   });
   pool.on('error', (error) => {
     options.logger?.warn({ err: error }, 'conexão com o banco de dados perdida; será reaberta no próximo uso');
@@ -46,6 +51,16 @@ export function createPool(options: PoolOptions): pg.Pool {
   });
   return pool;
 }
+
+/**
+ * What the driver assumes of every session, whatever a DBA set for the database or role (`ALTER DATABASE … SET`):
+ * - statements without an explicit level run READ COMMITTED: the change feed's reads (`alteracoes_desde` refuses
+ *   any other level) and the task board's and rate limits' single statements; under REPEATABLE READ a feed read
+ *   fails and other processes' commits are never heard, and under SERIALIZABLE single statements fail with 40001;
+ * - backslashes in string literals are plain characters (`LIKE … ESCAPE '\'` in `reads.ts`; `batching.ts` quotes
+ *   values either way). Set as statements, not as the `options` startup parameter, which PgBouncer refuses.
+ */
+export const SESSION_SETTINGS = "SET default_transaction_isolation = 'read committed'; SET standard_conforming_strings = on";
 
 /** Node's socket errors that mean "no database there right now". */
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);

@@ -1,0 +1,107 @@
+import pg from 'pg';
+import { describe, expect, it } from 'vitest';
+import { StorageUnavailableError } from '../../src/core/errors.js';
+import { PgAuditLog } from '../../src/infra/storage/postgres/audit-log.js';
+import { PgLimits } from '../../src/infra/storage/postgres/limits.js';
+import { PgStorage } from '../../src/infra/storage/postgres/pg-storage.js';
+import type { Change } from '../../src/repositories/port.js';
+import { makeEntry } from '../audit/helpers.js';
+import { throwawayCluster } from '../helpers/cluster.js';
+import { silentLogger } from '../helpers/logger.js';
+import { skipWithoutPostgres } from '../helpers/postgres.js';
+import { medico, paciente } from './port-fixtures.js';
+
+/**
+ * A DBA's settings for the database must not change what the driver does: every connection sets what the driver
+ * relies on (`SESSION_SETTINGS` in `postgres/pool.ts`). Without that, under REPEATABLE READ two processes forked the
+ * audit chain and never heard each other's commits, under SERIALIZABLE the rate limits failed with 40001, and with
+ * `standard_conforming_strings = off` a name search was a syntax error (found by a reviewer).
+ */
+describe.skipIf(skipWithoutPostgres())('PostgreSQL: a database whose defaults differ from the driver assumptions', () => {
+  const c = throwawayCluster();
+
+  for (const level of ['repeatable read', 'serializable']) {
+    it(`when the database defaults to ${level} and standard_conforming_strings off, then the feed, the audit chain, the limits and the name search still work`, async () => {
+      const url = await c.database('sessao');
+      const name = new URL(url).pathname.slice(1);
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      try {
+        await admin.query(`ALTER DATABASE ${name} SET default_transaction_isolation = '${level}'`);
+        await admin.query(`ALTER DATABASE ${name} SET standard_conforming_strings = off`);
+      } finally {
+        await admin.end();
+      }
+      const a = c.track(new PgStorage({ url, logger: silentLogger, poolMax: 4, feedPollMs: 200 }));
+      await a.open();
+      const b = c.track(new PgStorage({ url, logger: silentLogger, poolMax: 4, feedPollMs: 200 }));
+      await b.open();
+
+      // Another process's commit is heard.
+      const heard: Change[] = [];
+      a.changes.onCommit((changes) => heard.push(...changes));
+      const m = medico();
+      await b.run(async (tx) => {
+        await tx.medicos.save(m);
+      });
+      await expect.poll(() => heard.some((change) => change.id === m.id), { timeout: 5_000 }).toBe(true);
+
+      // Two processes extend one hash chain.
+      const logs = [new PgAuditLog({ pool: a.pool, logger: silentLogger }), new PgAuditLog({ pool: b.pool, logger: silentLogger })];
+      await Promise.all(Array.from({ length: 40 }, (_, i) => logs[i % 2]!.append([makeEntry(i)])));
+      expect(await logs[0]!.verify()).toMatchObject({ integra: true, entradas: 40 });
+
+      // Counters taken at once by two processes: every hit counted, none refused.
+      const limits = [new PgLimits({ pool: a.pool }), new PgLimits({ pool: b.pool })];
+      const hits = await Promise.all(Array.from({ length: 20 }, (_, i) => limits[i % 2]!.windows.hit('login:ip', 1_000 + i, 60_000)));
+      expect(Math.max(...hits.map((hit) => hit.count))).toBe(20);
+
+      // A search with a backslash, a quote and LIKE's own characters.
+      const p = paciente({ nome: String.raw`Ana d'Ávila \ 50% _x` });
+      await a.run(async (tx) => {
+        await tx.pacientes.save(p);
+      });
+      for (const q of [String.raw`\ 50%`, "d'ávila", '_x', String.raw`\\`]) {
+        const found = await b.pacientes.list({ q, limit: 10, offset: 0 });
+        expect(found.items.map((x) => x.id), q).toEqual(q === String.raw`\\` ? [] : [p.id]);
+      }
+    }, 60_000);
+  }
+
+  for (const [setting, code] of [['lock_timeout', '55P03'], ['statement_timeout', '57014']] as const) {
+    it(`when a DBA's ${setting} stops a statement waiting on a lock, then reads and units of work answer 503 (${code}), and work again once the lock goes`, async () => {
+      const url = await c.database('limite');
+      const storage = c.track(new PgStorage({ url, logger: silentLogger, poolMax: 4 }));
+      await storage.open();
+      const m = medico();
+      await storage.run(async (tx) => {
+        await tx.medicos.save(m);
+      });
+      const admin = new pg.Client({ connectionString: url });
+      await admin.connect();
+      try {
+        await admin.query(`ALTER DATABASE ${new URL(url).pathname.slice(1)} SET ${setting} = '300ms'`);
+        // Connections opened from now on take the setting.
+        const limited = c.track(new PgStorage({ url, logger: silentLogger, poolMax: 4 }));
+        await limited.open();
+        await admin.query('BEGIN');
+        await admin.query('LOCK TABLE medicos IN ACCESS EXCLUSIVE MODE');
+        const read = await limited.medicos.get(m.id).catch((error: unknown) => error);
+        const work = await limited
+          .run(async (tx) => {
+            await tx.medicos.save({ ...m, nome: 'Dra. Outra' });
+          })
+          .catch((error: unknown) => error);
+        for (const error of [read, work]) {
+          expect(error).toBeInstanceOf(StorageUnavailableError);
+          expect((error as StorageUnavailableError).status).toBe(503);
+          expect(((error as Error).cause as { code?: string }).code).toBe(code);
+        }
+        await admin.query('ROLLBACK');
+        expect((await limited.medicos.get(m.id))?.nome).toBe(m.nome);
+      } finally {
+        await admin.end();
+      }
+    }, 60_000);
+  }
+});
