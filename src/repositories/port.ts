@@ -172,8 +172,8 @@ export interface SessaoReads {
   /** By the hash of its token. */
   get(id: string): Promise<SessaoRecord | undefined>;
   ofUser(usuarioId: string): Promise<SessaoRecord[]>;
-  /** Sessions last used before `cutoffMs`. */
-  expired(cutoffMs: number): Promise<SessaoRecord[]>;
+  /** Sessions last used before `cutoffMs`; with `limit`, at most that many of them (which ones is the driver's choice). */
+  expired(cutoffMs: number, limit?: number): Promise<SessaoRecord[]>;
 }
 
 export interface BloqueioReads {
@@ -200,8 +200,8 @@ export interface ListaEsperaReads {
 
 export interface IdempotencyReads {
   get(id: string): Promise<IdempotencyRecord | undefined>;
-  /** Ids of records created before `cutoffMs`. */
-  olderThan(cutoffMs: number): Promise<string[]>;
+  /** Ids of records created before `cutoffMs`; with `limit`, at most that many of them (which ones is the driver's choice). */
+  olderThan(cutoffMs: number, limit?: number): Promise<string[]>;
 }
 
 export interface AuditOutboxReads {

@@ -10,6 +10,7 @@ import type { StoragePort } from '../repositories/port.js';
 import type { SessaoRecord, SessaoUsuario, UsuarioRecord } from '../schemas/usuario.schema.js';
 import type { Auditor } from './audit.service.js';
 import { LoginThrottle } from './login-throttle.js';
+import { purgeInChunks } from './purge.js';
 import { endSessions } from './usuario.service.js';
 
 export interface AuthServiceDeps {
@@ -175,14 +176,12 @@ export class AuthService {
   async purgeExpired(): Promise<number> {
     const { storage, clock } = this.deps;
     const cutoff = clock.now().getTime() - this.ttlMs;
-    // A cheap look first: most hours nothing expired, and then nothing is written.
-    if ((await storage.sessoes.expired(cutoff)).length === 0) return 0;
-    // Read again inside the unit of work: a session renewed since the look (by any process) is not expired.
-    return storage.run(async (tx) => {
-      const expired = await tx.sessoes.expired(cutoff);
-      for (const s of expired) await tx.sessoes.remove(s.id);
-      return expired.length;
-    });
+    // A session renewed since it was found expired (by any process) is not removed: see `purgeInChunks`.
+    return purgeInChunks(
+      storage,
+      async (reads, limit) => (await reads.sessoes.expired(cutoff, limit)).map((s) => s.id),
+      (tx, id) => tx.sessoes.remove(id),
+    );
   }
 
   private touch(sessao: SessaoRecord, now: number): Promise<void> {

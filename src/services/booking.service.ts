@@ -14,6 +14,7 @@ import type { SlotTime } from '../domain/slots.js';
 import { currentContext, type RequestContext } from '../core/context.js';
 import { assertOwnMedico } from '../core/permissions.js';
 import type { Auditor } from './audit.service.js';
+import { purgeInChunks } from './purge.js';
 
 export type { BookingResponse } from './booking-keys.js';
 
@@ -209,12 +210,11 @@ export class BookingService {
   /** Deletes remembered keys past their time. */
   async purgeExpiredKeys(): Promise<number> {
     const { storage, clock } = this.deps;
-    if ((await storage.idempotency.olderThan(clock.now().getTime() - IDEMPOTENCY_TTL_MS)).length === 0) return 0;
-    return storage.run(async (tx) => {
-      const expired = await tx.idempotency.olderThan(clock.now().getTime() - IDEMPOTENCY_TTL_MS);
-      for (const id of expired) await tx.idempotency.remove(id);
-      return expired.length;
-    });
+    return purgeInChunks(
+      storage,
+      (reads, limit) => reads.idempotency.olderThan(clock.now().getTime() - IDEMPOTENCY_TTL_MS, limit),
+      (tx, id) => tx.idempotency.remove(id),
+    );
   }
 
   // ---- workers -----------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { AppError } from '../../src/core/errors.js';
 import { COLLECTIONS } from '../../src/repositories/collections.js';
+import { PURGE_CHUNK, purgeInChunks } from '../../src/services/purge.js';
 import type { Change, Entity, StoragePort, UnitOfWork } from '../../src/repositories/port.js';
 import type { Consulta } from '../../src/schemas/consulta.schema.js';
 import {
@@ -374,6 +375,9 @@ export function describePortContract(name: string, makeStorage: MakeStorage): vo
         expect(ids(await storage.sessoes.ofUser(u1.id)).sort()).toEqual([s1.id, s2.id].sort());
         expect(ids(await storage.sessoes.expired(2_000)).sort()).toEqual([s1.id]);
         expect(ids(await storage.sessoes.expired(2_001)).sort()).toEqual([s1.id, s3.id].sort());
+        const oneExpired = ids(await storage.sessoes.expired(2_001, 1));
+        expect(oneExpired).toHaveLength(1);
+        expect([s1.id, s3.id]).toContain(oneExpired[0]);
         expect(await storage.bloqueios.ofMedico(m.id)).toEqual([b1, b2]);
         expect(await storage.bloqueios.get(b3.id)).toEqual(b3);
         expect(ids(await storage.feriados.on('2027-03-10')).sort()).toEqual([f1.id, f2.id].sort());
@@ -386,7 +390,30 @@ export function describePortContract(name: string, makeStorage: MakeStorage): vo
         expect(await storage.listaEspera.get(e1.id)).toEqual(e1);
         expect(await storage.idempotency.get(k2.id)).toEqual(k2);
         expect(await storage.idempotency.olderThan(9_000)).toEqual([k1.id]);
+        expect((await storage.idempotency.olderThan(9_001, 1)).length).toBe(1);
+        expect((await storage.idempotency.olderThan(9_001, 5)).sort()).toEqual([k1.id, k2.id].sort());
         expect(await storage.auditOutbox.all()).toEqual([a1, a2]);
+      });
+    });
+
+    describe('purging a backlog', () => {
+      it('when more records are due than one chunk, then they go in units of work of at most a chunk each, and the rest stays', async () => {
+        const storage = await make();
+        const due = Array.from({ length: 2 * PURGE_CHUNK + 500 }, (_, i) => idempotency(1_000 + i));
+        const fresh = idempotency(50_000);
+        for (let start = 0; start < due.length; start += 500) {
+          await seed(storage, (tx) => due.slice(start, start + 500).map((k) => tx.idempotency.save(k)));
+        }
+        await seed(storage, (tx) => [tx.idempotency.save(fresh)]);
+        const commits: number[] = [];
+        storage.changes.onCommit((changes) => commits.push(changes.filter((c) => c.collection === COLLECTIONS.idempotencia).length));
+        const removed = await purgeInChunks(storage, (reads, limit) => reads.idempotency.olderThan(10_000, limit), (tx, id) => tx.idempotency.remove(id));
+        expect(removed).toBe(due.length);
+        expect(await storage.idempotency.olderThan(60_000)).toEqual([fresh.id]);
+        expect(commits).toEqual([PURGE_CHUNK, PURGE_CHUNK, 500]);
+        // Nothing due: nothing written.
+        expect(await purgeInChunks(storage, (reads, limit) => reads.idempotency.olderThan(10_000, limit), (tx, id) => tx.idempotency.remove(id))).toBe(0);
+        expect(commits).toHaveLength(3);
       });
     });
 

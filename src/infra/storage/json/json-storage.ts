@@ -103,7 +103,7 @@ export class Indexed {
       sessoes: {
         get: async (id) => sessoes.get(id),
         ofUser: async (usuarioId) => sessoes.ofUser(usuarioId),
-        expired: async (cutoffMs) => sessoes.expired(cutoffMs),
+        expired: async (cutoffMs, limit) => sessoes.expired(cutoffMs, limit),
       },
       bloqueios: {
         get: async (id) => bloqueios.get(id),
@@ -121,7 +121,7 @@ export class Indexed {
       },
       idempotency: {
         get: async (id) => idempotency.get(id),
-        olderThan: async (cutoffMs) => idempotency.olderThan(cutoffMs),
+        olderThan: async (cutoffMs, limit) => idempotency.olderThan(cutoffMs, limit),
       },
       auditOutbox: {
         all: async () => {

@@ -224,7 +224,9 @@ export function createReads(query: Query): Reads {
     sessoes: {
       get: byId<SessaoRecord>(C.sessoes),
       ofUser: (usuarioId) => many<SessaoRecord>('SELECT data FROM sessoes WHERE usuario_id = $1 ORDER BY id', [usuarioId]),
-      expired: (cutoffMs) => many<SessaoRecord>('SELECT data FROM sessoes WHERE usada_em < $1 ORDER BY usada_em, id', [instant(cutoffMs)], true),
+      // `LIMIT NULL` is no limit.
+      expired: (cutoffMs, limit) =>
+        many<SessaoRecord>('SELECT data FROM sessoes WHERE usada_em < $1 ORDER BY usada_em, id LIMIT $2', [instant(cutoffMs), limit ?? null], true),
     },
     bloqueios: {
       get: byId<Bloqueio>(C.bloqueios),
@@ -243,8 +245,10 @@ export function createReads(query: Query): Reads {
     },
     idempotency: {
       get: byId<IdempotencyRecord>(C.idempotencia),
-      olderThan: async (cutoffMs) =>
-        (await query<{ id: string }>('SELECT id FROM idempotencia WHERE criado_em < $1 ORDER BY criado_em, id', [instant(cutoffMs)], true)).map((r) => r.id),
+      olderThan: async (cutoffMs, limit) =>
+        (await query<{ id: string }>('SELECT id FROM idempotencia WHERE criado_em < $1 ORDER BY criado_em, id LIMIT $2', [instant(cutoffMs), limit ?? null], true)).map(
+          (r) => r.id,
+        ),
     },
     auditOutbox: {
       all: () => many<StagedAuditEntry>('SELECT data FROM auditoria_pendente ORDER BY staged_em, id', [], true),

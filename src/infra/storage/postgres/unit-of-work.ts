@@ -311,7 +311,8 @@ export class PgUnitOfWork {
     // As the JSON driver: removing what is not there changes nothing, and the feed hears nothing.
     const changes = this.changes.filter((c) => c.removed !== false);
     this.changes.length = 0;
-    this.changes.push(...changes.filter((c) => !PROCESS_LOCAL_COLLECTIONS.has(c.collection)));
+    // A loop, not `push(...)`: a spread of more than about 125k arguments throws a RangeError.
+    for (const c of changes) if (!PROCESS_LOCAL_COLLECTIONS.has(c.collection)) this.changes.push(c);
     const local = changes.filter((c) => PROCESS_LOCAL_COLLECTIONS.has(c.collection)).map(toChange);
     const out: SequencedChange[] = [];
     for (let start = 0; start < this.changes.length; start += FEED_ROWS_PER_INSERT) {

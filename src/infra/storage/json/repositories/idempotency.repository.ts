@@ -16,11 +16,14 @@ export class IdempotencyRepository {
     tx.put(C, record);
   }
 
-  /** Ids of records created before `cutoffMs`. */
-  olderThan(cutoffMs: number): string[] {
+  /** Ids of records created before `cutoffMs` (the first `limit` found, if given). */
+  olderThan(cutoffMs: number, limit = Number.POSITIVE_INFINITY): string[] {
     this.store.refresh();
     const out: string[] = [];
-    for (const record of this.store.values<IdempotencyRecord>(C)) if (record.criadoEm < cutoffMs) out.push(record.id);
+    for (const record of this.store.values<IdempotencyRecord>(C)) {
+      if (out.length >= limit) break;
+      if (record.criadoEm < cutoffMs) out.push(record.id);
+    }
     return out;
   }
 

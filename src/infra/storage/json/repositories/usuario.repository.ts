@@ -71,11 +71,14 @@ export class SessaoRepository {
     return this.byUser.get(usuarioId);
   }
 
-  /** Sessions last used before `cutoffMs`. */
-  expired(cutoffMs: number): SessaoRecord[] {
+  /** Sessions last used before `cutoffMs` (the first `limit` found, if given). */
+  expired(cutoffMs: number, limit = Number.POSITIVE_INFINITY): SessaoRecord[] {
     this.store.refresh();
     const out: SessaoRecord[] = [];
-    for (const s of this.store.values<SessaoRecord>(S)) if (s.usadaEm < cutoffMs) out.push(s);
+    for (const s of this.store.values<SessaoRecord>(S)) {
+      if (out.length >= limit) break;
+      if (s.usadaEm < cutoffMs) out.push(s);
+    }
     return out;
   }
 
