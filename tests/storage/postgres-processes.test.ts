@@ -145,6 +145,18 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL driver across processes (thro
     }
   }, 20_000);
 
+  it("when a catchUp is asked just as a read ends (from a waiter's continuation, as an own update asks it), then it waits for a read of its own", async () => {
+    const [a] = await pair();
+    // Asked synchronously in the first catchUp's continuation, between the reading loop's last look and its end:
+    // a reviewer found this second catchUp resolving without any read (the loop's end dropped it), so an update
+    // could be delivered before another process's earlier change to the same record was read.
+    const seen = await a.changes.catchUp().then(() => {
+      const readsBefore = a.changes.reads;
+      return a.changes.catchUp().then(() => ({ readsBefore, readsAfter: a.changes.reads }));
+    });
+    expect(seen.readsAfter).toBeGreaterThan(seen.readsBefore);
+  });
+
   it('when A commits a write with its audit entry, then A hears both, B hears only the write, and the outbox has no feed row', async () => {
     const [a, b] = await pair();
     const onA = new Heard(a);

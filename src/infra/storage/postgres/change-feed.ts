@@ -166,7 +166,9 @@ export class PgChangeFeed implements ChangeFeed {
   async committed(changes: readonly SequencedChange[], resets: readonly SequencedReset[] = []): Promise<void> {
     if (changes.length === 0 && resets.length === 0) return;
     this.announce();
-    const first = Math.min(...changes.map((c) => c.seq), ...resets.map((r) => r.seq));
+    // A fold, not `Math.min(...)`: a unit of work may hold more changes than a call takes arguments.
+    let first = Number.POSITIVE_INFINITY;
+    for (const { seq } of [...changes, ...resets]) if (seq < first) first = seq;
     // Own commits are heard in the order of their seqs too: an earlier one still waiting for its COMMIT's answer
     // (or for its own catch-up) goes first.
     await this.ownTurn(first);
@@ -261,7 +263,7 @@ export class PgChangeFeed implements ChangeFeed {
       this.pullAgain = true;
       return;
     }
-    this.pulling = (async () => {
+    const loop = async () => {
       do {
         this.pullAgain = false;
         this.pullsStarted++;
@@ -279,12 +281,16 @@ export class PgChangeFeed implements ChangeFeed {
         // holds writers' feed rows back while it runs) — unless a commit is waiting for that read (`catchUp`).
         if (this.pullAgain && !this.closed && this.pullWaiters.size === 0) await new Promise((resolve) => setTimeout(resolve, READ_GAP_MS));
       } while (this.pullAgain && !this.closed);
-    })().finally(() => {
+      // In the same step as the loop's last look at `pullAgain`, not in a later callback: a read asked after that
+      // look (say by a waiter just resolved, whose continuation runs next) then starts a new loop instead of
+      // being dropped by this one's end.
       this.pulling = undefined;
-      // The loop ended without the reads they wait for (the database is away, or the feed stopped): as before a
-      // read, they go on, and the next read delivers what they missed.
+      // Waiters left are those of reads this loop will not make (the database is away, or the feed stopped; after
+      // a normal end none is left, since one asked during the last read made it go round again): as before a read,
+      // they go on, and the next read delivers what they missed.
       for (const waiter of [...this.pullWaiters]) waiter.resolve();
-    });
+    };
+    this.pulling = loop();
   }
 
   /** See {@link FeedListener.probe}. */
