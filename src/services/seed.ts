@@ -55,22 +55,33 @@ export async function seedDemoData(deps: {
   const clinicData = [COLLECTIONS.medicos, COLLECTIONS.pacientes, COLLECTIONS.consultas];
   if (clinicData.some((c) => (counts[c] ?? 0) > 0)) return false;
   // Another process seeding the same storage at the same moment makes some of these conflicts: skip them.
-  const skipConflict = (error: unknown) => {
-    if (!(error instanceof AppError && error.status === 409)) throw error;
-  };
-  for (const medico of MEDICOS) await deps.medicos.create(medico).catch(skipConflict);
-  for (const paciente of PACIENTES) await deps.pacientes.create(paciente).catch(skipConflict);
+  // `created` says whether this process made the record (false: the other one did).
+  const created = (done: Promise<unknown>): Promise<boolean> =>
+    done.then(
+      () => true,
+      (error: unknown) => {
+        if (!(error instanceof AppError && error.status === 409)) throw error;
+        return false;
+      },
+    );
+  for (const medico of MEDICOS) await created(deps.medicos.create(medico));
+  for (const paciente of PACIENTES) await created(deps.pacientes.create(paciente));
   // One user per role besides the admin, so a newcomer can try each screen at once.
   const senha = generatePassword();
   const ana = (await deps.medicos.list({ q: 'Ana Souza', limit: 1, offset: 0 })).items[0];
-  await deps.usuarios.create({ nome: 'Recepção (demonstração)', email: 'recepcao@clinica.local', papel: 'recepcao', ativo: true, senha }).catch(skipConflict);
-  if (ana) {
-    await deps.usuarios.create({ nome: 'Dra. Ana Souza', email: 'ana.souza@clinica.local', papel: 'medico', medicoId: ana.id, ativo: true, senha }).catch(skipConflict);
+  const users: string[] = [];
+  if (await created(deps.usuarios.create({ nome: 'Recepção (demonstração)', email: 'recepcao@clinica.local', papel: 'recepcao', ativo: true, senha }))) {
+    users.push('recepcao@clinica.local');
+  }
+  if (ana && (await created(deps.usuarios.create({ nome: 'Dra. Ana Souza', email: 'ana.souza@clinica.local', papel: 'medico', medicoId: ana.id, ativo: true, senha })))) {
+    users.push('ana.souza@clinica.local (médica)');
   }
   deps.logger.info({ medicos: MEDICOS.length, pacientes: PACIENTES.length }, 'dados de demonstração criados');
-  deps.logger.warn(
-    CONSOLE_ONLY,
-    `usuários de demonstração: recepcao@clinica.local e ana.souza@clinica.local (médica), senha ${senha} (mostrada só agora)`,
-  );
+  // Only the password of the users this process made: another process starting at the same moment prints its own.
+  if (users.length > 0) {
+    deps.logger.warn(CONSOLE_ONLY, `usuários de demonstração: ${users.join(' e ')}, senha ${senha} (mostrada só agora)`);
+  } else {
+    deps.logger.info('usuários de demonstração criados por outro processo, que mostrou a senha deles');
+  }
   return true;
 }

@@ -70,6 +70,34 @@ describe('GET /sistema/logs', () => {
     await container.close();
   });
 
+  it('when another process made the demo users a moment before (both started on empty storage), then this one prints no password for them, and names only users it made', async () => {
+    const { container, lines } = await loggedApp();
+    const { medicos, pacientes, usuarios } = container.services;
+    // The other process's receptionist already exists; its médica does not yet.
+    await usuarios.create({ nome: 'Recepção (outro processo)', email: 'recepcao@clinica.local', papel: 'recepcao', ativo: true, senha: 'senha-do-outro-processo' });
+    await seedDemoData({ storage: container.storage, medicos, pacientes, usuarios, logger: container.logger });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const shown = /usuários de demonstração: (.*), senha ([\w-]+) \(mostrada só agora\)/.exec(lines.join(''));
+    expect(shown?.[1]).toBe('ana.souza@clinica.local (médica)');
+    const app = createApp(container);
+    await request(app).post('/auth/login').send({ email: 'ana.souza@clinica.local', senha: shown![2] }).expect(200);
+    await request(app).post('/auth/login').send({ email: 'recepcao@clinica.local', senha: shown![2] }).expect(401);
+    await container.close();
+
+    // Both made by the other process: no password line at all.
+    const second = await loggedApp();
+    const services = second.container.services;
+    await services.usuarios.create({ nome: 'Recepção', email: 'recepcao@clinica.local', papel: 'recepcao', ativo: true, senha: 'senha-do-outro-processo' });
+    const ana = await services.medicos.create({ ...medicoBody(), nome: 'Dra. Ana Souza', crm: '99999/SP' });
+    await services.usuarios.create({ nome: 'Dra. Ana', email: 'ana.souza@clinica.local', papel: 'medico', medicoId: ana.id, ativo: true, senha: 'senha-do-outro-processo' });
+    await services.medicos.remove(ana.id);
+    await seedDemoData({ storage: second.container.storage, medicos: services.medicos, pacientes: services.pacientes, usuarios: services.usuarios, logger: second.container.logger });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(second.lines.join('')).not.toMatch(/mostrada só agora/);
+    expect(second.lines.join('')).toContain('usuários de demonstração criados por outro processo');
+    await second.container.close();
+  });
+
   it('when streaming, then a new entry arrives as event: log', async () => {
     const { app, container } = await loggedApp();
     const server = await listen(app);
