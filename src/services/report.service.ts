@@ -14,6 +14,7 @@ import type { TaskContext } from '../infra/task-queue.js';
 import { COLLECTIONS } from '../repositories/collections.js';
 import type { Entity, RecordSnapshot, StoragePort } from '../repositories/port.js';
 import type { Consulta } from '../schemas/consulta.schema.js';
+import type { Paciente } from '../schemas/paciente.schema.js';
 import { datesBetween } from '../domain/slots.js';
 import { type ClosedDate, type ReportParams, periodOf } from './report-data.js';
 
@@ -266,7 +267,8 @@ const BATCH = 1000;
 /**
  * Sends the worker the records of one consistent snapshot that the report needs, a batch per message: every
  * médico and bloqueio (a clinic has tens of médicos), the consultas of the period (and médico, if one is asked),
- * then only the pacientes those consultas name — not the whole clinic's history.
+ * then only the pacientes those consultas name — not the whole clinic's history. Returns the ids of those the report
+ * names by name (not the anonymised).
  */
 async function sendRecords(snapshot: RecordSnapshot, params: ReportParams, send: (batch: ReportInput) => void): Promise<ReadonlySet<string>> {
   const { fromMs, toMs } = periodOf(params);
@@ -293,8 +295,15 @@ async function sendRecords(snapshot: RecordSnapshot, params: ReportParams, send:
     pacientes.add(c.pacienteId);
     return true;
   });
-  await stream(COLLECTIONS.pacientes, (record) => pacientes.has(record.id));
-  return pacientes;
+  // Those the report names: an anonymised paciente's record (as a deleted one's absence) names nobody, so a report
+  // of a period with one is neither refused nor removed for it.
+  const named = new Set<string>();
+  await stream(COLLECTIONS.pacientes, (record) => {
+    if (!pacientes.has(record.id)) return false;
+    if (!isAnonymised(record as Paciente)) named.add(record.id);
+    return true;
+  });
+  return named;
 }
 
 /** The file beside a report that lists the ids of the pacientes it names (see `forgetPaciente`). */

@@ -88,7 +88,7 @@ describe('GET /sistema/logs', () => {
     const second = await loggedApp();
     const services = second.container.services;
     await services.usuarios.create({ nome: 'Recepção', email: 'recepcao@clinica.local', papel: 'recepcao', ativo: true, senha: 'senha-do-outro-processo' });
-    const ana = await services.medicos.create({ ...medicoBody(), nome: 'Dra. Ana Souza', crm: '99999/SP' });
+    const ana = await services.medicos.create({ ...medicoBody(), nome: 'Dra. Ana Souza', crm: '99999/SP', maxEncaixesDia: 2, ativo: true });
     await services.usuarios.create({ nome: 'Dra. Ana', email: 'ana.souza@clinica.local', papel: 'medico', medicoId: ana.id, ativo: true, senha: 'senha-do-outro-processo' });
     await services.medicos.remove(ana.id);
     await seedDemoData({ storage: second.container.storage, medicos: services.medicos, pacientes: services.pacientes, usuarios: services.usuarios, logger: second.container.logger });

@@ -91,6 +91,31 @@ describe('LGPD: anonymisation and stored reports', () => {
   });
 });
 
+describe('LGPD: a report of a period with a paciente anonymised before it', () => {
+  it('when a paciente of the period was anonymised before the report, then the report is made without naming them, and stays until one it names is anonymised', async () => {
+    const { app, container, dataDir } = await makeApp();
+    const { medicos, pacientes } = await clinic(app, { medicos: 1, pacientes: 2 });
+    const [medicoId] = medicos as [string];
+    const [gone, named] = pacientes as [string, string];
+    await agendar(app, { medicoId, pacienteId: gone, inicio: at('08:00') }).expect(201);
+    await agendar(app, { medicoId, pacienteId: named, inicio: at('09:00') }).expect(201);
+    await request(app).post(`/pacientes/${gone}/anonimizar`).expect(200);
+    // A helper found every report of such a period failing with 409 paciente-anonimizado, for good.
+    const task = (await request(app).post('/sistema/tasks/relatorio').send({ de: '2026-12-01', ate: '2026-12-31' }).expect(202)).body.id as string;
+    await container.queue.onIdle();
+    const done = (await request(app).get(`/sistema/tasks/${task}`).expect(200)).body;
+    expect(done).toMatchObject({ status: 'concluida', resultado: { consultas: 2 } });
+    const nome = done.resultado.nome as string;
+    expect(readFileSync(path.join(dataDir, 'r', `${nome}.pacientes.json`), 'utf8')).toBe(JSON.stringify([named]));
+    await request(app).get(`/sistema/relatorios/${nome}`).expect(200);
+    // Anonymising the same paciente's records again changes nothing; anonymising one it names removes it.
+    await container.services.reports.sweepAnonymised();
+    await request(app).get(`/sistema/relatorios/${nome}`).expect(200);
+    await request(app).post(`/pacientes/${named}/anonimizar`).expect(200);
+    expect((await request(app).get(`/sistema/relatorios/${nome}`)).status).toBe(404);
+  });
+});
+
 describe('LGPD: a report written while its paciente is anonymised', () => {
   it('when a paciente the report names is anonymised after its records were read, then the report is removed and its task fails saying why', async () => {
     const { app, container, dataDir } = await makeApp();
