@@ -99,6 +99,29 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL schema (throwaway cluster)', 
       expect(await migrate(others[0]!)).toEqual([]);
     });
 
+    it("when a migration must wait for a table another session reads, then the table's other users wait no longer than its lock timeout, and it migrates once the read ends", async () => {
+      const { url, pool } = await freshDatabase();
+      const before = MIGRATIONS.findIndex((m) => m.name === '0008_chaves_uuid');
+      await migrate(pool, undefined, MIGRATIONS.slice(0, before));
+      // A long read (a report, pg_dump, a process of the previous version) holds consultas for 2.5 s.
+      const reader = new pg.Client({ connectionString: url });
+      await reader.connect();
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM consultas');
+      const readEnds = new Promise((resolve) => setTimeout(resolve, 2_500)).then(() => reader.query('COMMIT')).finally(() => reader.end());
+      const started = performance.now();
+      const migrating = migrate(pool, undefined, MIGRATIONS.slice(0, before + 1), { lockTimeoutMs: 300, retryDelayMs: 200 });
+      // Meanwhile the app reads consultas: queued behind the migration's ALTER TABLE, it would wait for the whole read.
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const queued = performance.now();
+      await pool.query('SELECT count(*) FROM consultas');
+      const waited = performance.now() - queued;
+      expect(waited).toBeLessThan(1_500);
+      expect(await migrating).toEqual(['0008_chaves_uuid']);
+      expect(performance.now() - started).toBeGreaterThanOrEqual(2_400);
+      await readEnds;
+    });
+
     it('when a migration fails, then the whole run rolls back and the next start applies it cleanly', async () => {
       const { pool } = await freshDatabase();
       const broken = [...MIGRATIONS, { name: '9999_quebrada', sql: 'CREATE TABLE sobra (x int); SELECT 1 / 0;' }];

@@ -13,7 +13,7 @@ import { medico, paciente } from './port-fixtures.js';
 
 /**
  * A DBA's settings for the database must not change what the driver does: every connection sets what the driver
- * relies on (`SESSION_SETTINGS` in `postgres/pool.ts`). Without that, under REPEATABLE READ two processes forked the
+ * relies on (`sessionSettings` in `postgres/pool.ts`). Without that, under REPEATABLE READ two processes forked the
  * audit chain and never heard each other's commits, under SERIALIZABLE the rate limits failed with 40001, and with
  * `standard_conforming_strings = off` a name search was a syntax error (found by a reviewer).
  */
@@ -86,12 +86,15 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: a database whose defaults di
         await limited.open();
         await admin.query('BEGIN');
         await admin.query('LOCK TABLE medicos IN ACCESS EXCLUSIVE MODE');
+        const started = performance.now();
         const read = await limited.medicos.get(m.id).catch((error: unknown) => error);
         const work = await limited
           .run(async (tx) => {
             await tx.medicos.save({ ...m, nome: 'Dra. Outra' });
           })
           .catch((error: unknown) => error);
+        // The DBA's 300 ms, not the driver's longer default.
+        expect(performance.now() - started).toBeLessThan(4_000);
         for (const error of [read, work]) {
           expect(error).toBeInstanceOf(StorageUnavailableError);
           expect((error as StorageUnavailableError).status).toBe(503);
@@ -104,4 +107,35 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: a database whose defaults di
       }
     }, 60_000);
   }
+
+  it('when another session holds a table longer than the driver waits for a lock, then reads and units of work answer 503 at that bound, not when the lock goes', async () => {
+    const url = await c.database('trava');
+    const storage = c.track(new PgStorage({ url, logger: silentLogger, poolMax: 4, lockTimeoutMs: 400 }));
+    await storage.open();
+    const m = medico();
+    await storage.run(async (tx) => {
+      await tx.medicos.save(m);
+    });
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      // A DBA's `LOCK TABLE` (or a migration queued behind a long read), held for 5 s.
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE medicos IN ACCESS EXCLUSIVE MODE');
+      const started = performance.now();
+      const [read, work] = await Promise.all([
+        storage.medicos.get(m.id).catch((error: unknown) => error),
+        storage.run(async (tx) => tx.medicos.save({ ...m, nome: 'Dra. Outra' })).catch((error: unknown) => error),
+      ]);
+      expect(performance.now() - started).toBeLessThan(3_000);
+      for (const error of [read, work]) {
+        expect(error).toBeInstanceOf(StorageUnavailableError);
+        expect(((error as Error).cause as { code?: string }).code).toBe('55P03');
+      }
+      await holder.query('ROLLBACK');
+      expect((await storage.medicos.get(m.id))?.nome).toBe(m.nome);
+    } finally {
+      await holder.end();
+    }
+  }, 60_000);
 });

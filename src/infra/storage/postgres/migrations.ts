@@ -41,15 +41,53 @@ class MigrationTable implements UmzugStorage<pg.PoolClient> {
   }
 }
 
+export interface MigrateOptions {
+  /** How long a migration's statement waits for a table's lock before the run rolls back and tries again (ms). */
+  lockTimeoutMs?: number;
+  /** Runs tried before giving up (the waits between them double, from `retryDelayMs` to 30 s). */
+  attempts?: number;
+  retryDelayMs?: number;
+}
+
+/** See {@link MigrateOptions}: by default about 8 minutes of tries, each stalling the tables it waits for 5 s at most. */
+const MIGRATE_DEFAULTS: Required<MigrateOptions> = { lockTimeoutMs: 5_000, attempts: 20, retryDelayMs: 1_000 };
+
 /**
  * Runs the pending migrations of `migrations` (default: the schema's) and returns their names (empty when
  * the schema was already up to date).
+ *
+ * A migration that changes a table waits for every session using it (a long read, a report, `pg_dump`, a process
+ * of the previous version), and while it waits every later request on that table queues behind it: the whole
+ * clinic stops. So each run waits at most `lockTimeoutMs` for a lock, then rolls back (55P03), lets the traffic
+ * through, and tries again later; a deadlock with a running process (40P01) is tried again too. Waiting for
+ * another process's migrations (the advisory lock) is not limited.
  */
-export async function migrate(pool: pg.Pool, logger?: Logger, migrations: readonly SqlMigration[] = MIGRATIONS): Promise<string[]> {
+export async function migrate(pool: pg.Pool, logger?: Logger, migrations: readonly SqlMigration[] = MIGRATIONS, options: MigrateOptions = {}): Promise<string[]> {
+  const { lockTimeoutMs, attempts, retryDelayMs } = { ...MIGRATE_DEFAULTS, ...options };
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await migrateOnce(pool, logger, migrations, lockTimeoutMs);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if ((code !== '55P03' && code !== '40P01') || attempt >= attempts) throw error;
+      const delayMs = Math.min(retryDelayMs * 2 ** (attempt - 1), 30_000);
+      logger?.warn(
+        { err: error, tentativa: attempt, proximaEmMs: delayMs },
+        'migração do banco não obteve a tempo o bloqueio de uma tabela em uso por outra sessão; desfeita, será tentada de novo',
+      );
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
+
+async function migrateOnce(pool: pg.Pool, logger: Logger | undefined, migrations: readonly SqlMigration[], lockTimeoutMs: number): Promise<string[]> {
   const client = await pool.connect();
   try {
     await client.query('BEGIN');
+    // Another process migrating may take long (an index rebuilt over a large table): wait for it without limit.
+    await client.query('SET LOCAL lock_timeout = 0');
     await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
+    await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`);
     // Under the lock: two first starts cannot both try to create it.
     await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, executada_em timestamptz NOT NULL DEFAULT now())');
     const umzug = new Umzug<pg.PoolClient>({

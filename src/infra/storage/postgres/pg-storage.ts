@@ -44,6 +44,11 @@ export interface PgStorageOptions {
   feedRetentionMs?: number | undefined;
   /** How many times a unit of work runs before a persistent conflict is reported as 503 (default 30). */
   maxAttempts?: number | undefined;
+  /** The longest a statement waits for a lock before answering 503 (ms; default `LOCK_TIMEOUT_MS`, 10 s). */
+  lockTimeoutMs?: number | undefined;
+  /** How often the `LISTEN` connection is checked, and how long it may take to answer (ms; `feed-listener.ts`). */
+  feedHeartbeatMs?: number | undefined;
+  feedAnswerTimeoutMs?: number | undefined;
 }
 
 /** Batches of reads on the wire at once: while some are answered, the next fills up. */
@@ -89,7 +94,7 @@ export class PgStorage implements StoragePort {
   private closing: Promise<void> | undefined;
 
   constructor(private readonly options: PgStorageOptions) {
-    this.pool = createPool({ url: options.url, max: options.poolMax, applicationName: options.applicationName, logger: options.logger });
+    this.pool = createPool({ url: options.url, max: options.poolMax, applicationName: options.applicationName, logger: options.logger, lockTimeoutMs: options.lockTimeoutMs });
     // Each round of a hot record's contention lets one writer through: enough rounds for a few dozen writers of
     // one record at once, at a few seconds at most; a booking race ends sooner (the losers fail their checks).
     this.maxAttempts = options.maxAttempts ?? 30;
@@ -111,6 +116,8 @@ export class PgStorage implements StoragePort {
       logger: options.logger,
       pollMs: options.feedPollMs,
       applicationName: options.applicationName,
+      heartbeatMs: options.feedHeartbeatMs,
+      answerTimeoutMs: options.feedAnswerTimeoutMs,
       onSignal: (payload) => this.signals.receive(payload),
     });
     // Reads of every request share round trips (see `batching.ts`). A batch that fails is asked again one

@@ -11,6 +11,8 @@ export interface PoolOptions {
   logger?: Logger;
   /** How long a query may wait for a connection (opening one, or for a busy pool to hand one over). Default 5 s. */
   connectTimeoutMs?: number;
+  /** See {@link LOCK_TIMEOUT_MS} (its default). */
+  lockTimeoutMs?: number | undefined;
 }
 
 /**
@@ -36,7 +38,7 @@ export function createPool(options: PoolOptions): pg.Pool {
     // Awaited by pg-pool before the new connection is handed out; if it fails, the connection is closed and the
     // caller gets the error.
     onConnect: async (client) => {
-      await client.query(SESSION_SETTINGS);
+      await client.query(sessionSettings(options.lockTimeoutMs ?? LOCK_TIMEOUT_MS));
     },
   });
   pool.on('error', (error) => {
@@ -52,15 +54,31 @@ export function createPool(options: PoolOptions): pg.Pool {
   return pool;
 }
 
+/** The longest any statement of the driver waits for a lock, in ms (see {@link sessionSettings}). */
+export const LOCK_TIMEOUT_MS = 10_000;
+
 /**
  * What the driver assumes of every session, whatever a DBA set for the database or role (`ALTER DATABASE … SET`):
  * - statements without an explicit level run READ COMMITTED: the change feed's reads (`alteracoes_desde` refuses
  *   any other level) and the task board's and rate limits' single statements; under REPEATABLE READ a feed read
  *   fails and other processes' commits are never heard, and under SERIALIZABLE single statements fail with 40001;
  * - backslashes in string literals are plain characters (`LIKE … ESCAPE '\'` in `reads.ts`; `batching.ts` quotes
- *   values either way). Set as statements, not as the `options` startup parameter, which PgBouncer refuses.
+ *   values either way);
+ * - no statement waits more than `lockTimeoutMs` (default {@link LOCK_TIMEOUT_MS}) for a lock, or the DBA's own
+ *   `lock_timeout` where that is shorter: another session holding a table (a DBA's `LOCK TABLE`, a migration queued
+ *   behind a long read) makes requests answer 503 then (`errors.ts`: 55P03), not hang for as long as it holds it.
+ *   The driver's own waits are far shorter: a group's commit, an audit batch. Code that may rightly wait longer
+ *   says so with `SET LOCAL lock_timeout` (migrations wait for one another).
+ * Set as statements, not as the `options` startup parameter, which PgBouncer refuses.
  */
-export const SESSION_SETTINGS = "SET default_transaction_isolation = 'read committed'; SET standard_conforming_strings = on";
+export function sessionSettings(lockTimeoutMs: number): string {
+  const ms = Math.max(1, Math.round(lockTimeoutMs));
+  return (
+    "SET default_transaction_isolation = 'read committed'; SET standard_conforming_strings = on; " +
+    // pg_settings gives lock_timeout in ms; 0 is none.
+    `SELECT set_config('lock_timeout', (SELECT CASE WHEN setting::bigint > 0 AND setting::bigint < ${ms} THEN setting ELSE '${ms}' END FROM pg_settings WHERE name = 'lock_timeout'), false)`
+  );
+}
 
 /** Node's socket errors that mean "no database there right now". */
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
