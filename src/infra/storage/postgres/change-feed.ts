@@ -59,6 +59,9 @@ export interface FeedOptions {
   applicationName?: string | undefined;
   /** Signals heard on the `LISTEN` connection (see `signals.ts`). */
   onSignal?: ((payload: string) => void) | undefined;
+  /** See `FeedListenerOptions.heartbeatMs` and `answerTimeoutMs`. */
+  heartbeatMs?: number | undefined;
+  answerTimeoutMs?: number | undefined;
 }
 
 /** The least time between two reads of the feed by one process, under a stream of notifications. */
@@ -128,6 +131,8 @@ export class PgChangeFeed implements ChangeFeed {
       url: this.options.url,
       applicationName: `${this.options.applicationName ?? 'agenda-medica'} (feed)`,
       logger: this.options.logger,
+      heartbeatMs: this.options.heartbeatMs,
+      answerTimeoutMs: this.options.answerTimeoutMs,
       // Woken by another process's notification, or reconnected after a loss: what was committed meanwhile is in
       // the table. This process's own announcements wake nobody here: it delivered those commits itself.
       onWake: (origin) => {

@@ -1,0 +1,106 @@
+import net from 'node:net';
+import pg from 'pg';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FeedListener } from '../../src/infra/storage/postgres/feed-listener.js';
+import { FEED_CHANNEL } from '../../src/infra/storage/postgres/schema.js';
+import { throwawayCluster } from '../helpers/cluster.js';
+import { silentLogger } from '../helpers/logger.js';
+import { skipWithoutPostgres } from '../helpers/postgres.js';
+
+/**
+ * A TCP proxy to the database whose path can hang, as a half-open load balancer or proxy, or a dropped route, does:
+ * `hang()` stops forwarding on the connections it holds (without closing them: nothing tells either end) — or, with
+ * `{ cut: true }`, closes them — and accepts new connections without ever answering; `heal()` forwards new
+ * connections again (the hung ones stay hung).
+ */
+async function hangingProxy(target: URL) {
+  let hanging = false;
+  const sockets = new Set<net.Socket>();
+  const forwarding = new Set<{ client: net.Socket; upstream: net.Socket }>();
+  const server = net.createServer((client) => {
+    sockets.add(client);
+    client.on('error', () => undefined);
+    if (hanging) return;
+    const upstream = net.connect(Number(target.port), target.hostname);
+    sockets.add(upstream);
+    upstream.on('error', () => client.destroy());
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+    client.pipe(upstream);
+    upstream.pipe(client);
+    forwarding.add({ client, upstream });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = new URL(target.toString());
+  url.hostname = '127.0.0.1';
+  url.port = String((server.address() as net.AddressInfo).port);
+  return {
+    url: url.toString(),
+    hang({ cut = false } = {}): void {
+      hanging = true;
+      for (const pair of forwarding) {
+        if (cut) {
+          pair.client.destroy();
+        } else {
+          pair.client.unpipe(pair.upstream);
+          pair.upstream.unpipe(pair.client);
+          pair.client.on('data', () => undefined);
+          pair.upstream.on('data', () => undefined);
+        }
+      }
+      forwarding.clear();
+    },
+    heal(): void {
+      hanging = false;
+    },
+    async close(): Promise<void> {
+      for (const socket of sockets) socket.destroy();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
+
+describe.skipIf(skipWithoutPostgres())('PostgreSQL: the LISTEN connection on a path that hangs', () => {
+  const c = throwawayCluster();
+  const cleanups: (() => Promise<unknown>)[] = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => undefined);
+  });
+
+  for (const cut of [false, true]) {
+    it(`when the path to the database hangs (${cut ? 'held connections closed' : 'held connections silent'}, new ones never answered) and then heals, then notifications reach the process again, without a restart`, async () => {
+      const url = await c.database('escuta');
+      const proxy = await hangingProxy(new URL(url));
+      cleanups.push(() => proxy.close());
+      const heard: string[] = [];
+      const listener = new FeedListener({
+        url: proxy.url, applicationName: 'escuta', logger: silentLogger, heartbeatMs: 300, answerTimeoutMs: 500,
+        onWake: (origin) => heard.push(origin ?? '(reconectado)'),
+      });
+      await listener.start();
+      cleanups.push(() => listener.stop());
+      const notifier = new pg.Client({ connectionString: url });
+      await notifier.connect();
+      cleanups.push(() => notifier.end());
+      const notify = (payload: string) => notifier.query('SELECT pg_notify($1, $2)', [FEED_CHANNEL, payload]);
+
+      await notify('antes');
+      await expect.poll(() => heard.includes('antes'), { timeout: 5_000 }).toBe(true);
+
+      proxy.hang({ cut });
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      proxy.heal();
+      // Before the fix: a silent connection was never found out, and a connection attempt on the hung path never
+      // settled, so no other was ever made: nothing was heard again until a restart.
+      await expect
+        .poll(
+          async () => {
+            await notify('depois');
+            return heard.includes('depois');
+          },
+          { timeout: 10_000, interval: 250 },
+        )
+        .toBe(true);
+    }, 60_000);
+  }
+});
