@@ -205,6 +205,25 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL driver (throwaway cluster)', 
       expect(await storage.healthy()).toBe(true);
     });
 
+    it("when an export's connection dies while it is walked (a backup or report during a restart), then the walk fails with StorageUnavailableError (503), not a bare error (500)", async () => {
+      const storage = track(await pgStorage({ name: 'exportacao' }));
+      await storage.run(async (tx) => {
+        for (let i = 0; i < 3; i++) await tx.medicos.save(medico());
+      });
+      const snapshot = await storage.exportRecords();
+      const admin = new pg.Client({ connectionString: cluster.url });
+      await admin.connect();
+      await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name LIKE 'exportacao%' AND state LIKE 'idle in transaction%'");
+      await admin.end();
+      const walk = async () => {
+        for await (const record of snapshot.records('medicos')) void record;
+      };
+      await expect(walk()).rejects.toBeInstanceOf(StorageUnavailableError);
+      await snapshot.close();
+      // The pool gave the dead connection up: the storage answers on.
+      expect((await storage.medicos.list({ limit: 10, offset: 0 })).total).toBe(3);
+    });
+
     it('when every pooled connection is busy, then healthy() still answers true at once', async () => {
       const storage = track(await pgStorage());
       let release!: () => void;

@@ -50,7 +50,10 @@ async function snapshotIn(connection: pg.PoolClient, nextCursor: () => number, e
   let tail: Promise<unknown> = Promise.resolve();
   const client = {
     query: <R extends object>(sql: string): Promise<pg.QueryResult<R>> => {
-      const run = tail.then(() => connection.query<R>(sql));
+      // A connection lost under a backup or a report is a 503 for its task, as anywhere else (`translate`).
+      const run = tail.then(() => connection.query<R>(sql)).catch((error: unknown) => {
+        throw translate(error);
+      });
       tail = run.catch(() => undefined);
       return run;
     },
