@@ -3,6 +3,7 @@ import { createApp } from './app.js';
 import { createHttpServer } from './http/http-server.js';
 import { createContainer, type Container } from './composition.js';
 import { ConfigError, ensureDirectories, loadConfig } from './core/config.js';
+import { StorageOpenError, StorageUnavailableError } from './core/errors.js';
 import { StorageCorruptError } from './infra/storage/json/file-store.js';
 import { seedDemoData } from './services/seed.js';
 
@@ -67,10 +68,26 @@ async function shutdown(server: Server, container: Container): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  if (error instanceof ConfigError || error instanceof StorageCorruptError) {
-    process.stderr.write(`Agenda Médica não iniciou: ${error.message}\n`);
-  } else {
-    process.stderr.write(`Agenda Médica não iniciou: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
-  }
+  process.stderr.write(`Agenda Médica não iniciou: ${startFailure(error)}\n`);
   process.exit(1);
 });
+
+/**
+ * What the operator reads when the server does not start: for what they must fix (configuration, a data file, a
+ * database that refused or could not be reached), what and why in one line; for anything else (a bug), the stack.
+ */
+function startFailure(error: unknown): string {
+  if (error instanceof ConfigError || error instanceof StorageCorruptError || error instanceof StorageOpenError) return error.message;
+  if (error instanceof StorageUnavailableError) {
+    return `o banco de dados de DATABASE_URL não pôde ser alcançado (${whyUnreachable(error.cause)}); verifique o endereço e se o servidor do banco está no ar`;
+  }
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
+/** A connection failure's code and message (Node gives an `AggregateError` with no message when every address refused). */
+function whyUnreachable(cause: unknown): string {
+  if (!(cause instanceof Error)) return 'sem detalhes';
+  const code = (cause as { code?: unknown }).code;
+  const inner = cause instanceof AggregateError ? cause.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e))).join('; ') : '';
+  return [typeof code === 'string' ? code : undefined, cause.message || inner].filter(Boolean).join(': ') || 'sem detalhes';
+}

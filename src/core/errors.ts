@@ -105,6 +105,14 @@ export const notFound = (what: string, genero: 'o' | 'a' = 'o'): AppError => new
 /** A restore asked while another runs (in this process, or with PostgreSQL in any): it would only overwrite that one. */
 export const restoreInProgress = (): AppError => new AppError('RESTAURACAO_EM_ANDAMENTO', 'Já há uma restauração em andamento; aguarde o fim dela.');
 
+/**
+ * Storage refused to open for a reason an operator must fix, not a bug: its message says which, for the start-up
+ * line (PostgreSQL: a wrong password, a database that does not exist, a migration the database refused).
+ */
+export class StorageOpenError extends Error {
+  override readonly name = 'StorageOpenError';
+}
+
 /** Storage could not be used (lock not obtained in time, disk full, I/O error): the request may be retried. */
 export class StorageUnavailableError extends AppError {
   constructor(detail: string, cause?: unknown) {

@@ -12,7 +12,7 @@
  * fresh connections as needed and the feed's listener reconnects by itself: no restart is needed.
  */
 import type pg from 'pg';
-import { AppError, StorageUnavailableError } from '../../../core/errors.js';
+import { AppError, StorageOpenError, StorageUnavailableError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import { ALL_COLLECTIONS } from '../../../repositories/collections.js';
 import type { ImportOptions, RecordSnapshot, RecordSource, Reads, RunOptions, StoragePort, Work } from '../../../repositories/port.js';
@@ -20,7 +20,7 @@ import { SharedTransactions } from './shared-transactions.js';
 import { PgSignals } from './signals.js';
 import { StatementBatcher, type Statement } from './batching.js';
 import { PgChangeFeed, type CommittedChanges } from './change-feed.js';
-import { isRetryable, translate } from './errors.js';
+import { isRetryable, sqlState, translate } from './errors.js';
 import { Held } from './held.js';
 import { migrate } from './migrations.js';
 import { createPool, isConnectionError } from './pool.js';
@@ -163,6 +163,11 @@ export class PgStorage implements StoragePort {
       await migrate(this.pool, this.options.logger);
       await this.changes.start();
     } catch (error) {
+      const code = sqlState(error);
+      // The database answered, and said no (28P01 wrong password, 3D000 no such database, a migration refused).
+      if (code !== undefined && /^[0-9A-Z]{5}$/.test(code) && !isConnectionError(error)) {
+        throw new StorageOpenError(`o banco de dados de DATABASE_URL recusou: ${(error as Error).message} (SQLSTATE ${code})`, { cause: error });
+      }
       throw translate(error);
     }
     this.pruneTimer = setInterval(() => void this.pruneFeed(), PRUNE_EVERY_MS);
