@@ -138,4 +138,41 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: a database whose defaults di
       await holder.end();
     }
   }, 60_000);
+
+  it('when bookings sharing one transaction meet a table held past the lock timeout, then each answers 503 once, at that bound, without running again alone', async () => {
+    const url = await c.database('grupo');
+    const storage = c.track(new PgStorage({ url, logger: silentLogger, poolMax: 4, lockTimeoutMs: 500 }));
+    await storage.open();
+    const holder = new pg.Client({ connectionString: url });
+    await holder.connect();
+    try {
+      await holder.query('BEGIN');
+      await holder.query('LOCK TABLE medicos IN ACCESS EXCLUSIVE MODE');
+      const before = { ...storage.shared.stats };
+      const started = performance.now();
+      const runs: number[] = [];
+      const outcomes = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          storage
+            .run(
+              async (tx) => {
+                runs.push(i);
+                await tx.medicos.save(medico());
+              },
+              { shared: true },
+            )
+            .catch((error: unknown) => error),
+        ),
+      );
+      const elapsed = performance.now() - started;
+      for (const outcome of outcomes) expect(outcome).toBeInstanceOf(StorageUnavailableError);
+      // One wait for the group, not one more for each work alone (a reviewer found 8 connections each waiting again).
+      expect(storage.shared.stats.fallbacks - before.fallbacks).toBe(0);
+      expect(runs).toHaveLength(8);
+      expect(elapsed).toBeLessThan(2_500);
+    } finally {
+      await holder.query('ROLLBACK').catch(() => undefined);
+      await holder.end();
+    }
+  }, 60_000);
 });

@@ -89,6 +89,16 @@ export function translateRead(error: unknown): unknown {
 const NOT_NOW = new Set(['55P03', '57014', '25006', '53100', '53200', '53400']);
 
 /**
+ * True for {@link NOT_NOW}'s refusals, and for a hot standby's refusal of SERIALIZABLE (0A000: a unit of work on a
+ * server that a failover left read-only).
+ */
+export function isNotNow(error: unknown): boolean {
+  const code = sqlState(error);
+  if (code === undefined) return false;
+  return NOT_NOW.has(code) || (code === '0A000' && /hot standby/i.test(String((error as { message?: unknown }).message)));
+}
+
+/**
  * The error a caller of the driver sees for `error`: a catalogued domain error for a unique or exclusion
  * violation, {@link StorageUnavailableError} (503) when the database cannot be reached or cannot serve now, or `error` itself
  * (an AppError the work threw, or a bug).
@@ -101,7 +111,7 @@ export function translate(error: unknown): unknown {
     if (make) return make(error);
   }
   if (isConnectionError(error)) return new StorageUnavailableError('O banco de dados está indisponível no momento. Tente novamente em instantes.', error);
-  if (code !== undefined && NOT_NOW.has(code)) {
+  if (isNotNow(error)) {
     return new StorageUnavailableError('O banco de dados não pôde atender agora (ocupado, sem espaço ou em manutenção). Tente novamente em instantes.', error);
   }
   return error;

@@ -18,13 +18,14 @@
  *   happens, the transaction is rolled back and each work runs again ALONE, as without the option — it then gets
  *   exactly the answer it would have had (one booking wins, the other hears 409);
  * - a serialization failure (another group or process interleaved) runs the group again, a few times, then alone;
- * - a COMMIT whose answer was lost may have happened: nothing runs again, every work hears 503.
+ * - a COMMIT whose answer was lost may have happened: nothing runs again, every work hears 503; so too when the
+ *   database cannot serve now (`isNotNow`: a lock held past the lock_timeout, a read-only standby).
  */
 import { AppError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import type { Work } from '../../../repositories/port.js';
 import type { CommittedChanges, PgChangeFeed } from './change-feed.js';
-import { isRetryable, translate } from './errors.js';
+import { isNotNow, isRetryable, translate } from './errors.js';
 import type { PgUnitOfWork } from './unit-of-work.js';
 
 /** Groups on the wire at once: while one waits for its COMMIT's flush, the next runs its reads. */
@@ -100,7 +101,10 @@ export class SharedTransactions {
       try {
         outcome = await this.attempt(group);
       } catch (error) {
-        if (this.deps.uncertain(error)) {
+        // A COMMIT whose answer was lost may have happened; a database that cannot serve now (a lock held past the
+        // driver's lock_timeout, a read-only standby) would only make each work wait again alone, holding a pooled
+        // connection each: every work hears 503 at once.
+        if (this.deps.uncertain(error) || isNotNow(error)) {
           const failure = translate(error);
           for (const entry of group) entry.reject(failure);
           return;
