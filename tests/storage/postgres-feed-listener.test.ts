@@ -2,6 +2,7 @@ import net from 'node:net';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FeedListener } from '../../src/infra/storage/postgres/feed-listener.js';
+import { createPool } from '../../src/infra/storage/postgres/pool.js';
 import { FEED_CHANNEL } from '../../src/infra/storage/postgres/schema.js';
 import { throwawayCluster } from '../helpers/cluster.js';
 import { silentLogger } from '../helpers/logger.js';
@@ -13,7 +14,7 @@ import { skipWithoutPostgres } from '../helpers/postgres.js';
  * `{ cut: true }`, closes them — and accepts new connections without ever answering; `heal()` forwards new
  * connections again (the hung ones stay hung).
  */
-async function hangingProxy(target: URL) {
+async function hangingProxy(target: URL, { afterStartup = false } = {}) {
   let hanging = false;
   const sockets = new Set<net.Socket>();
   const forwarding = new Set<{ client: net.Socket; upstream: net.Socket }>();
@@ -26,7 +27,13 @@ async function hangingProxy(target: URL) {
     upstream.on('error', () => client.destroy());
     client.on('close', () => upstream.destroy());
     upstream.on('close', () => client.destroy());
-    client.pipe(upstream);
+    if (afterStartup) {
+      // The connection is made and signed in (trust: the client's first message is all it sends), then the path
+      // hangs: nothing the client sends afterwards arrives.
+      client.once('data', (startup: Buffer) => upstream.write(startup));
+    } else {
+      client.pipe(upstream);
+    }
     upstream.pipe(client);
     forwarding.add({ client, upstream });
   });
@@ -103,4 +110,17 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: the LISTEN connection on a p
         .toBe(true);
     }, 60_000);
   }
+
+  it('when the path hangs just after a new pooled connection signs in, then the query asking for it fails within the connect timeout instead of holding a pooled connection for good', async () => {
+    const url = await c.database('sessao_presa');
+    const proxy = await hangingProxy(new URL(url), { afterStartup: true });
+    cleanups.push(() => proxy.close());
+    const pool = createPool({ url: proxy.url, max: 2, connectTimeoutMs: 500, logger: silentLogger });
+    cleanups.push(() => pool.end());
+    const started = performance.now();
+    // The session's settings go first on a new connection, and are never answered.
+    await expect(pool.query('SELECT 1')).rejects.toThrow();
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(pool.totalCount).toBe(0);
+  }, 60_000);
 });

@@ -56,7 +56,11 @@ export class FeedListener {
     this.closed = false;
     await this.connect();
     this.heartbeat ??= setInterval(() => {
-      if (this.client && !this.probing) this.probe(this.answerTimeoutMs).catch(() => undefined);
+      const client = this.client;
+      if (!client || this.probing) return;
+      // Only the heartbeat's own silence counts as the connection lost: a health check's shorter limit may pass on
+      // a database that is merely slow for a moment.
+      this.probe(this.answerTimeoutMs).catch((error: unknown) => this.lost(client, error instanceof Error ? error : new Error(String(error))));
     }, this.options.heartbeatMs ?? HEARTBEAT_MS);
     this.heartbeat.unref();
   }
@@ -75,20 +79,14 @@ export class FeedListener {
    * Asks the database, on this connection, whether it accepts writes (not a standby in recovery): a health probe
    * that does not queue behind a busy pool. Undefined when the connection is down right now. Health checks that
    * arrive while one is asking share its answer: one connection runs one statement at a time (pg 8 warns when
-   * asked for more, pg 9 refuses). No answer in time (or an error) counts as the connection lost: it reconnects.
+   * asked for more, pg 9 refuses).
    */
   probe(timeoutMs: number): Promise<boolean | undefined> {
     const client = this.client;
     if (!client) return Promise.resolve(undefined);
     this.probing ??= client
       .query<{ ok: boolean }>({ text: 'SELECT NOT pg_is_in_recovery() AS ok', query_timeout: timeoutMs } as pg.QueryConfig)
-      .then(
-        ({ rows }) => rows[0]?.ok === true,
-        (error: unknown) => {
-          this.lost(client, error instanceof Error ? error : new Error(String(error)));
-          throw error;
-        },
-      )
+      .then(({ rows }) => rows[0]?.ok === true)
       .finally(() => (this.probing = undefined));
     return this.probing;
   }

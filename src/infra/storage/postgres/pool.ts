@@ -38,7 +38,9 @@ export function createPool(options: PoolOptions): pg.Pool {
     // Awaited by pg-pool before the new connection is handed out; if it fails, the connection is closed and the
     // caller gets the error.
     onConnect: async (client) => {
-      await client.query(sessionSettings(options.lockTimeoutMs ?? LOCK_TIMEOUT_MS));
+      // With a time limit: pg-pool's connect timeout ends once the socket is open, and on a path that hangs just
+      // after it this would never answer, holding a pooled connection for good.
+      await client.query({ text: sessionSettings(options.lockTimeoutMs ?? LOCK_TIMEOUT_MS), query_timeout: options.connectTimeoutMs ?? 5_000 } as pg.QueryConfig);
     },
   });
   pool.on('error', (error) => {
@@ -67,9 +69,11 @@ export const LOCK_TIMEOUT_MS = 10_000;
  * - no statement waits more than `lockTimeoutMs` (default {@link LOCK_TIMEOUT_MS}) for a lock, or the DBA's own
  *   `lock_timeout` where that is shorter: another session holding a table (a DBA's `LOCK TABLE`, a migration queued
  *   behind a long read) makes requests answer 503 then (`errors.ts`: 55P03), not hang for as long as it holds it.
- *   The driver's own waits are far shorter: a group's commit, an audit batch. Code that may rightly wait longer
- *   says so with `SET LOCAL lock_timeout` (migrations wait for one another).
- * Set as statements, not as the `options` startup parameter, which PgBouncer refuses.
+ *   The driver's own waits are short (a group's commit, an audit batch), except behind a restore, which holds every
+ *   writer for as long as it runs: those writes answer 503 after the bound. Code that may rightly wait longer says
+ *   so with `SET LOCAL lock_timeout` (migrations wait for one another).
+ * Set as statements on each new connection, not as the `options` startup parameter, which PgBouncer refuses (and a
+ * pooler must be in session mode for them to last: see README).
  */
 export function sessionSettings(lockTimeoutMs: number): string {
   const ms = Math.max(1, Math.round(lockTimeoutMs));
@@ -81,7 +85,7 @@ export function sessionSettings(lockTimeoutMs: number): string {
 }
 
 /** Node's socket errors that mean "no database there right now". */
-const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN']);
+const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENOENT']);
 
 /**
  * True when `error` says the database could not be reached or the connection died (a restart, a crash, a
@@ -96,5 +100,6 @@ export function isConnectionError(error: unknown): boolean {
     if (code.startsWith('08') || /^57P0[1-3]$/.test(code) || code === '53300' || SOCKET_CODES.has(code)) return true;
   }
   // pg raises these without a code when the socket closes under a query or a client is reused after that.
-  return /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect/i.test(error.message);
+  // "Query read timeout": a statement with a time limit (a health probe, a new connection's settings) went unanswered.
+  return /Connection terminated|connection error|not queryable|timeout exceeded when trying to connect|Query read timeout/i.test(error.message);
 }
