@@ -3,7 +3,7 @@ import { createApp } from './app.js';
 import { createHttpServer } from './http/http-server.js';
 import { createContainer, type Container } from './composition.js';
 import { ConfigError, ensureDirectories, loadConfig } from './core/config.js';
-import { StorageOpenError, StorageUnavailableError } from './core/errors.js';
+import { DatabaseUnreachableError, StorageOpenError, StorageUnavailableError } from './core/errors.js';
 import { StorageCorruptError } from './infra/storage/json/file-store.js';
 import { seedDemoData } from './services/seed.js';
 
@@ -78,16 +78,11 @@ main().catch((error: unknown) => {
  */
 function startFailure(error: unknown): string {
   if (error instanceof ConfigError || error instanceof StorageCorruptError || error instanceof StorageOpenError) return error.message;
+  if (error instanceof DatabaseUnreachableError) return `${error.message}; verifique o endereço e se o servidor do banco está no ar`;
+  // Storage that could not be used at start (JSON driver: the data directory's lock not obtained, a full disk).
   if (error instanceof StorageUnavailableError) {
-    return `o banco de dados de DATABASE_URL não pôde ser alcançado (${whyUnreachable(error.cause)}); verifique o endereço e se o servidor do banco está no ar`;
+    const cause = error.cause instanceof Error ? ` (${error.cause.message})` : '';
+    return `${error.detail}${cause}`;
   }
   return error instanceof Error ? (error.stack ?? error.message) : String(error);
-}
-
-/** A connection failure's code and message (Node gives an `AggregateError` with no message when every address refused). */
-function whyUnreachable(cause: unknown): string {
-  if (!(cause instanceof Error)) return 'sem detalhes';
-  const code = (cause as { code?: unknown }).code;
-  const inner = cause instanceof AggregateError ? cause.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e))).join('; ') : '';
-  return [typeof code === 'string' ? code : undefined, cause.message || inner].filter(Boolean).join(': ') || 'sem detalhes';
 }

@@ -119,3 +119,6 @@ export class StorageUnavailableError extends AppError {
     super('ARMAZENAMENTO_INDISPONIVEL', detail, undefined, { cause });
   }
 }
+
+/** {@link StorageUnavailableError} at opening: the database's address did not answer (its message says how). */
+export class DatabaseUnreachableError extends StorageUnavailableError {}

@@ -11,8 +11,8 @@
  * COMMIT's answer is what was lost, the call fails with {@link StorageUnavailableError} (503). The pool opens
  * fresh connections as needed and the feed's listener reconnects by itself: no restart is needed.
  */
-import type pg from 'pg';
-import { AppError, StorageOpenError, StorageUnavailableError } from '../../../core/errors.js';
+import pg from 'pg';
+import { AppError, DatabaseUnreachableError, StorageOpenError, StorageUnavailableError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import { ALL_COLLECTIONS } from '../../../repositories/collections.js';
 import type { ImportOptions, RecordSnapshot, RecordSource, Reads, RunOptions, StoragePort, Work } from '../../../repositories/port.js';
@@ -20,7 +20,7 @@ import { SharedTransactions } from './shared-transactions.js';
 import { PgSignals } from './signals.js';
 import { StatementBatcher, type Statement } from './batching.js';
 import { PgChangeFeed, type CommittedChanges } from './change-feed.js';
-import { isRetryable, sqlState, translate } from './errors.js';
+import { isRetryable, translate } from './errors.js';
 import { Held } from './held.js';
 import { migrate } from './migrations.js';
 import { createPool, isConnectionError } from './pool.js';
@@ -61,6 +61,14 @@ const HEALTH_TIMEOUT_MS = 2_000;
 const uncertainCommits = new WeakSet<object>();
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** A connection failure's code and message (Node gives an `AggregateError` with no message when every address refused). */
+function whyUnreachable(error: unknown): string {
+  if (!(error instanceof Error)) return String(error);
+  const code = (error as { code?: unknown }).code;
+  const inner = error instanceof AggregateError ? error.errors.map((e: unknown) => (e instanceof Error ? e.message : String(e))).join('; ') : '';
+  return [typeof code === 'string' ? code : undefined, error.message || inner].filter(Boolean).join(': ') || 'sem detalhes';
+}
 
 export class PgStorage implements StoragePort {
   readonly driver = 'postgres' as const;
@@ -163,10 +171,12 @@ export class PgStorage implements StoragePort {
       await migrate(this.pool, this.options.logger);
       await this.changes.start();
     } catch (error) {
-      const code = sqlState(error);
       // The database answered, and said no (28P01 wrong password, 3D000 no such database, a migration refused).
-      if (code !== undefined && /^[0-9A-Z]{5}$/.test(code) && !isConnectionError(error)) {
-        throw new StorageOpenError(`o banco de dados de DATABASE_URL recusou: ${(error as Error).message} (SQLSTATE ${code})`, { cause: error });
+      if (error instanceof pg.DatabaseError && !isConnectionError(error)) {
+        throw new StorageOpenError(`o banco de dados de DATABASE_URL recusou: ${error.message} (SQLSTATE ${error.code ?? '?'})`, { cause: error });
+      }
+      if (isConnectionError(error)) {
+        throw new DatabaseUnreachableError(`o banco de dados de DATABASE_URL não pôde ser alcançado (${whyUnreachable(error)})`, error);
       }
       throw translate(error);
     }
