@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { holdsSlot, isPendente } from '../../src/domain/consulta-status.js';
+import type { Logger } from '../../src/core/logger.js';
 import { migrate } from '../../src/infra/storage/postgres/migrations.js';
 import { createPool, isConnectionError } from '../../src/infra/storage/postgres/pool.js';
 import { FEED_CHANNEL, MIGRATIONS } from '../../src/infra/storage/postgres/schema.js';
@@ -110,7 +111,9 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL schema (throwaway cluster)', 
       await reader.query('SELECT count(*) FROM consultas');
       const readEnds = new Promise((resolve) => setTimeout(resolve, 2_500)).then(() => reader.query('COMMIT')).finally(() => reader.end());
       const started = performance.now();
-      const migrating = migrate(pool, undefined, MIGRATIONS.slice(0, before + 1), { lockTimeoutMs: 300, retryDelayMs: 200 });
+      const warnings: unknown[] = [];
+      const logger = { warn: (entry: unknown) => warnings.push(entry), info: () => undefined, error: () => undefined, debug: () => undefined } as unknown as Logger;
+      const migrating = migrate(pool, logger, MIGRATIONS.slice(0, before + 1), { lockTimeoutMs: 300, retryDelayMs: 200 });
       // Meanwhile the app reads consultas: queued behind the migration's ALTER TABLE, it would wait for the whole read.
       await new Promise((resolve) => setTimeout(resolve, 100));
       const queued = performance.now();
@@ -119,18 +122,46 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL schema (throwaway cluster)', 
       expect(waited).toBeLessThan(1_500);
       expect(await migrating).toEqual(['0008_chaves_uuid']);
       expect(performance.now() - started).toBeGreaterThanOrEqual(2_400);
+      // It did wait, and tried again (not a test that passes because the migration had not started yet).
+      expect(warnings.length).toBeGreaterThan(0);
       await readEnds;
     });
 
-    it('when a migration fails, then the whole run rolls back and the next start applies it cleanly', async () => {
+    it('when a later migration waits for a table, then the ones before it stay committed, their tables free, and the retry starts at the one that waited', async () => {
+      const { url, pool } = await freshDatabase();
+      const before = MIGRATIONS.findIndex((m) => m.name === '0008_chaves_uuid');
+      await migrate(pool, undefined, MIGRATIONS.slice(0, before));
+      // 0009 changes pacientes, which a long read holds; 0008 rebuilds consultas' indexes.
+      const reader = new pg.Client({ connectionString: url });
+      await reader.connect();
+      await reader.query('BEGIN');
+      await reader.query('SELECT count(*) FROM pacientes');
+      const readEnds = new Promise((resolve) => setTimeout(resolve, 5_000)).then(() => reader.query('COMMIT')).finally(() => reader.end());
+      const migrating = migrate(pool, undefined, MIGRATIONS.slice(0, before + 2), { lockTimeoutMs: 300, retryDelayMs: 200 });
+      // Long before the read ends (one transaction for both, as before, would show 0008 only then).
+      await expect.poll(async () => (await pool.query("SELECT count(*)::int AS n FROM schema_migrations WHERE name = '0008_chaves_uuid'")).rows[0].n, { timeout: 3_000 }).toBe(1);
+      // 0008 is committed: consultas is not held while 0009 waits for pacientes.
+      const queued = performance.now();
+      await pool.query('SELECT count(*) FROM consultas');
+      expect(performance.now() - queued).toBeLessThan(1_000);
+      expect(await migrating).toEqual(['0008_chaves_uuid', '0009_cpf_anonimizado']);
+      await readEnds;
+    });
+
+    it('when a migration fails, then it rolls back alone (those before it stay, recorded) and the next start applies what is left', async () => {
       const { pool } = await freshDatabase();
-      const broken = [...MIGRATIONS, { name: '9999_quebrada', sql: 'CREATE TABLE sobra (x int); SELECT 1 / 0;' }];
+      const last = MIGRATIONS.length - 1;
+      const broken = [...MIGRATIONS.slice(0, last), { name: MIGRATIONS[last]!.name, sql: `CREATE TABLE sobra (x int); ${MIGRATIONS[last]!.sql}; SELECT 1 / 0;` }];
 
       expect(sqlState(await failure(migrate(pool, undefined, broken)))).toBe('22012');
 
-      const { rows } = await pool.query("SELECT to_regclass('medicos') AS medicos, to_regclass('schema_migrations') AS registro, to_regclass('sobra') AS sobra");
-      expect(rows[0]).toEqual({ medicos: null, registro: null, sobra: null });
-      expect(await migrate(pool)).toEqual(MIGRATIONS.map((m) => m.name));
+      const { rows } = await pool.query("SELECT to_regclass('medicos') AS medicos, to_regclass('sobra') AS sobra");
+      expect(rows[0]).toEqual({ medicos: 'medicos', sobra: null });
+      const recorded = await pool.query<{ name: string }>('SELECT name FROM schema_migrations ORDER BY name');
+      expect(recorded.rows.map((r) => r.name)).toEqual(MIGRATIONS.slice(0, last).map((m) => m.name));
+      expect(await migrate(pool)).toEqual([MIGRATIONS[last]!.name]);
+      // The lock was given back: another start finds nothing to do, at once.
+      expect(await migrate(pool)).toEqual([]);
     });
 
     it('when migrated, then every collection has its table with id text and data json', async () => {

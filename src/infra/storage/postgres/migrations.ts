@@ -6,11 +6,11 @@ import { MIGRATION_LOCK_KEY, MIGRATIONS, type SqlMigration } from './schema.js';
 /**
  * Brings the database's schema up to date, once, however many processes start at the same moment.
  *
- * Every pending migration runs in ONE transaction, on one connection, after `pg_advisory_xact_lock`: a second
- * process waits on the lock, then finds the work recorded in `schema_migrations` and has nothing to do; a
- * migration that fails rolls back with every other one of that run and with their records (PostgreSQL's DDL is
- * transactional), so a half-migrated schema cannot exist. The price: a future migration that cannot run inside
- * a transaction (`CREATE INDEX CONCURRENTLY`) needs a path of its own.
+ * The pending migrations run on one connection that holds the migration lock (`pg_advisory_lock`): a second process
+ * waits on the lock, then finds the work recorded in `schema_migrations` and has nothing to do. Each migration runs
+ * in a transaction of its own with its record, so a migration that fails rolls back alone (PostgreSQL's DDL is
+ * transactional): the schema is always at one version or the next, never half-way through one. The price: a future
+ * migration that cannot run inside a transaction (`CREATE INDEX CONCURRENTLY`) needs a path of its own.
  */
 
 /** umzug's logger shape: one object per event (`{ event: 'migrating', name }`). */
@@ -42,14 +42,17 @@ class MigrationTable implements UmzugStorage<pg.PoolClient> {
 }
 
 export interface MigrateOptions {
-  /** How long a migration's statement waits for a table's lock before the run rolls back and tries again (ms). */
+  /** How long a migration's statement waits for a table's lock before the migration rolls back and is tried again (ms). */
   lockTimeoutMs?: number;
-  /** Runs tried before giving up (the waits between them double, from `retryDelayMs` to 30 s). */
+  /** Tries before giving up (the pauses between them double, from `retryDelayMs` up to 30 s). */
   attempts?: number;
   retryDelayMs?: number;
 }
 
-/** See {@link MigrateOptions}: by default about 8 minutes of tries, each stalling the tables it waits for 5 s at most. */
+/**
+ * See {@link MigrateOptions}: by default 20 tries over 8–9 minutes (pauses of 451 s in all, and up to 5 s of waiting
+ * in each), each stalling the table it waits for 5 s at most.
+ */
 const MIGRATE_DEFAULTS: Required<MigrateOptions> = { lockTimeoutMs: 5_000, attempts: 20, retryDelayMs: 1_000 };
 
 /**
@@ -58,15 +61,19 @@ const MIGRATE_DEFAULTS: Required<MigrateOptions> = { lockTimeoutMs: 5_000, attem
  *
  * A migration that changes a table waits for every session using it (a long read, a report, `pg_dump`, a process
  * of the previous version), and while it waits every later request on that table queues behind it: the whole
- * clinic stops. So each run waits at most `lockTimeoutMs` for a lock, then rolls back (55P03), lets the traffic
- * through, and tries again later; a deadlock with a running process (40P01) is tried again too. Waiting for
- * another process's migrations (the advisory lock) is not limited.
+ * clinic stops. So each migration waits at most `lockTimeoutMs` for a lock, then rolls back (55P03), lets the
+ * traffic through, and is tried again later; a deadlock with a running process (40P01) is tried again too. Each
+ * migration commits on its own, with its record: a retry starts at the one that waited, not over from the first
+ * (a rebuilt index is not thrown away), and a table changed by one migration is not held while the next waits.
+ * Waiting for another process's migrations (the advisory lock) is not limited.
  */
 export async function migrate(pool: pg.Pool, logger?: Logger, migrations: readonly SqlMigration[] = MIGRATIONS, options: MigrateOptions = {}): Promise<string[]> {
   const { lockTimeoutMs, attempts, retryDelayMs } = { ...MIGRATE_DEFAULTS, ...options };
+  const ran: string[] = [];
   for (let attempt = 1; ; attempt++) {
     try {
-      return await migrateOnce(pool, logger, migrations, lockTimeoutMs);
+      await migrateOnce(pool, logger, migrations, lockTimeoutMs, ran);
+      return ran;
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if ((code !== '55P03' && code !== '40P01') || attempt >= attempts) throw error;
@@ -80,14 +87,19 @@ export async function migrate(pool: pg.Pool, logger?: Logger, migrations: readon
   }
 }
 
-async function migrateOnce(pool: pg.Pool, logger: Logger | undefined, migrations: readonly SqlMigration[], lockTimeoutMs: number): Promise<string[]> {
+/** The pending migrations, one transaction each, under this process's hold of the migration lock; `ran` gets their names. */
+async function migrateOnce(pool: pg.Pool, logger: Logger | undefined, migrations: readonly SqlMigration[], lockTimeoutMs: number, ran: string[]): Promise<void> {
   const client = await pool.connect();
+  let locked = false;
+  let broken: Error | undefined;
   try {
+    // A session lock, held across the migrations' transactions. Another process migrating may take long (an
+    // index rebuilt over a large table): wait for it without limit.
     await client.query('BEGIN');
-    // Another process migrating may take long (an index rebuilt over a large table): wait for it without limit.
     await client.query('SET LOCAL lock_timeout = 0');
-    await client.query('SELECT pg_advisory_xact_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
-    await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`);
+    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
+    locked = true;
+    await client.query('COMMIT');
     // Under the lock: two first starts cannot both try to create it.
     await client.query('CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY, executada_em timestamptz NOT NULL DEFAULT now())');
     const umzug = new Umzug<pg.PoolClient>({
@@ -101,16 +113,23 @@ async function migrateOnce(pool: pg.Pool, logger: Logger | undefined, migrations
       storage: new MigrationTable(),
       logger: logger ? umzugLogger(logger) : undefined,
     });
-    const ran = await umzug.up();
-    await client.query('COMMIT');
-    if (ran.length > 0) logger?.info({ migracoes: ran.map((m) => m.name) }, 'banco de dados atualizado');
-    return ran.map((m) => m.name);
+    for (;;) {
+      await client.query('BEGIN');
+      await client.query(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(lockTimeoutMs))}`);
+      const step = await umzug.up({ step: 1 });
+      await client.query('COMMIT');
+      if (step.length === 0) break;
+      ran.push(...step.map((m) => m.name));
+      logger?.info({ migracao: step[0]!.name }, 'banco de dados atualizado');
+    }
   } catch (error) {
     // The connection may be the thing that failed; ROLLBACK is then moot, and the original error is the news.
     await client.query('ROLLBACK').catch(() => undefined);
     throw unwrap(error);
   } finally {
-    client.release();
+    // A connection that cannot say so is discarded, and the lock goes with its session.
+    if (locked) await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY.toString()]).catch((error: unknown) => (broken = error as Error));
+    client.release(broken);
   }
 }
 

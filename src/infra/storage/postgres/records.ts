@@ -107,7 +107,8 @@ export async function replaceAll(
     await client.query('BEGIN ISOLATION LEVEL READ COMMITTED');
     const { rows: tried } = await client.query<{ ok: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS ok', [RESTORE_LOCK_KEY.toString()]);
     if (tried[0]?.ok !== true) throw restoreInProgress();
-    // Writers wait until the restore is done; readers keep seeing the old records until it commits.
+    // Writers wait until the restore is done (or answer 503 after the driver's lock_timeout, `pool.ts`); readers keep
+    // seeing the old records until it commits.
     await client.query(`LOCK TABLE ${ALL_TABLES} IN EXCLUSIVE MODE`);
     // Every write committed before the lock is visible from here on (READ COMMITTED), and none can follow.
     if (beforeReplace) {
