@@ -175,4 +175,31 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: a database whose defaults di
       await holder.end();
     }
   }, 60_000);
+
+  it('when the server becomes read-only (a failover to a standby, or a DBA setting), then writes answer 503 and reads go on', async () => {
+    const url = await c.database('somente_leitura');
+    const storage = c.track(new PgStorage({ url, logger: silentLogger, poolMax: 4, applicationName: 'somente_leitura' }));
+    await storage.open();
+    const m = medico();
+    await storage.run(async (tx) => {
+      await tx.medicos.save(m);
+    });
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      await admin.query(`ALTER DATABASE ${new URL(url).pathname.slice(1)} SET default_transaction_read_only = on`);
+      // The pool's connections are replaced by ones that take the setting.
+      await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'somente_leitura'");
+      const write = await storage
+        .run(async (tx) => {
+          await tx.medicos.save({ ...m, nome: 'Dra. Outra' });
+        })
+        .catch((error: unknown) => error);
+      expect(write).toBeInstanceOf(StorageUnavailableError);
+      expect(((write as Error).cause as { code?: string }).code).toBe('25006');
+      expect((await storage.medicos.get(m.id))?.nome).toBe(m.nome);
+    } finally {
+      await admin.end();
+    }
+  }, 60_000);
 });
