@@ -100,16 +100,29 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL schema (throwaway cluster)', 
       expect(await migrate(others[0]!)).toEqual([]);
     });
 
-    it("when a migration must wait for a table another session reads, then the table's other users wait no longer than its lock timeout, and it migrates once the read ends", async () => {
+    /** A database at the version before 0008, and the index of 0008 in `MIGRATIONS`. */
+    async function beforeUuidKeys(): Promise<{ url: string; pool: pg.Pool; before: number }> {
       const { url, pool } = await freshDatabase();
       const before = MIGRATIONS.findIndex((m) => m.name === '0008_chaves_uuid');
       await migrate(pool, undefined, MIGRATIONS.slice(0, before));
-      // A long read (a report, pg_dump, a process of the previous version) holds consultas for 2.5 s.
+      return { url, pool, before };
+    }
+
+    /**
+     * A long read (a report, pg_dump, a process of the previous version) of `table` in another session, started
+     * once this resolves and ended after `ms`: the promise it resolves with settles when the read has ended.
+     */
+    async function longRead(url: string, table: string, ms: number): Promise<{ ended: Promise<unknown> }> {
       const reader = new pg.Client({ connectionString: url });
       await reader.connect();
       await reader.query('BEGIN');
-      await reader.query('SELECT count(*) FROM consultas');
-      const readEnds = new Promise((resolve) => setTimeout(resolve, 2_500)).then(() => reader.query('COMMIT')).finally(() => reader.end());
+      await reader.query(`SELECT count(*) FROM ${table}`);
+      return { ended: new Promise((resolve) => setTimeout(resolve, ms)).then(() => reader.query('COMMIT')).finally(() => reader.end()) };
+    }
+
+    it("when a migration must wait for a table another session reads, then the table's other users wait no longer than its lock timeout, and it migrates once the read ends", async () => {
+      const { url, pool, before } = await beforeUuidKeys();
+      const read = await longRead(url, 'consultas', 2_500);
       const started = performance.now();
       const warnings: unknown[] = [];
       const logger = { warn: (entry: unknown) => warnings.push(entry), info: () => undefined, error: () => undefined, debug: () => undefined } as unknown as Logger;
@@ -124,19 +137,13 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL schema (throwaway cluster)', 
       expect(performance.now() - started).toBeGreaterThanOrEqual(2_400);
       // It did wait, and tried again (not a test that passes because the migration had not started yet).
       expect(warnings.length).toBeGreaterThan(0);
-      await readEnds;
+      await read.ended;
     });
 
     it('when a later migration waits for a table, then the ones before it stay committed, their tables free, and the retry starts at the one that waited', async () => {
-      const { url, pool } = await freshDatabase();
-      const before = MIGRATIONS.findIndex((m) => m.name === '0008_chaves_uuid');
-      await migrate(pool, undefined, MIGRATIONS.slice(0, before));
+      const { url, pool, before } = await beforeUuidKeys();
       // 0009 changes pacientes, which a long read holds; 0008 rebuilds consultas' indexes.
-      const reader = new pg.Client({ connectionString: url });
-      await reader.connect();
-      await reader.query('BEGIN');
-      await reader.query('SELECT count(*) FROM pacientes');
-      const readEnds = new Promise((resolve) => setTimeout(resolve, 5_000)).then(() => reader.query('COMMIT')).finally(() => reader.end());
+      const read = await longRead(url, 'pacientes', 5_000);
       const migrating = migrate(pool, undefined, MIGRATIONS.slice(0, before + 2), { lockTimeoutMs: 300, retryDelayMs: 200 });
       // Long before the read ends (one transaction for both, as before, would show 0008 only then).
       await expect.poll(async () => (await pool.query("SELECT count(*)::int AS n FROM schema_migrations WHERE name = '0008_chaves_uuid'")).rows[0].n, { timeout: 3_000 }).toBe(1);
@@ -145,7 +152,7 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL schema (throwaway cluster)', 
       await pool.query('SELECT count(*) FROM consultas');
       expect(performance.now() - queued).toBeLessThan(1_000);
       expect(await migrating).toEqual(['0008_chaves_uuid', '0009_cpf_anonimizado']);
-      await readEnds;
+      await read.ended;
     });
 
     it('when a migration fails, then it rolls back alone (those before it stay, recorded) and the next start applies what is left', async () => {

@@ -3,8 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../../src/core/errors.js';
 import { PgAuditLog } from '../../src/infra/storage/postgres/audit-log.js';
 import { PgLimits } from '../../src/infra/storage/postgres/limits.js';
-import { PgStorage } from '../../src/infra/storage/postgres/pg-storage.js';
+import { PgStorage, type PgStorageOptions } from '../../src/infra/storage/postgres/pg-storage.js';
 import type { Change } from '../../src/repositories/port.js';
+import type { Medico } from '../../src/schemas/medico.schema.js';
 import { makeEntry } from '../audit/helpers.js';
 import { throwawayCluster } from '../helpers/cluster.js';
 import { silentLogger } from '../helpers/logger.js';
@@ -14,24 +15,69 @@ import { medico, paciente } from './port-fixtures.js';
 /**
  * A DBA's settings for the database must not change what the driver does: every connection sets what the driver
  * relies on (`sessionSettings` in `postgres/pool.ts`). Without that, under REPEATABLE READ two processes forked the
- * audit chain and never heard each other's commits, under SERIALIZABLE the rate limits failed with 40001, and with
+ * audit chain and never heard each other's commits (under SERIALIZABLE neither did they), and with
  * `standard_conforming_strings = off` a name search was a syntax error (found by a reviewer).
  */
 describe.skipIf(skipWithoutPostgres())('PostgreSQL: a database whose defaults differ from the driver assumptions', () => {
   const c = throwawayCluster();
 
+  /** A storage on a fresh database, holding one médico. */
+  async function withMedico(prefix: string, options: Partial<PgStorageOptions> = {}) {
+    const url = await c.database(prefix);
+    const storage = c.track(new PgStorage({ url, logger: silentLogger, poolMax: 4, ...options }));
+    await storage.open();
+    const m = medico();
+    await storage.run(async (tx) => {
+      await tx.medicos.save(m);
+    });
+    return { url, storage, m };
+  }
+
+  /** Runs `body` with a connection of its own to `url` (a DBA's session), closed after. */
+  async function asAdmin<T>(url: string, body: (admin: pg.Client) => Promise<T>): Promise<T> {
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      return await body(admin);
+    } finally {
+      await admin.query('ROLLBACK').catch(() => undefined);
+      await admin.end();
+    }
+  }
+
+  const setForDatabase = (admin: pg.Client, url: string, setting: string, value: string) =>
+    admin.query(`ALTER DATABASE ${new URL(url).pathname.slice(1)} SET ${setting} = ${value}`);
+
+  /** `admin` takes `medicos` for itself until it rolls back. */
+  const holdMedicos = async (admin: pg.Client) => {
+    await admin.query('BEGIN');
+    await admin.query('LOCK TABLE medicos IN ACCESS EXCLUSIVE MODE');
+  };
+
+  /** A read of `m` and a unit of work saving it, at once: what each failed with (or undefined). */
+  const readAndWrite = (storage: PgStorage, m: Medico) =>
+    Promise.all([
+      storage.medicos.get(m.id).then(() => undefined, (error: unknown) => error),
+      storage
+        .run(async (tx) => {
+          await tx.medicos.save({ ...m, nome: 'Dra. Outra' });
+        })
+        .then(() => undefined, (error: unknown) => error),
+    ]);
+
+  const expectUnavailable = (error: unknown, code: string) => {
+    expect(error).toBeInstanceOf(StorageUnavailableError);
+    expect((error as StorageUnavailableError).status).toBe(503);
+    expect(((error as Error).cause as { code?: string }).code).toBe(code);
+  };
+
   for (const level of ['repeatable read', 'serializable']) {
     it(`when the database defaults to ${level} and standard_conforming_strings off, then the feed, the audit chain, the limits and the name search still work`, async () => {
       const url = await c.database('sessao');
-      const name = new URL(url).pathname.slice(1);
-      const admin = new pg.Client({ connectionString: url });
-      await admin.connect();
-      try {
-        await admin.query(`ALTER DATABASE ${name} SET default_transaction_isolation = '${level}'`);
-        await admin.query(`ALTER DATABASE ${name} SET standard_conforming_strings = off`);
-      } finally {
-        await admin.end();
-      }
+      await asAdmin(url, async (admin) => {
+        await setForDatabase(admin, url, 'default_transaction_isolation', `'${level}'`);
+        await setForDatabase(admin, url, 'standard_conforming_strings', 'off');
+      });
       const a = c.track(new PgStorage({ url, logger: silentLogger, poolMax: 4, feedPollMs: 200 }));
       await a.open();
       const b = c.track(new PgStorage({ url, logger: silentLogger, poolMax: 4, feedPollMs: 200 }));
@@ -70,84 +116,42 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: a database whose defaults di
 
   for (const [setting, code] of [['lock_timeout', '55P03'], ['statement_timeout', '57014']] as const) {
     it(`when a DBA's ${setting} stops a statement waiting on a lock, then reads and units of work answer 503 (${code}), and work again once the lock goes`, async () => {
-      const url = await c.database('limite');
-      const storage = c.track(new PgStorage({ url, logger: silentLogger, poolMax: 4 }));
-      await storage.open();
-      const m = medico();
-      await storage.run(async (tx) => {
-        await tx.medicos.save(m);
-      });
-      const admin = new pg.Client({ connectionString: url });
-      await admin.connect();
-      try {
-        await admin.query(`ALTER DATABASE ${new URL(url).pathname.slice(1)} SET ${setting} = '300ms'`);
+      const { url, m } = await withMedico('limite');
+      await asAdmin(url, async (admin) => {
+        await setForDatabase(admin, url, setting, "'300ms'");
         // Connections opened from now on take the setting.
         const limited = c.track(new PgStorage({ url, logger: silentLogger, poolMax: 4 }));
         await limited.open();
-        await admin.query('BEGIN');
-        await admin.query('LOCK TABLE medicos IN ACCESS EXCLUSIVE MODE');
+        await holdMedicos(admin);
         const started = performance.now();
-        const read = await limited.medicos.get(m.id).catch((error: unknown) => error);
-        const work = await limited
-          .run(async (tx) => {
-            await tx.medicos.save({ ...m, nome: 'Dra. Outra' });
-          })
-          .catch((error: unknown) => error);
+        const failures = await readAndWrite(limited, m);
         // The DBA's 300 ms, not the driver's longer default.
         expect(performance.now() - started).toBeLessThan(4_000);
-        for (const error of [read, work]) {
-          expect(error).toBeInstanceOf(StorageUnavailableError);
-          expect((error as StorageUnavailableError).status).toBe(503);
-          expect(((error as Error).cause as { code?: string }).code).toBe(code);
-        }
+        for (const error of failures) expectUnavailable(error, code);
         await admin.query('ROLLBACK');
         expect((await limited.medicos.get(m.id))?.nome).toBe(m.nome);
-      } finally {
-        await admin.end();
-      }
+      });
     }, 60_000);
   }
 
   it('when another session holds a table longer than the driver waits for a lock, then reads and units of work answer 503 at that bound, not when the lock goes', async () => {
-    const url = await c.database('trava');
-    const storage = c.track(new PgStorage({ url, logger: silentLogger, poolMax: 4, lockTimeoutMs: 400 }));
-    await storage.open();
-    const m = medico();
-    await storage.run(async (tx) => {
-      await tx.medicos.save(m);
-    });
-    const holder = new pg.Client({ connectionString: url });
-    await holder.connect();
-    try {
-      // A DBA's `LOCK TABLE` (or a migration queued behind a long read), held for 5 s.
-      await holder.query('BEGIN');
-      await holder.query('LOCK TABLE medicos IN ACCESS EXCLUSIVE MODE');
+    const { url, storage, m } = await withMedico('trava', { lockTimeoutMs: 400 });
+    await asAdmin(url, async (admin) => {
+      // A DBA's `LOCK TABLE` (or a migration queued behind a long read), held until the checks below are done.
+      await holdMedicos(admin);
       const started = performance.now();
-      const [read, work] = await Promise.all([
-        storage.medicos.get(m.id).catch((error: unknown) => error),
-        storage.run(async (tx) => tx.medicos.save({ ...m, nome: 'Dra. Outra' })).catch((error: unknown) => error),
-      ]);
+      const failures = await readAndWrite(storage, m);
       expect(performance.now() - started).toBeLessThan(3_000);
-      for (const error of [read, work]) {
-        expect(error).toBeInstanceOf(StorageUnavailableError);
-        expect(((error as Error).cause as { code?: string }).code).toBe('55P03');
-      }
-      await holder.query('ROLLBACK');
+      for (const error of failures) expectUnavailable(error, '55P03');
+      await admin.query('ROLLBACK');
       expect((await storage.medicos.get(m.id))?.nome).toBe(m.nome);
-    } finally {
-      await holder.end();
-    }
+    });
   }, 60_000);
 
   it('when bookings sharing one transaction meet a table held past the lock timeout, then each answers 503 once, at that bound, without running again alone', async () => {
-    const url = await c.database('grupo');
-    const storage = c.track(new PgStorage({ url, logger: silentLogger, poolMax: 4, lockTimeoutMs: 500 }));
-    await storage.open();
-    const holder = new pg.Client({ connectionString: url });
-    await holder.connect();
-    try {
-      await holder.query('BEGIN');
-      await holder.query('LOCK TABLE medicos IN ACCESS EXCLUSIVE MODE');
+    const { url, storage } = await withMedico('grupo', { lockTimeoutMs: 500 });
+    await asAdmin(url, async (admin) => {
+      await holdMedicos(admin);
       const before = { ...storage.shared.stats };
       const started = performance.now();
       const runs: number[] = [];
@@ -165,41 +169,23 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: a database whose defaults di
         ),
       );
       const elapsed = performance.now() - started;
-      for (const outcome of outcomes) expect(outcome).toBeInstanceOf(StorageUnavailableError);
+      for (const outcome of outcomes) expectUnavailable(outcome, '55P03');
       // One wait for the group, not one more for each work alone (a reviewer found 8 connections each waiting again).
       expect(storage.shared.stats.fallbacks - before.fallbacks).toBe(0);
       expect(runs).toHaveLength(8);
       expect(elapsed).toBeLessThan(2_500);
-    } finally {
-      await holder.query('ROLLBACK').catch(() => undefined);
-      await holder.end();
-    }
+    });
   }, 60_000);
 
   it('when the server becomes read-only (a failover to a standby, or a DBA setting), then writes answer 503 and reads go on', async () => {
-    const url = await c.database('somente_leitura');
-    const storage = c.track(new PgStorage({ url, logger: silentLogger, poolMax: 4, applicationName: 'somente_leitura' }));
-    await storage.open();
-    const m = medico();
-    await storage.run(async (tx) => {
-      await tx.medicos.save(m);
-    });
-    const admin = new pg.Client({ connectionString: url });
-    await admin.connect();
-    try {
-      await admin.query(`ALTER DATABASE ${new URL(url).pathname.slice(1)} SET default_transaction_read_only = on`);
+    const { url, storage, m } = await withMedico('somente_leitura', { applicationName: 'somente_leitura' });
+    await asAdmin(url, async (admin) => {
+      await setForDatabase(admin, url, 'default_transaction_read_only', 'on');
       // The pool's connections are replaced by ones that take the setting.
       await admin.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'somente_leitura'");
-      const write = await storage
-        .run(async (tx) => {
-          await tx.medicos.save({ ...m, nome: 'Dra. Outra' });
-        })
-        .catch((error: unknown) => error);
-      expect(write).toBeInstanceOf(StorageUnavailableError);
-      expect(((write as Error).cause as { code?: string }).code).toBe('25006');
+      const [, write] = await readAndWrite(storage, m);
+      expectUnavailable(write, '25006');
       expect((await storage.medicos.get(m.id))?.nome).toBe(m.nome);
-    } finally {
-      await admin.end();
-    }
+    });
   }, 60_000);
 });

@@ -171,12 +171,12 @@ export class PgStorage implements StoragePort {
       await migrate(this.pool, this.options.logger);
       await this.changes.start();
     } catch (error) {
-      // The database answered, and said no (28P01 wrong password, 3D000 no such database, a migration refused).
-      if (error instanceof pg.DatabaseError && !isConnectionError(error)) {
-        throw new StorageOpenError(`o banco de dados de DATABASE_URL recusou: ${error.message} (SQLSTATE ${error.code ?? '?'})`, { cause: error });
-      }
       if (isConnectionError(error)) {
         throw new DatabaseUnreachableError(`o banco de dados de DATABASE_URL não pôde ser alcançado (${whyUnreachable(error)})`, error);
+      }
+      // The database answered, and said no (28P01 wrong password, 3D000 no such database, a migration refused).
+      if (error instanceof pg.DatabaseError) {
+        throw new StorageOpenError(`o banco de dados de DATABASE_URL recusou: ${error.message} (SQLSTATE ${error.code ?? '?'})`, { cause: error });
       }
       throw translate(error);
     }

@@ -63,7 +63,7 @@ export const LOCK_TIMEOUT_MS = 10_000;
  * What the driver assumes of every session, whatever a DBA set for the database or role (`ALTER DATABASE … SET`):
  * - statements without an explicit level run READ COMMITTED: the change feed's reads (`alteracoes_desde` refuses
  *   any other level) and the task board's and rate limits' single statements; under REPEATABLE READ a feed read
- *   fails and other processes' commits are never heard, and under SERIALIZABLE single statements fail with 40001;
+ *   fails and other processes' commits are never heard (SERIALIZABLE too), and the audit chain forks;
  * - backslashes in string literals are plain characters (`LIKE … ESCAPE '\'` in `reads.ts`; `batching.ts` quotes
  *   values either way);
  * - no statement waits more than `lockTimeoutMs` (default {@link LOCK_TIMEOUT_MS}) for a lock, or the DBA's own
