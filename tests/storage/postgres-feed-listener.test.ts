@@ -2,6 +2,7 @@ import net from 'node:net';
 import pg from 'pg';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FeedListener } from '../../src/infra/storage/postgres/feed-listener.js';
+import { migrate } from '../../src/infra/storage/postgres/migrations.js';
 import { createPool } from '../../src/infra/storage/postgres/pool.js';
 import { FEED_CHANNEL } from '../../src/infra/storage/postgres/schema.js';
 import { throwawayCluster } from '../helpers/cluster.js';
@@ -67,7 +68,7 @@ async function hangingProxy(target: URL, { afterStartup = false } = {}) {
   };
 }
 
-describe.skipIf(skipWithoutPostgres())('PostgreSQL: the LISTEN connection on a path that hangs', () => {
+describe.skipIf(skipWithoutPostgres())('PostgreSQL: connections on a path that hangs', () => {
   const c = throwawayCluster();
   const cleanups: (() => Promise<unknown>)[] = [];
   afterEach(async () => {
@@ -122,5 +123,35 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: the LISTEN connection on a p
     await expect(pool.query('SELECT 1')).rejects.toThrow();
     expect(performance.now() - started).toBeLessThan(5_000);
     expect(pool.totalCount).toBe(0);
+  }, 60_000);
+
+  it('when the path hangs under open pooled connections, then a statement fails within the query timeout, its connection is dropped, and statements work again once the path heals', async () => {
+    const url = await c.database('consulta_presa');
+    const proxy = await hangingProxy(new URL(url));
+    cleanups.push(() => proxy.close());
+    const pool = createPool({ url: proxy.url, max: 2, connectTimeoutMs: 500, queryTimeoutMs: 700, logger: silentLogger });
+    cleanups.push(() => pool.end());
+    expect((await pool.query('SELECT 1 AS um')).rows).toEqual([{ um: 1 }]);
+    expect(pool.idleCount).toBe(1);
+
+    proxy.hang();
+    const started = performance.now();
+    // Before the fix: the statement waited for TCP to give up (never, here: the proxy acknowledges what it holds).
+    await expect(pool.query('SELECT 2')).rejects.toThrow(/Query read timeout/);
+    expect(performance.now() - started).toBeLessThan(3_000);
+    expect(pool.totalCount).toBe(0);
+
+    proxy.heal();
+    expect((await pool.query('SELECT 3 AS tres')).rows).toEqual([{ tres: 3 }]);
+  }, 60_000);
+
+  it('when a migration statement runs longer than the query timeout, then it is not cut (migrations get the long answer time), while a request statement is', async () => {
+    const url = await c.database('migracao_longa');
+    const pool = createPool({ url, max: 2, queryTimeoutMs: 300, logger: silentLogger });
+    cleanups.push(() => pool.end());
+    await expect(pool.query('SELECT pg_sleep(0.8)')).rejects.toThrow(/Query read timeout/);
+    const slow = { name: '0001_lenta', sql: 'CREATE TABLE lenta AS SELECT 1 AS x FROM pg_sleep(0.8)' };
+    expect(await migrate(pool, silentLogger, [slow])).toEqual(['0001_lenta']);
+    expect((await pool.query('SELECT x FROM lenta')).rows).toEqual([{ x: 1 }]);
   }, 60_000);
 });

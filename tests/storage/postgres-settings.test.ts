@@ -188,4 +188,19 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: a database whose defaults di
       expect((await storage.medicos.get(m.id))?.nome).toBe(m.nome);
     });
   }, 60_000);
+
+  it('when a restore statement runs longer than the answer time a request statement gets (a large table), then the restore is not cut', async () => {
+    const { url, storage, m } = await withMedico('restauracao_longa', { queryTimeoutMs: 300 });
+    // Emptying medicos now takes 0.8 s, as emptying a large consultas table would take minutes.
+    await asAdmin(url, async (admin) => {
+      await admin.query('CREATE FUNCTION lenta() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN PERFORM pg_sleep(0.8); RETURN NULL; END $$');
+      await admin.query('CREATE TRIGGER lenta BEFORE DELETE ON medicos FOR EACH STATEMENT EXECUTE FUNCTION lenta()');
+    });
+    const other = medico();
+    await storage.importRecords(async function* (collection) {
+      if (collection === 'medicos') yield other;
+    });
+    expect(await storage.medicos.get(m.id)).toBeUndefined();
+    expect((await storage.medicos.get(other.id))?.nome).toBe(other.nome);
+  }, 60_000);
 });

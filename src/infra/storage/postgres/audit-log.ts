@@ -58,7 +58,6 @@ interface ChainRow {
 export const AUDIT_TABLE = 'auditoria';
 /** Rows per INSERT (8 parameters each, far below PostgreSQL's 65,535). */
 const ROWS_PER_INSERT = 500;
-/** Tries on a fresh connection after a lost one, before answering 503 (as `PgStorage`). */
 
 /** `em` as seconds since the epoch, as `to_timestamp` takes it; the same division for rows and for filters. */
 const seconds = (ms: number): number => ms / 1000;

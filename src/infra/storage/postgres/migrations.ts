@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import { MigrationError, Umzug, type MigrationParams, type UmzugStorage } from 'umzug';
 import type { Logger } from '../../../core/logger.js';
+import { longStatement } from './pool.js';
 import { MIGRATION_LOCK_KEY, MIGRATIONS, type SqlMigration } from './schema.js';
 
 /**
@@ -97,7 +98,7 @@ async function migrateOnce(pool: pg.Pool, logger: Logger | undefined, migrations
     // index rebuilt over a large table): wait for it without limit.
     await client.query('BEGIN');
     await client.query('SET LOCAL lock_timeout = 0');
-    await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]);
+    await client.query(longStatement('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]));
     locked = true;
     await client.query('COMMIT');
     // Under the lock: two first starts cannot both try to create it.
@@ -106,7 +107,7 @@ async function migrateOnce(pool: pg.Pool, logger: Logger | undefined, migrations
       migrations: migrations.map((m) => ({
         name: m.name,
         up: async ({ context }) => {
-          await context.query(m.sql);
+          await context.query(longStatement(m.sql));
         },
       })),
       context: client,

@@ -46,6 +46,8 @@ export interface PgStorageOptions {
   maxAttempts?: number | undefined;
   /** The longest a statement waits for a lock before answering 503 (ms; default `LOCK_TIMEOUT_MS`, 10 s). */
   lockTimeoutMs?: number | undefined;
+  /** The longest a statement waits for its answer before its connection counts as lost (ms; `QUERY_TIMEOUT_MS`, 60 s). */
+  queryTimeoutMs?: number | undefined;
   /** How often the `LISTEN` connection is checked, and how long it may take to answer (ms; `feed-listener.ts`). */
   feedHeartbeatMs?: number | undefined;
   feedAnswerTimeoutMs?: number | undefined;
@@ -56,7 +58,6 @@ const READ_BATCHES_IN_FLIGHT = 1;
 const PRUNE_EVERY_MS = 10 * 60_000;
 const HEALTH_TIMEOUT_MS = 2_000;
 
-/** Tries on a fresh connection after a lost one, before answering 503. */
 /** Errors of a COMMIT whose answer was lost: whether it happened is unknown, so it is never run again. */
 const uncertainCommits = new WeakSet<object>();
 
@@ -102,7 +103,7 @@ export class PgStorage implements StoragePort {
   private closing: Promise<void> | undefined;
 
   constructor(private readonly options: PgStorageOptions) {
-    this.pool = createPool({ url: options.url, max: options.poolMax, applicationName: options.applicationName, logger: options.logger, lockTimeoutMs: options.lockTimeoutMs });
+    this.pool = createPool({ url: options.url, max: options.poolMax, applicationName: options.applicationName, logger: options.logger, lockTimeoutMs: options.lockTimeoutMs, queryTimeoutMs: options.queryTimeoutMs });
     // Each round of a hot record's contention lets one writer through: enough rounds for a few dozen writers of
     // one record at once, at a few seconds at most; a booking race ends sooner (the losers fail their checks).
     this.maxAttempts = options.maxAttempts ?? 30;

@@ -13,6 +13,8 @@ export interface PoolOptions {
   connectTimeoutMs?: number;
   /** See {@link LOCK_TIMEOUT_MS} (its default). */
   lockTimeoutMs?: number | undefined;
+  /** See {@link QUERY_TIMEOUT_MS} (its default). */
+  queryTimeoutMs?: number | undefined;
 }
 
 /**
@@ -32,6 +34,11 @@ export function createPool(options: PoolOptions): pg.Pool {
     // A database host that vanished (a network cut, not a restart) leaves idle sockets open for hours without it.
     keepAlive: true,
     idleTimeoutMillis: 30_000,
+    // A statement whose answer never comes (the path to the database hung after the query left: a half-open load
+    // balancer, a dropped route) fails with "Query read timeout" after this long; the caller releases its connection
+    // as broken (`isConnectionError`) and answers 503. Without it, the connection and its request waited for TCP to
+    // give up: about 15 minutes with the query unacknowledged, never if a middlebox acknowledged it.
+    query_timeout: options.queryTimeoutMs ?? QUERY_TIMEOUT_MS,
     // UTF-8 whatever the environment or the server says: statements carry values written in as quoted literals
     // (`batching.ts`), and escaping by doubling quotes and backslashes is only sound in an ASCII-safe encoding.
     client_encoding: 'UTF8',
@@ -55,6 +62,24 @@ export function createPool(options: PoolOptions): pg.Pool {
   });
   return pool;
 }
+
+/**
+ * The longest a statement of the driver waits for its answer, in ms, before its connection counts as lost. Far
+ * above what any statement of a request takes: waits for locks end at {@link LOCK_TIMEOUT_MS}, exports and reports
+ * read a page per statement, and the statements that may rightly run longer (migrations, a restore's) ask for
+ * {@link LONG_STATEMENT_MS} with {@link longStatement}.
+ */
+export const QUERY_TIMEOUT_MS = 60_000;
+
+/**
+ * The answer time allowed to statements that may rightly take minutes on a large database: a migration (an index
+ * built over a large table), a restore's writes. Also bounded, so an operator's command on a path that hangs ends.
+ */
+export const LONG_STATEMENT_MS = 60 * 60_000;
+
+/** A statement with {@link LONG_STATEMENT_MS} for its answer, instead of the pool's {@link QUERY_TIMEOUT_MS}. */
+export const longStatement = (text: string, values?: readonly unknown[]): pg.QueryConfig =>
+  ({ text, values: values as unknown[] | undefined, query_timeout: LONG_STATEMENT_MS }) as pg.QueryConfig;
 
 /** The longest any statement of the driver waits for a lock, in ms (see {@link sessionSettings}). */
 export const LOCK_TIMEOUT_MS = 10_000;

@@ -9,7 +9,7 @@ import type { Entity, ImportOptions, RecordSnapshot, RecordSource } from '../../
 import type { PgChangeFeed, SequencedReset } from './change-feed.js';
 import { sqlState, translate } from './errors.js';
 import type { Held } from './held.js';
-import { isConnectionError } from './pool.js';
+import { isConnectionError, longStatement } from './pool.js';
 import { RESTORE_LOCK_KEY } from './schema.js';
 import { insertManySql, rowValues, tableOf } from './tables.js';
 
@@ -126,18 +126,19 @@ export async function replaceAll(
     for (const collection of collections) {
       const table = tableOf(collection);
       if (keep.has(collection)) {
-        const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${table.table}`);
+        const { rows } = await client.query<{ n: string }>(longStatement(`SELECT count(*) AS n FROM ${table.table}`));
         counts[collection] = Number(rows[0]!.n);
         continue;
       }
-      await client.query(`DELETE FROM ${table.table}`);
+      // A restore's statements may take minutes on a large database: they get the long answer time (`pool.ts`).
+      await client.query(longStatement(`DELETE FROM ${table.table}`));
       const perBatch = Math.max(1, Math.floor(IMPORT_PARAMETERS / (table.columns.length + 2)));
       let batch: unknown[] = [];
       let rows = 0;
       let count = 0;
       const flush = async (): Promise<void> => {
         if (rows === 0) return;
-        await client.query(insertManySql(table, rows), batch);
+        await client.query(longStatement(insertManySql(table, rows), batch));
         batch = [];
         rows = 0;
       };
@@ -160,7 +161,7 @@ export async function replaceAll(
     const resets: SequencedReset[] = rows.map((r) => ({ seq: Number(r.seq), collection: r.colecao })).sort((a, b) => a.seq - b.seq);
     seqs = resets.map((r) => r.seq);
     feed.committing(seqs);
-    await client.query('COMMIT');
+    await client.query(longStatement('COMMIT'));
     seqs = [];
     held.release();
     released = true;
