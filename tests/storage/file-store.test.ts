@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { StorageUnavailableError } from '../../src/core/errors.js';
 import * as fsp from 'node:fs/promises';
 import { FileStore, JOURNAL_FILE, StorageCorruptError, type StorageFs } from '../../src/infra/storage/json/file-store.js';
-import { LOCK_NAME } from '../../src/infra/storage/json/lock.js';
+import { LOCK_NAME, RESTORE_LOCK_NAME } from '../../src/infra/storage/json/lock.js';
 import type { Entity } from '../../src/infra/storage/json/store.js';
 import { faultyFs } from '../helpers/faults.js';
 import { silentLogger } from '../helpers/logger.js';
@@ -236,6 +236,43 @@ describe('FileStore', () => {
     await reopen(dir);
     expect(readdirSync(dir).filter((f) => f.includes('.tmp-'))).toEqual([]);
     expect(existsSync(path.join(dir, 'notas.txt'))).toBe(true);
+  });
+
+  it('when another process restores while one restore runs, then it is refused at once with 409, and may restore once the first ends', async () => {
+    const dir = tempDir();
+    const a = await reopen(dir);
+    const b = await reopen(dir);
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inside = new Promise<void>((resolve) => (entered = resolve));
+    const restored = (id: string) => new Map([['itens', [{ id, n: 1 } as Item]], ['outros', []]]);
+    const first = a.replaceAll(async () => {
+      entered(); // a safety backup being written, say
+      await gate;
+      return restored('de-a');
+    });
+    await inside;
+    const started = performance.now();
+    // Before: b waited for the data lock and answered 503 "try again", which invites running the restore twice.
+    await expect(b.replaceAll(async () => restored('de-b'))).rejects.toMatchObject({ status: 409, type: '/problemas/restauracao-em-andamento' });
+    expect(performance.now() - started).toBeLessThan(1_000);
+    release();
+    await first;
+    await b.replaceAll(async () => restored('de-b'));
+    expect((await reopen(dir)).get('itens', 'de-b')).toBeDefined();
+  });
+
+  it('when a process died in the middle of a restore, then the next restore takes its restore lock over once stale', async () => {
+    const dir = tempDir();
+    const store = await reopen(dir);
+    mkdirSync(path.join(dir, RESTORE_LOCK_NAME));
+    await expect(store.replaceAll(async () => new Map())).rejects.toMatchObject({ status: 409 });
+    const old = new Date(Date.now() - 60_000);
+    utimesSync(path.join(dir, RESTORE_LOCK_NAME), old, old);
+    await store.replaceAll(async () => new Map([['itens', [{ id: 'novo', n: 1 } as Item]], ['outros', []]]));
+    expect(store.get('itens', 'novo')).toBeDefined();
+    expect(existsSync(path.join(dir, RESTORE_LOCK_NAME))).toBe(false);
   });
 
   it('when a dead process left the lock behind, then it is recovered once stale', async () => {

@@ -3,7 +3,7 @@ import { randomBytes } from 'node:crypto';
 import * as fsSync from 'node:fs';
 import * as fsp from 'node:fs/promises';
 import path from 'node:path';
-import { StorageUnavailableError } from '../../../core/errors.js';
+import { restoreInProgress, StorageUnavailableError } from '../../../core/errors.js';
 import type { Logger } from '../../../core/logger.js';
 import { CachedReads } from './collections.js';
 import { encodeBatch, type JournalOp } from './journal.js';
@@ -11,7 +11,7 @@ import { DATA_FORMAT, JOURNAL_NAME, StorageCorruptError, applyEntry, fileId, fil
 import { decodeJournalLines, type JournalEntry } from './journal.js';
 
 export { StorageCorruptError, materialize } from './data-files.js';
-import { DirectoryLock } from './lock.js';
+import { DirectoryLock, RESTORE_LOCK_NAME } from './lock.js';
 import type { Change, Entity, SnapshotFile, Store, StoreSnapshot, TxWork } from './store.js';
 
 /**
@@ -85,6 +85,7 @@ export class FileStore extends CachedReads implements Store {
   private readonly dir: string;
   private readonly logger: Logger;
   private readonly lock: DirectoryLock;
+  private readonly restoreLock: DirectoryLock;
   private readonly fs: Required<StorageFs>;
   private readonly checkpointMinBytes: number;
   private readonly maxBatch: number;
@@ -122,6 +123,7 @@ export class FileStore extends CachedReads implements Store {
     this.checkpointMinBytes = options.checkpointMinBytes ?? 8 * 1024 * 1024;
     this.maxBatch = options.maxBatch ?? 512;
     this.lock = new DirectoryLock(this.dir, { staleMs: this.staleMs, waitMs: this.lockWaitMs, logger: this.logger });
+    this.restoreLock = new DirectoryLock(this.dir, { name: RESTORE_LOCK_NAME, staleMs: this.staleMs, waitMs: 0, logger: this.logger });
   }
 
   // ---- paths -------------------------------------------------------------------------------------
@@ -228,6 +230,17 @@ export class FileStore extends CachedReads implements Store {
    * A crash before the intent leaves the old data; after it, the next open finishes the renames.
    */
   async replaceAll(next: (current: ReadonlyMap<string, readonly Entity[]>) => Promise<ReadonlyMap<string, readonly Entity[]>>): Promise<void> {
+    const endRestore = await this.restoreLock.acquire().catch((error: unknown) => {
+      throw (error as { cause?: { code?: unknown } }).cause?.code === 'ELOCKED' ? restoreInProgress() : error;
+    });
+    try {
+      await this.replaceAllUnderRestoreLock(next);
+    } finally {
+      await endRestore();
+    }
+  }
+
+  private async replaceAllUnderRestoreLock(next: (current: ReadonlyMap<string, readonly Entity[]>) => Promise<ReadonlyMap<string, readonly Entity[]>>): Promise<void> {
     await this.exclusive(() =>
       this.withLock(async () => {
         await this.catchUpLocked();

@@ -5,6 +5,11 @@ import type { Logger } from '../../../core/logger.js';
 
 /** Name of the lock directory inside the data directory. */
 export const LOCK_NAME = '.agenda.lock';
+/**
+ * Held for the whole of a restore, by whichever process runs it: a second restore asked of any process meanwhile is
+ * refused at once (409), where waiting for the data lock would answer 503 "try again" and could run it twice.
+ */
+export const RESTORE_LOCK_NAME = '.agenda-restauracao.lock';
 
 export interface DirectoryLockOptions {
   /** A lock not refreshed for this long was left by a dead process and may be taken over. */
@@ -12,6 +17,8 @@ export interface DirectoryLockOptions {
   /** How long a writer waits for the lock before giving up with 503. */
   waitMs: number;
   logger: Logger;
+  /** The lock directory's name inside the data directory (default {@link LOCK_NAME}). */
+  name?: string;
 }
 
 /**
@@ -53,14 +60,19 @@ export class DirectoryLock {
     }
   }
 
-  /** Waits for the lock; returns the function that releases it. */
+  /**
+   * Waits for the lock; returns the function that releases it. Throws {@link StorageUnavailableError} when it is
+   * still held by another after `waitMs` (its `cause` has proper-lockfile's code `ELOCKED`).
+   */
   async acquire(waitMs = this.options.waitMs): Promise<() => Promise<void>> {
     const { staleMs, logger } = this.options;
     this.compromisedError = undefined;
     let release: () => Promise<void>;
     try {
-      release = await lockfile.lock(this.dir, {
-        lockfilePath: path.join(this.dir, LOCK_NAME),
+      // proper-lockfile keeps its holds in a map keyed by the first argument: each lock of a directory needs its own.
+      const lockPath = path.join(this.dir, this.options.name ?? LOCK_NAME);
+      release = await lockfile.lock(lockPath, {
+        lockfilePath: lockPath,
         realpath: false,
         stale: staleMs,
         update: Math.max(1000, Math.floor(staleMs / 2)),
