@@ -4,6 +4,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { FeedListener } from '../../src/infra/storage/postgres/feed-listener.js';
 import { migrate } from '../../src/infra/storage/postgres/migrations.js';
 import { createPool } from '../../src/infra/storage/postgres/pool.js';
+import { queryRows } from '../../src/infra/storage/postgres/query.js';
 import { FEED_CHANNEL } from '../../src/infra/storage/postgres/schema.js';
 import { throwawayCluster } from '../helpers/cluster.js';
 import { silentLogger } from '../helpers/logger.js';
@@ -153,5 +154,19 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: connections on a path that h
     const slow = { name: '0001_lenta', sql: 'CREATE TABLE lenta AS SELECT 1 AS x FROM pg_sleep(0.8)' };
     expect(await migrate(pool, silentLogger, [slow])).toEqual(['0001_lenta']);
     expect((await pool.query('SELECT x FROM lenta')).rows).toEqual([{ x: 1 }]);
+  }, 60_000);
+
+  it('when a statement is slower than the query timeout, then it is not sent again: it still runs in the database, so a retry would run it twice', async () => {
+    const url = await c.database('sem_repeticao');
+    const pool = createPool({ url, max: 2, queryTimeoutMs: 300, logger: silentLogger });
+    cleanups.push(() => pool.end());
+    await pool.query('CREATE SEQUENCE vezes');
+    await expect(queryRows(pool, "SELECT nextval('vezes'), pg_sleep(0.6)")).rejects.toThrow();
+    // Before: tried three times on fresh connections, each copy running to its end.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    cleanups.push(() => admin.end());
+    expect((await admin.query<{ n: string }>('SELECT last_value AS n FROM vezes')).rows[0]!.n).toBe('1');
   }, 60_000);
 });

@@ -203,4 +203,25 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: a database whose defaults di
     expect(await storage.medicos.get(m.id)).toBeUndefined();
     expect((await storage.medicos.get(other.id))?.nome).toBe(other.nome);
   }, 60_000);
+
+  it('when a backup snapshot waits longer than the answer time a request statement gets (a large table sorted, here a held one), then it is not cut', async () => {
+    const { url, storage, m } = await withMedico('exportacao_longa', { queryTimeoutMs: 300 });
+    await asAdmin(url, async (admin) => {
+      await holdMedicos(admin);
+      const exported = (async () => {
+        const snapshot = await storage.exportRecords();
+        try {
+          const ids: string[] = [];
+          for await (const record of snapshot.records('medicos')) ids.push(record.id);
+          return ids;
+        } finally {
+          await snapshot.close();
+        }
+      })();
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await admin.query('ROLLBACK');
+      // Before: 503 after 300 ms, the connection given back to the pool with the statement still queued on it.
+      expect(await exported).toEqual([m.id]);
+    });
+  }, 60_000);
 });

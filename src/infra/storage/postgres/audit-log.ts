@@ -21,7 +21,7 @@ import { encodeLine, GENESIS, hashMatches, readChain } from '../../audit/line-fo
 import type { StoredAuditEntry } from '../../audit/types.js';
 import { translate } from './errors.js';
 import { Held } from './held.js';
-import { isConnectionError } from './pool.js';
+import { isAnswerLost, isConnectionError } from './pool.js';
 import { CONNECTION_ATTEMPTS, queryRows } from './query.js';
 import { AUDIT_LOCK_KEY } from './schema.js';
 
@@ -154,7 +154,7 @@ export class PgAuditLog implements AuditTrail {
       try {
         return await this.attempt(batch, progress);
       } catch (error) {
-        if (isConnectionError(error) && !progress.commitSent && attempt < CONNECTION_ATTEMPTS) {
+        if (isConnectionError(error) && !isAnswerLost(error) && !progress.commitSent && attempt < CONNECTION_ATTEMPTS) {
           this.options.logger?.warn({ err: error }, 'auditoria: conexão perdida antes do COMMIT; lote enviado de novo');
           continue;
         }

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { MigrationError, Umzug, type MigrationParams, type UmzugStorage } from 'umzug';
 import type { Logger } from '../../../core/logger.js';
-import { longStatement } from './pool.js';
+import { isConnectionError, longStatement } from './pool.js';
 import { MIGRATION_LOCK_KEY, MIGRATIONS, type SqlMigration } from './schema.js';
 
 /**
@@ -95,10 +95,10 @@ async function migrateOnce(pool: pg.Pool, logger: Logger | undefined, migrations
   let broken: Error | undefined;
   try {
     // A session lock, held across the migrations' transactions. Another process migrating may take long (an
-    // index rebuilt over a large table): wait for it without limit.
+    // index rebuilt over a large table): wait for it without limit (the longest timer Node has: 24 days).
     await client.query('BEGIN');
     await client.query('SET LOCAL lock_timeout = 0');
-    await client.query(longStatement('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]));
+    await client.query({ ...longStatement('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_KEY.toString()]), query_timeout: 2 ** 31 - 1 } as pg.QueryConfig);
     locked = true;
     await client.query('COMMIT');
     // Under the lock: two first starts cannot both try to create it.
@@ -124,9 +124,12 @@ async function migrateOnce(pool: pg.Pool, logger: Logger | undefined, migrations
       logger?.info({ migracao: step[0]!.name }, 'banco de dados atualizado');
     }
   } catch (error) {
-    // The connection may be the thing that failed; ROLLBACK is then moot, and the original error is the news.
+    // The connection may be the thing that failed (or a statement of it unanswered, still queued on it): it is then
+    // not given back to the pool. ROLLBACK is moot then, and the original error is the news.
+    const cause = unwrap(error);
+    if (isConnectionError(cause)) broken = cause as Error;
     await client.query('ROLLBACK').catch(() => undefined);
-    throw unwrap(error);
+    throw cause;
   } finally {
     // A connection that cannot say so is discarded, and the lock goes with its session.
     if (locked) await client.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_KEY.toString()]).catch((error: unknown) => (broken = error as Error));

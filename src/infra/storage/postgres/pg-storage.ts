@@ -23,7 +23,7 @@ import { PgChangeFeed, type CommittedChanges } from './change-feed.js';
 import { isRetryable, translate } from './errors.js';
 import { Held } from './held.js';
 import { migrate } from './migrations.js';
-import { createPool, isConnectionError } from './pool.js';
+import { createPool, isAnswerLost, isConnectionError } from './pool.js';
 import { CONNECTION_ATTEMPTS, queryRows } from './query.js';
 import { createReads, type Query } from './reads.js';
 import { countAll, openSnapshot, replaceAll } from './records.js';
@@ -148,7 +148,11 @@ export class PgStorage implements StoragePort {
           held.release();
         }
       },
-      onBatchError: (statements) => Promise.allSettled(statements.map(one)),
+      // A batch whose answer did not come in time is not split and sent again: each statement would wait as long.
+      onBatchError: (statements, error) =>
+        isAnswerLost(error)
+          ? Promise.resolve(statements.map((): PromiseSettledResult<pg.QueryResult> => ({ status: 'rejected', reason: error })))
+          : Promise.allSettled(statements.map(one)),
     });
     const query: Query = async <R extends object>(sql: string, values?: readonly unknown[], heavy = false) =>
       heavy ? queryRows<R>(this.pool, sql, values) : ((await this.reads.run({ sql, values })).rows as R[]);
@@ -213,7 +217,7 @@ export class PgStorage implements StoragePort {
       } catch (error) {
         // A connection lost before COMMIT was sent committed nothing: the work runs again on a fresh one (see the
         // reads above). Lost during COMMIT, the outcome is unknown, and the caller must hear so (503).
-        if (isConnectionError(error) && !uncertainCommits.has(error as object) && ++connectionFailures < CONNECTION_ATTEMPTS) continue;
+        if (isConnectionError(error) && !isAnswerLost(error) && !uncertainCommits.has(error as object) && ++connectionFailures < CONNECTION_ATTEMPTS) continue;
         if (!isRetryable(error)) throw translate(error);
         if (attempt >= this.maxAttempts) {
           throw new StorageUnavailableError('Muitas operações simultâneas sobre os mesmos dados. Tente novamente em instantes.', error);

@@ -65,9 +65,10 @@ export function createPool(options: PoolOptions): pg.Pool {
 
 /**
  * The longest a statement of the driver waits for its answer, in ms, before its connection counts as lost. Far
- * above what any statement of a request takes: waits for locks end at {@link LOCK_TIMEOUT_MS}, exports and reports
- * read a page per statement, and the statements that may rightly run longer (migrations, a restore's) ask for
- * {@link LONG_STATEMENT_MS} with {@link longStatement}.
+ * above what any statement of a request takes (waits for locks end at {@link LOCK_TIMEOUT_MS}). The statements that
+ * may rightly run longer ask for {@link LONG_STATEMENT_MS} with {@link longStatement}: migrations, a restore's, and
+ * the snapshots of backups and reports (a cursor's first FETCH sorts its whole table). It does not stop the statement
+ * in the database, so a statement that timed out is not sent again (`isAnswerLost`): a slow one would run twice.
  */
 export const QUERY_TIMEOUT_MS = 60_000;
 
@@ -108,6 +109,13 @@ export function sessionSettings(lockTimeoutMs: number): string {
     `SELECT set_config('lock_timeout', (SELECT CASE WHEN setting::bigint > 0 AND setting::bigint < ${ms} THEN setting ELSE '${ms}' END FROM pg_settings WHERE name = 'lock_timeout'), false)`
   );
 }
+
+/**
+ * True when `error` is pg's `query_timeout`: the answer did not come in time (a path that hangs, or a statement
+ * slower than its bound). A connection error, but not one to try again: the statement may still be running in the
+ * database, or have run (see {@link QUERY_TIMEOUT_MS}).
+ */
+export const isAnswerLost = (error: unknown): boolean => error instanceof Error && error.message === 'Query read timeout';
 
 /** Node's socket errors that mean "no database there right now". */
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ENOENT']);

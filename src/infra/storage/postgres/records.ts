@@ -28,7 +28,7 @@ const ALL_TABLES = ALL_COLLECTIONS.map((c) => tableOf(c).table).join(', ');
 export async function openSnapshot(held: Held, nextCursor: () => number): Promise<RecordSnapshot> {
   try {
     await held.client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
-    return await snapshotIn(held.client, nextCursor, async () => {
+    return await snapshotIn(held, nextCursor, async () => {
       await held.client.query('COMMIT').catch((e: unknown) => (held.broken ??= e as Error));
       held.release();
     });
@@ -44,14 +44,18 @@ export async function openSnapshot(held: Held, nextCursor: () => number): Promis
  * `end` runs once, at `close()`. The transaction's snapshot must not move meanwhile: REPEATABLE READ, or tables no
  * one can write (a restore's lock).
  */
-async function snapshotIn(connection: pg.PoolClient, nextCursor: () => number, end: () => Promise<void>): Promise<RecordSnapshot> {
+async function snapshotIn(held: Held, nextCursor: () => number, end: () => Promise<void>): Promise<RecordSnapshot> {
+  const connection = held.client;
   let open = true;
   // Collections may be walked at once (a backup zips them in parallel): their statements take turns.
   let tail: Promise<unknown> = Promise.resolve();
   const client = {
     query: <R extends object>(sql: string): Promise<pg.QueryResult<R>> => {
-      // A connection lost under a backup or a report is a 503 for its task, as anywhere else (`translate`).
-      const run = tail.then(() => connection.query<R>(sql)).catch((error: unknown) => {
+      // The long answer time: a cursor's first FETCH sorts its whole table (`id COLLATE "C"` is not the primary key's
+      // order), which may take minutes on a large database. A connection lost under a backup or a report is a 503
+      // for its task, as anywhere else (`translate`), and the connection is not given back to the pool.
+      const run = tail.then(() => connection.query<R>(longStatement(sql))).catch((error: unknown) => {
+        held.note(error);
         throw translate(error);
       });
       tail = run.catch(() => undefined);
@@ -112,7 +116,7 @@ export async function replaceAll(
     await client.query(`LOCK TABLE ${ALL_TABLES} IN EXCLUSIVE MODE`);
     // Every write committed before the lock is visible from here on (READ COMMITTED), and none can follow.
     if (beforeReplace) {
-      const current = await snapshotIn(client, nextCursor, async () => {});
+      const current = await snapshotIn(held, nextCursor, async () => {});
       try {
         await beforeReplace(current);
       } finally {
@@ -179,7 +183,8 @@ export async function replaceAll(
 
 export async function countAll(client: pg.PoolClient): Promise<Record<string, number>> {
   const sql = ALL_COLLECTIONS.map((c) => `SELECT '${c}' AS colecao, count(*) AS n FROM ${tableOf(c).table}`).join(' UNION ALL ');
-  const { rows } = await client.query<{ colecao: string; n: string }>(sql);
+  // Every row of every table: the long answer time (`pool.ts`).
+  const { rows } = await client.query<{ colecao: string; n: string }>(longStatement(sql));
   return Object.fromEntries(rows.map((r) => [r.colecao, Number(r.n)]));
 }
 
