@@ -74,6 +74,26 @@ export interface LoggerOptions {
   destination?: DestinationStream;
 }
 
+/**
+ * pino's error serializer, keeping only the error's own plain fields (message, code, SQLSTATE detail, …) and its
+ * causes. Libraries hang whole objects on errors: pg-pool sets `err.client`, a connection with its parameters,
+ * type tables and the backend's cancel key (`secretKey`), about 3 kB per line, into every admin's log view.
+ */
+export function serializeError(error: Error): Record<string, unknown> {
+  return plainFields(pino.stdSerializers.err(error) as unknown as Record<string, unknown>);
+}
+
+/** `serialized` without object-valued fields, its causes (serialized errors themselves) cleaned the same way. */
+function plainFields(serialized: Record<string, unknown>): Record<string, unknown> {
+  for (const [key, value] of Object.entries(serialized)) {
+    if (value === null || typeof value !== 'object') continue;
+    if (key === 'cause') serialized[key] = plainFields(value as Record<string, unknown>);
+    else if (key === 'aggregateErrors' && Array.isArray(value)) serialized[key] = value.map((e) => plainFields(e as Record<string, unknown>));
+    else delete serialized[key];
+  }
+  return serialized;
+}
+
 /** Builds the root logger: JSON (or pretty in development) to stdout, and a copy into the buffer. */
 export async function createLogger(options: LoggerOptions): Promise<Logger> {
   let out: DestinationStream = options.destination ?? pino.destination({ dest: 1, sync: false });
@@ -91,6 +111,7 @@ export async function createLogger(options: LoggerOptions): Promise<Logger> {
       level: options.level,
       base: { pid: process.pid },
       redact: { paths: REDACT_PATHS, censor: '[removido]' },
+      serializers: { err: serializeError },
       timestamp: pino.stdTimeFunctions.epochTime,
     },
     pino.multistream(streams),

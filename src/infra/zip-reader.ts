@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import yauzl, { type Entry, type ZipFile } from 'yauzl';
 
-/** Why an archive was refused, in pt-BR. */
+/**
+ * Why an archive was refused, in pt-BR: the message reaches operators (a problem's `detail`, the restore command).
+ * The ZIP library's own words (English) stay in `cause`, for the log.
+ */
 export class ZipRejected extends Error {
   override readonly name = 'ZipRejected';
 }
@@ -29,14 +32,14 @@ export class ZipReader {
   static async open(file: string, limits: ZipOpenLimits): Promise<ZipReader> {
     const zip = await new Promise<ZipFile>((resolve, reject) =>
       yauzl.open(file, { lazyEntries: true, autoClose: false, validateEntrySizes: true, strictFileNames: true }, (error, z) =>
-        error ? reject(new ZipRejected(`arquivo ZIP ilegível: ${error.message}`)) : resolve(z),
+        error ? reject(new ZipRejected('arquivo ZIP ilegível: não é um ZIP, ou está truncado ou corrompido', { cause: error })) : resolve(z),
       ),
     );
     try {
       if (zip.entryCount > limits.maxEntries) throw new ZipRejected(`o arquivo tem ${zip.entryCount} entradas; o máximo é ${limits.maxEntries}`);
       const entries = new Map<string, Entry>();
       await new Promise<void>((resolve, reject) => {
-        const fail = (error: unknown) => reject(error instanceof ZipRejected ? error : new ZipRejected(`arquivo ZIP inválido: ${(error as Error).message}`));
+        const fail = (error: unknown) => reject(error instanceof ZipRejected ? error : new ZipRejected('arquivo ZIP inválido: a lista de entradas está corrompida', { cause: error }));
         zip.on('error', fail);
         zip.on('end', () => resolve());
         zip.on('entry', (entry: Entry) => {
@@ -78,7 +81,7 @@ export class ZipReader {
     // A claimed size over the cap is refused at once; a smaller claim is not believed, only counted.
     if (entry.uncompressedSize > maxBytes) throw tooLarge();
     const stream = await new Promise<NodeJS.ReadableStream & { destroy(error?: Error): void }>((resolve, reject) =>
-      this.zip.openReadStream(entry, (error, s) => (error ? reject(new ZipRejected(`arquivo ZIP inválido: ${error.message}`)) : resolve(s))),
+      this.zip.openReadStream(entry, (error, s) => (error ? reject(new ZipRejected(`arquivo ZIP inválido: a entrada ${name} não pôde ser aberta`, { cause: error })) : resolve(s))),
     );
     let size = 0;
     try {
@@ -88,7 +91,7 @@ export class ZipReader {
         yield chunk;
       }
     } catch (error) {
-      throw error instanceof ZipRejected ? error : new ZipRejected(`arquivo ZIP inválido (${name}): ${(error as Error).message}`);
+      throw error instanceof ZipRejected ? error : new ZipRejected(`arquivo ZIP inválido: o conteúdo de ${name} está corrompido`, { cause: error });
     } finally {
       stream.destroy();
     }
@@ -105,7 +108,7 @@ export class ZipReader {
       try {
         sink(chunk);
       } catch (error) {
-        throw error instanceof ZipRejected ? error : new ZipRejected(`arquivo ZIP inválido (${name}): ${(error as Error).message}`);
+        throw error instanceof ZipRejected ? error : new ZipRejected(`arquivo ZIP inválido: o conteúdo de ${name} está corrompido`, { cause: error });
       }
     }
     return size;

@@ -97,7 +97,7 @@ export interface LegacyManifest {
 
 export const sha256 = (bytes: Buffer | string): string => createHash('sha256').update(bytes).digest('hex');
 
-export const invalid = (detail: string): AppError => new AppError('BACKUP_INVALIDO', `Backup recusado: ${detail}.`);
+export const invalid = (detail: string, cause?: unknown): AppError => new AppError('BACKUP_INVALIDO', `Backup recusado: ${detail}.`, undefined, cause === undefined ? undefined : { cause });
 
 /**
  * What a restore must not break across records, checked as they stream past:

@@ -92,7 +92,7 @@ export async function openBackup(file: string, collections: readonly string[], l
     };
   } catch (error) {
     zip?.close();
-    if (error instanceof ZipRejected) throw invalid(error.message);
+    if (error instanceof ZipRejected) throw invalid(error.message, error.cause);
     throw error;
   }
 }
@@ -114,7 +114,7 @@ async function* rejectionsAsInvalid(records: AsyncIterable<Entity>): AsyncGenera
   try {
     yield* records;
   } catch (error) {
-    throw error instanceof ZipRejected ? invalid(error.message) : error;
+    throw error instanceof ZipRejected ? invalid(error.message, error.cause) : error;
   }
 }
 

@@ -176,6 +176,22 @@ describe('backups', () => {
     }
     const all = (entries: Map<string, Buffer>) => Object.fromEntries(entries);
 
+    it('a file that is not a ZIP, or a backup cut short: the detail is pt-BR, without the ZIP library English', async () => {
+      const t = await makeApp();
+      const original = readFileSync(path.join(t.container.config.backupDir, await backup(t)));
+      for (const [name, bytes] of [
+        ['backup-20200101-000000.zip', Buffer.from('isto não é um arquivo zip')],
+        ['backup-20200102-000000.zip', original.subarray(0, Math.floor(original.length / 2))],
+      ] as const) {
+        writeFileSync(path.join(t.container.config.backupDir, name), bytes);
+        const res = await request(t.app).post(`/sistema/backups/${name}/restaurar`);
+        expect(res.status).toBe(422);
+        expect(res.body.type).toBe('/problemas/backup-invalido');
+        // Before: "… End of central directory record signature not found. Either not a zip file, or file is truncated.."
+        expect(res.body.detail).toBe('Backup recusado: arquivo ZIP ilegível: não é um ZIP, ou está truncado ou corrompido.');
+      }
+    });
+
     it('an entry escaping the archive root (../)', async () => {
       const detail = await refused((e) => ({ ...all(e), '../../evil.json': '{}' }));
       expect(detail).toMatch(/inv[aá]lid|não permitida/);

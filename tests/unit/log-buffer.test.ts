@@ -30,4 +30,21 @@ describe('createLogger', () => {
     expect(all).toContain('c1');
     for (const secret of ['52998224725', 'João', 'j@x.com', '99999-0000']) expect(all).not.toContain(secret);
   });
+
+  it('when an error carries a library object (pg-pool sets err.client, with the backend cancel key), then the log keeps the error fields and drops the object, in its causes too', async () => {
+    const buffer = new LogBuffer(10);
+    const lines: string[] = [];
+    const logger = await createLogger({ level: 'info', pretty: false, buffer, destination: { write: (l: string) => void lines.push(l) } });
+    const client = { processID: 4242, secretKey: -1917295730, connectionParameters: { host: '10.0.0.5', password: 'x' } };
+    const cause = Object.assign(new Error('Connection terminated unexpectedly'), { client });
+    const error = Object.assign(new Error('conexão perdida', { cause }), { code: '57P01', client });
+    logger.warn({ err: error }, 'conexão com o banco de dados perdida');
+    await new Promise((r) => setTimeout(r, 10));
+    for (const sink of [JSON.stringify(buffer.list()), lines.join('')]) {
+      expect(sink).not.toContain('secretKey');
+      expect(sink).not.toContain('10.0.0.5');
+      expect(sink).toContain('57P01');
+      expect(sink).toContain('Connection terminated unexpectedly');
+    }
+  });
 });
