@@ -2,10 +2,16 @@ import { z } from 'zod';
 import 'zod-openapi';
 import { EXEMPLO_INSTANTE, EXEMPLO_PROBLEM } from './examples.js';
 
-// Validation messages reach users: pt-BR, with a plainer word for a missing field.
+// Validation messages reach users: pt-BR, with plainer words for a missing field and for text where a number goes
+// (a query parameter such as `?limit=abc`, coerced to NaN, read "recebeu um valor NaN").
 z.config(z.locales.ptBR());
 z.config({
-  customError: (issue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'Campo obrigatório.' : undefined),
+  customError: (issue) => {
+    if (issue.code !== 'invalid_type') return undefined;
+    if (issue.input === undefined) return 'Campo obrigatório.';
+    if (issue.expected === 'number' && Number.isNaN(issue.input)) return 'Informe um número.';
+    return undefined;
+  },
 });
 
 export { z };
@@ -38,7 +44,7 @@ export const Instant = z.string().meta({
   example: EXEMPLO_INSTANTE,
 });
 
-const DATE_RE = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
+const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
  * A calendar date `YYYY-MM-DD` that exists (no 2026-02-30). No example of its own: a birth date and a booking day
@@ -46,8 +52,9 @@ const DATE_RE = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])$/;
  */
 export const DateOnly = z
   .string()
-  .regex(DATE_RE, 'Use o formato AAAA-MM-DD.')
-  .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), 'Data inexistente.')
+  // One message per value: a date in another format is not also called inexistent, nor 2026-13-03 a wrong format.
+  .regex(DATE_RE, { message: 'Use o formato AAAA-MM-DD.', abort: true })
+  .refine((s) => !Number.isNaN(Date.parse(`${s}T00:00:00Z`)) && new Date(`${s}T00:00:00Z`).toISOString().startsWith(s), { message: 'Data inexistente.', abort: true })
   .refine(yearInRange, ANO_FORA_MESSAGE)
   .meta({ format: 'date' });
 

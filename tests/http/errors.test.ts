@@ -32,6 +32,28 @@ describe('malformed requests', () => {
     }
   });
 
+  it('when a date or a number in the query is malformed, then one plain pt-BR message per value', async () => {
+    const { app } = await makeApp();
+    const medico = await request(app).post('/medicos').send(medicoBody()).expect(201);
+    const agenda = (data: string) => request(app).get(`/medicos/${medico.body.id}/agenda`).query({ data });
+    // Before: 2026-13-03 was both "Use o formato AAAA-MM-DD." and "Data inexistente."; "abc" too.
+    for (const [data, message] of [
+      ['2026-13-03', 'Data inexistente.'],
+      ['2026-02-30', 'Data inexistente.'],
+      ['abc', 'Use o formato AAAA-MM-DD.'],
+      ['03/12/2026', 'Use o formato AAAA-MM-DD.'],
+    ]) {
+      const res = await agenda(data!);
+      expect(res.status).toBe(400);
+      expect(res.headers['content-type']).toMatch(PROBLEM);
+      expect(res.body.errors).toEqual([{ path: 'data', message }]);
+    }
+    // Before: "esperava um número, recebeu um valor "NaN"".
+    const res = await request(app).get('/pacientes').query({ limit: 'abc' });
+    expect(res.status).toBe(400);
+    expect(res.body.errors).toEqual([{ path: 'limit', message: 'Informe um número.' }]);
+  });
+
   it('when there is no body, then 400 saying the body is required', async () => {
     const { app } = await makeApp();
     const res = await request(app).post('/medicos');
