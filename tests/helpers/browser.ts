@@ -177,9 +177,43 @@ export class E2eServer {
 export async function userPage(browser: Browser, url: string, user?: User, viewport = { width: 1280, height: 800 }): Promise<{ context: BrowserContext; page: Page }> {
   const context = await browser.newContext({ viewport, timezoneId: CLINIC_TZ, locale: 'pt-BR' });
   const page = await context.newPage();
+  const errors: string[] = [];
+  pageErrors.set(page, errors);
+  page.on('pageerror', (error) => errors.push(String(error.stack ?? error)));
+  page.on('console', (message) => message.type() === 'error' && errors.push(`console: ${message.text()}`));
   await page.goto(url);
   if (user) await signIn(page, user);
   return { context, page };
+}
+
+/** What each page's scripts threw or logged as errors, for {@link pageState}. */
+const pageErrors = new WeakMap<Page, string[]>();
+
+/**
+ * The page as a failing test should report it: the route, whether the app is inert behind a dialog, the dialogs and
+ * headings on screen, and the errors its scripts raised.
+ */
+export async function pageState(page: Page): Promise<Record<string, unknown>> {
+  const seen = await page
+    .evaluate(() => {
+      const doc = (globalThis as unknown as { document: DomLike; location: { hash: string } }).document;
+      const texts = (selector: string) => Array.from(doc.querySelectorAll(selector), (el) => (el.textContent ?? '').trim().slice(0, 80));
+      return {
+        hash: (globalThis as unknown as { location: { hash: string } }).location.hash,
+        inert: doc.getElementById('app')?.inert ?? null,
+        dialogs: texts('[role="dialog"] h2'),
+        headings: texts('h1'),
+        status: texts('[role="status"], [role="alert"]'),
+      };
+    })
+    .catch((error: unknown) => ({ unreadable: String(error) }));
+  return { ...seen, errors: pageErrors.get(page) ?? [] };
+}
+
+/** The DOM calls {@link pageState} makes (the tests' tsconfig has no DOM lib). */
+interface DomLike {
+  querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }>;
+  getElementById(id: string): { inert: boolean } | null;
 }
 
 /** Fills `E-mail` and `Senha`, clicks `Entrar`, and waits for the app's main navigation. */
