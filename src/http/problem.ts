@@ -50,13 +50,27 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     }
     const known = toAppError(error);
     if (known) {
-      if (known.status >= 500) requestLog(res, logger).error({ err: error, code: known.code }, known.detail);
+      // 503 is a state the service passes through (the database restarting, the queue full, a shutdown), not a
+      // fault of the code: a warning naming its causes, without a stack. Other 5xx are faults, logged with it.
+      if (known.status === 503) requestLog(res, logger).warn({ code: known.code, causas: causesOf(error) }, known.detail);
+      else if (known.status >= 500) requestLog(res, logger).error({ err: error, code: known.code }, known.detail);
       sendProblem(res, known, instanceOf(req.originalUrl));
       return;
     }
     requestLog(res, logger).error({ err: error }, 'erro não tratado');
     sendProblem(res, internalError(), instanceOf(req.originalUrl));
   };
+}
+
+/** The messages (with their `code`, when there is one) of an error's causes, outermost first; at most five. */
+export function causesOf(error: unknown): string[] {
+  const causes: string[] = [];
+  for (let cause = (error as { cause?: unknown } | null)?.cause; cause != null && causes.length < 5; cause = (cause as { cause?: unknown }).cause) {
+    const { message, code } = cause as { message?: unknown; code?: unknown };
+    const text = typeof message === 'string' && message !== '' ? message : String(cause);
+    causes.push(typeof code === 'string' || typeof code === 'number' ? `${text} (${code})` : text);
+  }
+  return causes;
 }
 
 /** 404 for any route that does not exist. */

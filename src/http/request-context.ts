@@ -20,7 +20,8 @@ export function requestContext(logger: Logger): RequestHandler {
     res.locals.reqId = id;
     res.setHeader('X-Request-Id', id);
     res.on('finish', () => {
-      const level = res.statusCode >= 500 ? 'error' : 'info';
+      // 503s are warnings (see `errorHandler`): a database restart must not read as a burst of faults.
+      const level = res.statusCode === 503 ? 'warn' : res.statusCode >= 500 ? 'error' : 'info';
       if (!logger.isLevelEnabled(level)) return;
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       const path = req.originalUrl.split('?')[0];

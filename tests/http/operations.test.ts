@@ -1,3 +1,4 @@
+import { rmSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
@@ -128,6 +129,47 @@ describe('GET /sistema/logs', () => {
       expect(logged).not.toContain(secret);
     }
     await container.close();
+  });
+});
+
+describe('how failures are logged', () => {
+  /** The JSON lines logged so far, parsed. */
+  const parsed = (lines: string[]) => lines.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+  it('when storage is unavailable (503), then a warning names the causes without a stack; a fault (500) is an error with its stack', async () => {
+    const { app, container, lines } = await loggedApp();
+    // A fault of the code is an error, with its stack.
+    const get = container.storage.medicos.get;
+    container.storage.medicos.get = () => Promise.reject(new Error('falha de teste'));
+    await request(app).get('/medicos/qualquer').expect(500);
+    container.storage.medicos.get = get;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const fault = parsed(lines).find((l) => l['msg'] === 'erro não tratado');
+    expect(fault).toMatchObject({ level: 50, err: { message: 'falha de teste', stack: expect.stringContaining('at ') } });
+    expect(parsed(lines).filter((l) => l['msg'] === 'requisição' && l['status'] === 500).map((l) => l['level'])).toEqual([50]);
+
+    // Storage unavailable: a warning.
+    const dataDir = container.config.dataDir;
+    // The real store fails: the data directory has become a file (root ignores permission bits).
+    rmSync(dataDir, { recursive: true });
+    writeFileSync(dataDir, 'not a directory');
+    await request(app).post('/medicos').send(medicoBody()).expect(503);
+    await request(app).get('/health').expect(503);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const unavailable = parsed(lines).filter((l) => l['code'] === 'ARMAZENAMENTO_INDISPONIVEL');
+    expect(unavailable).toHaveLength(2);
+    for (const line of unavailable) {
+      expect(line['level']).toBe(40);
+      expect(line['err']).toBeUndefined();
+      expect(JSON.stringify(line)).not.toContain('stack');
+    }
+    // The causes are named: the file system's refusal, with its code.
+    for (const line of unavailable) expect((line['causas'] as string[]).join(' ')).toMatch(/ENOTDIR/);
+    const requests503 = parsed(lines).filter((l) => l['msg'] === 'requisição' && l['status'] === 503);
+    expect(requests503.map((l) => l['level'])).toEqual([40, 40]);
+
+    // Closing checkpoints, which the store now refuses (its journal is gone): what is left open is a temp directory.
+    await container.close().catch(() => undefined);
   });
 });
 
