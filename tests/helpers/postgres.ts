@@ -1,5 +1,5 @@
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -117,8 +117,12 @@ export interface PostgresCluster {
   dir: string;
   /** Kills the server (`-m immediate`) and removes its folder. Safe to call twice. */
   stop(): Promise<void>;
-  /** Stops the server and starts it again on the same port: what clients see when the database restarts. */
-  restart(options?: { mode?: 'fast' | 'immediate' }): Promise<void>;
+  /**
+   * Stops the server and starts it again on the same port: what clients see when the database restarts. With
+   * `standby`, it comes back as a hot standby (a `standby.signal`, no primary): read-only, as a server that a
+   * failover left in recovery.
+   */
+  restart(options?: { mode?: 'fast' | 'immediate'; standby?: boolean }): Promise<void>;
   /** The server's log so far (for failure messages). */
   log(): string;
 }
@@ -244,8 +248,14 @@ export async function startPostgres(options: StartOptions = {}): Promise<Postgre
       live.delete(kill);
       kill();
     },
-    async restart({ mode = 'fast' } = {}) {
+    async restart({ mode = 'fast', standby = false } = {}) {
       await runPg(binDir, dir, 'pg_ctl', ['-D', data, '-m', mode, '-w', 'stop']);
+      if (standby) {
+        const signal = path.join(data, 'standby.signal');
+        writeFileSync(signal, '');
+        const owner = isRoot() ? postgresUid() : undefined;
+        if (owner) chownSync(signal, owner.uid, owner.gid);
+      }
       await start();
     },
   };

@@ -9,7 +9,7 @@ import type { Medico } from '../../src/schemas/medico.schema.js';
 import { makeEntry } from '../audit/helpers.js';
 import { throwawayCluster } from '../helpers/cluster.js';
 import { silentLogger } from '../helpers/logger.js';
-import { skipWithoutPostgres } from '../helpers/postgres.js';
+import { skipWithoutPostgres, startPostgres } from '../helpers/postgres.js';
 import { medico, paciente } from './port-fixtures.js';
 
 /**
@@ -188,6 +188,34 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: a database whose defaults di
       expect((await storage.medicos.get(m.id))?.nome).toBe(m.nome);
     });
   }, 60_000);
+
+  it('when the server comes back as a hot standby (a failover left it in recovery), then units of work answer 503 (0A000: no serializable there) and reads go on', async () => {
+    // A cluster of its own: this one stays read-only.
+    const cluster = await startPostgres();
+    try {
+      const storage = new PgStorage({ url: cluster.url, logger: silentLogger, poolMax: 4 });
+      await storage.open();
+      try {
+        const m = medico();
+        await storage.run(async (tx) => {
+          await tx.medicos.save(m);
+        });
+        await cluster.restart({ standby: true });
+        // The pool's connections died with the restart: the first read may meet one of them (a 503 as well).
+        let read: Medico | undefined;
+        for (let attempt = 0; attempt < 5 && read === undefined; attempt++) read = await storage.medicos.get(m.id).catch(() => undefined);
+        expect(read?.nome).toBe(m.nome);
+        const [, write] = await readAndWrite(storage, m);
+        expectUnavailable(write, '0A000');
+        expect(String((write as Error).cause)).toMatch(/hot standby/);
+        expect((await storage.medicos.get(m.id))?.nome).toBe(m.nome);
+      } finally {
+        await storage.close();
+      }
+    } finally {
+      await cluster.stop();
+    }
+  }, 120_000);
 
   it('when a restore statement runs longer than the answer time a request statement gets (a large table), then the restore is not cut', async () => {
     const { url, storage, m } = await withMedico('restauracao_longa', { queryTimeoutMs: 300 });
