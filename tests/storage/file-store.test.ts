@@ -228,6 +228,17 @@ describe('FileStore', () => {
     expect(readFileSync(file, 'utf8')).toBe('{"format":1,"collection":"itens","generation":0,"records":[{"id":');
   });
 
+  it('when a corrupt data file holds personal data, then the error says where, never what (it reaches logs)', async () => {
+    const dir = tempDir();
+    mkdirSync(dir, { recursive: true });
+    // Not the record-per-line layout, so it is parsed whole: V8's message would quote its first characters.
+    writeFileSync(path.join(dir, 'itens.json'), 'Genoveva Quaresma 15350946056');
+    const error = await reopen(dir).then(() => undefined, (e: unknown) => e as Error);
+    expect(error).toBeInstanceOf(StorageCorruptError);
+    expect(error!.message).toContain('(JSON inválido');
+    expect(error!.message).not.toMatch(/Genoveva|15350946056/);
+  });
+
   it('when temp files were left by a crash, then opening removes them', async () => {
     const dir = tempDir();
     mkdirSync(dir, { recursive: true });

@@ -41,7 +41,10 @@ export function parseDataFile(file: string, text: string, collection: string): D
   try {
     data = JSON.parse(text);
   } catch (error) {
-    throw new StorageCorruptError(file, `JSON inválido: ${(error as Error).message}`);
+    // Only where: V8's message may quote the file's text (`Unexpected token 'G', "Genoveva Q"... is not valid
+    // JSON`), and this reaches logs and problem causes.
+    const position = /at position (\d+)/.exec((error as Error).message)?.[1];
+    throw new StorageCorruptError(file, position === undefined ? 'JSON inválido' : `JSON inválido (posição ${position})`);
   }
   const d = data as Partial<DataFile> | null;
   if (!d || typeof d !== 'object' || d.format !== DATA_FORMAT || d.collection !== collection) {
