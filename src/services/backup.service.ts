@@ -112,7 +112,12 @@ export class BackupService {
       await dir.sync().finally(() => dir.close());
     } catch (error) {
       await fsp.rm(temp, { force: true });
-      throw new AppError('ARMAZENAMENTO_INDISPONIVEL', 'Não foi possível gravar o backup.', undefined, { cause: error });
+      // The disk refused (a system call's error: ENOSPC, EACCES, EIO…) or the storage cannot serve now: a 503
+      // that says so. Anything else is a fault of the code and stays one (a 500, logged with its stack).
+      if (isSystemCallError(error) || (error instanceof AppError && error.status === 503)) {
+        throw new AppError('ARMAZENAMENTO_INDISPONIVEL', 'Não foi possível gravar o backup.', undefined, { cause: error });
+      }
+      throw error;
     }
     await this.prune(nome, spare);
     logger.info({ backup: nome, bytes: size, criptografado: key !== undefined, driver: this.deps.storage.driver, ...counts }, 'backup criado');
@@ -276,4 +281,9 @@ export class BackupService {
       if (stat && Date.now() - stat.mtimeMs > STALE_TEMP_MS) await fsp.rm(file, { force: true }).catch(() => undefined);
     }
   }
+}
+
+/** True for the error of a failed system call (it carries its `errno`), as opposed to a fault of the code. */
+function isSystemCallError(error: unknown): boolean {
+  return typeof (error as NodeJS.ErrnoException | null)?.errno === 'number' && typeof (error as NodeJS.ErrnoException).code === 'string';
 }

@@ -6,6 +6,7 @@ import { ZipArchive } from 'archiver';
 import { dataFileBytes } from '../helpers/files.js';
 import request from 'supertest';
 import { describe, expect, it } from 'vitest';
+import { StorageUnavailableError } from '../../src/core/errors.js';
 import { readZip } from '../../src/infra/zip-reader.js';
 import { NO_PASSWORD_HASH, makeApp, medicoBody, pacienteBody, signIn } from '../helpers/app.js';
 import { agendar, at, clinic } from '../helpers/scheduling.js';
@@ -65,6 +66,38 @@ async function editedBackup(mutate: (entries: Map<string, Buffer>) => Record<str
 }
 
 describe('backups', () => {
+  /** The storage's snapshot, with `records` of every collection failing with `error` after its first record. */
+  const failingSnapshots = (t: App, error: () => Error) => {
+    const exportRecords = t.container.storage.exportRecords.bind(t.container.storage);
+    t.container.storage.exportRecords = async () => {
+      const snapshot = await exportRecords();
+      return {
+        ...snapshot,
+        close: () => snapshot.close(),
+        records: async function* (collection: string) {
+          for await (const record of snapshot.records(collection)) {
+            yield record;
+            throw error();
+          }
+        },
+      };
+    };
+  };
+
+  it('when the storage cannot serve while a backup is written, then 503; when the backup code itself fails, then a 500 that stays a fault', async () => {
+    const t = await makeApp();
+    await request(t.app).post('/medicos').send(medicoBody()).expect(201);
+    const { backups } = t.container.services;
+    failingSnapshots(t, () => new StorageUnavailableError('O banco de dados está indisponível no momento.'));
+    await expect(backups.create({ automatic: false })).rejects.toMatchObject({ status: 503, code: 'ARMAZENAMENTO_INDISPONIVEL', detail: 'Não foi possível gravar o backup.' });
+    failingSnapshots(t, () => new TypeError('falha do código'));
+    const fault = await backups.create({ automatic: false }).then(() => undefined, (e: unknown) => e);
+    expect(fault).toBeInstanceOf(TypeError);
+    // Neither left a file behind.
+    expect(await backups.list()).toEqual([]);
+    expect(readdirSync(t.container.config.backupDir).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+
   it('when a backup is taken, then it is listed, downloadable, and holds every collection as JSON lines and a manifest', async () => {
     const t = await makeApp();
     const { medicoId, pacienteId } = await clinic(t.app);
