@@ -94,6 +94,28 @@ function plainFields(serialized: Record<string, unknown>): Record<string, unknow
   return serialized;
 }
 
+/**
+ * What a warning says of an expected failure's causes (a 503: the database away, the disk full), outermost first,
+ * at most five: each one's message and `code`. An `AggregateError` (Node 20's refused connection to a host name
+ * with two addresses has an empty message) is told by its errors' messages. Messages only, never a stack or a
+ * library's objects.
+ */
+export function causesOf(error: unknown): string[] {
+  const causes: string[] = [];
+  for (let cause = (error as { cause?: unknown } | null)?.cause; cause != null && causes.length < 5; cause = (cause as { cause?: unknown }).cause) {
+    causes.push(describeCause(cause));
+  }
+  return causes;
+}
+
+function describeCause(cause: unknown): string {
+  const { message, code, errors } = cause as { message?: unknown; code?: unknown; errors?: unknown };
+  let text = typeof message === 'string' && message !== '' ? message : '';
+  if (text === '' && Array.isArray(errors)) text = errors.map((e) => String((e as { message?: unknown } | null)?.message ?? e)).join('; ');
+  if (text === '') text = String(cause);
+  return typeof code === 'string' || typeof code === 'number' ? `${text} (${code})` : text;
+}
+
 /** Builds the root logger: JSON (or pretty in development) to stdout, and a copy into the buffer. */
 export async function createLogger(options: LoggerOptions): Promise<Logger> {
   let out: DestinationStream = options.destination ?? pino.destination({ dest: 1, sync: false });

@@ -1,6 +1,6 @@
 import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import { AppError, type ProblemCode } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { causesOf, type Logger } from '../core/logger.js';
 import { internalError, problemDocument } from '../core/problem-document.js';
 import { requestLog } from './request-context.js';
 
@@ -60,17 +60,6 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
     requestLog(res, logger).error({ err: error }, 'erro não tratado');
     sendProblem(res, internalError(), instanceOf(req.originalUrl));
   };
-}
-
-/** The messages (with their `code`, when there is one) of an error's causes, outermost first; at most five. */
-export function causesOf(error: unknown): string[] {
-  const causes: string[] = [];
-  for (let cause = (error as { cause?: unknown } | null)?.cause; cause != null && causes.length < 5; cause = (cause as { cause?: unknown }).cause) {
-    const { message, code } = cause as { message?: unknown; code?: unknown };
-    const text = typeof message === 'string' && message !== '' ? message : String(cause);
-    causes.push(typeof code === 'string' || typeof code === 'number' ? `${text} (${code})` : text);
-  }
-  return causes;
 }
 
 /** 404 for any route that does not exist. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import PQueue from 'p-queue';
 import type { Clock } from '../core/clock.js';
 import { AppError } from '../core/errors.js';
-import type { Logger } from '../core/logger.js';
+import { causesOf, type Logger } from '../core/logger.js';
 import { problemSummary } from '../core/problem-document.js';
 import { formatInstant } from '../core/time.js';
 import type { TaskBoard } from './task-board.js';
@@ -292,7 +292,10 @@ export class TaskQueue {
         return result as R;
       } catch (error) {
         this.fail(task, error);
-        if (!(error instanceof AppError) || error.status >= 500) {
+        // As for requests (`errorHandler`): a 503 is a state the service passes through, a warning naming its causes.
+        if (error instanceof AppError && error.status === 503) {
+          this.deps.logger.warn({ taskId: task.id, tipo: task.tipo, code: error.code, detalhe: error.detail, causas: causesOf(error) }, 'tarefa falhou');
+        } else if (!(error instanceof AppError) || error.status >= 500) {
           this.deps.logger.error({ err: error, taskId: task.id, tipo: task.tipo }, 'tarefa falhou');
         }
         throw error;

@@ -1,7 +1,8 @@
 import { rmSync, writeFileSync } from 'node:fs';
 import { Writable } from 'node:stream';
 import request from 'supertest';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import { StorageUnavailableError } from '../../src/core/errors.js';
 import { LogBuffer, createLogger } from '../../src/core/logger.js';
 import { createContainer } from '../../src/composition.js';
 import { ManualClock } from '../../src/core/clock.js';
@@ -135,6 +136,13 @@ describe('GET /sistema/logs', () => {
 describe('how failures are logged', () => {
   /** The JSON lines logged so far, parsed. */
   const parsed = (lines: string[]) => lines.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  /** The lines logged so far that `pick` keeps, once there are `count` of them (logging is asynchronous). */
+  const logged = async (lines: string[], pick: (line: Record<string, unknown>) => boolean, count: number) =>
+    vi.waitFor(() => {
+      const found = parsed(lines).filter(pick);
+      expect(found).toHaveLength(count);
+      return found;
+    });
 
   it('when storage is unavailable (503), then a warning names the causes without a stack; a fault (500) is an error with its stack', async () => {
     const { app, container, lines } = await loggedApp();
@@ -143,33 +151,44 @@ describe('how failures are logged', () => {
     container.storage.medicos.get = () => Promise.reject(new Error('falha de teste'));
     await request(app).get('/medicos/qualquer').expect(500);
     container.storage.medicos.get = get;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const fault = parsed(lines).find((l) => l['msg'] === 'erro não tratado');
+    const [fault] = await logged(lines, (l) => l['msg'] === 'erro não tratado', 1);
     expect(fault).toMatchObject({ level: 50, err: { message: 'falha de teste', stack: expect.stringContaining('at ') } });
-    expect(parsed(lines).filter((l) => l['msg'] === 'requisição' && l['status'] === 500).map((l) => l['level'])).toEqual([50]);
+    expect((await logged(lines, (l) => l['msg'] === 'requisição' && l['status'] === 500, 1))[0]!['level']).toBe(50);
 
-    // Storage unavailable: a warning.
+    // A backup task that meets the storage unavailable: a warning too, naming the task and the causes.
+    const exportRecords = container.storage.exportRecords;
+    container.storage.exportRecords = () => Promise.reject(new StorageUnavailableError('O banco de dados está indisponível no momento.'));
+    await request(app).post('/sistema/tasks/backup').expect(202);
+    const [task] = await logged(lines, (l) => l['msg'] === 'tarefa falhou', 1);
+    expect(task).toMatchObject({
+      level: 40, tipo: 'backup', code: 'ARMAZENAMENTO_INDISPONIVEL', detalhe: 'Não foi possível gravar o backup.',
+      causas: ['O banco de dados está indisponível no momento. (ARMAZENAMENTO_INDISPONIVEL)'],
+    });
+    expect(task!['err']).toBeUndefined();
+    container.storage.exportRecords = exportRecords;
+
+    // Storage unavailable: the data directory has become a file (root ignores permission bits).
     const dataDir = container.config.dataDir;
-    // The real store fails: the data directory has become a file (root ignores permission bits).
     rmSync(dataDir, { recursive: true });
     writeFileSync(dataDir, 'not a directory');
-    await request(app).post('/medicos').send(medicoBody()).expect(503);
+    const body = pacienteBody({ nome: 'Genoveva Quaresma', cpf: '153.509.460-56' });
+    await request(app).post('/pacientes').send(body).expect(503);
     await request(app).get('/health').expect(503);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-    const unavailable = parsed(lines).filter((l) => l['code'] === 'ARMAZENAMENTO_INDISPONIVEL');
-    expect(unavailable).toHaveLength(2);
+    const unavailable = await logged(lines, (l) => l['code'] === 'ARMAZENAMENTO_INDISPONIVEL' && l['msg'] !== 'tarefa falhou', 2);
     for (const line of unavailable) {
       expect(line['level']).toBe(40);
       expect(line['err']).toBeUndefined();
       expect(JSON.stringify(line)).not.toContain('stack');
+      // The causes are named: the file system's refusal, with its code; nothing of what was posted.
+      expect((line['causas'] as string[]).join(' ')).toMatch(/ENOTDIR/);
     }
-    // The causes are named: the file system's refusal, with its code.
-    for (const line of unavailable) expect((line['causas'] as string[]).join(' ')).toMatch(/ENOTDIR/);
-    const requests503 = parsed(lines).filter((l) => l['msg'] === 'requisição' && l['status'] === 503);
+    const requests503 = await logged(lines, (l) => l['msg'] === 'requisição' && l['status'] === 503, 2);
     expect(requests503.map((l) => l['level'])).toEqual([40, 40]);
+    expect(lines.join('')).not.toMatch(/Genoveva|15350946056|153\.509/);
 
-    // Closing checkpoints, which the store now refuses (its journal is gone): what is left open is a temp directory.
+    // Closing checkpoints, which the store refuses now that its journal is gone; then the stray file goes.
     await container.close().catch(() => undefined);
+    rmSync(dataDir, { force: true });
   });
 });
 

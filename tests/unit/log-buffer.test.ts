@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LogBuffer, createLogger } from '../../src/core/logger.js';
+import { LogBuffer, causesOf, createLogger } from '../../src/core/logger.js';
 
 describe('LogBuffer', () => {
   it('when more entries arrive than it holds, then it keeps only the newest, in order', () => {
@@ -46,5 +46,29 @@ describe('createLogger', () => {
       expect(sink).toContain('57P01');
       expect(sink).toContain('Connection terminated unexpectedly');
     }
+  });
+});
+
+describe('causesOf', () => {
+  it('when an error has causes, then each is told by its message and code, outermost first, the error itself left out', () => {
+    const disk = Object.assign(new Error("ENOSPC: no space left on device, write"), { code: 'ENOSPC', errno: -28 });
+    const error = new Error('Não foi possível gravar o backup.', { cause: new Error('Falha ao gravar os dados em disco.', { cause: disk }) });
+    expect(causesOf(error)).toEqual(['Falha ao gravar os dados em disco.', 'ENOSPC: no space left on device, write (ENOSPC)']);
+    expect(causesOf(new Error('sem causa'))).toEqual([]);
+  });
+
+  it('when a cause is an AggregateError with an empty message (Node 20: a refused connection to a name with two addresses), then its errors are told', () => {
+    const refused = (address: string) => Object.assign(new Error(`connect ECONNREFUSED ${address}`), { code: 'ECONNREFUSED' });
+    const aggregate = Object.assign(new AggregateError([refused('::1:5432'), refused('127.0.0.1:5432')], ''), { code: 'ECONNREFUSED' });
+    expect(causesOf(new Error('O banco de dados está indisponível no momento.', { cause: aggregate }))).toEqual([
+      'connect ECONNREFUSED ::1:5432; connect ECONNREFUSED 127.0.0.1:5432 (ECONNREFUSED)',
+    ]);
+  });
+
+  it('when causes loop back on themselves, then at most five are told', () => {
+    const a = new Error('a');
+    const b = new Error('b', { cause: a });
+    (a as { cause?: unknown }).cause = b;
+    expect(causesOf(new Error('x', { cause: a }))).toEqual(['a', 'b', 'a', 'b', 'a']);
   });
 });
