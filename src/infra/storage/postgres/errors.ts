@@ -89,13 +89,23 @@ export function translateRead(error: unknown): unknown {
 const NOT_NOW = new Set(['55P03', '57014', '25006', '53100', '53200', '53400']);
 
 /**
+ * Where a hot standby refuses SERIALIZABLE (0A000): `BEGIN ISOLATION LEVEL SERIALIZABLE` is refused by the setting's
+ * check hook, a SERIALIZABLE default by the snapshot. Told by the server's function (`routine`), which is never
+ * translated: the message is, under a server's `lc_messages`.
+ */
+const HOT_STANDBY_ROUTINES = new Set(['call_enum_check_hook', 'GetSerializableTransactionSnapshot']);
+
+/**
  * True for {@link NOT_NOW}'s refusals, and for a hot standby's refusal of SERIALIZABLE (0A000: a unit of work on a
  * server that a failover left read-only).
  */
 export function isNotNow(error: unknown): boolean {
   const code = sqlState(error);
   if (code === undefined) return false;
-  return NOT_NOW.has(code) || (code === '0A000' && /hot standby/i.test(String((error as { message?: unknown }).message)));
+  if (NOT_NOW.has(code)) return true;
+  if (code !== '0A000') return false;
+  const { routine, message } = error as { routine?: unknown; message?: unknown };
+  return (typeof routine === 'string' && HOT_STANDBY_ROUTINES.has(routine)) || /hot standby/i.test(String(message));
 }
 
 /**
