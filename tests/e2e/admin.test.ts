@@ -174,22 +174,27 @@ describe.skipIf(skipE2e)('the admin pages in a browser', () => {
   }, LONG);
 
   it('when the admin opens the waiting-list dialog, then its footer buttons keep their natural width', async () => {
-    // The restore above leaves its result dialog open: Concluir, and wait until it is gone (the app is inert until then).
+    // The restore above leaves its result dialog open: Concluir (Escape if the restore did not get that far), and
+    // wait until it is gone (the app is inert until then).
     const restaurado = page.getByRole('dialog', { name: 'Restaurar backup' });
     if (await restaurado.count()) {
-      await restaurado.getByRole('button', { name: 'Concluir' }).click();
+      const concluir = restaurado.getByRole('button', { name: 'Concluir' });
+      if (await concluir.count()) await concluir.click();
+      else await page.keyboard.press('Escape');
       await restaurado.waitFor({ state: 'detached' });
     }
-    await open('Agenda', 'agenda');
-    // The day and the waiting list have loaded: nothing re-renders under the click.
-    await page.getByText('Carregando a agenda…').waitFor({ state: 'detached', timeout: 15_000 });
-    const lista = page.getByRole('complementary', { name: 'Lista de espera' });
-    await lista.locator('ul > li, p.notice').first().waitFor({ timeout: 15_000 });
-    await lista.getByRole('button', { name: 'Adicionar à lista de espera' }).click();
     const dialog = page.getByRole('dialog', { name: 'Adicionar à lista de espera' });
-    await dialog.waitFor({ timeout: 15_000 }).catch(async (error: unknown) => {
+    try {
+      await open('Agenda', 'agenda');
+      // The day and the waiting list have loaded: nothing re-renders under the click.
+      await page.getByText('Carregando a agenda…').waitFor({ state: 'detached', timeout: 15_000 });
+      const lista = page.getByRole('complementary', { name: 'Lista de espera' });
+      await lista.getByRole('listitem').or(lista.getByText('Ninguém na lista de espera.')).first().waitFor({ timeout: 15_000 });
+      await lista.getByRole('button', { name: 'Adicionar à lista de espera' }).click();
+      await dialog.waitFor({ timeout: 15_000 });
+    } catch (error) {
       throw new Error(`o diálogo não abriu; a página: ${JSON.stringify(await pageState(page))}`, { cause: error });
-    });
+    }
     const adicionar = (await dialog.getByRole('button', { name: 'Adicionar', exact: true }).boundingBox())!;
     // `.last()`: the header's × is also named Fechar.
     const fechar = (await dialog.getByRole('button', { name: 'Fechar', exact: true }).last().boundingBox())!;
