@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ManualClock } from '../../src/core/clock.js';
-import { AppError } from '../../src/core/errors.js';
+import { AppError, StorageUnavailableError } from '../../src/core/errors.js';
 import { MemoryStore } from '../../src/infra/storage/json/memory-store.js';
 import { readZip } from '../../src/infra/zip-reader.js';
 import { BackupService } from '../../src/services/backup.service.js';
@@ -144,7 +144,7 @@ describe('backup when reading the records fails', () => {
     const service = new BackupService({
       storage: {
         ...storage,
-        // The database connection drops in the middle of the walk.
+        // The database connection drops in the middle of the walk: the driver says so as the port does (503).
         exportRecords: async () => {
           const snapshot = await storage.exportRecords();
           return {
@@ -152,7 +152,7 @@ describe('backup when reading the records fails', () => {
             records: async function* (collection) {
               let n = 0;
               for await (const record of snapshot.records(collection)) {
-                if (++n === 1500) throw new Error('conexão perdida');
+                if (++n === 1500) throw new StorageUnavailableError('O banco de dados está indisponível no momento.', new Error('conexão perdida'));
                 yield record;
               }
             },
