@@ -196,10 +196,10 @@ const pageErrors = new WeakMap<Page, string[]>();
 export async function pageState(page: Page): Promise<Record<string, unknown>> {
   const seen = await page
     .evaluate(() => {
-      const doc = (globalThis as unknown as { document: DomLike; location: { hash: string } }).document;
+      const { document: doc, location } = globalThis as unknown as BrowserGlobals;
       const texts = (selector: string) => Array.from(doc.querySelectorAll(selector), (el) => (el.textContent ?? '').trim().slice(0, 80));
       return {
-        hash: (globalThis as unknown as { location: { hash: string } }).location.hash,
+        hash: location.hash,
         inert: doc.getElementById('app')?.inert ?? null,
         dialogs: texts('[role="dialog"] h2'),
         headings: texts('h1'),
@@ -208,12 +208,6 @@ export async function pageState(page: Page): Promise<Record<string, unknown>> {
     })
     .catch((error: unknown) => ({ unreadable: String(error) }));
   return { ...seen, errors: pageErrors.get(page) ?? [] };
-}
-
-/** The DOM calls {@link pageState} makes (the tests' tsconfig has no DOM lib). */
-interface DomLike {
-  querySelectorAll(selector: string): ArrayLike<{ textContent: string | null }>;
-  getElementById(id: string): { inert: boolean } | null;
 }
 
 /** Fills `E-mail` and `Senha`, clicks `Entrar`, and waits for the app's main navigation. */
@@ -236,9 +230,11 @@ export const slot = (page: Page, medicoId: string, inicio: string) =>
 
 /** The few DOM globals the page functions use (the tests' tsconfig has no DOM lib, and should not). */
 export interface BrowserGlobals {
+  location: { hash: string };
   document: {
     querySelector(selector: string): { getAttribute(name: string): string | null } | null;
-    querySelectorAll(selector: string): ArrayLike<{ getAttribute(name: string): string | null }>;
+    querySelectorAll(selector: string): ArrayLike<{ getAttribute(name: string): string | null; textContent: string | null }>;
+    getElementById(id: string): { inert: boolean } | null;
     activeElement: { getAttribute(name: string): string | null; closest(selector: string): unknown } | null;
   };
 }
