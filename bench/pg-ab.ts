@@ -15,9 +15,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
 import { startPostgres } from '../tests/helpers/postgres.js';
-import { BENCH_CLUSTER_SETTINGS, databaseCpuMs, importFixture } from './storage-drivers.js';
+import { BENCH_CLUSTER_SETTINGS, databaseCpuMs, importFixture, settle } from './storage-drivers.js';
 import { bookingBodies, bookingLoad, cpuMs, fixtureRecords, rate, startServer, stop, type Server } from './harness.js';
 
 const option = (name: string) => process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -37,22 +36,9 @@ const scripts = { A: option('a-server'), B: option('b-server') };
  */
 const WARM_UP_S = arg('warmup', 2);
 
-/**
- * Between rounds: the cluster grows by each round's bookings, feed, audit and task rows, and autovacuum and
- * checkpoints would otherwise land in whichever round they fall in, counted as that round's database CPU per
- * booking (it climbed from 626 to 1,161 µs across one run, for both builds). Each round starts from a vacuumed,
- * analysed, checkpointed database instead.
- */
-async function settle(url: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    await client.query('VACUUM (ANALYZE)');
-    await client.query('CHECKPOINT');
-  } finally {
-    await client.end();
-  }
-}
+// Between rounds: the cluster grows by each round's bookings, feed, audit and task rows, and autovacuum and
+// checkpoints would otherwise land in whichever round they fall in, counted as that round's database CPU per booking
+// (it climbed from 626 to 1,161 µs across one run, for both builds). Each round starts from a settled database instead.
 
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
 
