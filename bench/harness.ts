@@ -123,8 +123,13 @@ export function fixtureRecords(existing: number): Record<string, { id: string }[
 /** A data directory of the JSON driver holding the fixture (or `records`, to give another driver the same ones). */
 export function writeDataDir(existing: number, records = fixtureRecords(existing)): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'agenda-bench-'));
+  // As the store writes its data files (`FileStore.writeDataFile`): the header, then one record per line. (A file
+  // of an older layout, the whole document on one line, still loads, read whole.)
   const file = (collection: string, records: unknown[]) =>
-    writeFileSync(path.join(dir, `${collection}.json`), JSON.stringify({ format: 1, collection, generation: 0, records }));
+    writeFileSync(
+      path.join(dir, `${collection}.json`),
+      `{"format":1,"collection":${JSON.stringify(collection)},"generation":0,"records":[\n${records.map((r) => JSON.stringify(r)).join(',\n')}${records.length > 0 ? '\n' : ''}]}\n`,
+    );
   for (const [collection, list] of Object.entries(records)) file(collection, list);
   file('idempotencia', []);
   writeFileSync(path.join(dir, 'journal.wal'), '');

@@ -5,8 +5,6 @@ import { LogBuffer, createLogger, type Logger } from './core/logger.js';
 import { FileStore } from './infra/storage/json/file-store.js';
 import type { Store } from './infra/storage/json/store.js';
 import { JsonStorage } from './infra/storage/json/json-storage.js';
-import { PgStorage } from './infra/storage/postgres/pg-storage.js';
-import { PgLimits } from './infra/storage/postgres/limits.js';
 import { MemoryLimits } from './infra/storage/json/limits.js';
 import type { Limits } from './repositories/limits.js';
 import type { StoragePort } from './repositories/port.js';
@@ -17,7 +15,6 @@ import { SseBroker } from './infra/sse-broker.js';
 import { LOG_STREAM_MAX_CLIENTS, LogStreamFeed } from './infra/log-stream.js';
 import { TaskQueue } from './infra/task-queue.js';
 import type { TaskBoard } from './infra/task-board.js';
-import { PgTaskBoard } from './infra/storage/postgres/task-board.js';
 import { AutomaticBackups, type BackupPayload } from './services/automatic-backups.js';
 import { AgendaService } from './services/agenda.service.js';
 import { BloqueioService } from './services/bloqueio.service.js';
@@ -33,7 +30,6 @@ import { ConsultaService } from './services/consulta.service.js';
 import { MedicoService } from './services/medico.service.js';
 import { PacienteService, isAnonymised } from './services/paciente.service.js';
 import { AuditLog } from './infra/audit/audit-log.js';
-import { PgAuditLog } from './infra/storage/postgres/audit-log.js';
 import type { AuditTrail } from './repositories/audit-trail.js';
 import { Auditor } from './services/audit.service.js';
 import { AuthService } from './services/auth.service.js';
@@ -119,16 +115,18 @@ export async function createContainer(config: Config, options: ContainerOptions 
           staleMs: config.lockStaleMs,
           sharedFields: REFERENCE_FIELDS,
         }));
+  // Loaded only for a storage on PostgreSQL (see driver.ts).
+  const postgres = options.storage?.driver === 'postgres' || (!options.storage && !store) ? await import('./infra/storage/postgres/driver.js') : undefined;
   const storage: StoragePort =
     options.storage ??
     (store
       ? new JsonStorage(store)
-      : new PgStorage({ url: config.databaseUrl!, logger: logger.child({ module: 'storage' }), applicationName: `agenda-medica:${process.pid}` }));
+      : new postgres!.PgStorage({ url: config.databaseUrl!, logger: logger.child({ module: 'storage' }), applicationName: `agenda-medica:${process.pid}` }));
   await storage.open();
-  const limits = limitsFor(storage, logger);
+  const limits = limitsFor(storage, postgres, logger);
 
   // The audit trail, fed by services through the Auditor: kept where the storage keeps the data (see auditTrailFor).
-  const auditLog = auditTrailFor(storage, config, logger.child({ module: 'auditoria' }));
+  const auditLog = auditTrailFor(storage, postgres, config, logger.child({ module: 'auditoria' }));
   await auditLog.open();
   const auditor = new Auditor({ storage, sink: auditLog, clock, timezone, logger: logger.child({ module: 'auditoria' }) });
   // Entries a crash left staged (committed with their write, not yet in the files) are appended now.
@@ -136,7 +134,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
 
   const schedule = new ScheduleState({ changes: storage.changes, consultas: storage.consultas, signals: storage.signals, clock, timezone });
   // Task records: shared by every process of the database with PostgreSQL (see taskBoardFor), in memory with JSON.
-  const board = taskBoardFor(storage, logger.child({ module: 'fila' }));
+  const board = taskBoardFor(storage, postgres, logger.child({ module: 'fila' }));
   await board?.open();
   const queue = new TaskQueue({ clock, timezone, logger: logger.child({ module: 'fila' }), board });
   const agendaBroker = new SseBroker({
@@ -307,16 +305,19 @@ export async function createContainer(config: Config, options: ContainerOptions 
   };
 }
 
+/** The PostgreSQL driver's module, loaded when the storage is PostgreSQL. */
+type PostgresDriver = typeof import('./infra/storage/postgres/driver.js');
+
 /**
  * Where the task queue's records are shared: with PostgreSQL, the database's board over the driver's pool — every
  * process finds every task, and coalesced tasks are decided once for all; with JSON, nowhere (records and
  * coalescing stay in each process, as they always were). A PostgreSQL storage other than the driver itself has no
  * pool: refused, rather than each process keeping its tasks to itself without a word.
  */
-function taskBoardFor(storage: StoragePort, logger: Logger): TaskBoard | undefined {
+function taskBoardFor(storage: StoragePort, postgres: PostgresDriver | undefined, logger: Logger): TaskBoard | undefined {
   if (storage.driver !== 'postgres') return undefined;
-  if (!(storage instanceof PgStorage)) throw new Error('STORAGE=postgres sem PgStorage: as tarefas não teriam onde ser compartilhadas');
-  return new PgTaskBoard({ pool: storage.pool, logger });
+  if (!postgres || !(storage instanceof postgres.PgStorage)) throw new Error('STORAGE=postgres sem PgStorage: as tarefas não teriam onde ser compartilhadas');
+  return new postgres.PgTaskBoard({ pool: storage.pool, logger });
 }
 
 /**
@@ -324,10 +325,10 @@ function taskBoardFor(storage: StoragePort, logger: Logger): TaskBoard | undefin
  * together), in this process's memory with JSON. A PostgreSQL storage other than the driver itself has no pool to
  * count in: refused rather than counted per process without a word.
  */
-function limitsFor(storage: StoragePort, logger: Logger): Limits {
+function limitsFor(storage: StoragePort, postgres: PostgresDriver | undefined, logger: Logger): Limits {
   if (storage.driver !== 'postgres') return new MemoryLimits();
-  if (!(storage instanceof PgStorage)) throw new Error('STORAGE=postgres sem PgStorage: os limites não teriam onde ser contados');
-  return new PgLimits({ pool: storage.pool, logger: logger.child({ module: 'limites' }) });
+  if (!postgres || !(storage instanceof postgres.PgStorage)) throw new Error('STORAGE=postgres sem PgStorage: os limites não teriam onde ser contados');
+  return new postgres.PgLimits({ pool: storage.pool, logger: logger.child({ module: 'limites' }) });
 }
 
 /**
@@ -335,10 +336,10 @@ function limitsFor(storage: StoragePort, logger: Logger): Limits {
  * every process of the database; with JSON, append-only monthly files in `DATA_DIR/auditoria`. A PostgreSQL
  * storage other than the driver itself has no pool: refused, rather than each process keeping part of the trail.
  */
-function auditTrailFor(storage: StoragePort, config: Config, logger: Logger): AuditTrail {
+function auditTrailFor(storage: StoragePort, postgres: PostgresDriver | undefined, config: Config, logger: Logger): AuditTrail {
   if (storage.driver !== 'postgres') return new AuditLog({ dir: path.join(config.dataDir, 'auditoria'), logger, lockStaleMs: config.lockStaleMs });
-  if (!(storage instanceof PgStorage)) throw new Error('STORAGE=postgres sem PgStorage: a trilha de auditoria não teria onde ser gravada');
-  return new PgAuditLog({ pool: storage.pool, logger });
+  if (!postgres || !(storage instanceof postgres.PgStorage)) throw new Error('STORAGE=postgres sem PgStorage: a trilha de auditoria não teria onde ser gravada');
+  return new postgres.PgAuditLog({ pool: storage.pool, logger });
 }
 
 /** The stream's key for the state of one slot (see `SseEvent.key`): every event that sets it must use this one. */
