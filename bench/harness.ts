@@ -13,6 +13,8 @@ import autocannon from 'autocannon';
 import Holidays from 'date-holidays';
 import { DateTime } from 'luxon';
 import { formatInstant } from '../src/core/time.js';
+import { DATA_FILE_END, dataFileHeader, dataFileLines } from '../src/infra/storage/json/data-files.js';
+import type { Entity } from '../src/repositories/port.js';
 
 export const quick = process.argv.includes('--quick');
 /** `--node-flags="--optimize-for-size"`: flags for the server process, to try V8 settings. */
@@ -123,12 +125,11 @@ export function fixtureRecords(existing: number): Record<string, { id: string }[
 /** A data directory of the JSON driver holding the fixture (or `records`, to give another driver the same ones). */
 export function writeDataDir(existing: number, records = fixtureRecords(existing)): string {
   const dir = mkdtempSync(path.join(tmpdir(), 'agenda-bench-'));
-  // As the store writes its data files (`FileStore.writeDataFile`): the header, then one record per line. (A file
-  // of an older layout, the whole document on one line, still loads, read whole.)
-  const file = (collection: string, records: unknown[]) =>
+  // In the store's own layout (`FileStore.writeDataFile`): one record per line.
+  const file = (collection: string, records: readonly Entity[]) =>
     writeFileSync(
       path.join(dir, `${collection}.json`),
-      `{"format":1,"collection":${JSON.stringify(collection)},"generation":0,"records":[\n${records.map((r) => JSON.stringify(r)).join(',\n')}${records.length > 0 ? '\n' : ''}]}\n`,
+      `${dataFileHeader(collection, 0)}${records.length > 0 ? dataFileLines(records, true) : ''}${DATA_FILE_END}`,
     );
   for (const [collection, list] of Object.entries(records)) file(collection, list);
   file('idempotencia', []);

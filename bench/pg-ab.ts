@@ -36,10 +36,6 @@ const scripts = { A: option('a-server'), B: option('b-server') };
  */
 const WARM_UP_S = arg('warmup', 2);
 
-// Between rounds: the cluster grows by each round's bookings, feed, audit and task rows, and autovacuum and
-// checkpoints would otherwise land in whichever round they fall in, counted as that round's database CPU per booking
-// (it climbed from 626 to 1,161 µs across one run, for both builds). Each round starts from a settled database instead.
-
 const median = (values: number[]) => [...values].sort((x, y) => x - y)[Math.floor(values.length / 2)]!;
 
 const cluster = await startPostgres({ settings: BENCH_CLUSTER_SETTINGS });
@@ -62,6 +58,9 @@ try {
     // Each pair of rounds starts with the other configuration than the last pair did.
     const order: ('A' | 'B')[] = round % 2 === 0 ? ['A', 'B'] : ['B', 'A'];
     for (const name of order) {
+      // The cluster grows by each round's bookings, feed, audit and task rows; autovacuum and checkpoints would land
+      // in whichever round they fall in, counted as that round's database CPU per booking (it climbed from 626 to
+      // 1,161 µs across one run, for both builds). Each round starts from a settled database instead.
       await settle(cluster.url);
       server = await startServer(dataDir, true, { STORAGE: 'postgres', DATABASE_URL: cluster.url, ...envs[name] }, scripts[name]);
       await bookingLoad(server, bookingBodies(month(), 5_000 * WARM_UP_S), WARM_UP_S);

@@ -116,7 +116,7 @@ export async function createContainer(config: Config, options: ContainerOptions 
           sharedFields: REFERENCE_FIELDS,
         }));
   // Loaded only for a storage on PostgreSQL (see driver.ts).
-  const postgres = options.storage?.driver === 'postgres' || (!options.storage && !store) ? await import('./infra/storage/postgres/driver.js') : undefined;
+  const postgres = (options.storage ? options.storage.driver : config.storage) === 'postgres' ? await import('./infra/storage/postgres/driver.js') : undefined;
   const storage: StoragePort =
     options.storage ??
     (store

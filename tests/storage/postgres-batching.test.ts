@@ -184,7 +184,7 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
     }
   });
 
-  it('the reads of a médico or paciente keep to their b-tree with statistics, generic or custom plans, past the dates analysed', async () => {
+  it('when consultas has statistics, then the reads of a médico or paciente keep to their own b-tree, with no sort, in generic and custom plans, past the dates analysed too', async () => {
     const url = await pg15.database('planos');
     const storage = await open(url);
     const medicos = Array.from({ length: 20 }, () => medico());
@@ -228,7 +228,8 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
           await client.query(`PREPARE q${i} AS ${sql}`);
           const plan = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN EXECUTE q${i}(${literalsOf({ sql, values })!.join(', ')})`)).rows.map((r) => r['QUERY PLAN']).join('\n');
           expect(plan, `${mode}: ${sql}`).toMatch(expected);
-          expect(plan, `${mode}: ${sql}`).not.toMatch(/Seq Scan|consultas_inicio_idx/);
+          // The owner's b-tree gives `ORDER BY inicio, id` itself: a sort would mean a b-tree without `id`.
+          expect(plan, `${mode}: ${sql}`).not.toMatch(/Seq Scan|consultas_inicio_idx|Sort/);
           await client.query(`DEALLOCATE q${i}`);
         }
       }

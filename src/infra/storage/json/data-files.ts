@@ -32,6 +32,22 @@ export interface DataFile {
   records: Entity[];
 }
 
+/**
+ * A data file's first line, without its newline: the snapshot's stamp, then the start of its records. The store
+ * writes `dataFileHeader`, then `dataFileLines` for each run of records, then `DATA_FILE_END` (see `loadDataFile`).
+ */
+export function dataFileHeader(collection: string, generation: number): string {
+  return `${JSON.stringify({ format: DATA_FORMAT, collection, generation }).slice(0, -1)},"records":[`;
+}
+
+/** Records, one per line, after the header (`first`) or after earlier records (then with the comma they lack). */
+export function dataFileLines(records: readonly Entity[], first: boolean): string {
+  return `${first ? '' : ','}\n${records.map((r) => JSON.stringify(r)).join(',\n')}`;
+}
+
+/** What ends a data file. */
+export const DATA_FILE_END = '\n]}\n';
+
 export function emptyData(collection: string): DataFile {
   return { format: DATA_FORMAT, collection, generation: 0, records: [] };
 }
@@ -147,9 +163,8 @@ const READ_CHUNK = 1 << 20;
  * loads before it serves, and catches up between requests). Memory holds one chunk and one line, whatever the
  * file's size — no string of the whole file is ever made (V8 caps a string at 512 MiB).
  *
- * A line longer than a chunk is kept as the list of its pieces and joined once, when its end is read: joining
- * at every chunk copied all the line read so far again each time, so a data file written before v2 (the whole
- * document on one line: 36 MB at 100k consultas) took 6 s of copying to open instead of a fraction of one.
+ * A line longer than a chunk is kept as the list of its pieces and joined once, when its end is read, so reading
+ * it costs time in proportion to its length (a data file written before v2 is one line: 36 MB at 100k consultas).
  */
 export function fileLines(fd: number, from: number, to: number): LineSource {
   return (onLine) => {

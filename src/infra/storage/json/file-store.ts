@@ -7,7 +7,7 @@ import { restoreInProgress, StorageUnavailableError } from '../../../core/errors
 import type { Logger } from '../../../core/logger.js';
 import { CachedReads } from './collections.js';
 import { encodeBatch, type JournalOp } from './journal.js';
-import { DATA_FORMAT, JOURNAL_NAME, StorageCorruptError, applyEntry, fileId, fileLines, loadDataFile, materializeFiles, openJournal } from './data-files.js';
+import { DATA_FILE_END, JOURNAL_NAME, dataFileHeader, dataFileLines, StorageCorruptError, applyEntry, fileId, fileLines, loadDataFile, materializeFiles, openJournal } from './data-files.js';
 import { decodeJournalLines, type JournalEntry } from './journal.js';
 
 export { StorageCorruptError, materialize } from './data-files.js';
@@ -624,14 +624,12 @@ export class FileStore extends CachedReads implements Store {
   private async writeDataFile(collection: string, records: Entity[], generation: number, target = this.dataFile(collection)): Promise<number> {
     let size = 0;
     await this.writeAtomically(target, async (write) => {
-      const header = JSON.stringify({ format: DATA_FORMAT, collection, generation });
-      size += await write(`${header.slice(0, -1)},"records":[`);
+      size += await write(dataFileHeader(collection, generation));
       const CHUNK = 2000;
       for (let i = 0; i < records.length; i += CHUNK) {
-        const chunk = records.slice(i, i + CHUNK).map((r) => JSON.stringify(r));
-        size += await write(`${i === 0 ? '' : ','}\n${chunk.join(',\n')}`);
+        size += await write(dataFileLines(records.slice(i, i + CHUNK), i === 0));
       }
-      size += await write('\n]}\n');
+      size += await write(DATA_FILE_END);
     });
     return size;
   }

@@ -390,13 +390,17 @@ UPDATE pacientes SET cpf = NULL WHERE cpf = '';
  * measured at 100k (`bench:pg-profile` after `VACUUM (ANALYZE)`), the conflict read took 621 µs of execution and
  * 258 µs of planning per booking instead of 61 µs and none, and the database's CPU per booking went from about 780 to
  * 1,440 µs. Under SERIALIZABLE such a read also locks index pages that every médico's consultas share.
- * Rebuilding both indexes takes the table's lock while it lasts (a few seconds for 100k consultas), once.
+ * The new indexes are built first, under a lock that holds writes back but lets reads on (a few seconds for 100k
+ * consultas), then the old ones are dropped: that takes the lock that holds reads back too, from the drop to the
+ * migration's commit, which follows at once. Once, at the start of the first process of this version.
  */
 const OWNER_ORDER = `
+CREATE INDEX consultas_medico_inicio_id_idx ON consultas (medico_id, inicio, id);
+CREATE INDEX consultas_paciente_inicio_id_idx ON consultas (paciente_id, inicio, id);
 DROP INDEX consultas_medico_inicio_idx;
 DROP INDEX consultas_paciente_inicio_idx;
-CREATE INDEX consultas_medico_inicio_idx ON consultas (medico_id, inicio, id);
-CREATE INDEX consultas_paciente_inicio_idx ON consultas (paciente_id, inicio, id);
+ALTER INDEX consultas_medico_inicio_id_idx RENAME TO consultas_medico_inicio_idx;
+ALTER INDEX consultas_paciente_inicio_id_idx RENAME TO consultas_paciente_inicio_idx;
 `;
 
 /** Every migration, in order. Append only. */
