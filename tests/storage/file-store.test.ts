@@ -218,6 +218,25 @@ describe('FileStore', () => {
     expect(readFileSync(journal)).toEqual(bytes);
   });
 
+  it('when a data file holds the whole document on one line (as written before v2), then it loads, and the next checkpoint writes one record per line', async () => {
+    const dir = tempDir();
+    mkdirSync(dir, { recursive: true });
+    const items = Array.from({ length: 3000 }, (_, i) => ({ id: `i${i}`, n: i, nota: 'x'.repeat(500) }));
+    // 1.5 MB on one line: longer than the line reader's chunk.
+    writeFileSync(path.join(dir, 'itens.json'), JSON.stringify({ format: 1, collection: 'itens', generation: 0, records: items }));
+    const store = await reopen(dir);
+    expect([...store.values<Item>('itens')]).toEqual(items);
+    await store.transact((tx) => tx.put('itens', { id: 'novo', n: -1 } as Item));
+    await store.checkpoint();
+    await store.close();
+    const lines = readFileSync(path.join(dir, 'itens.json'), 'utf8').split('\n');
+    expect(lines[0]).toMatch(/^\{"format":1,"collection":"itens","generation":\d+,"records":\[$/);
+    expect(lines).toHaveLength(items.length + 1 + 3); // header, records, "]}" and the final newline
+    const again = await reopen(dir);
+    expect(again.count('itens')).toBe(items.length + 1);
+    await again.close();
+  });
+
   it('when a data file is corrupt, then opening fails naming it and the file is left untouched', async () => {
     const dir = tempDir();
     mkdirSync(dir, { recursive: true });

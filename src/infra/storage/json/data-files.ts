@@ -222,35 +222,39 @@ export function loadDataFile(file: string, collection: string, keep: (record: En
     const records = new Map<string, Entity>();
     let header: { generation: number } | undefined;
     let ended = false;
-    let layout = true;
-    fileLines(fd, 0, size)((line, offset) => {
-      if (!layout) return;
-      const text = line.toString('utf8').trim();
-      if (header === undefined) {
-        header = parseHeaderLine(text, collection);
-        if (!header) layout = false;
-        return;
-      }
-      if (ended) {
-        if (text !== '') throw new StorageCorruptError(file, `conteúdo após o fim dos registros (byte ${offset})`);
-        return;
-      }
-      if (text === ']}') {
-        ended = true;
-        return;
-      }
-      let record: unknown;
-      try {
-        record = JSON.parse(text.endsWith(',') ? text.slice(0, -1) : text);
-      } catch {
-        layout = false;
-        return;
-      }
-      if (!record || typeof record !== 'object' || typeof (record as Entity).id !== 'string') {
-        throw new StorageCorruptError(file, `registro sem id (byte ${offset})`);
-      }
-      records.set((record as Entity).id, keep(record as Entity));
-    });
+    // A file in another layout (before v2, the whole document on one line) is known by its first line, read alone:
+    // it is then read whole below, not first streamed to its end as one line.
+    let layout = startsWithHeader(fd, size, collection);
+    if (layout) {
+      fileLines(fd, 0, size)((line, offset) => {
+        if (!layout) return;
+        const text = line.toString('utf8').trim();
+        if (header === undefined) {
+          header = parseHeaderLine(text, collection);
+          if (!header) layout = false;
+          return;
+        }
+        if (ended) {
+          if (text !== '') throw new StorageCorruptError(file, `conteúdo após o fim dos registros (byte ${offset})`);
+          return;
+        }
+        if (text === ']}') {
+          ended = true;
+          return;
+        }
+        let record: unknown;
+        try {
+          record = JSON.parse(text.endsWith(',') ? text.slice(0, -1) : text);
+        } catch {
+          layout = false;
+          return;
+        }
+        if (!record || typeof record !== 'object' || typeof (record as Entity).id !== 'string') {
+          throw new StorageCorruptError(file, `registro sem id (byte ${offset})`);
+        }
+        records.set((record as Entity).id, keep(record as Entity));
+      });
+    }
     if (layout && header && ended) return { generation: header.generation, records, bytes: size };
     if (layout && header && !ended) throw new StorageCorruptError(file, 'arquivo incompleto (sem o fim dos registros)');
     if (size > WHOLE_READ_LIMIT) throw new StorageCorruptError(file, 'formato não reconhecido (um registro por linha esperado)');
@@ -259,6 +263,17 @@ export function loadDataFile(file: string, collection: string, keep: (record: En
   } finally {
     fsSync.closeSync(fd);
   }
+}
+
+/** A data file's header line is far shorter than this (a collection's name and a generation). */
+const HEADER_PEEK = 4096;
+
+/** True when the file's first line is a data file's header for `collection`. */
+function startsWithHeader(fd: number, size: number, collection: string): boolean {
+  const head = Buffer.alloc(Math.min(size, HEADER_PEEK));
+  const n = fsSync.readSync(fd, head, 0, head.length, 0);
+  const end = head.subarray(0, n).indexOf(NEWLINE);
+  return end !== -1 && parseHeaderLine(head.subarray(0, end).toString('utf8').trim(), collection) !== undefined;
 }
 
 /** A file in another layout than one record per line is read whole only up to this size. */
