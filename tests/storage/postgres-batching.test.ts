@@ -9,12 +9,13 @@ import { createReads } from '../../src/infra/storage/postgres/reads.js';
 import { CONSULTA_MEDICO_LOCK_CLASS } from '../../src/infra/storage/postgres/schema.js';
 import { PgStorage } from '../../src/infra/storage/postgres/pg-storage.js';
 import { PgUnitOfWork } from '../../src/infra/storage/postgres/unit-of-work.js';
-import { manyRows, rowValues, tableOf, upsertManySql } from '../../src/infra/storage/postgres/tables.js';
+import { manyRows, removeManySql, rowValues, tableOf, upsertManySql } from '../../src/infra/storage/postgres/tables.js';
+import { COLLECTIONS } from '../../src/repositories/collections.js';
 import type { Change, UnitOfWork } from '../../src/repositories/port.js';
 import { silentLogger } from '../helpers/logger.js';
 import { throwawayCluster } from '../helpers/cluster.js';
 import { asSuperuser, skipWithoutPostgres } from '../helpers/postgres.js';
-import { consulta, feriado, idempotency, listaEspera, medico, paciente, sessao, usuario } from './port-fixtures.js';
+import { consulta, feriado, idempotency, listaEspera, medico, paciente, sessao, staged, usuario } from './port-fixtures.js';
 
 /**
  * Round trips shared (issue 12's bookings target): statements of one moment sent as one query string with their
@@ -233,6 +234,29 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
           await client.query(`DEALLOCATE q${i}`);
         }
       }
+    });
+  });
+
+  it('when the audit outbox was analysed empty after thousands of entries passed through it, then removing a group of entries reads its primary key only', async () => {
+    const url = await pg15.database('fila_auditoria');
+    const storage = await open(url);
+    // A queue's life: entries staged in groups, then removed once appended, until the table holds none.
+    for (let round = 0; round < 20; round++) {
+      const entries = Array.from({ length: 200 }, (_, i) => staged(round * 1000 + i));
+      await storage.run((tx) => Promise.all(entries.map((e) => tx.auditOutbox.save(e))));
+      await storage.run((tx) => Promise.all(entries.map((e) => tx.auditOutbox.remove(e.id))));
+    }
+    const group = Array.from({ length: 25 }, (_, i) => staged(50_000 + i));
+    // The statement a unit of work sends for removals of one collection asked in one go.
+    const removal = removeManySql(tableOf(COLLECTIONS.auditoriaPendente));
+    await asSuperuser(url, async (client) => {
+      await client.query('ANALYZE auditoria_pendente'); // empty now: the statistics say 0 rows over many pages
+      await client.query('SET plan_cache_mode = force_generic_plan');
+      await client.query(`PREPARE remocao AS ${removal}`);
+      const ids = `'{${group.map((e) => e.id).join(',')}}'`;
+      const plan = (await client.query<{ 'QUERY PLAN': string }>(`EXPLAIN EXECUTE remocao(${ids})`)).rows.map((r) => r['QUERY PLAN']).join('\n');
+      expect(plan).toMatch(/auditoria_pendente_pkey/);
+      expect(plan).not.toMatch(/Seq Scan|staged_em/);
     });
   });
 

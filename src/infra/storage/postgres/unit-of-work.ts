@@ -22,7 +22,7 @@ import { holdsSlot, isPendente } from '../../../domain/consulta-status.js';
 import { CONSULTA_MEDICO_LOCK_CLASS, CONSULTA_PACIENTE_LOCK_CLASS } from './schema.js';
 import type { CommittedChanges, SequencedChange } from './change-feed.js';
 import { createReads, type Query } from './reads.js';
-import { manyRows, rowValues, tableOf, upsertManySql, upsertSql, type SqlValue } from './tables.js';
+import { manyRows, removeManySql, rowValues, tableOf, upsertManySql, upsertSql, type SqlValue } from './tables.js';
 
 /** Feed rows per INSERT (4 parameters each, far below PostgreSQL's 65,535). */
 const FEED_ROWS_PER_INSERT = 1000;
@@ -285,7 +285,7 @@ export class PgUnitOfWork {
 
   private sendRemoval(collection: string, changes: readonly PendingChange[]): void {
     const ids = [...new Set(changes.map((c) => c.id))];
-    const sql = `DELETE FROM ${tableOf(collection).table} WHERE id = ANY($1::text[]) RETURNING id, data::text AS antes`;
+    const sql = removeManySql(tableOf(collection));
     this.behind(
       this.query<{ id: string; antes: string }>(sql, [ids]).then(({ rows }) => {
         const removed = new Map(rows.map((r) => [r.id, r.antes]));
