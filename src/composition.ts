@@ -308,6 +308,12 @@ export async function createContainer(config: Config, options: ContainerOptions 
 /** The PostgreSQL driver's module, loaded when the storage is PostgreSQL. */
 type PostgresDriver = typeof import('./infra/storage/postgres/driver.js');
 
+/** The driver and its pool, for a storage on PostgreSQL; refused (`why` says what would go wrong) for any other. */
+function postgresPool(storage: StoragePort, postgres: PostgresDriver | undefined, why: string): { driver: PostgresDriver; pool: InstanceType<PostgresDriver['PgStorage']>['pool'] } {
+  if (!postgres || !(storage instanceof postgres.PgStorage)) throw new Error(`STORAGE=postgres sem PgStorage: ${why}`);
+  return { driver: postgres, pool: storage.pool };
+}
+
 /**
  * Where the task queue's records are shared: with PostgreSQL, the database's board over the driver's pool — every
  * process finds every task, and coalesced tasks are decided once for all; with JSON, nowhere (records and
@@ -316,8 +322,8 @@ type PostgresDriver = typeof import('./infra/storage/postgres/driver.js');
  */
 function taskBoardFor(storage: StoragePort, postgres: PostgresDriver | undefined, logger: Logger): TaskBoard | undefined {
   if (storage.driver !== 'postgres') return undefined;
-  if (!postgres || !(storage instanceof postgres.PgStorage)) throw new Error('STORAGE=postgres sem PgStorage: as tarefas não teriam onde ser compartilhadas');
-  return new postgres.PgTaskBoard({ pool: storage.pool, logger });
+  const { driver, pool } = postgresPool(storage, postgres, 'as tarefas não teriam onde ser compartilhadas');
+  return new driver.PgTaskBoard({ pool, logger });
 }
 
 /**
@@ -327,8 +333,8 @@ function taskBoardFor(storage: StoragePort, postgres: PostgresDriver | undefined
  */
 function limitsFor(storage: StoragePort, postgres: PostgresDriver | undefined, logger: Logger): Limits {
   if (storage.driver !== 'postgres') return new MemoryLimits();
-  if (!postgres || !(storage instanceof postgres.PgStorage)) throw new Error('STORAGE=postgres sem PgStorage: os limites não teriam onde ser contados');
-  return new postgres.PgLimits({ pool: storage.pool, logger: logger.child({ module: 'limites' }) });
+  const { driver, pool } = postgresPool(storage, postgres, 'os limites não teriam onde ser contados');
+  return new driver.PgLimits({ pool, logger: logger.child({ module: 'limites' }) });
 }
 
 /**
@@ -338,8 +344,8 @@ function limitsFor(storage: StoragePort, postgres: PostgresDriver | undefined, l
  */
 function auditTrailFor(storage: StoragePort, postgres: PostgresDriver | undefined, config: Config, logger: Logger): AuditTrail {
   if (storage.driver !== 'postgres') return new AuditLog({ dir: path.join(config.dataDir, 'auditoria'), logger, lockStaleMs: config.lockStaleMs });
-  if (!postgres || !(storage instanceof postgres.PgStorage)) throw new Error('STORAGE=postgres sem PgStorage: a trilha de auditoria não teria onde ser gravada');
-  return new postgres.PgAuditLog({ pool: storage.pool, logger });
+  const { driver, pool } = postgresPool(storage, postgres, 'a trilha de auditoria não teria onde ser gravada');
+  return new driver.PgAuditLog({ pool, logger });
 }
 
 /** The stream's key for the state of one slot (see `SseEvent.key`): every event that sets it must use this one. */

@@ -220,20 +220,15 @@ export function loadDataFile(file: string, collection: string, keep: (record: En
   try {
     const { size } = fsSync.fstatSync(fd);
     const records = new Map<string, Entity>();
-    let header: { generation: number } | undefined;
     let ended = false;
     // A file in another layout (before v2, the whole document on one line) is known by its first line, read alone:
     // it is then read whole below, not first streamed to its end as one line.
-    let layout = startsWithHeader(fd, size, collection);
+    const header = readHeader(fd, size, collection);
+    let layout = header !== undefined;
     if (layout) {
       fileLines(fd, 0, size)((line, offset) => {
-        if (!layout) return;
+        if (!layout || offset === 0) return; // the header, read already
         const text = line.toString('utf8').trim();
-        if (header === undefined) {
-          header = parseHeaderLine(text, collection);
-          if (!header) layout = false;
-          return;
-        }
         if (ended) {
           if (text !== '') throw new StorageCorruptError(file, `conteúdo após o fim dos registros (byte ${offset})`);
           return;
@@ -268,12 +263,12 @@ export function loadDataFile(file: string, collection: string, keep: (record: En
 /** A data file's header line is far shorter than this (a collection's name and a generation). */
 const HEADER_PEEK = 4096;
 
-/** True when the file's first line is a data file's header for `collection`. */
-function startsWithHeader(fd: number, size: number, collection: string): boolean {
+/** The file's first line read as a data file's header for `collection`, or undefined if it is not one. */
+function readHeader(fd: number, size: number, collection: string): { generation: number } | undefined {
   const head = Buffer.alloc(Math.min(size, HEADER_PEEK));
   const n = fsSync.readSync(fd, head, 0, head.length, 0);
   const end = head.subarray(0, n).indexOf(NEWLINE);
-  return end !== -1 && parseHeaderLine(head.subarray(0, end).toString('utf8').trim(), collection) !== undefined;
+  return end === -1 ? undefined : parseHeaderLine(head.subarray(0, end).toString('utf8').trim(), collection);
 }
 
 /** A file in another layout than one record per line is read whole only up to this size. */

@@ -410,7 +410,7 @@ ALTER INDEX consultas_paciente_inicio_id_idx RENAME TO consultas_paciente_inicio
  * inserted, then deleted once appended, so autovacuum often analyses it empty (`reltuples` 0) while its pages hold
  * thousands of dead rows. With that, the generic plan of the removal (`id = ANY($1)`) took the (staged_em, id) b-tree,
  * reading all of it for each group of removals: 2–6 ms and 3,800 buffers a call instead of a fraction of a
- * millisecond, measured at 100k (`REANALYZE=1 bench:pg-profile`, about 125 µs of database time per booking).
+ * millisecond, measured at 100k (`bench:pg-profile --analyze-after-warmup`, about 125 µs of database time per booking).
  */
 const OUTBOX_KEY_ONLY = `
 DROP INDEX auditoria_pendente_staged_em_idx;

@@ -199,12 +199,12 @@ const LONE_SURROGATE = /\p{Surrogate}/u;
 const wellFormed = (value: SqlValue): SqlValue =>
   typeof value === 'string' && LONE_SURROGATE.test(value) ? value.replace(/\p{Surrogate}/gu, '\uFFFD') : value;
 
-/** A multi-row INSERT of `rows` records (a restore's batch). */
 /** Removes the records whose ids are in `$1` (a text array), returning each one's id and its data as it was. */
 export function removeManySql(table: TableMap): string {
   return `DELETE FROM ${table.table} WHERE id = ANY($1::text[]) RETURNING id, data::text AS antes`;
 }
 
+/** A multi-row INSERT of `rows` records (a restore's batch). */
 export function insertManySql(table: TableMap, rows: number): string {
   const columns = ['id', 'data', ...table.columns];
   const width = columns.length;
