@@ -25,6 +25,8 @@ const PROCESSES = arg('processes', 1);
  * others' commits and reservations (change feed, signals); the CPU that costs them is shown per booking.
  */
 const FOLLOWERS = arg('followers', 0);
+/** `--clients=N`: booking clients in all, split among the processes (default the benches' 50). */
+const CLIENTS = arg('clients', CONNECTIONS);
 /** `--server=PATH`: another build's `server.js` (a worktree's, to profile an older commit). */
 const SERVER_SCRIPT = process.argv.find((a) => a.startsWith('--server='))?.slice('--server='.length);
 /** `--analyze-after-warmup`: `ANALYZE` the database between the warm-up and the measured load. */
@@ -73,7 +75,7 @@ try {
   const bodies = bookingBodies('2032-01-01', 60_000);
   const perf = PERF_FILE ? spawn('perf', ['record', '-a', '-g', '-F', '499', '-e', 'cpu-clock', '-o', PERF_FILE], { stdio: 'ignore' }) : undefined;
   const results = await Promise.all(
-    servers.slice(0, PROCESSES).map((server, i) => bookingLoad(server, bodies.filter((_, k) => k % PROCESSES === i), SECONDS, Math.ceil(CONNECTIONS / PROCESSES))),
+    servers.slice(0, PROCESSES).map((server, i) => bookingLoad(server, bodies.filter((_, k) => k % PROCESSES === i), SECONDS, Math.ceil(CLIENTS / PROCESSES))),
   );
   const result = { ...results[0]!, '2xx': results.reduce((n, r) => n + r['2xx'], 0), non2xx: results.reduce((n, r) => n + r.non2xx, 0) };
   const each = servers.map((server, i) => cpuMs(server.child.pid!) - each0[i]!);

@@ -6,7 +6,7 @@ import { inlined, literalsOf, quoteLiteral } from '../../src/infra/storage/postg
 import { isRetryable, isStalePrepared } from '../../src/infra/storage/postgres/errors.js';
 import { PreparedStatements } from '../../src/infra/storage/postgres/prepared.js';
 import { createReads } from '../../src/infra/storage/postgres/reads.js';
-import { CONSULTA_MEDICO_LOCK_CLASS } from '../../src/infra/storage/postgres/schema.js';
+import { CONSULTA_MEDICO_LOCK_CLASS, QUEUE_BUCKET_MS } from '../../src/infra/storage/postgres/schema.js';
 import { PgStorage } from '../../src/infra/storage/postgres/pg-storage.js';
 import { PgUnitOfWork } from '../../src/infra/storage/postgres/unit-of-work.js';
 import { manyRows, removeManySql, rowValues, tableOf, upsertManySql } from '../../src/infra/storage/postgres/tables.js';
@@ -608,26 +608,29 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
     const medicos = Array.from({ length: 8 }, () => medico());
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
-    // A books médicos 1..8 at 08:00, B books 8..1 at 08:30: each group's rows, written in its works' order, would
-    // take médico locks in opposite orders (the trigger's per-row locks), and each group would wait for the other.
-    const group = (storage: PgStorage, order: typeof medicos, slot: number) =>
+    // A books médicos 1..8 at 08:00–08:05, B books 8..1 at 08:05–08:10: one quarter hour, so the same queueing locks
+    // (migration 0012). Each group's rows, written in its works' order, would take médico locks in opposite orders
+    // (the trigger's per-row locks), and each group would wait for the other.
+    const start = Date.parse(slotAt(0));
+    const minute = (n: number) => new Date(start + n * 60_000).toISOString().replace('Z', '+00:00');
+    const group = (storage: PgStorage, order: typeof medicos, from: number) =>
       order.map((m, i) =>
         storage.run(
           async (tx) => {
             await gate;
-            await tx.consultas.save(consulta(m.id, `paciente-${slot}-${i}`, slotAt(slot), slotAt(slot + 1)));
+            await tx.consultas.save(consulta(m.id, `paciente-${from}-${i}`, minute(from), minute(from + 5)));
           },
           { shared: true },
         ),
       );
-    // Another session holds the lock of médico 4's day, so both groups are stopped in the middle of their rows:
-    // A holding médicos 1–3, B holding 8–5. Row by row, A would then wait for 5 and B for 4: a deadlock.
+    // Another session holds the lock of médico 4's quarter hour, so both groups are stopped in the middle of their
+    // rows: A holding médicos 1–3, B holding 8–5. Row by row, A would then wait for 5 and B for 4: a deadlock.
     const holder = new pg.Client({ connectionString: url });
     await holder.connect();
-    const day = Math.floor(Date.parse(slotAt(0)) / 86_400_000);
-    const lockOf = (m: { id: string }): unknown[] => [CONSULTA_MEDICO_LOCK_CLASS, `${m.id}:${day}`];
+    const quarter = Math.floor(start / QUEUE_BUCKET_MS);
+    const lockOf = (m: { id: string }): unknown[] => [CONSULTA_MEDICO_LOCK_CLASS, `${m.id}:${quarter}`];
     await holder.query('SELECT pg_advisory_lock($1, hashtext($2))', lockOf(medicos[3]!));
-    const runs = [...group(a, medicos, 0), ...group(b, [...medicos].reverse(), 1)];
+    const runs = [...group(a, medicos, 0), ...group(b, [...medicos].reverse(), 5)];
     await new Promise((resolve) => setTimeout(resolve, 50)); // both groups are open, waiting at the gate
     release();
     await new Promise((resolve) => setTimeout(resolve, 300)); // both groups reach the held lock

@@ -7,6 +7,8 @@ import type { Logger } from '../../src/core/logger.js';
 import { migrate } from '../../src/infra/storage/postgres/migrations.js';
 import { createPool, isConnectionError } from '../../src/infra/storage/postgres/pool.js';
 import { FEED_CHANNEL, MIGRATIONS } from '../../src/infra/storage/postgres/schema.js';
+import { queueingLocks } from '../../src/infra/storage/postgres/unit-of-work.js';
+import type { ConsultaRecord } from '../../src/repositories/port.js';
 import { ALL_COLLECTIONS } from '../../src/repositories/collections.js';
 import { STATUS_CONSULTA, type StatusConsulta } from '../../src/schemas/consulta.schema.js';
 import { createDatabase, postgresAvailable, skipMessage, skipWithoutPostgres, startPostgres, type PostgresCluster } from '../helpers/postgres.js';
@@ -323,6 +325,114 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL schema (throwaway cluster)', 
           expect(pacienteResult!.status === 'rejected', `${label}: paciente busy`).toBe(isPendente(status));
         }
       }
+    });
+
+    describe('queueing locks (migration 0012: per médico and paciente, per quarter hour)', () => {
+      /** What `pid` waits for, if anything: the lock types of its ungranted locks. */
+      const waitsFor = async (pool: pg.Pool, pid: number): Promise<string[]> =>
+        (await pool.query<{ locktype: string }>('SELECT locktype FROM pg_locks WHERE pid = $1 AND NOT granted', [pid])).rows.map((r) => r.locktype);
+
+      /** Runs `second` on its own connection while `first` is written in a transaction left open; returns how it went. */
+      async function whileOpen(pool: pg.Pool, first: ConsultaRow, second: ConsultaRow) {
+        const [holder, other] = [await pool.connect(), await pool.connect()];
+        try {
+          await holder.query('BEGIN');
+          await insertConsulta(holder, first);
+          const pid = (await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+          // A second is far longer than the insert takes; a wait for the holder would run into it (55P03).
+          await other.query("SET lock_timeout = '2s'");
+          const outcome = insertConsulta(other, second).then(
+            () => 'stored' as const,
+            (error: unknown) => error,
+          );
+          let waits: string[] = [];
+          for (let i = 0; i < 50 && waits.length === 0; i++) {
+            if (await Promise.race([outcome.then(() => true), new Promise((r) => setTimeout(() => r(false), 20))])) break;
+            waits = await waitsFor(pool, pid);
+          }
+          await holder.query('COMMIT');
+          return { waits, result: await outcome };
+        } finally {
+          holder.release();
+          other.release();
+        }
+      }
+
+      it('when one médico is booked at other hours of the same day while an earlier booking is uncommitted, then that write does not wait for it', async () => {
+        const pool = await migrated();
+        const medicoId = randomUUID();
+        const pacienteId = randomUUID();
+        const first = { medicoId, pacienteId, inicio: at('09:00'), fim: at('09:30') };
+        // The same médico and paciente, the same day (before 0012, one lock per day: it waited until the COMMIT).
+        expect(await whileOpen(pool, first, { medicoId, pacienteId, inicio: at('14:00'), fim: at('14:30') })).toEqual({ waits: [], result: 'stored' });
+        // Touching ranges wait for nothing either: 09:30 is the next quarter hour.
+        expect(await whileOpen(pool, { ...first, inicio: at('10:00'), fim: at('10:30') }, { medicoId, pacienteId: randomUUID(), inicio: at('10:30'), fim: at('10:45') })).toEqual({
+          waits: [],
+          result: 'stored',
+        });
+      });
+
+      it('when a booking overlaps an uncommitted one at another start time, then it queues on the lock, and fails with 23P01 once the first commits', async () => {
+        const pool = await migrated();
+        const medicoId = randomUUID();
+        const pacienteId = randomUUID();
+        // 09:00–10:00 and 09:50–10:20 share only 09:45–10:00's quarter hour, and only the médico: other pacientes.
+        const { waits, result } = await whileOpen(
+          pool,
+          { medicoId, pacienteId, inicio: at('09:00'), fim: at('10:00') },
+          { medicoId, pacienteId: randomUUID(), inicio: at('09:50'), fim: at('10:20') },
+        );
+        expect(waits).toEqual(['advisory']);
+        expect(sqlState(result)).toBe('23P01');
+        // The same for one paciente at two médicos.
+        const other = await whileOpen(
+          pool,
+          { medicoId: randomUUID(), pacienteId, inicio: at('15:00'), fim: at('15:20') },
+          { medicoId: randomUUID(), pacienteId, inicio: at('15:10'), fim: at('15:40') },
+        );
+        expect(other.waits).toEqual(['advisory']);
+        expect(constraintOf(other.result)).toBe('consultas_paciente_sem_sobreposicao');
+      });
+
+      it('when consultas of every shape are written, then the trigger takes exactly the locks the driver takes ahead for a group (queueingLocks)', async () => {
+        const pool = await migrated();
+        const shapes: (ConsultaRow & { label: string })[] = [
+          { label: 'a 30-minute slot on the quarter hour', medicoId: 'm', pacienteId: 'p', inicio: at('09:00'), fim: at('09:30') },
+          { label: 'ending on a quarter hour (end excluded)', medicoId: 'm', pacienteId: 'p', inicio: at('09:00'), fim: at('09:15') },
+          { label: 'a 10-minute slot across 09:15', medicoId: 'm', pacienteId: 'p', inicio: at('09:10'), fim: at('09:20') },
+          { label: 'across midnight UTC', medicoId: 'm', pacienteId: 'p', inicio: at('20:50'), fim: at('21:20') },
+          { label: 'the longest the API books (240 min)', medicoId: 'm', pacienteId: 'p', inicio: at('08:00'), fim: at('12:00') },
+          { label: 'past 6 hours (a restored record): first and last only', medicoId: 'm', pacienteId: 'p', inicio: at('08:00'), fim: at('15:05') },
+          { label: 'an encaixe (paciente only)', medicoId: 'm', pacienteId: 'p', inicio: at('09:05'), fim: at('09:20'), encaixe: true },
+          { label: 'realizada (médico only)', medicoId: 'm', pacienteId: 'p', inicio: at('09:00'), fim: at('09:30'), status: 'realizada' },
+          { label: 'cancelada (none)', medicoId: 'm', pacienteId: 'p', inicio: at('09:00'), fim: at('09:30'), status: 'cancelada' },
+        ];
+        const client = await pool.connect();
+        try {
+          for (const { label, ...row } of shapes) {
+            await client.query('BEGIN');
+            const id = await insertConsulta(client, row);
+            const held = await client.query<{ c: string; o: string }>(
+              "SELECT classid::text AS c, objid::text AS o FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND pid = pg_backend_pid() ORDER BY 1, 2",
+            );
+            const record = { id, ...row, status: row.status ?? 'agendada', encaixe: row.encaixe ?? false } as unknown as ConsultaRecord;
+            const locks = queueingLocks(record);
+            const expected = await client.query<{ c: string; o: string }>(
+              'SELECT c::text AS c, ((hashtext(k)::bigint + 4294967296) % 4294967296)::text AS o FROM unnest($1::int[], $2::text[]) AS t(c, k) ORDER BY 1, 2',
+              [locks.map(([c]) => c), locks.map(([, k]) => k)],
+            );
+            await client.query('ROLLBACK');
+            expect(held.rows, label).toEqual(expected.rows);
+            const buckets = new Set(locks.map(([, k]) => k.split(':')[1])).size;
+            if (label.startsWith('a 30')) expect(buckets, label).toBe(2);
+            if (label.startsWith('ending')) expect(buckets, label).toBe(1);
+            if (label.startsWith('the longest')) expect(buckets, label).toBe(16);
+            if (label.startsWith('past 6')) expect(buckets, label).toBe(2);
+          }
+        } finally {
+          client.release();
+        }
+      });
     });
 
     it('when a status is not one of the app’s, then the check refuses it (23514)', async () => {

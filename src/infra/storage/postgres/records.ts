@@ -123,7 +123,7 @@ export async function replaceAll(
         await current.close();
       }
     }
-    // The consultas trigger takes advisory locks per médico-day and paciente-day to queue colliding bookings
+    // The consultas trigger takes advisory locks per médico and paciente and quarter hour to queue colliding bookings
     // (schema.ts); held to the end of the transaction, a restore of 100k consultas would exhaust the lock table.
     // Nothing collides with a restore that holds every table, and the constraints still check every row.
     await client.query('ALTER TABLE consultas DISABLE TRIGGER consultas_enfileirar');

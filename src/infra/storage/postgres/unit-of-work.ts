@@ -19,7 +19,7 @@ import type { Change, ConsultaRecord, Entity, UnitOfWork, Writes } from '../../.
 import { StatementBatcher, type Statement } from './batching.js';
 import type { PreparedStatements } from './prepared.js';
 import { holdsSlot, isPendente } from '../../../domain/consulta-status.js';
-import { CONSULTA_MEDICO_LOCK_CLASS, CONSULTA_PACIENTE_LOCK_CLASS } from './schema.js';
+import { CONSULTA_MEDICO_LOCK_CLASS, CONSULTA_PACIENTE_LOCK_CLASS, QUEUE_BUCKET_MS, QUEUE_MAX_BUCKETS } from './schema.js';
 import type { CommittedChanges, SequencedChange } from './change-feed.js';
 import { createReads, type Query } from './reads.js';
 import { manyRows, removeManySql, rowValues, tableOf, upsertManySql, upsertSql, type SqlValue } from './tables.js';
@@ -363,19 +363,20 @@ const toChange = (c: PendingChange): Change => ({
   after: c.after === null ? undefined : (JSON.parse(c.after) as Entity),
 });
 
-const DAY_MS = 86_400_000;
-
 /**
- * The advisory locks `consultas_enfileirar` (schema.ts) takes for a written consulta, as (class, key) with the key
- * text it hashes: the médico's and the paciente's first and last day (UTC days since the epoch, the last one of
- * `fim` minus a microsecond), for a slot holder and a pendente consulta respectively.
+ * The advisory locks `consultas_enfileirar` (schema.ts, migration 0012) takes for a written consulta, as (class, key)
+ * with the key text it hashes: every quarter hour the consulta touches (since the epoch; the last one is that of `fim`
+ * minus a microsecond), or its first and last only past {@link QUEUE_MAX_BUCKETS}, for the médico when it holds the
+ * slot and for the paciente when it is pendente.
  */
-function queueingLocks(c: ConsultaRecord): [number, string][] {
-  const first = Math.floor(Date.parse(c.inicio) / DAY_MS);
-  const last = Math.floor((Date.parse(c.fim) - 0.001) / DAY_MS);
-  const days = last === first ? [first] : [first, last];
+export function queueingLocks(c: ConsultaRecord): [number, string][] {
+  const first = Math.floor(Date.parse(c.inicio) / QUEUE_BUCKET_MS);
+  const last = Math.floor((Date.parse(c.fim) - 0.001) / QUEUE_BUCKET_MS);
+  const step = last - first >= QUEUE_MAX_BUCKETS ? last - first : 1;
+  const buckets: number[] = [];
+  for (let b = first; b <= last; b += step) buckets.push(b);
   const locks: [number, string][] = [];
-  if (holdsSlot(c)) for (const day of days) locks.push([CONSULTA_MEDICO_LOCK_CLASS, `${c.medicoId}:${day}`]);
-  if (isPendente(c.status)) for (const day of days) locks.push([CONSULTA_PACIENTE_LOCK_CLASS, `${c.pacienteId}:${day}`]);
+  if (holdsSlot(c)) for (const b of buckets) locks.push([CONSULTA_MEDICO_LOCK_CLASS, `${c.medicoId}:${b}`]);
+  if (isPendente(c.status)) for (const b of buckets) locks.push([CONSULTA_PACIENTE_LOCK_CLASS, `${c.pacienteId}:${b}`]);
   return locks;
 }
