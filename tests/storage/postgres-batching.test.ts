@@ -633,7 +633,10 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
     const runs = [...group(a, medicos, 0), ...group(b, [...medicos].reverse(), 5)];
     await new Promise((resolve) => setTimeout(resolve, 50)); // both groups are open, waiting at the gate
     release();
-    await new Promise((resolve) => setTimeout(resolve, 300)); // both groups reach the held lock
+    // Both groups reach the held lock (without that, the test would prove nothing): two waits on advisory locks.
+    const waiting = async () =>
+      Number((await holder.query<{ n: string }>("SELECT count(*) AS n FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")).rows[0]!.n);
+    await vi.waitFor(async () => expect(await waiting()).toBeGreaterThanOrEqual(2), { timeout: 10_000, interval: 20 });
     await holder.query('SELECT pg_advisory_unlock($1, hashtext($2))', lockOf(medicos[3]!));
     await holder.end();
     await Promise.all(runs);

@@ -6,7 +6,8 @@ import { holdsSlot, isPendente } from '../../src/domain/consulta-status.js';
 import type { Logger } from '../../src/core/logger.js';
 import { migrate } from '../../src/infra/storage/postgres/migrations.js';
 import { createPool, isConnectionError } from '../../src/infra/storage/postgres/pool.js';
-import { FEED_CHANNEL, MIGRATIONS } from '../../src/infra/storage/postgres/schema.js';
+import { CONSULTA_MEDICO_LOCK_CLASS, FEED_CHANNEL, MIGRATIONS, QUEUE_BUCKET_MS, QUEUE_MAX_BUCKETS } from '../../src/infra/storage/postgres/schema.js';
+import { LONGEST_CONSULTA_MS } from '../../src/domain/slots.js';
 import { queueingLocks } from '../../src/infra/storage/postgres/unit-of-work.js';
 import type { ConsultaRecord } from '../../src/repositories/port.js';
 import { ALL_COLLECTIONS } from '../../src/repositories/collections.js';
@@ -335,11 +336,12 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL schema (throwaway cluster)', 
       /** Runs `second` on its own connection while `first` is written in a transaction left open; returns how it went. */
       async function whileOpen(pool: pg.Pool, first: ConsultaRow, second: ConsultaRow) {
         const [holder, other] = [await pool.connect(), await pool.connect()];
+        let clean = false;
         try {
           await holder.query('BEGIN');
           await insertConsulta(holder, first);
           const pid = (await other.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
-          // A second is far longer than the insert takes; a wait for the holder would run into it (55P03).
+          // Two seconds are far longer than the insert takes; a wait for the holder would run into them (55P03).
           await other.query("SET lock_timeout = '2s'");
           const outcome = insertConsulta(other, second).then(
             () => 'stored' as const,
@@ -351,10 +353,14 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL schema (throwaway cluster)', 
             waits = await waitsFor(pool, pid);
           }
           await holder.query('COMMIT');
-          return { waits, result: await outcome };
+          const result = await outcome;
+          await other.query('RESET lock_timeout');
+          clean = true;
+          return { waits, result };
         } finally {
-          holder.release();
-          other.release();
+          // A connection left in a transaction or with the short timeout is closed, not handed to the next test.
+          holder.release(!clean);
+          other.release(!clean);
         }
       }
 
@@ -402,7 +408,8 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL schema (throwaway cluster)', 
           { label: 'a 10-minute slot across 09:15', medicoId: 'm', pacienteId: 'p', inicio: at('09:10'), fim: at('09:20') },
           { label: 'across midnight UTC', medicoId: 'm', pacienteId: 'p', inicio: at('20:50'), fim: at('21:20') },
           { label: 'the longest the API books (240 min)', medicoId: 'm', pacienteId: 'p', inicio: at('08:00'), fim: at('12:00') },
-          { label: 'past 6 hours (a restored record): first and last only', medicoId: 'm', pacienteId: 'p', inicio: at('08:00'), fim: at('15:05') },
+          { label: '24 quarter hours, the most locked one by one', medicoId: 'm', pacienteId: 'p', inicio: at('08:00'), fim: at('14:00') },
+          { label: '25 quarter hours (hand-written SQL only): first and last', medicoId: 'm', pacienteId: 'p', inicio: at('08:00'), fim: at('14:15') },
           { label: 'an encaixe (paciente only)', medicoId: 'm', pacienteId: 'p', inicio: at('09:05'), fim: at('09:20'), encaixe: true },
           { label: 'realizada (médico only)', medicoId: 'm', pacienteId: 'p', inicio: at('09:00'), fim: at('09:30'), status: 'realizada' },
           { label: 'cancelada (none)', medicoId: 'm', pacienteId: 'p', inicio: at('09:00'), fim: at('09:30'), status: 'cancelada' },
@@ -427,7 +434,8 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL schema (throwaway cluster)', 
             if (label.startsWith('a 30')) expect(buckets, label).toBe(2);
             if (label.startsWith('ending')) expect(buckets, label).toBe(1);
             if (label.startsWith('the longest')) expect(buckets, label).toBe(16);
-            if (label.startsWith('past 6')) expect(buckets, label).toBe(2);
+            if (label.startsWith('24 quarter')) expect(buckets, label).toBe(24);
+            if (label.startsWith('25 quarter')) expect(buckets, label).toBe(2);
           }
         } finally {
           client.release();
@@ -683,6 +691,22 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL schema (throwaway cluster)', 
         await local.stop();
       }
     }, 60_000);
+  });
+});
+
+describe('queueing lock keys (queueingLocks)', () => {
+  it('when a consulta is as long as any the API or a restore accepts, at any minute, then it locks every quarter hour it touches', () => {
+    const base = Date.parse('2031-03-03T11:00:00Z');
+    for (let minute = 0; minute < 15; minute++) {
+      const inicio = base + minute * 60_000;
+      const c = { id: 'c', medicoId: 'm', pacienteId: 'p', inicio: new Date(inicio).toISOString(), fim: new Date(inicio + LONGEST_CONSULTA_MS).toISOString(), status: 'agendada', encaixe: false };
+      const quarters = queueingLocks(c as ConsultaRecord).filter(([cls]) => cls === CONSULTA_MEDICO_LOCK_CLASS).map(([, k]) => Number(k.split(':')[1]));
+      const touched = Math.floor((inicio + LONGEST_CONSULTA_MS - 1) / QUEUE_BUCKET_MS) - Math.floor(inicio / QUEUE_BUCKET_MS) + 1;
+      // Not capped (QUEUE_MAX_BUCKETS): one key per quarter hour, in order, none skipped.
+      expect(quarters).toHaveLength(touched);
+      expect(quarters.every((q, i) => i === 0 || q === quarters[i - 1]! + 1)).toBe(true);
+      expect(touched).toBeLessThanOrEqual(QUEUE_MAX_BUCKETS);
+    }
   });
 });
 

@@ -308,7 +308,7 @@ $$;
  * and two groups, or a group and a single write, could each hold a lock the other waits for: a deadlock, broken by
  * PostgreSQL only after deadlock_timeout. So a group first takes every lock its consultas will need, médico locks
  * before paciente locks and each class in key order — the order a single write follows too (one médico's days,
- * then one paciente's) — with this function; the trigger then finds them held.
+ * then one paciente's; quarter hours since migration 0012) — with this function; the trigger then finds them held.
  */
 const GROUP_LOCKS = `
 CREATE FUNCTION consultas_travar_em_ordem(classes integer[], chaves text[]) RETURNS void LANGUAGE plpgsql AS $$
@@ -422,8 +422,10 @@ DROP INDEX auditoria_pendente_staged_em_idx;
  */
 export const QUEUE_BUCKET_MS = 15 * 60_000;
 /**
- * The most quarter hours one consulta locks, per class: a consulta longer than 6 hours (only a restore of records no
- * API call makes could hold one: the longest is 240 minutes) locks its first and last quarter hours only.
+ * The most quarter hours one consulta locks, per class. A consulta touching more locks its first and last quarter
+ * hours only, and then a shorter consulta inside it shares none of its keys: the two would not queue (the constraints
+ * still refuse the overlap, after deadlock_timeout at worst). No consulta the API or a restore accepts comes near it:
+ * the longest (`LONGEST_CONSULTA_MS`, 240 minutes) touches 17, and a test keeps it so if that limit grows.
  */
 export const QUEUE_MAX_BUCKETS = 24;
 
@@ -435,16 +437,21 @@ export const QUEUE_MAX_BUCKETS = 24;
  * several server processes they did all the time: a group commit holds its locks until its COMMIT, and the groups of
  * the processes booked the same clinic day. Measured at 100k with three processes (`bench:pg-profile --processes=3`,
  * three runs each, alternating with the build before): a group's wait for its locks fell from 2.9–4.3 ms to
- * 0.4–1.1 ms. Bookings/s did not change there (564–645 against 611–617): the three processes keep both cores busy,
- * and CPU is what limits them; on a machine with cores to spare, that wait is time the group holds all its other
- * locks. A consulta of 30 minutes takes 2 or 3 locks per class instead of 1. Advisory locks live in PostgreSQL's
- * shared lock table (`max_locks_per_transaction` × connections, 6,400 entries by default); a group of 64 four-hour
- * consultas, the most a group holds, takes 2,176.
+ * 0.4–1.1 ms. Bookings/s did not change there (before 564–645, after 611–617): the three processes keep both cores
+ * busy, and CPU is what limits them; on a machine with cores to spare, that wait is time the group holds all its
+ * other locks. A consulta of 30 minutes takes 2 or 3 locks per class instead of one. Advisory locks live in
+ * PostgreSQL's shared lock table (`max_locks_per_transaction` × connections, 6,400 entries by default); a group of 64
+ * four-hour consultas, the most one group holds, takes 2,176 — so three processes each holding such a group at once
+ * would need more than the default table, and the third would fail (53200, then the group runs again as single works).
  * Keys are hashtext('<id>:<quarter hours since the epoch>'); the group function sorts them as text, which is their
- * time order while the number has seven digits (from 2001 to 2255). Same classes as before: a process of the older
- * version during an upgrade takes day keys that never equal these, so for that while its writes and this version's
- * do not queue behind each other (the constraints still refuse every overlap; a collision may then wait for
- * deadlock_timeout, as without the locks).
+ * time order while the number has seven digits (from 1998 to 2255). A hash collision between two keys can still make
+ * two orders disagree, as it could with day keys (more keys make it likelier): that costs a deadlock_timeout and a
+ * retry, never a wrong answer.
+ * Upgrade. The trigger lives in the database, so once this migration commits, processes of the older version run the
+ * new trigger too (PL/pgSQL recompiles a replaced function): they queue with the new ones on quarter-hour keys, but
+ * their groups take day keys ahead (useless now) and the quarter hours row by row, out of order. Until they stop, a
+ * group of theirs can deadlock with another writer: PostgreSQL breaks it after deadlock_timeout (1 s) and the group
+ * runs again (40P01 is retried). Going back to the older version keeps this trigger, with the same effect.
  */
 const QUARTER_HOUR_LOCKS = `
 CREATE OR REPLACE FUNCTION consultas_enfileirar() RETURNS trigger LANGUAGE plpgsql AS $$

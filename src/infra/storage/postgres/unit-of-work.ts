@@ -365,13 +365,14 @@ const toChange = (c: PendingChange): Change => ({
 
 /**
  * The advisory locks `consultas_enfileirar` (schema.ts, migration 0012) takes for a written consulta, as (class, key)
- * with the key text it hashes: every quarter hour the consulta touches (since the epoch; the last one is that of `fim`
- * minus a microsecond), or its first and last only past {@link QUEUE_MAX_BUCKETS}, for the médico when it holds the
- * slot and for the paciente when it is pendente.
+ * with the key text it hashes: every quarter hour the consulta touches, counted from the epoch (the last one is that
+ * of `fim` minus a microsecond there, a millisecond here: the records' times are whole milliseconds), or its first
+ * and last only past {@link QUEUE_MAX_BUCKETS}; for the médico when it holds the slot, for the paciente when it is
+ * pendente.
  */
 export function queueingLocks(c: ConsultaRecord): [number, string][] {
   const first = Math.floor(Date.parse(c.inicio) / QUEUE_BUCKET_MS);
-  const last = Math.floor((Date.parse(c.fim) - 0.001) / QUEUE_BUCKET_MS);
+  const last = Math.floor((Date.parse(c.fim) - 1) / QUEUE_BUCKET_MS);
   const step = last - first >= QUEUE_MAX_BUCKETS ? last - first : 1;
   const buckets: number[] = [];
   for (let b = first; b <= last; b += step) buckets.push(b);
