@@ -237,6 +237,39 @@ describe.skipIf(skipWithoutPostgres())('PostgreSQL: statements batched, works gr
     });
   });
 
+  it('when a restore commits, then the tables it filled have statistics at once, and a kept one is left alone', async () => {
+    const url = await pg15.database('lotes');
+    const storage = await open(url);
+    const m = medico();
+    const ps = Array.from({ length: 40 }, (_, i) => paciente({ cpf: String(52_998_224_000 + i) }));
+    const cs = ps.map((p, i) => consulta(m.id, p.id, slotAt(i), slotAt(i + 1)));
+    const records: Record<string, object[]> = { medicos: [m], pacientes: ps, consultas: cs };
+    await storage.importRecords(
+      async function* (collection) {
+        yield* (records[collection] ?? []) as never[];
+      },
+      { keep: new Set(['usuarios']) },
+    );
+    // Autovacuum wakes once a minute at most: these are the restore's own.
+    const admin = new pg.Client({ connectionString: url });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query<{ relname: string; analysed: boolean; reltuples: number }>(
+        `SELECT s.relname, s.last_analyze IS NOT NULL AS analysed, c.reltuples::int AS reltuples
+           FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
+          WHERE s.relname IN ('medicos', 'pacientes', 'consultas', 'usuarios') ORDER BY s.relname`,
+      );
+      expect(rows).toEqual([
+        { relname: 'consultas', analysed: true, reltuples: 40 },
+        { relname: 'medicos', analysed: true, reltuples: 1 },
+        { relname: 'pacientes', analysed: true, reltuples: 40 },
+        { relname: 'usuarios', analysed: false, reltuples: expect.any(Number) as number },
+      ]);
+    } finally {
+      await admin.end();
+    }
+  });
+
   it('when the audit outbox was analysed empty after thousands of entries passed through it, then removing a group of entries reads its primary key only', async () => {
     const url = await pg15.database('fila_auditoria');
     const storage = await open(url);

@@ -23,12 +23,13 @@ import { PgChangeFeed, type CommittedChanges } from './change-feed.js';
 import { isRetryable, translate } from './errors.js';
 import { Held } from './held.js';
 import { migrate } from './migrations.js';
-import { createPool, isAnswerLost, isConnectionError } from './pool.js';
+import { createPool, isAnswerLost, isConnectionError, longStatement } from './pool.js';
 import { CONNECTION_ATTEMPTS, queryRows } from './query.js';
 import { createReads, type Query } from './reads.js';
 import { countAll, openSnapshot, replaceAll } from './records.js';
 import { PreparedStatements } from './prepared.js';
 import { PgUnitOfWork } from './unit-of-work.js';
+import { tableOf } from './tables.js';
 
 export interface PgStorageOptions {
   /** `DATABASE_URL`. */
@@ -299,9 +300,27 @@ export class PgStorage implements StoragePort {
     return openSnapshot(new Held(await this.connect()), () => ++this.exportSeq);
   }
 
-  importRecords(source: RecordSource, options: ImportOptions = {}): Promise<Record<string, number>> {
+  async importRecords(source: RecordSource, options: ImportOptions = {}): Promise<Record<string, number>> {
     const nextCursor = () => ++this.exportSeq;
-    return this.connect().then((client) => replaceAll(new Held(client), this.collections, source, this.changes, { ...options, nextCursor }));
+    const counts = await replaceAll(new Held(await this.connect()), this.collections, source, this.changes, { ...options, nextCursor });
+    await this.analyze(this.collections.filter((c) => !options.keep?.has(c)));
+    return counts;
+  }
+
+  /**
+   * Statistics for the tables a restore just filled. Until autovacuum analyses them (a minute or so later) the planner
+   * would plan with the counts of the tables it replaced — an empty database's, on a first restore, so every read
+   * scans. About a second for 100k consultas. The restore is committed already: a failure here is logged, and
+   * autovacuum catches up.
+   */
+  private async analyze(collections: readonly string[]): Promise<void> {
+    if (collections.length === 0) return;
+    const tables = [...new Set(collections.map((c) => tableOf(c).table))];
+    try {
+      await this.pool.query(longStatement(`ANALYZE ${tables.join(', ')}`));
+    } catch (error) {
+      this.options.logger?.warn({ err: error, tabelas: tables }, 'estatísticas das tabelas restauradas não foram calculadas (o autovacuum calcula depois)');
+    }
   }
 
   async counts(): Promise<Record<string, number>> {
