@@ -444,9 +444,9 @@ export const QUEUE_MAX_BUCKETS = 24;
  * four-hour consultas, the most one group holds, takes 2,176 — so three processes each holding such a group at once
  * would need more than the default table, and the third would fail (53200, then the group runs again as single works).
  * Keys are hashtext('<id>:<quarter hours since the epoch>'); the group function sorts them as text, which is their
- * time order while the number has seven digits (from 1998 to 2255). A hash collision between two keys can still make
- * two orders disagree, as it could with day keys (more keys make it likelier): that costs a deadlock_timeout and a
- * retry, never a wrong answer.
+ * time order while the number has seven digits (from 1998 to 2255); the trigger's loops count them in int4, which
+ * holds them for some 60,000 years. A hash collision between two keys can still make two orders disagree, as it
+ * could with day keys (more keys make it likelier): that costs a deadlock_timeout and a retry, never a wrong answer.
  * Upgrade. The trigger lives in the database, so once this migration commits, processes of the older version run the
  * new trigger too (PL/pgSQL recompiles a replaced function): they queue with the new ones on quarter-hour keys, but
  * their groups take day keys ahead (useless now) and the quarter hours row by row, out of order. Until they stop, a
@@ -459,22 +459,15 @@ DECLARE
   primeiro bigint := floor(extract(epoch FROM NEW.inicio) / ${QUEUE_BUCKET_MS / 1000});
   ultimo bigint := floor(extract(epoch FROM NEW.fim - interval '1 microsecond') / ${QUEUE_BUCKET_MS / 1000});
   passo bigint := CASE WHEN ultimo - primeiro >= ${QUEUE_MAX_BUCKETS} THEN ultimo - primeiro ELSE 1 END;
-  b bigint;
 BEGIN
   IF NEW.status <> 'cancelada' AND NOT NEW.encaixe THEN
-    b := primeiro;
-    LOOP
+    FOR b IN primeiro..ultimo BY passo LOOP
       PERFORM pg_advisory_xact_lock(${CONSULTA_MEDICO_LOCK_CLASS}, hashtext(NEW.medico_id || ':' || b));
-      b := b + passo;
-      EXIT WHEN b > ultimo;
     END LOOP;
   END IF;
   IF NEW.status IN ('agendada', 'confirmada', 'aguardando', 'em_atendimento') THEN
-    b := primeiro;
-    LOOP
+    FOR b IN primeiro..ultimo BY passo LOOP
       PERFORM pg_advisory_xact_lock(${CONSULTA_PACIENTE_LOCK_CLASS}, hashtext(NEW.paciente_id || ':' || b));
-      b := b + passo;
-      EXIT WHEN b > ultimo;
     END LOOP;
   END IF;
   RETURN NEW;
